@@ -1,0 +1,56 @@
+"""jupyter-mlops: the MLOps loop inside Jupyter.
+
+``import jupyter_mlops as mlops`` then ``mlops.log_metric("acc", 0.9)``; in a notebook
+``%load_ext jupyter_mlops`` then ``%mlops help``. Heavy modules (SQLAlchemy, pandas, sklearn)
+load on first use, so importing this package and loading the extension stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+try:
+    from jupyter_mlops._version import __version__
+except ImportError:  # running from a source tree without a build
+    __version__ = "0.0.0+unknown"
+
+_FLUENT = (
+    "ActiveRun", "active_run", "end_run", "flush", "get_client", "get_run", "lineage",
+    "log_artifact", "log_dataset", "log_figure", "log_metric", "log_metrics", "log_param",
+    "log_params", "search_runs", "set_client", "set_tag", "set_tags", "start_run",
+)
+_LAZY = {name: "jupyter_mlops.fluent" for name in _FLUENT}
+_LAZY.update({"Client": "jupyter_mlops.client"})
+_LAZY.update({name: "jupyter_mlops.errors" for name in (
+    "MlopsError", "InvalidInputError", "FilterSyntaxError", "NotFoundError",
+    "AlreadyExistsError", "ConflictError", "PermissionDeniedError", "CorruptArtifactError",
+    "StoreUnavailableError", "StepExecutionError")})
+
+__all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext jupyter_mlops``: register ``%mlops`` / ``%%mlops`` and the cell hooks."""
+    from jupyter_mlops.notebook.extension import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    from jupyter_mlops.notebook.extension import unload
+
+    unload(ipython)

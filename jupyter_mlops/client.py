@@ -1,0 +1,400 @@
+"""The explicit client: the one API every front door (fluent functions, magics, REST, CLI) calls.
+
+It validates input, buffers hot-path logging through :class:`BatchWriter`, and turns files and
+Python objects into content-addressed artifacts and versioned datasets.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import mimetypes
+import numbers
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.config import current_user
+from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.store import Store, open_store
+from jupyter_mlops.store.catalog import check_label
+from jupyter_mlops.store.lineage import parse_node
+from jupyter_mlops.store.records import (
+    ArtifactRecord,
+    DatasetVersionRecord,
+    ExperimentRecord,
+    LineageGraph,
+    MetricPoint,
+    RunDetail,
+    RunRecord,
+)
+from jupyter_mlops.tracking.buffer import BatchWriter
+
+MAX_KEY = 250
+MAX_PARAM_VALUE = 6000
+
+
+def check_key(key: Any, what: str = "key") -> str:
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY or not key.isprintable():
+        raise InvalidInputError(
+            f"A {what} must be a printable string of 1–{MAX_KEY} characters; got {key!r}.")
+    return key
+
+
+def to_metric_value(key: str, value: Any) -> float:
+    """Accept ints, floats, numpy scalars and 0-d arrays; refuse anything else clearly."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        try:
+            if getattr(value, "shape", None) == ():  # numpy 0-d array / torch scalar tensor
+                return float(value)
+        except (TypeError, ValueError):
+            pass
+        raise InvalidInputError(
+            f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}.")
+    return float(value)
+
+
+def to_param_value(key: str, value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str) \
+        if isinstance(value, (list, dict, tuple)) else str(value)
+    if len(text) > MAX_PARAM_VALUE:
+        raise InvalidInputError(
+            f"Param {key!r} is {len(text)} characters; the limit is {MAX_PARAM_VALUE}. "
+            "Log large values as an artifact instead.")
+    return text
+
+
+class Client:
+    """Read and write one store.
+
+    Parameters
+    ----------
+    tracking_uri : str, optional
+        SQLAlchemy URL; defaults to ``MLOPS_TRACKING_URI`` or the project's ``.mlops/mlops.db``.
+    artifact_root : str, optional
+        Folder or fsspec URL for artifact blobs; defaults to ``MLOPS_ARTIFACT_ROOT`` or
+        ``.mlops/artifacts``.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None):
+        self.store: Store = open_store(tracking_uri, artifact_root)
+        self.writer = BatchWriter(self.store.runs)
+        self._steps: dict[tuple[str, str], int] = {}
+        self._steps_lock = threading.Lock()
+        self._env_id: int | None = None
+        self._hash_cache = None
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.store.url
+
+    # ------------------------------------------------------------------ experiments & runs
+    def list_experiments(self) -> list[ExperimentRecord]:
+        return self.store.runs.list_experiments()
+
+    def create_experiment(self, name: str) -> ExperimentRecord:
+        return self.store.runs.get_or_create_experiment(name)
+
+    def create_run(self, experiment: str | None = None, name: str | None = None,
+                   tags: Mapping[str, Any] | None = None, parent_run_id: str | None = None,
+                   user: str | None = None) -> RunRecord:
+        """Start a RUNNING run; the environment is recorded and heartbeats begin."""
+        for k in tags or {}:
+            check_key(k, "tag key")
+        if name is not None:
+            check_label(name, "run name")
+        run = self.store.runs.create_run(
+            experiment=experiment, name=name, user=user or current_user(),
+            parent_run_id=parent_run_id, tags={k: str(v) for k, v in (tags or {}).items()},
+            environment_id=self._environment_id())
+        self.writer.watch(run.id)
+        return run
+
+    def attach_run(self, run_id: str) -> RunRecord:
+        """Continue logging to an existing RUNNING run from this process."""
+        run = self.store.runs.get_run(run_id)
+        if run.status != "RUNNING":
+            from jupyter_mlops.errors import ConflictError
+
+            raise ConflictError(f"Run {run_id} is {run.status}; only RUNNING runs can be attached.")
+        self.store.runs.attach(run_id)
+        self.writer.watch(run_id)
+        return run
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        """Flush what is queued, then close the run with ``status``."""
+        self.writer.unwatch(run_id)
+        self.flush()
+        self.store.runs.end_run(run_id, status)
+
+    def _environment_id(self) -> int:
+        if self._env_id is None:
+            from jupyter_mlops.tracking.capture import environment
+
+            env = environment()
+            self._env_id = self.store.catalog.get_or_create_environment(
+                env.digest, env.python, env.platform, env.packages)
+        return self._env_id
+
+    def rename_run(self, run_id: str, name: str) -> RunRecord:
+        return self.store.runs.rename_run(run_id, check_label(name, "run name"))
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.runs.delete_run(run_id)
+
+    # ------------------------------------------------------------------ logging (buffered)
+    def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None,
+                   timestamp: float | None = None) -> None:
+        check_key(key, "metric name")
+        v = to_metric_value(key, value)
+        self.writer.add_metric(run_id, key, v, self._next_step(run_id, key, step),
+                               timestamp or time.time())
+
+    def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int | None = None,
+                    timestamp: float | None = None) -> None:
+        ts = timestamp or time.time()
+        rows = []
+        for k, val in metrics.items():  # validate all first: a bad value logs nothing
+            rows.append((check_key(k, "metric name"), to_metric_value(k, val)))
+        self.writer.add_metrics(run_id, [(k, v, self._next_step(run_id, k, step), ts)
+                                         for k, v in rows])
+
+    def _next_step(self, run_id: str, key: str, step: int | None) -> int:
+        """Default steps count up per series (0, 1, 2…) so curves plot without bookkeeping."""
+        if step is not None:
+            if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+                raise InvalidInputError(f"step must be an integer, got {step!r}.")
+            step = int(step)
+        with self._steps_lock:
+            s = self._steps.get((run_id, key), 0) if step is None else step
+            self._steps[(run_id, key)] = s + 1
+        return s
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.log_params(run_id, {key: value})
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        clean = {check_key(k, "param name"): to_param_value(k, v) for k, v in params.items()}
+        self.writer.add_params(run_id, clean)
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.set_tags(run_id, {key: value})
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        clean = {check_key(k, "tag key"): to_param_value(k, v) for k, v in tags.items()}
+        self.writer.add_tags(run_id, clean)
+
+    def flush(self) -> None:
+        """Make everything logged so far durable."""
+        self.writer.flush()
+
+    # ------------------------------------------------------------------ artifacts
+    def log_artifact(self, run_id: str, obj: Any, name: str | None = None,
+                     kind: str = "artifact") -> list[ArtifactRecord]:
+        """Store a file, a folder, bytes, a JSON-able value, a DataFrame or a figure."""
+        if isinstance(obj, (str, Path)):
+            path = Path(obj).expanduser()
+            if not path.exists():
+                raise NotFoundError(f"No file or folder at {str(obj)!r}: check the path.")
+            if path.is_dir():
+                return [self._put_file(run_id, f, f"{name or path.name}/{f.relative_to(path)}",
+                                       kind) for f in sorted(path.rglob("*")) if f.is_file()]
+            return [self._put_file(run_id, path, name or path.name, kind)]
+        if hasattr(obj, "savefig"):
+            return [self.log_figure(run_id, obj, name or "figure.png")]
+        if name is None:
+            raise InvalidInputError("Give a name when logging an in-memory object as an artifact.")
+        data, media = _serialise(obj, name)
+        info = self.store.blobs.put_bytes(data)
+        return [self.store.catalog.add_artifact(run_id, name, info.digest, info.size, media, kind)]
+
+    def _put_file(self, run_id: str, path: Path, name: str, kind: str) -> ArtifactRecord:
+        info = self.store.blobs.put_file(path)
+        media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return self.store.catalog.add_artifact(run_id, name, info.digest, info.size, media, kind)
+
+    def log_figure(self, run_id: str, fig: Any, name: str = "figure.png") -> ArtifactRecord:
+        fmt = Path(name).suffix.lstrip(".").lower() or "png"
+        if fmt not in ("png", "svg", "pdf", "jpg", "jpeg"):
+            raise InvalidInputError(f"Figures are saved as png, svg, pdf or jpg, not {fmt!r}.")
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, bbox_inches="tight")
+        info = self.store.blobs.put_bytes(buf.getvalue())
+        media = mimetypes.guess_type(f"x.{fmt}")[0] or "application/octet-stream"
+        return self.store.catalog.add_artifact(run_id, name if "." in name else f"{name}.png",
+                                               info.digest, info.size, media, "figure")
+
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        return self.store.catalog.list_artifacts(run_id)
+
+    def read_artifact(self, run_id: str, name: str) -> tuple[ArtifactRecord, bytes]:
+        """The artifact's record and bytes, verified against its hash."""
+        record = self.store.catalog.get_artifact(run_id, name)
+        return record, self.store.blobs.get_bytes(record.digest)
+
+    def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:
+        record = self.store.catalog.get_artifact(run_id, name)
+        dest = Path(dest)
+        if dest.is_dir():
+            dest = dest / Path(record.name).name
+        self.store.blobs.copy_to(record.digest, dest)
+        return dest
+
+    # ------------------------------------------------------------------ datasets
+    def log_dataset(self, run_id: str | None, data: Any, name: str,
+                    role: str = "input") -> DatasetVersionRecord:
+        """Version a file, folder or DataFrame by content and link it to the run."""
+        from jupyter_mlops.tracking.capture import fingerprint_dataframe, fingerprint_path
+
+        if role not in ("input", "output"):
+            raise InvalidInputError(f"role must be 'input' or 'output', not {role!r}.")
+        check_label(name, "dataset name")
+        if isinstance(data, (str, Path)):
+            path = Path(data).expanduser()
+            if not path.exists():
+                raise NotFoundError(f"No file or folder at {str(data)!r}: check the path.")
+            fp = fingerprint_path(path, self.hash_cache().hash(path))
+        elif hasattr(data, "dtypes") and hasattr(data, "columns"):
+            fp = fingerprint_dataframe(data)
+        else:
+            raise InvalidInputError(
+                f"log_dataset takes a path or a pandas DataFrame, not {type(data).__name__}.")
+        record = self.store.catalog.add_dataset_version(
+            name, fp.digest, source=fp.source, size=fp.size, row_count=fp.row_count,
+            schema=fp.schema, stats=fp.stats, run_id=run_id)
+        if run_id:
+            if role == "input":
+                self.store.lineage.add_edge("dataset", str(record.id), "run", run_id, "input")
+            else:
+                self.store.lineage.add_edge("run", run_id, "dataset", str(record.id), "produced")
+        from dataclasses import replace
+
+        return replace(record, role=role)
+
+    def hash_cache(self):
+        if self._hash_cache is None:
+            from jupyter_mlops.hashing import HashCache
+
+            local = self.store.local_dir
+            self._hash_cache = HashCache(str(local / "hashcache.sqlite") if local else None)
+        return self._hash_cache
+
+    def get_dataset(self, name: str, version: int | None = None) -> DatasetVersionRecord:
+        return self.store.catalog.get_dataset(name, version)
+
+    def list_datasets(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        return self.store.catalog.list_dataset_versions(name)
+
+    # ------------------------------------------------------------------ code snapshots
+    def log_notebook(self, run_id: str, notebook: Mapping | bytes,
+                     path: str | None = None) -> None:
+        """Store the notebook (nbformat JSON) that produced the run, with its git state."""
+        from jupyter_mlops.tracking.capture import git_state
+
+        data = notebook if isinstance(notebook, bytes) else json.dumps(
+            notebook, sort_keys=True, ensure_ascii=False).encode()
+        info = self.store.blobs.put_bytes(data)
+        git = git_state(path) if path else None
+        diff_digest = self.store.blobs.put_bytes(git.diff).digest if git and git.diff else None
+        self.store.catalog.add_code_snapshot(
+            run_id, info.digest, notebook_path=path, git_commit=git and git.commit,
+            git_branch=git and git.branch, git_dirty=git and git.dirty,
+            git_diff_digest=diff_digest)
+
+    def notebook_snapshot(self, run_id: str) -> dict:
+        snap = self.store.catalog.code_snapshot(run_id)
+        if snap is None:
+            self.store.runs.get_run(run_id)
+            raise NotFoundError(f"Run {run_id} has no notebook snapshot.")
+        return json.loads(self.store.blobs.get_bytes(snap.digest))
+
+    def mark_not_reproducible(self, run_id: str, reason: str) -> None:
+        self.store.runs.mark_not_reproducible(run_id, reason)
+
+    def mark_reproducible(self, run_id: str) -> None:
+        self.store.runs.mark_reproducible(run_id)
+
+    def add_lineage(self, src: str, dst: str, relation: str) -> None:
+        (st, si), (dt, di) = parse_node(src), parse_node(dst)
+        self.store.lineage.add_edge(st, si, dt, di, relation)
+
+    # ------------------------------------------------------------------ reads
+    def get_run(self, run_id: str) -> RunDetail:
+        self.flush()  # read-your-writes within one process
+        run = self.store.runs.get_run(run_id)
+        cat = self.store.catalog
+        from sqlalchemy import select
+
+        from jupyter_mlops.store.engine import read_connection
+        from jupyter_mlops.store.orm import Run
+
+        with read_connection(self.store.url) as conn:
+            children = list(conn.execute(select(Run.id).where(Run.parent_run_id == run_id)
+                                         .order_by(Run.start_time)).scalars())
+        return RunDetail(run=run, metric_keys=self.store.runs.metric_keys(run_id),
+                         artifacts=cat.list_artifacts(run_id), datasets=cat.datasets_of_run(run_id),
+                         code=cat.code_snapshot(run_id), environment=cat.environment_of_run(run_id),
+                         children=children)
+
+    def search_runs(self, filter: str | None = None, experiment: str | None = None,
+                    order_by: Sequence[str] | str | None = None, max_results: int = 100,
+                    offset: int = 0) -> list[RunRecord]:
+        """Runs matching the filter language (see :mod:`jupyter_mlops.store.filters`)."""
+        return self.store.runs.search_runs(filter, experiment, order_by, max_results, offset)
+
+    def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
+        return self.store.runs.count_runs(filter, experiment)
+
+    def metric_history(self, run_id: str, key: str,
+                       max_points: int | None = None) -> list[MetricPoint]:
+        self.flush()
+        return self.store.runs.metric_history(run_id, key, max_points)
+
+    def lineage(self, node: Any, depth: int = 10) -> LineageGraph:
+        """Upstream and downstream graph of a run id, ``"type:id"`` string or record."""
+        return self.store.lineage.graph(_node_id(node), depth)
+
+    # ------------------------------------------------------------------ maintenance
+    def gc(self, dry_run: bool = False):
+        """Mark dead runs KILLED, verify blobs, prune unreferenced ones."""
+        killed = self.store.reap_dead_runs()
+        report = self.store.blobs.gc(self.store.catalog.referenced_digests(), dry_run=dry_run)
+        return killed, report
+
+
+def _node_id(node: Any) -> str:
+    if isinstance(node, RunRecord | RunDetail):
+        return f"run:{node.id}"
+    if isinstance(node, DatasetVersionRecord):
+        return f"dataset:{node.id}"
+    if isinstance(node, ArtifactRecord):
+        return f"artifact:{node.id}"
+    text = str(getattr(node, "id", node))
+    return text if ":" in text else f"run:{text}"
+
+
+def _serialise(obj: Any, name: str) -> tuple[bytes, str]:
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return bytes(obj), mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if hasattr(obj, "to_parquet") and hasattr(obj, "columns"):
+        buf = io.BytesIO()
+        if name.endswith(".csv"):
+            obj.to_csv(buf, index=False)
+            return buf.getvalue(), "text/csv"
+        obj.to_parquet(buf)
+        return buf.getvalue(), "application/vnd.apache.parquet"
+    if isinstance(obj, (dict, list, tuple, str, int, float, bool)) or obj is None:
+        try:
+            return json.dumps(obj, indent=2, allow_nan=False).encode(), "application/json"
+        except ValueError as exc:
+            raise InvalidInputError(f"Artifact {name!r} is not valid JSON: {exc}.") from exc
+    raise InvalidInputError(
+        f"Cannot store a {type(obj).__name__} as artifact {name!r}: pass a file path, bytes, "
+        "a JSON-able value, a DataFrame or a figure (models go to the model registry).")
+
+
+def is_finite(value: float) -> bool:
+    return math.isfinite(value)

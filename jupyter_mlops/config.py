@@ -1,0 +1,98 @@
+"""Where the store lives: the small, documented registry of environment variables.
+
+The kernel, the server extension and the CLI all call :func:`resolve_locations`, so they see
+the same data without any configuration: a project's ``.mlops/`` folder found like git finds
+``.git``, else ``~/.mlops``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvVar:
+    name: str
+    help: str
+
+
+#: Every environment variable the library reads, with what it does (shown by `jupyter mlops env`).
+ENV_VARS = {
+    v.name: v
+    for v in (
+        EnvVar("MLOPS_TRACKING_URI", "SQLAlchemy URL of the metadata store "
+               "(default: sqlite in the project's .mlops/ folder)."),
+        EnvVar("MLOPS_ARTIFACT_ROOT", "Artifact folder or fsspec URL such as s3://bucket/prefix "
+               "(default: .mlops/artifacts next to the store)."),
+        EnvVar("MLOPS_HOME", "Folder used when no project .mlops/ is found (default: ~/.mlops)."),
+        EnvVar("MLOPS_USER", "User name recorded on runs (default: the OS user)."),
+        EnvVar("MLOPS_EXPERIMENT", "Experiment that new runs go to (default: 'Default')."),
+        EnvVar("MLOPS_HEARTBEAT_SECONDS", "How often a live run proves it is alive (default 10)."),
+        EnvVar("MLOPS_DEAD_AFTER_SECONDS", "A run silent this long is marked KILLED (default 300)."),
+        EnvVar("MLOPS_NOTEBOOK_PATH", "Path of the notebook a kernel runs, when the front end "
+               "does not say (set by pipelines)."),
+        EnvVar("MLOPS_PARENT_RUN_ID", "Run that new runs are children of (set by pipelines)."),
+        EnvVar("MLOPS_RUN_ID", "Attach to this existing run instead of starting a new one."),
+    )
+}
+
+PROJECT_DIR_NAME = ".mlops"
+
+
+@dataclasses.dataclass(frozen=True)
+class Locations:
+    tracking_uri: str
+    artifact_root: str
+    #: Local folder for caches (hash cache); None when the store is remote and no project dir.
+    local_dir: Path | None
+
+
+def find_project_dir(start: Path | None = None) -> Path | None:
+    """Walk up from ``start`` (default: cwd) to find an existing ``.mlops`` folder."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PROJECT_DIR_NAME
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("MLOPS_HOME") or Path.home() / PROJECT_DIR_NAME)
+
+
+def resolve_locations(
+    tracking_uri: str | None = None, artifact_root: str | None = None, start: Path | None = None
+) -> Locations:
+    """Resolve the store URL and artifact root: arguments, then env vars, then the project dir."""
+    tracking_uri = tracking_uri or os.environ.get("MLOPS_TRACKING_URI") or None
+    artifact_root = artifact_root or os.environ.get("MLOPS_ARTIFACT_ROOT") or None
+    local_dir = find_project_dir(start) or default_home()
+    if tracking_uri is None:
+        tracking_uri = f"sqlite:///{local_dir / 'mlops.db'}"
+    elif tracking_uri.startswith("sqlite:///") and tracking_uri != "sqlite:///:memory:":
+        local_dir = Path(tracking_uri[len("sqlite:///"):]).resolve().parent
+    if artifact_root is None:
+        artifact_root = str(local_dir / "artifacts")
+    return Locations(tracking_uri=tracking_uri, artifact_root=artifact_root, local_dir=local_dir)
+
+
+def current_user() -> str:
+    """The user recorded on runs: ``MLOPS_USER``, else the OS user."""
+    user = os.environ.get("MLOPS_USER")
+    if user:
+        return user
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+def float_env(name: str, default: float) -> float:
+    try:
+        return float(os.environ.get(name, default))
+    except ValueError:
+        return default

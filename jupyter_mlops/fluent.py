@@ -1,0 +1,233 @@
+"""Module-level functions (``mlops.log_metric(...)``): a thin layer over one default Client.
+
+The active run lives in a ``ContextVar`` so threads and asyncio tasks that start their own
+runs do not trample each other. A run started on the main thread is also the process-wide
+fallback, because IPython kernels run each cell in a fresh context copy: a plain ContextVar set
+in one cell would be invisible in the next.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+from typing import Any
+
+from jupyter_mlops.client import Client
+from jupyter_mlops.errors import InvalidInputError, MlopsError
+from jupyter_mlops.store.records import RunRecord
+
+_client: Client | None = None
+_client_lock = threading.Lock()
+_active: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar(
+    "mlops_active_run", default=None)
+_main_thread_run: "ActiveRun | None" = None
+
+
+def get_client() -> Client:
+    """The default client (created on first use from the environment / project folder)."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                _client = Client()
+    return _client
+
+
+def set_client(client: Client | None) -> None:
+    """Point the fluent API at another store (``None`` re-resolves on next use)."""
+    global _client, _main_thread_run
+    _client = client
+    _main_thread_run = None
+    _active.set(None)
+
+
+class ActiveRun:
+    """The run being logged to. Use as a context manager to end it automatically.
+
+    Leaving the ``with`` block ends the run FINISHED, or FAILED if an exception escaped.
+    """
+
+    def __init__(self, record: RunRecord, client: Client, owned: bool = True):
+        self.record = record
+        self.client = client
+        self.owned = owned
+        self._token: contextvars.Token | None = None
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun {self.record.name!r} id={self.id}>"
+
+    def __enter__(self) -> "ActiveRun":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if active_run() is self:
+            end_run("FAILED" if exc_type else "FINISHED")
+
+
+def _set_active(run: ActiveRun | None) -> None:
+    global _main_thread_run
+    _active.set(run)
+    if threading.current_thread() is threading.main_thread():
+        _main_thread_run = run
+
+
+def active_run() -> ActiveRun | None:
+    """The run that logging calls go to, or None."""
+    run = _active.get()
+    if run is None and threading.current_thread() is threading.main_thread():
+        run = _main_thread_run
+    return run
+
+
+def start_run(experiment: str | None = None, name: str | None = None,
+              tags: dict[str, Any] | None = None, parent_run_id: str | None = None,
+              nested: bool = False) -> ActiveRun:
+    """Start a run and make it active.
+
+    Parameters
+    ----------
+    experiment : str, optional
+        Experiment name (created if new); default ``MLOPS_EXPERIMENT`` or ``"Default"``.
+    name : str, optional
+        Human-readable run name (default ``run-<id prefix>``).
+    tags : dict, optional
+        Initial tags.
+    parent_run_id : str, optional
+        Make this a child run; ``nested=True`` uses the active run as parent.
+
+    Returns
+    -------
+    ActiveRun
+        With ``.id``; usable as a context manager.
+
+    Raises
+    ------
+    ConflictError
+        If a run is already active and ``nested`` is False.
+    """
+    from jupyter_mlops.errors import ConflictError
+
+    current = active_run()
+    if current is not None and not nested:
+        raise ConflictError(
+            f"Run {current.name!r} ({current.id}) is still active: end it with "
+            "`mlops.end_run()` / `%mlops end`, or pass nested=True for a child run.")
+    client = get_client()
+    attach = os.environ.get("MLOPS_RUN_ID")
+    if attach and current is None and parent_run_id is None:
+        run = ActiveRun(client.attach_run(attach), client, owned=False)
+    else:
+        parent = parent_run_id or (current.id if nested and current else None) \
+            or os.environ.get("MLOPS_PARENT_RUN_ID") or None
+        record = client.create_run(
+            experiment=experiment or os.environ.get("MLOPS_EXPERIMENT"), name=name,
+            tags=tags, parent_run_id=parent)
+        run = ActiveRun(record, client)
+    run.parent = current if nested else None
+    _set_active(run)
+    return run
+
+
+def end_run(status: str = "FINISHED") -> None:
+    """End the active run (no-op when none is active)."""
+    run = active_run()
+    if run is None:
+        return
+    try:
+        run.client.end_run(run.id, status)
+    finally:
+        _set_active(getattr(run, "parent", None))
+
+
+def _run_for_logging() -> ActiveRun:
+    run = active_run()
+    if run is None:
+        # Like MLflow and W&B, logging without start_run() starts one rather than failing.
+        run = start_run()
+    return run
+
+
+def log_param(key: str, value: Any) -> None:
+    run = _run_for_logging()
+    run.client.log_param(run.id, key, value)
+
+
+def log_params(params: dict[str, Any]) -> None:
+    run = _run_for_logging()
+    run.client.log_params(run.id, params)
+
+
+def log_metric(key: str, value: Any, step: int | None = None) -> None:
+    """Record one metric point (buffered; durable by the end of the cell or ``flush()``)."""
+    run = active_run() or _run_for_logging()
+    run.client.log_metric(run.id, key, value, step)
+
+
+def log_metrics(metrics: dict[str, Any], step: int | None = None) -> None:
+    run = _run_for_logging()
+    run.client.log_metrics(run.id, metrics, step)
+
+
+def set_tag(key: str, value: Any) -> None:
+    run = _run_for_logging()
+    run.client.set_tag(run.id, key, value)
+
+
+def set_tags(tags: dict[str, Any]) -> None:
+    run = _run_for_logging()
+    run.client.set_tags(run.id, tags)
+
+
+def log_artifact(path_or_object: Any, name: str | None = None):
+    run = _run_for_logging()
+    records = run.client.log_artifact(run.id, path_or_object, name)
+    return records[0] if len(records) == 1 else records
+
+
+def log_figure(fig: Any, name: str = "figure.png"):
+    run = _run_for_logging()
+    return run.client.log_figure(run.id, fig, name)
+
+
+def log_dataset(path_or_dataframe: Any, name: str, role: str = "input"):
+    run = _run_for_logging()
+    return run.client.log_dataset(run.id, path_or_dataframe, name, role)
+
+
+def flush() -> None:
+    """Make every value logged so far durable."""
+    if _client is not None:
+        _client.flush()
+
+
+def get_run(run_id: str):
+    return get_client().get_run(run_id)
+
+
+def search_runs(filter: str | None = None, experiment: str | None = None,
+                order_by: list[str] | str | None = None, max_results: int = 100,
+                offset: int = 0) -> list[RunRecord]:
+    """Search runs with the filter language, e.g. ``"metrics.acc > 0.9 and params.model = 'svc'"``."""
+    return get_client().search_runs(filter, experiment, order_by, max_results, offset)
+
+
+def lineage(obj: Any, depth: int = 10):
+    """Upstream and downstream lineage graph of a run, dataset or artifact."""
+    return get_client().lineage(obj, depth)
+
+
+__all__ = [
+    "ActiveRun", "InvalidInputError", "MlopsError", "active_run", "end_run", "flush",
+    "get_client", "get_run", "lineage", "log_artifact", "log_dataset", "log_figure",
+    "log_metric", "log_metrics", "log_param", "log_params", "search_runs", "set_client",
+    "set_tag", "set_tags", "start_run",
+]

@@ -1,0 +1,82 @@
+"""The metadata store (C7): SQL metadata plus content-addressed artifact blobs.
+
+Imports nothing above it. :func:`open_store` is the only way in: it resolves locations,
+migrates the schema on first open and marks runs whose writer died as KILLED.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+from pathlib import Path
+
+from jupyter_mlops.config import float_env, resolve_locations
+
+_open_stores: dict[tuple[str, str], "Store"] = {}
+_lock = threading.Lock()
+
+
+@dataclasses.dataclass(frozen=True)
+class Store:
+    """One store: ``runs`` (tracking), ``catalog`` (artifacts, datasets, code), ``blobs``."""
+
+    url: str
+    artifact_root: str
+    local_dir: Path | None
+
+    @functools.cached_property  # frozen dataclass: cached_property writes __dict__ directly
+    def runs(self):
+        from jupyter_mlops.store.runs import RunStore
+
+        return RunStore(self.url)
+
+    @functools.cached_property
+    def catalog(self):
+        from jupyter_mlops.store.catalog import CatalogStore
+
+        return CatalogStore(self.url)
+
+    @functools.cached_property
+    def lineage(self):
+        from jupyter_mlops.store.lineage import LineageStore
+
+        return LineageStore(self.url)
+
+    @functools.cached_property
+    def blobs(self):
+        from jupyter_mlops.store.blobs import BlobStore
+
+        return BlobStore(self.artifact_root)
+
+    def reap_dead_runs(self) -> list[str]:
+        """Mark runs whose writer is gone KILLED (also done on open and by ``gc``)."""
+        return self.runs.reap_dead_runs(float_env("MLOPS_DEAD_AFTER_SECONDS", 300.0))
+
+
+def open_store(tracking_uri: str | None = None, artifact_root: str | None = None) -> Store:
+    """Open (creating and migrating if needed) the store; cached per (url, artifact root)."""
+    from jupyter_mlops.store.migrate import ensure_schema
+
+    loc = resolve_locations(tracking_uri, artifact_root)
+    key = (loc.tracking_uri, loc.artifact_root)
+    with _lock:
+        store = _open_stores.get(key)
+        if store is not None:
+            return store
+        if loc.tracking_uri.startswith("sqlite:///") and loc.local_dir is not None:
+            Path(loc.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        ensure_schema(loc.tracking_uri)
+        store = Store(loc.tracking_uri, loc.artifact_root, loc.local_dir)
+        store.reap_dead_runs()
+        _open_stores[key] = store
+        return store
+
+
+def forget_open_stores() -> None:
+    """Drop cached stores and engines (tests, and child processes after fork)."""
+    from jupyter_mlops.store.engine import dispose_engines
+
+    with _lock:
+        _open_stores.clear()
+    dispose_engines()

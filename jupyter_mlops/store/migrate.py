@@ -1,0 +1,77 @@
+"""Schema migrations with Alembic, applied on first open and by ``jupyter mlops db upgrade``.
+
+Opening an up-to-date store costs one indexed read of ``alembic_version`` (Alembic itself is
+only imported when there is something to do). Concurrent first opens are serialised: SQLite by
+the ``BEGIN IMMEDIATE`` write lock, PostgreSQL by a transaction-scoped advisory lock, and the
+version is re-read after the lock is held.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, inspect, text
+
+from jupyter_mlops.errors import StoreUnavailableError
+from jupyter_mlops.store.engine import redact, write_connection
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+#: Keep in step with the newest file in migrations/versions (a test checks it).
+HEAD_REVISION = "0001"
+_ADVISORY_LOCK_ID = 0x6D6C6F7073  # "mlops"
+_checked: set[str] = set()
+
+
+def current_revision(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _alembic_config(conn: Connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
+    """Bring the store at ``url`` to ``revision``; return (before, after) revisions."""
+    from alembic import command
+
+    with write_connection(url) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_ID})
+        before = current_revision(conn)
+        if before != HEAD_REVISION or revision != "head":
+            command.upgrade(_alembic_config(conn), revision)
+        after = current_revision(conn)
+    _checked.add(url)
+    return before, after or ""
+
+
+def ensure_schema(url: str) -> None:
+    """Migrate a new or older store; refuse one written by a newer jupyter-mlops."""
+    if url in _checked:
+        return
+    from jupyter_mlops.store.engine import read_connection
+
+    with read_connection(url) as conn:
+        revision = current_revision(conn)
+    if revision == HEAD_REVISION:
+        _checked.add(url)
+        return
+    if revision is not None and not _is_known(revision):
+        raise StoreUnavailableError(
+            f"The store at {redact(url)} has schema {revision}, newer than this jupyter-mlops "
+            f"understands ({HEAD_REVISION}). Upgrade with `pip install -U jupyter-mlops`."
+        )
+    upgrade(url)
+
+
+def _is_known(revision: str) -> bool:
+    return any(
+        p.name.startswith(f"{revision}_") for p in (MIGRATIONS_DIR / "versions").glob("*.py")
+    )

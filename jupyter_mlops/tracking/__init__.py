@@ -1,0 +1,1 @@
+"""Experiment tracking: the buffered writer, run capture (environment, git, data) and client."""

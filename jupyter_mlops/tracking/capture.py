@@ -1,0 +1,168 @@
+"""What a run is made of besides its numbers: environment, git state, data fingerprints (P3, P4)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.hashing import hash_bytes
+
+#: Files larger than this are hashed but not parsed for schema and statistics.
+SUMMARY_MAX_BYTES = 256 * 1024 * 1024
+TABULAR_SUFFIXES = {".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl"}
+
+
+@dataclass(frozen=True)
+class EnvironmentInfo:
+    digest: str
+    python: str
+    platform: str
+    packages: dict[str, str]
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> EnvironmentInfo:
+    """The interpreter and installed distributions, hashed (computed once per process)."""
+    from importlib import metadata
+
+    packages: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name")
+        if name:
+            packages[name.lower()] = dist.version
+    packages = dict(sorted(packages.items()))
+    py = platform.python_version()
+    plat = platform.platform()
+    digest = hash_bytes(json.dumps([py, sys.implementation.name, packages]).encode())
+    return EnvironmentInfo(digest, py, plat, packages)
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str | None
+    branch: str | None
+    dirty: bool | None
+    diff: bytes | None
+
+
+def git_state(path: str | Path) -> GitState:
+    """Commit, branch and uncommitted diff of the repository holding ``path`` (if any)."""
+    folder = Path(path)
+    folder = folder if folder.is_dir() else folder.parent
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(["git", "-C", str(folder), *args], capture_output=True,
+                                 timeout=10, check=True)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.decode(errors="replace")
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return GitState(None, None, None, None)
+    branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no") or ""
+    diff = git("diff", "HEAD") if status.strip() else None
+    return GitState(commit.strip(), (branch or "").strip() or None, bool(status.strip()),
+                    diff.encode() if diff else None)
+
+
+@dataclass(frozen=True)
+class DataFingerprint:
+    digest: str
+    source: str | None
+    size: int | None
+    row_count: int | None
+    schema: dict[str, str] | None
+    stats: dict[str, Any] | None
+
+
+def fingerprint_dataframe(df) -> DataFingerprint:
+    """Hash a pandas DataFrame by content (values, index, column names and dtypes)."""
+    import pandas as pd
+
+    row_hashes = pd.util.hash_pandas_object(df, index=True).to_numpy()
+    header = json.dumps([[str(c), str(t)] for c, t in df.dtypes.items()]).encode()
+    digest = hash_bytes(header + row_hashes.tobytes())
+    return DataFingerprint(digest, None, int(df.memory_usage(deep=False).sum()), len(df),
+                           _schema(df), _stats(df))
+
+
+def fingerprint_path(path: Path, digest: str) -> DataFingerprint:
+    """Describe a file or folder whose content hash is already known."""
+    size = _size(path)
+    df = None
+    if path.is_file() and path.suffix.lower() in TABULAR_SUFFIXES and size <= SUMMARY_MAX_BYTES:
+        try:
+            df = _read_table(path)
+        except Exception:  # an unreadable table is still a versioned file
+            df = None
+    return DataFingerprint(digest, str(path.resolve()), size, len(df) if df is not None else None,
+                           _schema(df) if df is not None else None,
+                           _stats(df) if df is not None else None)
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _read_table(path: Path):
+    import pandas as pd
+
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    if suffix == ".jsonl":
+        return pd.read_json(path, lines=True)
+    if suffix == ".json":
+        return pd.read_json(path)
+    return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+
+
+def _schema(df) -> dict[str, str]:
+    return {str(c): str(t) for c, t in df.dtypes.items()}
+
+
+def _stats(df, max_columns: int = 200) -> dict[str, Any]:
+    """Per-column summary: nulls for all; min/max/mean/std for numeric; distinct for others."""
+    import numpy as np
+
+    out: dict[str, Any] = {}
+    for col in list(df.columns)[:max_columns]:
+        s = df[col]
+        entry: dict[str, Any] = {"nulls": int(s.isna().sum())}
+        if np.issubdtype(s.dtype, np.number) and not np.issubdtype(s.dtype, np.bool_):
+            d = s.describe()
+            entry.update({k: _num(d.get(k)) for k in ("mean", "std", "min", "max")})
+        else:
+            entry["distinct"] = int(s.nunique(dropna=True))
+        out[str(col)] = entry
+    return out
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def notebook_path_hint(user_ns: dict | None = None) -> str | None:
+    """Best guess of the running notebook's path: explicit env, JupyterLab's session name."""
+    for candidate in (os.environ.get("MLOPS_NOTEBOOK_PATH"),
+                      (user_ns or {}).get("__session__"),
+                      os.environ.get("JPY_SESSION_NAME")):
+        if candidate and str(candidate).endswith(".ipynb") and Path(candidate).is_file():
+            return str(Path(candidate).resolve())
+    return None
