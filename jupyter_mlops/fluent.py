@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from jupyter_mlops.client import Client
@@ -22,6 +23,8 @@ _client_lock = threading.Lock()
 _active: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar(
     "mlops_active_run", default=None)
 _main_thread_run: "ActiveRun | None" = None
+#: Called with the ActiveRun just before it ends (the notebook layer snapshots the notebook).
+before_end_hooks: list[Callable[["ActiveRun", str], None]] = []
 
 
 def get_client() -> Client:
@@ -143,6 +146,8 @@ def end_run(status: str = "FINISHED") -> None:
     if run is None:
         return
     try:
+        for hook in list(before_end_hooks):
+            hook(run, status)
         run.client.end_run(run.id, status)
     finally:
         _set_active(getattr(run, "parent", None))
@@ -187,7 +192,18 @@ def set_tags(tags: dict[str, Any]) -> None:
     run.client.set_tags(run.id, tags)
 
 
+def _require_existing_path(obj: Any) -> None:
+    """Refuse a missing file before a run is auto-started for it."""
+    from pathlib import Path
+
+    from jupyter_mlops.errors import NotFoundError
+
+    if isinstance(obj, (str, Path)) and not Path(obj).expanduser().exists():
+        raise NotFoundError(f"No file or folder at {str(obj)!r}: check the path.")
+
+
 def log_artifact(path_or_object: Any, name: str | None = None):
+    _require_existing_path(path_or_object)
     run = _run_for_logging()
     records = run.client.log_artifact(run.id, path_or_object, name)
     return records[0] if len(records) == 1 else records
@@ -199,6 +215,7 @@ def log_figure(fig: Any, name: str = "figure.png"):
 
 
 def log_dataset(path_or_dataframe: Any, name: str, role: str = "input"):
+    _require_existing_path(path_or_dataframe)
     run = _run_for_logging()
     return run.client.log_dataset(run.id, path_or_dataframe, name, role)
 

@@ -1,0 +1,51 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+DEMO_DIR ?= demo-project
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: install demo test test-fast bench lab clean
+
+$(PY):
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q -U pip
+
+# Editable install with test extras; builds the JupyterLab extension (jlpm) and links it.
+$(STAMP): $(PY) pyproject.toml labextension/package.json
+	$(PY) -m pip install -q -e ".[test]"
+	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
+	touch $@
+
+install: $(STAMP)
+
+## demo: install, run the demo notebook twice with papermill on the embedded store, say where to look
+demo: install
+	mkdir -p $(DEMO_DIR)/.mlops
+	cd $(DEMO_DIR) && ../$(VENV)/bin/papermill --cwd . --log-level ERROR ../notebooks/demo_breast_cancer.ipynb executed-logreg.ipynb -p model logreg -p C 0.5
+	cd $(DEMO_DIR) && ../$(VENV)/bin/papermill --cwd . --log-level ERROR ../notebooks/demo_breast_cancer.ipynb executed-rf.ipynb -p model rf -p n_estimators 200
+	cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter mlops runs list --order-by "metrics.accuracy DESC"
+	@echo
+	@echo "Done. The runs above live in $(DEMO_DIR)/.mlops/ (SQLite + artifact blobs)."
+	@echo "  Look at one:      cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter mlops runs show <RUN>"
+	@echo "  Executed notebooks: $(DEMO_DIR)/executed-*.ipynb"
+	@echo "  Browse in JupyterLab: make lab   (then open the MLOps panel in the left sidebar)"
+
+lab: install
+	cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter lab
+
+## test: install what the tests need (Debian chromium + PostgreSQL, Python deps), run the whole suite
+test: install
+	scripts/install-system-deps
+	scripts/run-tests
+
+test-fast: install
+	$(PY) -m pytest -q -m "not browser and not slow" -x
+
+bench: install
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) labextension/node_modules labextension/lib jupyter_mlops/labextension

@@ -1,0 +1,223 @@
+"""``jupyter mlops …``: the command-line front door (parse, call the client, print).
+
+Errors print one line to stderr and exit with status 2; no traceback for a user's mistake.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jupyter mlops", description="Experiment tracking, lineage and store maintenance.")
+    parser.add_argument("--tracking-uri", help="SQLAlchemy URL (default: MLOPS_TRACKING_URI "
+                        "or the project's .mlops/mlops.db)")
+    parser.add_argument("--artifact-root", help="artifact folder or fsspec URL")
+    top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
+
+    runs = top.add_parser("runs", help="list and inspect runs").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = runs.add_parser("list", help="runs matching a filter")
+    p.add_argument("--experiment", "-e")
+    p.add_argument("--filter", "-f")
+    p.add_argument("--order-by", "-o", action="append")
+    p.add_argument("--limit", "-l", type=int, default=50)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p = runs.add_parser("show", help="everything recorded about one run")
+    p.add_argument("run_id")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    db = top.add_parser("db", help="schema migrations").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="migrate the store to this version's schema")
+    db.add_parser("current", help="print the store's schema revision")
+
+    p = top.add_parser("gc", help="mark dead runs KILLED, verify blobs, prune unreferenced ones")
+    p.add_argument("--dry-run", action="store_true")
+
+    p = top.add_parser("lineage", help="upstream/downstream graph of run:ID, dataset:ID …")
+    p.add_argument("node")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+    top.add_parser("env", help="where the store is and the environment variables read")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from jupyter_mlops.errors import MlopsError
+
+    try:
+        handler = COMMANDS[(args.group, getattr(args, "action", None))]
+        return handler(args) or 0
+    except MlopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `… | head`
+        return 0
+
+
+def _client(args):
+    from jupyter_mlops.client import Client
+
+    return Client(args.tracking_uri, args.artifact_root)
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def runs_list(args) -> None:
+    client = _client(args)
+    runs = client.search_runs(args.filter, args.experiment, args.order_by,
+                              max_results=max(1, min(args.limit, 50_000)))
+    if args.format == "json":
+        json.dump([r.to_dict() for r in runs], sys.stdout, indent=2)
+        print()
+        return
+    metric_keys = sorted({k for r in runs for k in r.metrics})[:6]
+    header = ["RUN", "NAME", "EXPERIMENT", "STATUS", "STARTED", *metric_keys]
+    rows = [[r.id[:12], r.name[:30], r.experiment[:20], r.status, _when(r.start_time),
+             *(_fmt(r.metrics.get(k)) for k in metric_keys)] for r in runs]
+    _print_table(header, rows)
+    if not runs:
+        print("(no runs match)")
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:.6g}"
+
+
+def _print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+def runs_show(args) -> None:
+    client = _client(args)
+    detail = client.get_run(_resolve_run_id(client, args.run_id))
+    if args.format == "json":
+        print(json.dumps(detail.to_dict(), indent=2))
+        return
+    r = detail.run
+    print(f"Run {r.id}  {r.name!r}\n  experiment {r.experiment}  status {r.status}  "
+          f"user {r.user}\n  started {_when(r.start_time)}  ended {_when(r.end_time)}")
+    if r.parent_run_id:
+        print(f"  parent {r.parent_run_id}")
+    if r.reproducible is not None:
+        print(f"  reproducible: {'yes' if r.reproducible else 'no — ' + str(r.not_reproducible_reason)}")
+    for title, values in (("params", r.params), ("metrics", r.metrics), ("tags", r.tags)):
+        if values:
+            print(f"{title}:")
+            for k, v in sorted(values.items()):
+                print(f"  {k} = {v}")
+    if detail.artifacts:
+        print("artifacts:")
+        for a in detail.artifacts:
+            print(f"  {a.name}  {a.size} B  {a.media_type}  {a.digest[:12]}")
+    if detail.datasets:
+        print("datasets:")
+        for d in detail.datasets:
+            print(f"  {d.role:6} {d.name} v{d.version}  {d.digest[:12]}  rows={d.row_count}")
+    if detail.code:
+        c = detail.code
+        git = f"  git {c.git_commit[:10]}{' (dirty)' if c.git_dirty else ''}" if c.git_commit else ""
+        print(f"notebook: {c.notebook_path or '(kernel history)'}  {c.digest[:12]}{git}")
+    if detail.environment:
+        e = detail.environment
+        print(f"environment: Python {e.python}, {len(e.packages)} packages ({e.digest[:12]})")
+
+
+def _resolve_run_id(client, text: str) -> str:
+    """Accept a unique prefix of a run id, as `runs list` prints 12 characters."""
+    if len(text) == 32:
+        return text
+    from jupyter_mlops.errors import InvalidInputError, NotFoundError
+
+    if not text.isalnum():
+        raise InvalidInputError(f"{text!r} is not a run id.")
+    # Safe to splice: text is alphanumeric, and the filter binds it as a parameter anyway.
+    matches = client.search_runs(f"run_id like '{text}%'", max_results=2)
+    if not matches:
+        raise NotFoundError(f"No run id starts with {text!r}. List runs with `jupyter mlops runs list`.")
+    if len(matches) > 1:
+        raise InvalidInputError(f"{text!r} matches several runs; give more characters.")
+    return matches[0].id
+
+
+def db_upgrade(args) -> None:
+    from jupyter_mlops.config import resolve_locations
+    from jupyter_mlops.store.engine import redact
+    from jupyter_mlops.store.migrate import upgrade
+
+    url = resolve_locations(args.tracking_uri, args.artifact_root).tracking_uri
+    before, after = upgrade(url)
+    print(f"{redact(url)}: schema {before or '(empty)'} -> {after}")
+
+
+def db_current(args) -> None:
+    from jupyter_mlops.config import resolve_locations
+    from jupyter_mlops.store.engine import read_connection
+    from jupyter_mlops.store.migrate import HEAD_REVISION, current_revision
+
+    url = resolve_locations(args.tracking_uri, args.artifact_root).tracking_uri
+    with read_connection(url) as conn:
+        rev = current_revision(conn)
+    print(f"{rev or '(empty)'} (this version expects {HEAD_REVISION})")
+
+
+def gc(args) -> int:
+    client = _client(args)
+    killed, report = client.gc(dry_run=args.dry_run)
+    print(f"runs marked KILLED: {len(killed)}")
+    for field in ("checked", "deleted", "corrupt", "temp_removed"):
+        if hasattr(report, field):
+            value = getattr(report, field)
+            print(f"blobs {field}: {len(value) if isinstance(value, (list, set, tuple)) else value}")
+    corrupt = getattr(report, "corrupt", [])
+    for digest in corrupt:
+        print(f"  corrupt blob {digest}: the artifacts pointing at it cannot be read")
+    return 1 if corrupt else 0
+
+
+def lineage(args) -> None:
+    graph = _client(args).lineage(args.node)
+    if args.format == "json":
+        print(json.dumps(graph.to_dict(), indent=2))
+        return
+    labels = {n.id: f"{n.label} [{n.id}]" for n in graph.nodes}
+    for e in graph.edges:
+        print(f"{labels.get(e.src, e.src)} --{e.relation}--> {labels.get(e.dst, e.dst)}")
+    if not graph.edges:
+        print(f"{args.node}: no lineage recorded")
+
+
+def env(args) -> None:
+    from jupyter_mlops.config import ENV_VARS, resolve_locations
+    from jupyter_mlops.store.engine import redact
+
+    loc = resolve_locations(args.tracking_uri, args.artifact_root)
+    print(f"tracking URI:  {redact(loc.tracking_uri)}\nartifact root: {loc.artifact_root}\n")
+    for var in ENV_VARS.values():
+        print(f"{var.name}\n    {var.help}")
+
+
+COMMANDS = {
+    ("runs", "list"): runs_list,
+    ("runs", "show"): runs_show,
+    ("db", "upgrade"): db_upgrade,
+    ("db", "current"): db_current,
+    ("gc", None): gc,
+    ("lineage", None): lineage,
+    ("env", None): env,
+}
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

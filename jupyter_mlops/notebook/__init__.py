@@ -1,0 +1,1 @@
+"""The notebook front door: `%mlops` magics, cell hooks and widgets."""

@@ -1,0 +1,234 @@
+"""Cell hooks: durability at the end of every cell, papermill parameters, reproducibility, snapshots.
+
+- ``post_run_cell`` flushes the buffered writer, so every value a cell logged is durable when the
+  cell finishes (a kernel killed later loses nothing that a finished cell logged).
+- A papermill "injected-parameters" cell is recognised by its ``# Parameters`` header and its
+  assignments are logged as params of the run.
+- Re-executed or out-of-order cells mark the run "not reproducible from top to bottom", with the
+  reason, and the user sees one warning.
+- When a run ends, the notebook (the saved file when its path is known, else the cells this
+  kernel executed, in order) is stored as the run's code snapshot with its git state.
+"""
+
+from __future__ import annotations
+
+import ast
+import atexit
+import hashlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops import fluent
+
+PAPERMILL_HEADER = "# Parameters"
+
+
+def parse_parameters_cell(source: str) -> dict[str, Any]:
+    """Literal assignments of a papermill parameters cell (``name = <literal>``)."""
+    params: dict[str, Any] = {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return params
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+                and isinstance(node.targets[0], ast.Name):
+            try:
+                params[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                params[node.targets[0].id] = ast.unparse(node.value)
+    return params
+
+
+def is_injected_parameters(source: str, meta: dict | None) -> bool:
+    tags = ((meta or {}).get("tags") or []) if isinstance(meta, dict) else []
+    return "injected-parameters" in tags or source.lstrip().startswith(PAPERMILL_HEADER)
+
+
+@dataclass
+class CellRecord:
+    cell_id: str
+    source: str
+    execution_count: int | None
+    outputs: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class RunWatch:
+    """What this kernel has executed while one run was active."""
+
+    run_id: str
+    cells: list[CellRecord] = field(default_factory=list)
+    seen: dict[str, int] = field(default_factory=dict)  # cell id -> times executed
+    last_index: int = -1
+    flagged: bool = False
+    failed_cell: bool = False  # did the most recent cell raise?
+
+
+class CellHooks:
+    def __init__(self, shell):
+        self.shell = shell
+        self.watch: RunWatch | None = None
+        self._pending_params: dict[str, Any] = {}
+        self._current: CellRecord | None = None
+        self._warned_flush = False
+
+    # ----------------------------------------------------------------- registration
+    def register(self) -> None:
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        fluent.before_end_hooks.append(self.before_end)
+        # papermill's parameters cell usually runs before `%load_ext`: find it in the history.
+        for source in reversed(self.shell.user_ns.get("In", [])):
+            if is_injected_parameters(source, None):
+                self._pending_params = parse_parameters_cell(source)
+                break
+        atexit.register(self.at_exit)
+
+    def unregister(self) -> None:
+        for name, fn in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+            try:
+                self.shell.events.unregister(name, fn)
+            except ValueError:
+                pass
+        if self.before_end in fluent.before_end_hooks:
+            fluent.before_end_hooks.remove(self.before_end)
+        atexit.unregister(self.at_exit)
+
+    # ----------------------------------------------------------------- events
+    def pre_run_cell(self, info) -> None:
+        source = getattr(info, "raw_cell", "") or ""
+        cell_id = getattr(info, "cell_id", None) or _source_id(source)
+        self._current = CellRecord(cell_id, source, None)
+        if is_injected_parameters(source, getattr(info, "cell_meta", None)):
+            self._pending_params = parse_parameters_cell(source)
+
+    def post_run_cell(self, result) -> None:
+        cell = self._current
+        self._current = None
+        run = fluent.active_run()
+        if run is None:
+            return
+        if self._pending_params:
+            params, self._pending_params = self._pending_params, {}
+            try:
+                run.client.log_params(run.id, params)
+            except Exception as exc:
+                print(f"jupyter-mlops: papermill parameters not recorded: {exc}", file=sys.stderr)
+        if cell is not None and getattr(result, "execution_count", None) is not None:
+            cell.execution_count = result.execution_count
+            self._observe(run, cell, result)
+        try:
+            run.client.flush()
+            self._warned_flush = False
+        except Exception as exc:  # the data stays queued and is retried after the next cell
+            if not self._warned_flush:
+                print(f"jupyter-mlops: could not save logged values yet ({exc}); "
+                      "they are kept and retried after the next cell.", file=sys.stderr)
+                self._warned_flush = True
+
+    def _observe(self, run, cell: CellRecord, result) -> None:
+        if self.watch is None or self.watch.run_id != run.id:
+            self.watch = RunWatch(run.id)
+        w = self.watch
+        if not cell.source.strip() or cell.source.lstrip().startswith(("%mlops end", "%mlops status")):
+            return
+        # Only the last cell counts: papermill stops at the failing cell, while an
+        # interactive user's earlier typo says nothing about how the run ended.
+        w.failed_cell = getattr(result, "error_in_exec", None) is not None
+        value = getattr(result, "result", None)
+        if value is not None:
+            cell.outputs.append({"output_type": "execute_result", "execution_count":
+                                 cell.execution_count, "metadata": {},
+                                 "data": {"text/plain": _safe_repr(value)}})
+        w.cells.append(cell)
+        times = w.seen.get(cell.cell_id, 0)
+        w.seen[cell.cell_id] = times + 1
+        reason = None
+        if times:
+            reason = (f"a cell ran again (In [{cell.execution_count}]); results may depend on "
+                      "state that a top-to-bottom run would not produce")
+        else:
+            index = self._index_in_notebook(cell.cell_id)
+            if index is not None and index < w.last_index:
+                reason = (f"cells ran out of order (notebook cell {index + 1} ran after cell "
+                          f"{w.last_index + 1})")
+            if index is not None:
+                w.last_index = max(w.last_index, index)
+        if reason and not w.flagged:
+            w.flagged = True
+            run.client.mark_not_reproducible(run.id, reason)
+            print(f"jupyter-mlops: run {run.name!r} is marked not reproducible: {reason}. "
+                  "Restart and run all to record a reproducible run.", file=sys.stderr)
+
+    def _index_in_notebook(self, cell_id: str) -> int | None:
+        path = self.notebook_path()
+        if not path:
+            return None
+        try:
+            cells = json.loads(Path(path).read_text()).get("cells", [])
+        except (OSError, ValueError):
+            return None
+        code_ids = [c.get("id") for c in cells if c.get("cell_type") == "code"]
+        return code_ids.index(cell_id) if cell_id in code_ids else None
+
+    def notebook_path(self) -> str | None:
+        from jupyter_mlops.tracking.capture import notebook_path_hint
+
+        return notebook_path_hint(self.shell.user_ns)
+
+    # ----------------------------------------------------------------- run end
+    def before_end(self, run, status: str) -> None:
+        """Store the notebook snapshot; never let a snapshot problem block ending the run."""
+        try:
+            path = self.notebook_path()
+            w = self.watch if self.watch and self.watch.run_id == run.id else None
+            if path:
+                notebook: Any = Path(path).read_bytes()
+            elif w and w.cells:
+                notebook = history_notebook(w.cells)
+            else:
+                return
+            run.client.log_notebook(run.id, notebook, path=path)
+            if w and not w.flagged and w.cells:
+                run.client.mark_reproducible(run.id)
+        except Exception as exc:
+            print(f"jupyter-mlops: notebook snapshot not saved: {exc}", file=sys.stderr)
+
+    def at_exit(self) -> None:
+        """Kernel shutdown (also papermill's end): close the run that is still open."""
+        run = fluent.active_run()
+        if run is not None and run.owned:
+            failed = self.watch is not None and self.watch.failed_cell
+            try:
+                fluent.end_run("FAILED" if failed else "FINISHED")
+            except Exception as exc:  # pragma: no cover - nothing left to report to
+                print(f"jupyter-mlops: could not end run at exit: {exc}", file=sys.stderr)
+
+
+def history_notebook(cells: list[CellRecord]) -> dict:
+    """An nbformat-4 notebook of the cells this kernel executed, in execution order."""
+    return {
+        "nbformat": 4, "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"},
+                     "jupyter_mlops": {"source": "kernel history"}},
+        "cells": [{"id": f"c{i}", "cell_type": "code", "metadata": {}, "source": c.source,
+                   "execution_count": c.execution_count, "outputs": c.outputs}
+                  for i, c in enumerate(cells)],
+    }
+
+
+def _source_id(source: str) -> str:
+    return "src-" + hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
+
+
+def _safe_repr(value: Any, limit: int = 2000) -> str:
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "…"

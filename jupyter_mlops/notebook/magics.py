@@ -1,0 +1,287 @@
+"""``%mlops`` / ``%%mlops``: parse the line, call the public API, render. Nothing else.
+
+Every subcommand is declared on one :class:`MagicArgumentParser`, so ``%mlops help`` and
+``%mlops?`` are generated from the declarations. Any error becomes IPython's ``UsageError``:
+one line and the usage, never a traceback; nothing already logged is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import MagicArgumentParser
+
+from jupyter_mlops import fluent
+
+
+def _kv(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return key.strip(), value
+
+
+class _SubParser(MagicArgumentParser):
+    """Plain argparse layout (IPython's magic formatter adds reST markup meant for docs)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("formatter_class", argparse.HelpFormatter)
+        super().__init__(**kwargs)
+
+    def error(self, message):
+        usage = " ".join(self.format_usage().removeprefix("usage: ").split())
+        raise UsageError(f"{message}. Usage: {usage}")
+
+
+def build_parser() -> MagicArgumentParser:
+    parser = MagicArgumentParser(prog="%mlops", formatter_class=argparse.HelpFormatter,
+                                 description=(
+        "Track experiments from notebook cells. Logging without `start` starts a run for "
+        "this notebook. Values are durable when the cell finishes."))
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=_SubParser)
+
+    p = sub.add_parser("start", help="start a run")
+    p.add_argument("--experiment", "-e", help="experiment name (created if new)")
+    p.add_argument("--name", "-n", help="run name")
+    p.add_argument("--tag", "-t", action="append", type=_kv, default=[], metavar="K=V")
+    p.add_argument("--nested", action="store_true", help="start a child of the active run")
+
+    p = sub.add_parser("end", help="end the active run")
+    p.add_argument("--status", "-s", default="FINISHED",
+                   type=str.upper, choices=["FINISHED", "FAILED", "KILLED"])
+
+    p = sub.add_parser("param", help="log params: %mlops param lr=0.01 model=svc")
+    p.add_argument("pairs", nargs="+", metavar="K=V|VAR")
+
+    p = sub.add_parser("metric", help="log metrics: %mlops metric acc=0.93 [--step N]")
+    p.add_argument("pairs", nargs="+", metavar="K=V|VAR")
+    p.add_argument("--step", type=int)
+
+    p = sub.add_parser("tag", help="set tags: %mlops tag team=vision")
+    p.add_argument("pairs", nargs="+", type=_kv, metavar="K=V")
+
+    p = sub.add_parser("artifact", help="store a file, folder or variable as an artifact")
+    p.add_argument("path", metavar="PATH|VAR")
+    p.add_argument("--name", "-n", help="label in the run (default: the file name)")
+
+    p = sub.add_parser("dataset", help="version a data file, folder or DataFrame variable")
+    p.add_argument("path", metavar="PATH|VAR")
+    p.add_argument("--name", "-n", required=True, help="dataset name")
+    p.add_argument("--role", "-r", default="input", choices=["input", "output"])
+
+    p = sub.add_parser("runs", help="table of runs")
+    p.add_argument("--experiment", "-e")
+    p.add_argument("--filter", "-f", help="e.g. \"metrics.acc > 0.9 and params.model = 'svc'\"")
+    p.add_argument("--order-by", "-o", action="append", help="e.g. 'metrics.acc DESC'")
+    p.add_argument("--limit", "-l", type=int, default=20)
+
+    sub.add_parser("status", help="the active run and the store in use")
+    sub.add_parser("flush", help="make everything logged so far durable now")
+    sub.add_parser("help", help="this help")
+
+    p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
+    p.add_argument("--params", "-p", default="", help="comma-separated variable names")
+    p.add_argument("--metrics", "-m", default="", help="comma-separated variable names")
+    return parser
+
+
+PARSER = build_parser()
+
+
+def help_text() -> str:
+    """One usage line per subcommand, then what it does: generated from the parser."""
+    subparsers = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help for c in subparsers._choices_actions}
+    lines = [PARSER.description, ""]
+    for name, sub in subparsers.choices.items():
+        usage = " ".join(sub.format_usage().removeprefix("usage: ").split())
+        if name == "track":
+            usage = "%" + usage
+        lines.append(f"  {usage}\n      {helps.get(name, '')}")
+    lines.append("\nFilters: metrics.acc > 0.9 and (params.model = 'svc' or params.model in "
+                 "('lr', 'rf')) and status = 'FINISHED' and name like 'cv-%'")
+    return "\n".join(lines)
+
+
+def _literal(text: str) -> Any:
+    """'0.01' -> 0.01, 'true' -> True, anything else stays a string."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return {"true": True, "false": False}.get(text.lower(), text)
+
+
+@magics_class
+class MlopsMagics(Magics):
+    """The ``%mlops`` line magic and ``%%mlops track`` cell magic."""
+
+    @line_cell_magic
+    def mlops(self, line: str = "", cell: str | None = None):
+        try:
+            # shlex, not IPython's arg_split: that one keeps the quotes around a filter.
+            args = (PARSER.parse_args(shlex.split(line)) if line.strip()
+                    else argparse.Namespace(command="help"))
+        except UsageError as exc:
+            raise UsageError(f"{exc} (see `%mlops help`)") from None
+        except ValueError as exc:  # unbalanced quotes from the shell-like splitter
+            raise UsageError(f"Could not split the arguments: {exc}. Check the quotes.") from None
+        command = args.command or "help"
+        if (command == "track") != (cell is not None):
+            raise UsageError("`track` is a cell magic (%%mlops track …); every other command is "
+                             "a line magic (%mlops …). Run `%mlops help`.")
+        from jupyter_mlops.errors import MlopsError
+
+        try:
+            return getattr(self, f"_cmd_{command}")(args, cell)
+        except MlopsError as exc:
+            raise UsageError(f"{exc}") from None
+
+    # ------------------------------------------------------------------ commands
+    def _cmd_help(self, args, cell):
+        print(help_text())
+
+    def _cmd_start(self, args, cell):
+        run = fluent.start_run(experiment=args.experiment, name=args.name or self._default_name(),
+                               tags=dict(args.tag), nested=args.nested)
+        print(f"Started run {run.name!r} ({run.id}) in experiment "
+              f"{run.record.experiment!r}.")
+
+    def _cmd_end(self, args, cell):
+        run = fluent.active_run()
+        if run is None:
+            raise UsageError("No run is active. Start one with `%mlops start`.")
+        fluent.end_run(args.status)
+        print(f"Ended run {run.name!r} ({run.id}): {args.status}.")
+
+    def _cmd_param(self, args, cell):
+        fluent.log_params(self._values(args.pairs, "param"))
+
+    def _cmd_metric(self, args, cell):
+        values = self._values(args.pairs, "metric")
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    and getattr(value, "shape", None) != ():
+                raise UsageError(f"Metric {key!r} must be a number, got {value!r}. "
+                                 "Usage: %mlops metric acc=0.93 [--step N]")
+        self._ensure_run()
+        fluent.log_metrics(values, step=args.step)
+
+    def _cmd_tag(self, args, cell):
+        fluent.set_tags(dict(args.pairs))
+
+    def _cmd_artifact(self, args, cell):
+        obj = self._path_or_var(args.path)
+        records = fluent.log_artifact(obj, args.name or (None if obj is args.path else args.path))
+        records = records if isinstance(records, list) else [records]
+        print(f"Stored {len(records)} artifact(s): " + ", ".join(r.name for r in records))
+
+    def _cmd_dataset(self, args, cell):
+        record = fluent.log_dataset(self._path_or_var(args.path), args.name, args.role)
+        rows = f", {record.row_count} rows" if record.row_count is not None else ""
+        print(f"Dataset {record.name!r} v{record.version} ({record.digest[:12]}{rows}) "
+              f"logged as {args.role}.")
+
+    def _cmd_runs(self, args, cell):
+        from IPython.display import display
+
+        from jupyter_mlops.notebook.tables import runs_frame
+
+        runs = fluent.get_client().search_runs(args.filter, args.experiment, args.order_by,
+                                               max_results=max(1, min(args.limit, 10_000)))
+        if not runs:
+            print("No runs match.")
+            return None
+        display(runs_frame(runs))
+
+    def _cmd_status(self, args, cell):
+        run = fluent.active_run()
+        client = fluent.get_client()
+        from jupyter_mlops.store.engine import redact
+
+        print(f"Store: {redact(client.tracking_uri)}\nArtifacts: {client.store.artifact_root}")
+        if run is None:
+            print("No active run. `%mlops start` or any `%mlops metric …` starts one.")
+            return
+        print(f"Active run: {run.name!r} ({run.id}) in experiment {run.record.experiment!r}; "
+              f"{client.writer.pending()} value(s) waiting to be written.")
+
+    def _cmd_flush(self, args, cell):
+        fluent.flush()
+
+    def _cmd_track(self, args, cell):
+        import hashlib
+
+        result = self.shell.run_cell(cell, store_history=False)
+        if not result.success:
+            print("jupyter-mlops: the cell failed, so nothing was recorded.")
+            return
+        params = self._names(args.params, "param")
+        metrics = self._names(args.metrics, "metric")
+        run = self._ensure_run()
+        if params:
+            fluent.log_params(params)
+        if metrics:
+            fluent.log_metrics(metrics)
+        digest = hashlib.blake2b(cell.encode(), digest_size=8).hexdigest()
+        count = self.shell.execution_count
+        run.client.add_lineage(f"cell:{digest}-{count}", f"run:{run.id}", "logged")
+
+    # ------------------------------------------------------------------ helpers
+    def _ensure_run(self):
+        run = fluent.active_run()
+        return run if run is not None else fluent.start_run(name=self._default_name())
+
+    def _default_name(self) -> str | None:
+        from pathlib import Path
+
+        from jupyter_mlops.tracking.capture import notebook_path_hint
+
+        path = notebook_path_hint(self.shell.user_ns)
+        return Path(path).stem if path else None
+
+    def _values(self, pairs: list[str], what: str) -> dict[str, Any]:
+        """``k=v`` pairs as literals; a bare name takes the variable's value."""
+        out: dict[str, Any] = {}
+        for item in pairs:
+            key, sep, raw = item.partition("=")
+            if not key:
+                raise UsageError(f"Expected {what} as key=value or a variable name, got {item!r}.")
+            if sep:
+                out[key] = _literal(raw)
+            elif key in self.shell.user_ns:
+                out[key] = self.shell.user_ns[key]
+            else:
+                raise UsageError(f"{item!r} is neither key=value nor a variable in this notebook. "
+                                 f"Usage: %mlops {what} key=value …")
+        return out
+
+    def _names(self, names: str, what: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in filter(None, (n.strip() for n in names.split(","))):
+            if name not in self.shell.user_ns:
+                raise UsageError(f"--{what}s names {name!r}, which the cell did not define.")
+            out[name] = self.shell.user_ns[name]
+        if what == "metric":
+            for k, v in out.items():
+                if isinstance(v, bool) or not isinstance(v, (int, float)) \
+                        and getattr(v, "shape", None) != ():
+                    raise UsageError(f"Metric {k!r} must be a number, got {type(v).__name__}.")
+        return out
+
+    def _path_or_var(self, text: str) -> Any:
+        from pathlib import Path
+
+        if Path(text).expanduser().exists() or text not in self.shell.user_ns:
+            return text
+        return self.shell.user_ns[text]
+
+
+# `%mlops?` shows the generated help, so it can never drift from the parser.
+MlopsMagics.mlops.__doc__ = help_text()
