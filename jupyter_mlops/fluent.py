@@ -11,10 +11,10 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-from collections.abc import Callable
 from typing import Any
 
 from jupyter_mlops.client import Client
+from jupyter_mlops.lifecycle import before_end_hooks
 from jupyter_mlops.errors import InvalidInputError, MlopsError
 from jupyter_mlops.store.records import RunRecord
 
@@ -23,8 +23,6 @@ _client_lock = threading.Lock()
 _active: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar(
     "mlops_active_run", default=None)
 _main_thread_run: "ActiveRun | None" = None
-#: Called with the ActiveRun just before it ends (the notebook layer snapshots the notebook).
-before_end_hooks: list[Callable[["ActiveRun", str], None]] = []
 
 
 def get_client() -> Client:

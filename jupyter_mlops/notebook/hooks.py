@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops import fluent
+from jupyter_mlops.lifecycle import before_end_hooks, fluent
 
 PAPERMILL_HEADER = "# Parameters"
 
@@ -80,7 +80,7 @@ class CellHooks:
     def register(self) -> None:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
-        fluent.before_end_hooks.append(self.before_end)
+        before_end_hooks.append(self.before_end)
         # papermill's parameters cell usually runs before `%load_ext`: find it in the history.
         for source in reversed(self.shell.user_ns.get("In", [])):
             if is_injected_parameters(source, None):
@@ -94,8 +94,8 @@ class CellHooks:
                 self.shell.events.unregister(name, fn)
             except ValueError:
                 pass
-        if self.before_end in fluent.before_end_hooks:
-            fluent.before_end_hooks.remove(self.before_end)
+        if self.before_end in before_end_hooks:
+            before_end_hooks.remove(self.before_end)
         atexit.unregister(self.at_exit)
 
     # ----------------------------------------------------------------- events
@@ -109,6 +109,8 @@ class CellHooks:
     def post_run_cell(self, result) -> None:
         cell = self._current
         self._current = None
+        if "jupyter_mlops.fluent" not in sys.modules:  # nothing logged yet: no run to look at
+            return
         run = fluent.active_run()
         if run is None:
             return
@@ -200,6 +202,8 @@ class CellHooks:
 
     def at_exit(self) -> None:
         """Kernel shutdown (also papermill's end): close the run that is still open."""
+        if "jupyter_mlops.fluent" not in sys.modules:
+            return
         run = fluent.active_run()
         if run is not None and run.owned:
             failed = self.watch is not None and self.watch.failed_cell

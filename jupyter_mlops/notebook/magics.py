@@ -15,7 +15,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser
 
-from jupyter_mlops import fluent
+from jupyter_mlops.lifecycle import fluent
 
 
 def _kv(text: str) -> tuple[str, str]:
