@@ -224,3 +224,196 @@ class LineageEdge(Base):
     dst_id: Mapped[str] = mapped_column(String(256))
     relation: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[float] = mapped_column(Float)
+
+
+# ---------------------------------------------------------------------------- model registry (C6)
+
+
+class RegisteredModel(Base):
+    __tablename__ = "registered_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    # Promotion gates for the `champion` alias, e.g. {"require_reproduced": true,
+    # "require_better": {"metric": "accuracy", "direction": "max"}}.
+    gate_policy: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ModelVersion(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    digest: Mapped[str] = mapped_column(DIGEST)  # the model file's blob
+    size: Mapped[int] = mapped_column(BigInteger)
+    # How to load it: "skops" (safe), "pickle" (only with trusted=True), …
+    flavor: Mapped[str] = mapped_column(String(32))
+    model_class: Mapped[str] = mapped_column(String(512))
+    trusted_types: Mapped[list | None] = mapped_column(JSON)
+    signature: Mapped[dict | None] = mapped_column(JSON)
+    input_example: Mapped[dict | None] = mapped_column(JSON)
+    metrics: Mapped[dict | None] = mapped_column(JSON)  # the run's metrics when registered
+    description: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ModelAlias(Base):
+    __tablename__ = "model_aliases"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class PromotionRequest(Base):
+    __tablename__ = "promotion_requests"
+    __table_args__ = (Index("ix_promotion_requests_model_status", "model_id", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # PENDING, APPROVED, REJECTED
+    proposed_by: Mapped[str] = mapped_column(String(128))
+    proposed_at: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[float | None] = mapped_column(Float)
+    gate_verdict: Mapped[dict | None] = mapped_column(JSON)
+
+
+class RoleAssignment(Base):
+    """Which users hold which roles (data_scientist, ml_engineer, …)."""
+
+    __tablename__ = "role_assignments"
+
+    user: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granted_by: Mapped[str | None] = mapped_column(String(128))
+    granted_at: Mapped[float] = mapped_column(Float)
+
+
+class RolePermission(Base):
+    """Which roles may perform which action (``propose``, ``approve``, ``set_alias``…)."""
+
+    __tablename__ = "role_permissions"
+
+    role: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class AuditEvent(Base):
+    """Who did what, when and why: every registry and schedule change."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    user: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(32))
+    target_id: Mapped[str] = mapped_column(String(256))
+    details: Mapped[dict | None] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------------------- pipelines (C3)
+
+
+class Pipeline(Base):
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    path: Mapped[str | None] = mapped_column(Text)
+    spec: Mapped[dict] = mapped_column(JSON)
+    spec_digest: Mapped[str] = mapped_column(DIGEST)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class PipelineRun(Base):
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (Index("ix_pipeline_runs_pipeline_started", "pipeline_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    parameters: Mapped[dict | None] = mapped_column(JSON)
+    trigger: Mapped[str] = mapped_column(String(32))  # manual, schedule, alert, reproduce
+    schedule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("schedules.id", ondelete="SET NULL"))
+    executor: Mapped[str | None] = mapped_column(String(256))
+    started_at: Mapped[float] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class StepRun(Base):
+    __tablename__ = "step_runs"
+    __table_args__ = (
+        UniqueConstraint("pipeline_run_id", "step", name="uq_step_runs_pipeline_run_step"),
+        Index("ix_step_runs_cache_key_status", "cache_key", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    pipeline_run_id: Mapped[str] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(256))
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"))
+    # PENDING, RUNNING, SUCCEEDED, FAILED, SKIPPED, CACHED
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cache_key: Mapped[str | None] = mapped_column(DIGEST)
+    cached_from: Mapped[int | None] = mapped_column(ForeignKey("step_runs.id", ondelete="SET NULL"))
+    outputs: Mapped[dict | None] = mapped_column(JSON)  # output name -> blob digest
+    notebook_digest: Mapped[str | None] = mapped_column(DIGEST)  # the executed notebook
+    started_at: Mapped[float | None] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Schedule(Base):
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    pipeline_path: Mapped[str] = mapped_column(Text)
+    cron: Mapped[str] = mapped_column(String(128))
+    timezone: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict | None] = mapped_column(JSON)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_fire_at: Mapped[float | None] = mapped_column(Float, index=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ScheduleFire(Base):
+    """One row per fired slot; the primary key makes each slot fire once across schedulers."""
+
+    __tablename__ = "schedule_fires"
+
+    schedule_id: Mapped[int] = mapped_column(
+        ForeignKey("schedules.id", ondelete="CASCADE"), primary_key=True)
+    slot: Mapped[float] = mapped_column(Float, primary_key=True)
+    fired_at: Mapped[float] = mapped_column(Float)
+    fired_by: Mapped[str] = mapped_column(String(256))
+    pipeline_run_id: Mapped[str | None] = mapped_column(
+        ForeignKey("pipeline_runs.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))  # FIRED, SKIPPED (missed while down), FAILED
