@@ -101,7 +101,7 @@ def _print_table(header: list[str], rows: list[list[str]]) -> None:
 
 def runs_show(args) -> None:
     client = _client(args)
-    detail = client.get_run(_resolve_run_id(client, args.run_id))
+    detail = client.get_run(client.resolve_run_id(args.run_id))
     if args.format == "json":
         print(json.dumps(detail.to_dict(), indent=2))
         return
@@ -132,23 +132,6 @@ def runs_show(args) -> None:
     if detail.environment:
         e = detail.environment
         print(f"environment: Python {e.python}, {len(e.packages)} packages ({e.digest[:12]})")
-
-
-def _resolve_run_id(client, text: str) -> str:
-    """Accept a unique prefix of a run id, as `runs list` prints 12 characters."""
-    if len(text) == 32:
-        return text
-    from jupyter_mlops.errors import InvalidInputError, NotFoundError
-
-    if not text.isalnum():
-        raise InvalidInputError(f"{text!r} is not a run id.")
-    # Safe to splice: text is alphanumeric, and the filter binds it as a parameter anyway.
-    matches = client.search_runs(f"run_id like '{text}%'", max_results=2)
-    if not matches:
-        raise NotFoundError(f"No run id starts with {text!r}. List runs with `jupyter mlops runs list`.")
-    if len(matches) > 1:
-        raise InvalidInputError(f"{text!r} matches several runs; give more characters.")
-    return matches[0].id
 
 
 def db_upgrade(args) -> None:

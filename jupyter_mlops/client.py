@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import mimetypes
 import numbers
 import threading
@@ -339,6 +338,21 @@ class Client:
                          code=cat.code_snapshot(run_id), environment=cat.environment_of_run(run_id),
                          children=children)
 
+    def resolve_run_id(self, text: str) -> str:
+        """Accept a full run id or a unique prefix (tables print the first 8–12 characters)."""
+        text = str(text).strip()
+        if len(text) == 32:
+            return text
+        if not text.isalnum() or len(text) < 4:
+            raise InvalidInputError(f"{text!r} is not a run id (give at least 4 of its characters).")
+        # Safe to splice: text is alphanumeric, and the filter binds it as a parameter anyway.
+        matches = self.search_runs(f"run_id like '{text}%'", max_results=2)
+        if not matches:
+            raise NotFoundError(f"No run id starts with {text!r}. List runs with `%mlops runs`.")
+        if len(matches) > 1:
+            raise InvalidInputError(f"{text!r} matches several runs; give more characters.")
+        return matches[0].id
+
     def search_runs(self, filter: str | None = None, experiment: str | None = None,
                     order_by: Sequence[str] | str | None = None, max_results: int = 100,
                     offset: int = 0) -> list[RunRecord]:
@@ -395,6 +409,3 @@ def _serialise(obj: Any, name: str) -> tuple[bytes, str]:
         f"Cannot store a {type(obj).__name__} as artifact {name!r}: pass a file path, bytes, "
         "a JSON-able value, a DataFrame or a figure (models go to the model registry).")
 
-
-def is_finite(value: float) -> bool:
-    return math.isfinite(value)

@@ -80,6 +80,19 @@ def build_parser() -> MagicArgumentParser:
     p.add_argument("--order-by", "-o", action="append", help="e.g. 'metrics.acc DESC'")
     p.add_argument("--limit", "-l", type=int, default=20)
 
+    p = sub.add_parser("show", help="live metrics chart of a run (default: the active run)")
+    p.add_argument("run", nargs="?", metavar="RUN")
+    p.add_argument("--keys", "-k", default="", help="comma-separated metric names")
+
+    p = sub.add_parser("compare", help="metric curves and param differences of runs")
+    p.add_argument("runs", nargs="+", metavar="RUN")
+
+    p = sub.add_parser("diff", help="cell-by-cell diff of two runs' notebooks, params, metrics")
+    p.add_argument("runs", nargs=2, metavar="RUN")
+
+    p = sub.add_parser("lineage", help="lineage graph of a run, dataset:ID or artifact:ID")
+    p.add_argument("node", nargs="?", metavar="NODE")
+
     sub.add_parser("status", help="the active run and the store in use")
     sub.add_parser("flush", help="make everything logged so far durable now")
     sub.add_parser("help", help="this help")
@@ -191,14 +204,46 @@ class MlopsMagics(Magics):
     def _cmd_runs(self, args, cell):
         from IPython.display import display
 
-        from jupyter_mlops.notebook.tables import runs_frame
+        from jupyter_mlops.notebook.widgets import RunsTable
 
-        runs = fluent.get_client().search_runs(args.filter, args.experiment, args.order_by,
-                                               max_results=max(1, min(args.limit, 10_000)))
-        if not runs:
-            print("No runs match.")
-            return None
-        display(runs_frame(runs))
+        client = fluent.get_client()
+        # Validate first so a bad filter is a one-line UsageError, not an empty widget.
+        client.search_runs(args.filter, args.experiment, args.order_by, max_results=1)
+        display(RunsTable(client, args.filter, args.experiment, args.order_by,
+                          limit=max(1, min(args.limit, 10_000))))
+
+    def _cmd_show(self, args, cell):
+        from jupyter_mlops.notebook.widgets import LiveChart
+
+        client = fluent.get_client()
+        run_id = self._run_id(args.run)
+        keys = [k.strip() for k in args.keys.split(",") if k.strip()] or None
+        return LiveChart(client, run_id, keys).show() and None
+
+    def _cmd_compare(self, args, cell):
+        from IPython.display import display
+
+        from jupyter_mlops.notebook.widgets import compare_view, figure_image
+
+        fig, frame = compare_view(fluent.get_client(), [self._run_id(r) for r in args.runs])
+        display(figure_image(fig), frame)
+
+    def _cmd_diff(self, args, cell):
+        from IPython.display import HTML, display
+
+        from jupyter_mlops.notebook.widgets import diff_html
+        from jupyter_mlops.tracking.notebook_diff import diff_runs
+
+        left, right = (self._run_id(r) for r in args.runs)
+        display(HTML(diff_html(diff_runs(fluent.get_client(), left, right))))
+
+    def _cmd_lineage(self, args, cell):
+        from IPython.display import display
+
+        from jupyter_mlops.notebook.widgets import figure_image, lineage_figure
+
+        node = args.node if args.node and ":" in args.node else f"run:{self._run_id(args.node)}"
+        display(figure_image(lineage_figure(fluent.get_client().lineage(node))))
 
     def _cmd_status(self, args, cell):
         run = fluent.active_run()
@@ -234,6 +279,15 @@ class MlopsMagics(Magics):
         run.client.add_lineage(f"cell:{digest}-{count}", f"run:{run.id}", "logged")
 
     # ------------------------------------------------------------------ helpers
+    def _run_id(self, text: str | None) -> str:
+        """A run id, unique prefix, or (when omitted) the active run."""
+        if text:
+            return fluent.get_client().resolve_run_id(text)
+        run = fluent.active_run()
+        if run is None:
+            raise UsageError("No run is active: name one (`%mlops show RUN`) or start a run.")
+        return run.id
+
     def _ensure_run(self):
         run = fluent.active_run()
         return run if run is not None else fluent.start_run(name=self._default_name())

@@ -74,6 +74,9 @@ class LineageStore:
             t, _, i = n.partition(":")
             by_type.setdefault(t, []).append(i)
         labels: dict[str, str] = {}
+        for ident in by_type.get("cell", []):  # "<source hash>-<execution count>"
+            digest, _, count = ident.rpartition("-")
+            labels[f"cell:{ident}"] = f"In [{count}] {digest[:8]}" if digest else ident
         if "run" in by_type:
             for rid, name in conn.execute(select(Run.id, Run.name).where(
                     Run.id.in_(by_type["run"]))):
