@@ -22,6 +22,18 @@ _FLUENT = (
 )
 _LAZY = {name: "jupyter_mlops.fluent" for name in _FLUENT}
 _LAZY.update({"Client": "jupyter_mlops.client"})
+_LAZY.update({name: "jupyter_mlops.registry.fluent" for name in (
+    "register_model", "set_alias", "delete_alias", "load_model", "model_card",
+    "compare_models", "propose", "approve", "reject", "list_models")})
+_LAZY.update({"run_pipeline": "jupyter_mlops.pipelines.runner",
+              "reproduce": "jupyter_mlops.pipelines.reproduce",
+              "Pipeline": "jupyter_mlops.pipelines.spec", "Step": "jupyter_mlops.pipelines.spec",
+              "get_pipeline_run": "jupyter_mlops.pipelines.api",
+              "list_pipeline_runs": "jupyter_mlops.pipelines.api",
+              "Scheduler": "jupyter_mlops.pipelines.scheduler"})
+_LAZY.update({name: "jupyter_mlops.pipelines.schedule" for name in (
+    "add_schedule", "list_schedules", "pause_schedule", "resume_schedule",
+    "remove_schedule", "schedule_history")})
 _LAZY.update({name: "jupyter_mlops.errors" for name in (
     "MlopsError", "InvalidInputError", "FilterSyntaxError", "NotFoundError",
     "AlreadyExistsError", "ConflictError", "PermissionDeniedError", "CorruptArtifactError",

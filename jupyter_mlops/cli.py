@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json"], default="text")
 
     top.add_parser("env", help="where the store is and the environment variables read")
+    from jupyter_mlops.registry import cli as registry_cli
+
+    registry_cli.add_commands(top)
+    from jupyter_mlops.pipelines.cli import add_commands as add_pipeline_commands
+
+    add_pipeline_commands(top)
     return parser
 
 
@@ -200,6 +206,12 @@ COMMANDS = {
     ("lineage", None): lineage,
     ("env", None): env,
 }
+from jupyter_mlops.registry.cli import COMMANDS as _REGISTRY_COMMANDS  # noqa: E402
+
+from jupyter_mlops.pipelines.cli import HANDLERS as _PIPELINE_COMMANDS  # noqa: E402
+
+COMMANDS.update(_REGISTRY_COMMANDS)
+COMMANDS.update(_PIPELINE_COMMANDS)  # handlers return 1 when a pipeline failed / differs
 
 
 if __name__ == "__main__":  # pragma: no cover

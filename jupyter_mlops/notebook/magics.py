@@ -97,6 +97,10 @@ def build_parser() -> MagicArgumentParser:
     sub.add_parser("flush", help="make everything logged so far durable now")
     sub.add_parser("help", help="this help")
 
+    from jupyter_mlops.registry import magics as registry_magics
+
+    registry_magics.add_parsers(sub)
+
     p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
     p.add_argument("--metrics", "-m", default="", help="comma-separated variable names")
@@ -151,7 +155,11 @@ class MlopsMagics(Magics):
                              "a line magic (%mlops …). Run `%mlops help`.")
         from jupyter_mlops.errors import MlopsError
 
+        from jupyter_mlops.registry import magics as registry_magics
+
         try:
+            if command in registry_magics.COMMANDS:
+                return registry_magics.handle(command, args, self.shell)
             return getattr(self, f"_cmd_{command}")(args, cell)
         except MlopsError as exc:
             raise UsageError(f"{exc}") from None

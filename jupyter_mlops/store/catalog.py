@@ -17,7 +17,9 @@ from jupyter_mlops.store.orm import (
     DatasetVersion,
     Environment,
     LineageEdge,
+    ModelVersion,
     Run,
+    StepRun,
 )
 from jupyter_mlops.store.records import (
     ArtifactRecord,
@@ -106,6 +108,8 @@ class CatalogStore:
             digests |= set(conn.execute(select(CodeSnapshot.digest)).scalars())
             digests |= {d for d in conn.execute(select(CodeSnapshot.git_diff_digest)).scalars()
                         if d}
+            digests |= set(conn.execute(select(ModelVersion.digest)).scalars())
+            digests |= {d for d in conn.execute(select(StepRun.notebook_digest)).scalars() if d}
         return digests
 
     # ----------------------------------------------------------------- datasets

@@ -382,7 +382,7 @@ class StepRun(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cache_key: Mapped[str | None] = mapped_column(DIGEST)
     cached_from: Mapped[int | None] = mapped_column(ForeignKey("step_runs.id", ondelete="SET NULL"))
-    outputs: Mapped[dict | None] = mapped_column(JSON)  # output name -> blob digest
+    outputs: Mapped[dict | None] = mapped_column(JSON)  # name -> {path, digest, size[, files]}
     notebook_digest: Mapped[str | None] = mapped_column(DIGEST)  # the executed notebook
     started_at: Mapped[float | None] = mapped_column(Float)
     ended_at: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,395 @@
+"""The model registry API (C6): every front door (fluent, magics, CLI, REST) calls this.
+
+:class:`RegistryClient` wraps a :class:`jupyter_mlops.client.Client`: model files go to its
+content-addressed blob store, rows to :class:`~jupyter_mlops.store.registry.RegistryStore`, the
+version's origin to the lineage graph (``run:<id> → model:<name>/<version>``). Identity: an
+explicit ``user=`` (the Jupyter server passes its authenticated user), else ``MLOPS_USER`` or
+the OS user.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import weakref
+from typing import Any
+
+from jupyter_mlops.config import current_user
+from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.registry import gates
+from jupyter_mlops.registry.flavors import (
+    AUTO_TRUST_PREFIXES,
+    flavor_for_file,
+    flavor_for_model,
+    get_flavor,
+)
+from jupyter_mlops.registry.loaded import LoadedModel
+from jupyter_mlops.registry.signature import example_to_json, infer_signature, to_signature
+from jupyter_mlops.store.registry import RegistryStore, check_alias, check_model_name
+from jupyter_mlops.store.registry_records import (
+    AliasRecord,
+    AuditRecord,
+    ModelVersionRecord,
+    PromotionRecord,
+    RegisteredModelRecord,
+    RoleRecord,
+)
+
+_MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))?")
+_RUNS_URI = re.compile(r"runs:/(?P<run>[0-9a-f]{32})/(?P<artifact>.+)")
+_clients: "weakref.WeakKeyDictionary[Any, RegistryClient]" = weakref.WeakKeyDictionary()
+
+
+def _install_reproduce_gate() -> None:
+    """Wire the pipelines component's reproduce check into the promotion gates, once."""
+    from jupyter_mlops.registry import gates
+
+    if gates.REPRODUCE_CHECK is None:
+        from jupyter_mlops.pipelines.reproduce import install_gate
+
+        install_gate()
+
+
+def registry_for(client: Any) -> "RegistryClient":
+    """The (cached) :class:`RegistryClient` of a :class:`~jupyter_mlops.client.Client`."""
+    reg = _clients.get(client)
+    if reg is None:
+        reg = _clients[client] = RegistryClient(client)
+    return reg
+
+
+def parse_model_ref(ref: str) -> tuple[str, str | None, int | None]:
+    """``models:/m@champion``, ``models:/m/3``, ``models:/m`` (latest), or ``m@a`` / ``m/3``.
+
+    Returns ``(name, alias, version)``; both None means the latest version.
+    """
+    if not isinstance(ref, str):
+        raise InvalidInputError(f"A model reference is a string like 'models:/NAME@ALIAS'; "
+                                f"got {type(ref).__name__}.")
+    text = ref if ref.startswith("models:/") else f"models:/{ref}"
+    m = _MODELS_URI.fullmatch(text)
+    if not m:
+        raise InvalidInputError(
+            f"{ref!r} is not a model URI: use 'models:/NAME@ALIAS', 'models:/NAME/VERSION' or "
+            "'models:/NAME/latest'.")
+    name, alias, version = m["name"], m["alias"], m["version"]
+    check_model_name(name)
+    if version is None or version == "latest":
+        return name, alias and check_alias(alias), None
+    if not version.isdigit() or int(version) < 1:
+        raise InvalidInputError(f"{version!r} in {ref!r} is not a version number (1, 2, …).")
+    return name, None, int(version)
+
+
+def _run_id(run: Any) -> str | None:
+    if run is None:
+        return None
+    run_id = run if isinstance(run, str) else getattr(run, "id", None)
+    if not isinstance(run_id, str):
+        raise InvalidInputError(f"run must be a run id, a run record or an active run; got "
+                                f"{type(run).__name__}.")
+    return run_id
+
+
+class RegistryClient:
+    """Register, alias, load, promote and govern models in one store.
+
+    Parameters
+    ----------
+    client : jupyter_mlops.client.Client
+        The store to use (its blob store holds the model files).
+    """
+
+    def __init__(self, client: Any):
+        self.client = client
+        self.store = RegistryStore(client.store.url)
+        _install_reproduce_gate()
+
+    # ================================================================== registering
+    def register_model(
+        self, model: Any, name: str, *, run: Any = None, signature: Any = None,
+        input_example: Any = None, description: str | None = None, trusted: bool = False,
+        trusted_types: list[str] | None = None, flavor: str | None = None,
+        user: str | None = None,
+    ) -> ModelVersionRecord:
+        """Store ``model`` as the next version of ``name``.
+
+        Parameters
+        ----------
+        model : object or str
+            A fitted scikit-learn estimator/pipeline (saved with skops), any object with
+            ``predict`` when ``trusted=True`` (pickled), or ``"runs:/<run_id>/<artifact>"``
+            naming a model file a run logged (registered as is; not loaded).
+        name : str
+            Model name; created on first registration.
+        run : run id, run record or active run, optional
+            The run that produced the model: its metrics are copied onto the version and the
+            lineage links ``run → model``. A ``runs:/`` URI implies its run.
+        signature : Signature, dict, DataFrame or array, optional
+            The expected input, or training data to infer it from. Default: inferred from
+            ``input_example``.
+        input_example : DataFrame, dict or array, optional
+            A few input rows, stored with the version (first 5 rows).
+        description : str, optional
+        trusted : bool
+            Allow a pickle/joblib file (runs code when loaded). Default False.
+        trusted_types : list of str, optional
+            Types outside skops' default trusted set that you vouch for (recorded on the
+            version, so loading it trusts them). Types from scikit-learn, NumPy and SciPy
+            found in a file written here from your in-memory model are recorded without
+            asking; a ``runs:/`` file's types must all be named here.
+        flavor : {"skops", "pickle", "joblib"}, optional
+            Override the format chosen from the model / file.
+        user : str, optional
+            Who registers (default ``MLOPS_USER`` or the OS user).
+
+        Returns
+        -------
+        ModelVersionRecord
+
+        Raises
+        ------
+        InvalidInputError
+            Bad name, an unsupported model without ``trusted=True``, untrusted types not
+            vouched for, or a signature/example that cannot be read.
+        NotFoundError
+            The run or the ``runs:/`` artifact does not exist.
+        CorruptArtifactError
+            The ``runs:/`` artifact's blob no longer matches its hash.
+        """
+        check_model_name(name)
+        user = user or current_user()
+        vouched = set(trusted_types or [])
+        sig = to_signature(signature)
+        example = example_to_json(input_example) if input_example is not None else None
+        if sig is None and input_example is not None:
+            sig = infer_signature(input_example)
+        if isinstance(model, str):
+            m = _RUNS_URI.fullmatch(model)
+            if not m:
+                raise InvalidInputError(
+                    f"{model!r} is not a model: pass a fitted model object or "
+                    "'runs:/<32-hex run id>/<artifact name>'.")
+            if run is not None and _run_id(run) != m["run"]:
+                raise InvalidInputError(f"run= disagrees with the run in {model!r}.")
+            run_id = m["run"]
+            metrics = self._run_metrics(run_id)
+            artifact = self.client.store.catalog.get_artifact(run_id, m["artifact"])
+            data = self.client.store.blobs.get_bytes(artifact.digest)  # verified
+            chosen = flavor_for_file(data, m["artifact"], flavor, trusted)
+            saved = chosen.inspect(data)
+            self._check_vouched(saved.untrusted_types, vouched, auto=False)
+            digest, size = artifact.digest, artifact.size
+        else:
+            run_id = _run_id(run)
+            metrics = self._run_metrics(run_id) if run_id else {}
+            chosen = flavor_for_model(model, flavor, trusted)
+            saved = chosen.save(model)
+            self._check_vouched(saved.untrusted_types, vouched, auto=True)
+            info = self.client.store.blobs.put_bytes(saved.data)
+            digest, size = info.digest, info.size
+        version = self.store.create_version(
+            name, digest=digest, size=size, flavor=chosen.name, model_class=saved.model_class,
+            trusted_types=list(saved.untrusted_types), signature=sig.to_dict() if sig else None,
+            input_example=example, metrics=metrics, description=description, run_id=run_id,
+            user=user, details={"trusted": bool(trusted)} if not chosen.safe else None)
+        if run_id:
+            self.client.store.lineage.add_edge("run", run_id, "model",
+                                               f"{name}/{version.version}", "produced")
+        return version
+
+    def _run_metrics(self, run_id: str) -> dict[str, float]:
+        self.client.flush()  # metrics logged just before registering are buffered
+        return dict(self.client.store.runs.get_run(run_id).metrics)
+
+    @staticmethod
+    def _check_vouched(untrusted: tuple[str, ...], vouched: set[str], *, auto: bool) -> None:
+        missing = [t for t in untrusted if t not in vouched
+                   and not (auto and t.startswith(AUTO_TRUST_PREFIXES))]
+        if missing:
+            raise InvalidInputError(
+                f"The model file references types outside the trusted set: "
+                f"{', '.join(missing)}. Loading them could run code. If you trust them, "
+                f"register with trusted_types={missing!r}; every later load will trust them.")
+
+    # ================================================================== reading
+    def get_model(self, name: str) -> RegisteredModelRecord:
+        return self.store.get_model(name)
+
+    def list_models(self) -> list[RegisteredModelRecord]:
+        return self.store.list_models()
+
+    def list_versions(self, name: str) -> list[ModelVersionRecord]:
+        return self.store.list_versions(name)
+
+    def get_version(self, name: str, version: int | str | None = None) -> ModelVersionRecord:
+        """Version ``version`` of ``name`` (an int, an alias, or None for the latest)."""
+        if version is None or version == "latest":
+            return self.store.get_latest_version(name)
+        if isinstance(version, str) and not version.isdigit():
+            return self.store.get_version_by_alias(name, version)
+        return self.store.get_version(name, int(version))
+
+    def resolve(self, uri: str) -> ModelVersionRecord:
+        """The version a ``models:/`` URI names."""
+        name, alias, version = parse_model_ref(uri)
+        if alias is not None:
+            return self.store.get_version_by_alias(name, alias)
+        return self.get_version(name, version)
+
+    def load_model(self, uri: str, *, trusted: bool = False,
+                   trusted_types: list[str] | None = None) -> LoadedModel:
+        """Load ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``, verified against its hash.
+
+        Parameters
+        ----------
+        uri : str
+        trusted : bool
+            Needed to load a pickle/joblib version.
+        trusted_types : list of str, optional
+            Extra skops types to trust (beyond skops' defaults and those recorded on the
+            version at registration).
+
+        Returns
+        -------
+        LoadedModel
+            ``.predict`` checks the signature; ``.model`` is the raw object.
+
+        Raises
+        ------
+        NotFoundError
+            Unknown model, version or alias, or the blob is gone.
+        CorruptArtifactError
+            The file no longer matches its hash (nothing is loaded).
+        InvalidInputError
+            Loading needs more trust than given (names the refused types).
+        """
+        version = self.resolve(uri)
+        data = self.client.store.blobs.get_bytes(version.digest)  # verified before loading
+        model = get_flavor(version.flavor).load(
+            data, trusted=trusted, trusted_types=[*version.trusted_types, *(trusted_types or [])])
+        return LoadedModel(model, version)
+
+    # ================================================================== aliases
+    def set_alias(self, name: str, alias: str, version: int, *, reason: str | None = None,
+                  user: str | None = None) -> AliasRecord:
+        """Point ``alias`` at ``version`` (atomic; the previous target is kept in the audit log).
+
+        Raises
+        ------
+        NotFoundError
+            Unknown model or version.
+        PermissionDeniedError
+            The alias is protected by the model's policy and ``user`` lacks ``set_alias``.
+        ConflictError
+            A promotion gate refused (the verdict is in the audit log).
+        """
+        check_alias(alias)
+        user = user or current_user()
+        policy = self.store.get_model(name).gate_policy
+        gate = self._gate(name, alias, version, policy)
+        return self.store.set_alias(
+            name, alias, version, user=user, reason=reason, gate=gate,
+            require="set_alias" if gates.is_protected(policy, alias) else None)
+
+    def delete_alias(self, name: str, alias: str, *, reason: str | None = None,
+                     user: str | None = None) -> int:
+        """Remove ``alias``; returns the version it pointed at."""
+        check_alias(alias)
+        policy = self.store.get_model(name).gate_policy
+        return self.store.delete_alias(
+            name, alias, user=user or current_user(), reason=reason,
+            require="set_alias" if gates.is_protected(policy, alias) else None)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AuditRecord]:
+        """Every move of ``name``'s aliases (or just ``alias``), oldest first."""
+        return self.store.alias_history(name, alias)
+
+    def _gate(self, name: str, alias: str, version: int, policy: dict | None):
+        reproduced = None
+        if gates.is_gated(policy, alias) and policy.get("require_reproduced"):
+            # Before the transaction: the hook may take long, and must not hold a write lock.
+            reproduced = gates.check_reproduced(self.store.get_version(name, version))
+        return functools.partial(gates.evaluate, alias=alias, reproduced=reproduced)
+
+    # ================================================================== promotion
+    def propose(self, name: str, version: int, alias: str = "champion", *,
+                reason: str | None = None, user: str | None = None) -> PromotionRecord:
+        """Ask for ``alias`` to point at ``version`` (needs the ``propose`` action)."""
+        return self.store.create_promotion(name, version, alias, user=user or current_user(),
+                                           reason=reason)
+
+    def approve(self, request_id: int, *, reason: str | None = None,
+                user: str | None = None) -> PromotionRecord:
+        """Approve a pending request: the alias moves if the model's gates pass.
+
+        Raises
+        ------
+        PermissionDeniedError
+            ``user`` lacks the ``approve`` action (nothing changes).
+        ConflictError
+            The request is not pending, or a gate refused (the request stays pending and the
+            verdict is in the audit log and on the request).
+        """
+        req = self.store.get_promotion(request_id)
+        policy = self.store.get_model(req.name).gate_policy
+        gate = self._gate(req.name, req.alias, req.version, policy)
+        return self.store.decide_promotion(request_id, approve=True, gate=gate,
+                                           user=user or current_user(), reason=reason)
+
+    def reject(self, request_id: int, *, reason: str | None = None,
+               user: str | None = None) -> PromotionRecord:
+        """Reject a pending request (needs the ``approve`` action)."""
+        return self.store.decide_promotion(request_id, approve=False,
+                                           user=user or current_user(), reason=reason)
+
+    def list_promotions(self, name: str | None = None,
+                        status: str | None = None) -> list[PromotionRecord]:
+        return self.store.list_promotions(name, status)
+
+    def set_gate_policy(self, name: str, policy: dict | None, *, reason: str | None = None,
+                        user: str | None = None) -> RegisteredModelRecord:
+        """Set the model's promotion gates (see :mod:`jupyter_mlops.registry.gates`)."""
+        return self.store.set_gate_policy(name, gates.validate_policy(policy),
+                                          user=user or current_user(), reason=reason)
+
+    # ================================================================== roles and audit
+    def grant_role(self, user: str, role: str, *, by: str | None = None) -> RoleRecord:
+        """Give ``user`` a role (needs ``manage``; anyone may while nobody holds a role)."""
+        return self.store.grant_role(user, role, by=by or current_user())
+
+    def revoke_role(self, user: str, role: str, *, by: str | None = None) -> None:
+        self.store.revoke_role(user, role, by=by or current_user())
+
+    def list_roles(self, user: str | None = None) -> list[RoleRecord]:
+        return self.store.list_roles(user)
+
+    def permissions(self) -> dict[str, list[str]]:
+        return self.store.permissions()
+
+    def set_permission(self, role: str, action: str, allowed: bool = True, *,
+                       by: str | None = None) -> dict[str, list[str]]:
+        return self.store.set_permission(role, action, allowed, by=by or current_user())
+
+    def audit_log(self, name: str | None = None, limit: int | None = 200) -> list[AuditRecord]:
+        """Registry audit events (of model ``name`` if given), newest first."""
+        if name is not None:
+            return self.store.audit_log("model", check_model_name(name), limit=limit)
+        return self.store.audit_log(limit=limit)
+
+    # ================================================================== reports
+    def model_card(self, name: str, version: int | str | None = None):
+        """A :class:`~jupyter_mlops.registry.cards.ModelCard` (Markdown and HTML)."""
+        from jupyter_mlops.registry.cards import build_card
+
+        return build_card(self, name, version)
+
+    def compare_models(self, name: str, versions: list[int] | None = None,
+                       metrics: list[str] | None = None):
+        """``(table, figure)`` of the metrics per version; see :mod:`.compare`."""
+        from jupyter_mlops.registry.compare import compare_models
+
+        return compare_models(self, name, versions, metrics)
+
+    def referenced_digests(self) -> set[str]:
+        return self.store.referenced_digests()

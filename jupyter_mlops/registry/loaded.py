@@ -1,0 +1,55 @@
+"""A model version loaded back from the registry, with its signature enforced on predict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_mlops.registry.signature import Signature
+from jupyter_mlops.store.registry_records import ModelVersionRecord
+
+_CHECKED = ("predict", "predict_proba", "predict_log_proba", "decision_function", "transform")
+
+
+class LoadedModel:
+    """The model object plus the version it came from.
+
+    ``predict`` (and ``predict_proba``, ``decision_function``, ``transform``) check the input
+    against the version's signature first; any other attribute is the model's own. The raw
+    object is ``.model``.
+
+    Attributes
+    ----------
+    model : object
+        The loaded estimator or generic model.
+    version : ModelVersionRecord
+        Name, version number, digest, metrics… of what was loaded.
+    signature : Signature or None
+    """
+
+    def __init__(self, model: Any, version: ModelVersionRecord):
+        self.model = model
+        self.version = version
+        self.signature = Signature.from_dict(version.signature) if version.signature else None
+
+    def check_input(self, data: Any) -> Any:
+        """Return ``data`` as the model expects it, or raise InvalidInputError."""
+        return self.signature.enforce(data) if self.signature is not None else data
+
+    def predict(self, data: Any, **kwargs: Any) -> Any:
+        return self.model.predict(self.check_input(data), **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("model", "version", "signature"):  # not yet set (e.g. during copy)
+            raise AttributeError(name)
+        attr = getattr(self.model, name)
+        if name in _CHECKED and callable(attr):
+            def checked(data: Any, *args: Any, **kwargs: Any) -> Any:
+                return attr(self.check_input(data), *args, **kwargs)
+
+            checked.__doc__ = getattr(attr, "__doc__", None)
+            return checked
+        return attr
+
+    def __repr__(self) -> str:
+        v = self.version
+        return f"<LoadedModel {v.name} v{v.version} ({v.model_class}, {v.flavor})>"

@@ -1,0 +1,93 @@
+"""Fixtures for the registry tests.
+
+``client`` (from ``tests/conftest.py``) runs each test on SQLite and, when
+``MLOPS_TEST_DB_URL`` is set, on PostgreSQL. Models are fitted once per session on
+scikit-learn's bundled breast-cancer data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+HELPERS = Path(__file__).resolve().parent / "helpers"
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(monkeypatch, tmp_path):
+    # The store looks for a project's .mlops/ from the working directory: never the real one.
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def reg(client):
+    """The RegistryClient on the test store."""
+    from jupyter_mlops.registry.api import registry_for
+
+    return registry_for(client)
+
+
+@pytest.fixture(scope="session")
+def data():
+    from sklearn.datasets import load_breast_cancer
+
+    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def pipeline(data):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = data
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, y)
+
+
+@pytest.fixture(scope="session")
+def forest(data):
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = data
+    return RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
+
+
+def craft_skops(module: str, func: str, argument: str) -> bytes:
+    """A skops file whose loading would call ``module.func(argument)``."""
+    schema = {
+        "__class__": func, "__module__": module, "__loader__": "ConstructorFromReduceNode",
+        "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode",
+                    "content": [{"__class__": "str", "__module__": "builtins",
+                                 "__loader__": "JsonNode", "content": json.dumps(argument),
+                                 "is_json": True}]},
+        "protocol": 2, "_skops_version": "0.16.0"}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("schema.json", json.dumps(schema))
+    return buf.getvalue()
+
+
+@pytest.fixture
+def spawn_helper(subprocess_env):
+    """Start ``tests/registry/helpers/<name>`` on the test store; killed at teardown."""
+    started: list[subprocess.Popen] = []
+
+    def spawn(name: str, *args: object) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, str(HELPERS / name), *map(str, args)],
+                                env=subprocess_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        started.append(proc)
+        return proc
+
+    yield spawn
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=60)
