@@ -1,0 +1,29 @@
+"""Reading pipeline runs back (what ``jupyter mlops pipeline list|show`` and the UI show)."""
+
+from __future__ import annotations
+
+
+def _pstore(client):
+    from jupyter_mlops.store.pipelines import PipelineStore
+
+    if client is None:
+        from jupyter_mlops.fluent import get_client
+
+        client = get_client()
+    return PipelineStore(client.store.url)
+
+
+def get_pipeline_run(pipeline_run_id: str, client=None):
+    """One pipeline run with its steps (a unique id prefix is enough).
+
+    Raises
+    ------
+    NotFoundError
+        No such pipeline run.
+    """
+    return _pstore(client).get_pipeline_run(pipeline_run_id)
+
+
+def list_pipeline_runs(pipeline: str | None = None, limit: int = 50, client=None):
+    """Newest pipeline runs first (without step details), optionally of one pipeline."""
+    return _pstore(client).list_pipeline_runs(pipeline, limit)

@@ -1,0 +1,347 @@
+"""Run a pipeline: steps in dependency order, in parallel where the DAG allows, cached.
+
+One pipeline run is one tracked run; every attempt of every step is a child run created
+*before* its kernel starts and handed to it through ``MLOPS_RUN_ID``, so whatever the
+notebook logs (``%mlops metric``, ``mlops.log_metric``) lands on the step's run. A step whose
+cache key matches an earlier success is not executed: its outputs are restored and it is
+recorded CACHED. A failed step is retried per its policy; after the last attempt its
+dependants are SKIPPED while independent branches carry on.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.config import current_user
+from jupyter_mlops.errors import StepExecutionError
+from jupyter_mlops.pipelines.cache import cache_key, normalise_notebook
+from jupyter_mlops.pipelines.executors import Executor, make_executor
+from jupyter_mlops.pipelines.progress import Progress, make_progress
+from jupyter_mlops.pipelines.recording import Recorder
+from jupyter_mlops.pipelines.spec import DEFAULT_KERNEL, Pipeline, Step
+from jupyter_mlops.pipelines.step import StepOutcome, StepTask, execute_step
+
+FINAL_OK = ("SUCCEEDED", "CACHED")
+
+
+def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] | None = None,
+                 *, workers: int | None = None, executor: str | Executor | None = None,
+                 force: bool = False, force_steps: Iterable[str] = (),
+                 experiment: str | None = None, client=None,
+                 progress: bool | str | Progress = "auto", trigger: str = "manual",
+                 schedule_id: int | None = None, schedule_slot: float | None = None,
+                 pipeline_run_id: str | None = None, raise_on_failure: bool = False):
+    """Run every step of a pipeline and record it.
+
+    Parameters
+    ----------
+    pipeline : Pipeline, str or Path
+        A :class:`Pipeline` or the path of a ``pipeline.yaml``.
+    parameters : mapping, optional
+        Overrides of the pipeline's declared parameters (strings are parsed like YAML).
+    workers : int, optional
+        Parallel steps (default: number of CPUs, or the Dask cluster's threads).
+    executor : str or Executor, optional
+        ``"local"`` (process pool, default), ``"dask"`` (local Dask cluster),
+        ``"tcp://host:port"`` (existing Dask scheduler) or an :class:`Executor` instance
+        (which the caller then shuts down).
+    force : bool
+        Run every step even when the cache has a match.
+    force_steps : iterable of str
+        Run these steps even when the cache has a match.
+    experiment : str, optional
+        Experiment of the runs (default: the pipeline's ``experiment`` or its name).
+    client : Client, optional
+        Store to record in (default: the fluent API's client).
+    progress : bool, str or Progress
+        ``"auto"``: a widget in a notebook, a bar on a terminal, log lines otherwise.
+    trigger, schedule_id, schedule_slot, pipeline_run_id
+        Set by the scheduler: why the run started and which schedule slot it serves.
+    raise_on_failure : bool
+        Raise :class:`StepExecutionError` if a step failed (default: return the record).
+
+    Returns
+    -------
+    PipelineRunRecord
+        The pipeline run with one :class:`StepRunRecord` per step.
+
+    Raises
+    ------
+    InvalidInputError
+        The pipeline is invalid (every problem is listed) or a parameter is wrong.
+    StepExecutionError
+        Only with ``raise_on_failure``: names the first failed step and its cell.
+    """
+    from jupyter_mlops.store.pipelines import PipelineStore
+
+    if client is None:
+        from jupyter_mlops.fluent import get_client
+
+        client = get_client()
+    spec = pipeline if isinstance(pipeline, Pipeline) else Pipeline.load(pipeline)
+    raw_spec = spec
+    spec = spec.with_parameters(parameters).validate()
+    force_steps = set(force_steps)
+    for name in force_steps:
+        spec.step(name)  # NotFoundError for a typo
+    pstore = PipelineStore(client.store.url)
+    pipe = pstore.save_pipeline(spec.name, raw_spec.to_dict(), raw_spec.digest(), spec.path)
+    owned = not isinstance(executor, Executor)
+    ex = make_executor(executor, workers)
+    try:
+        ex.warm_up()
+        run = _PipelineRun(client, pstore, spec, pipe.id, ex, experiment or spec.experiment
+                           or spec.name, force, force_steps, trigger, schedule_id,
+                           pipeline_run_id, progress)
+        if schedule_id is not None and schedule_slot is not None:
+            pstore.update_fire(schedule_id, schedule_slot, pipeline_run_id=run.prid)
+        record = run.execute()
+    finally:
+        if owned:
+            ex.shutdown()
+    if raise_on_failure and record.status != "SUCCEEDED":
+        failed = next((s for s in record.steps if s.status == "FAILED"), None)
+        raise StepExecutionError(
+            f"Pipeline {spec.name!r} {record.status.lower()}: "
+            f"{failed.step + ': ' + (failed.error or '') if failed else record.error}. "
+            f"See `jupyter mlops pipeline show {record.id[:12]}`.",
+            step=failed.step if failed else None)
+    return record
+
+
+class _PipelineRun:
+    def __init__(self, client, pstore, spec: Pipeline, pipeline_id: int, ex: Executor,
+                 experiment: str, force: bool, force_steps: set[str], trigger: str,
+                 schedule_id: int | None, pipeline_run_id: str | None, progress):
+        self.client, self.pstore, self.spec, self.ex = client, pstore, spec, ex
+        self.force, self.force_steps = force, force_steps
+        self.order = spec.order()
+        self.states = {n: "PENDING" for n in self.order}
+        self.attempts = {n: 0 for n in self.order}
+        self.outputs: dict[str, dict] = {}
+        self.keys: dict[str, str | None] = {}
+        self.run_ids: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.retry_at: dict[str, float] = {}
+        self.errors: dict[str, str] = {}
+        self.done: queue.Queue = queue.Queue()
+        self.running = 0
+        self.parent = client.create_run(
+            experiment=experiment, name=spec.name,
+            tags={"mlops.pipeline": spec.name, "mlops.trigger": trigger})
+        if spec.parameters:
+            client.log_params(self.parent.id, spec.parameters)
+        self.prid = pstore.create_pipeline_run(
+            pipeline_id, self.order, run_id=self.parent.id, parameters=dict(spec.parameters),
+            trigger=trigger, executor=ex.name, schedule_id=schedule_id,
+            pipeline_run_id=pipeline_run_id)
+        client.set_tags(self.parent.id, {"mlops.pipeline_run": self.prid})
+        self.rec = Recorder(client, pstore, spec, self.prid, self.parent.id, experiment)
+        self.experiment = experiment
+        self.progress = make_progress(progress, self.order, spec.name)
+        self._env_digest = None
+
+    # ----------------------------------------------------------------- main loop
+    def execute(self):
+        status, error = "FAILED", None
+        try:
+            self._loop()
+            failed = [n for n, s in self.states.items() if s not in FINAL_OK]
+            status = "FAILED" if failed else "SUCCEEDED"
+            if failed:
+                error = "; ".join(f"{n}: {self.states[n]}" + (f" ({self.errors[n]})"
+                                  if n in self.errors else "") for n in failed)[:4000]
+        except BaseException as exc:
+            status, error = "KILLED", f"interrupted: {type(exc).__name__}: {exc}"
+            self._abandon(error)
+            raise
+        finally:
+            self.client.end_run(self.parent.id, {"SUCCEEDED": "FINISHED", "FAILED": "FAILED"}
+                                .get(status, "KILLED"))
+            self.pstore.finish_pipeline_run(self.prid, status, error)
+            self.progress.close(f"{self.spec.name}: {status.lower()}")
+        return self.pstore.get_pipeline_run(self.prid)
+
+    def _loop(self) -> None:
+        while True:
+            self._start_ready()
+            if self.running == 0 and not self.retry_at:
+                if not any(s == "PENDING" for s in self.states.values()):
+                    return
+                if not self._ready():
+                    return  # cannot happen for a validated DAG; never spin
+                continue
+            wait = None
+            if self.retry_at:
+                wait = max(0.0, min(self.retry_at.values()) - time.time())
+            try:
+                step, outcome, exc = self.done.get(timeout=wait)
+            except queue.Empty:
+                continue
+            self.running -= 1
+            self._finished(step, outcome, exc)
+
+    def _ready(self) -> list[str]:
+        now = time.time()
+        out = []
+        for n in self.order:
+            if self.states[n] != "PENDING":
+                continue
+            if n in self.retry_at and self.retry_at[n] > now:
+                continue
+            if all(self.states[d] in FINAL_OK for d in self.spec.step(n).depends_on):
+                out.append(n)
+        return out
+
+    def _start_ready(self) -> None:
+        for name in self._ready():
+            if self.running >= self.ex.workers:
+                return
+            self.retry_at.pop(name, None)
+            step = self.spec.step(name)
+            if self.attempts[name] == 0 and self._try_cache(step):
+                continue
+            self._submit(step)
+
+    # ----------------------------------------------------------------- cache
+    def _try_cache(self, step: Step) -> bool:
+        try:
+            key = self._cache_key(step)
+        except Exception as exc:  # an unreadable input fails the step, with the reason
+            self._fail_final(step.name, f"cannot compute the cache key: {exc}")
+            return True
+        self.keys[step.name] = key
+        if not step.cache or self.force or step.name in self.force_steps:
+            return False
+        hit = self.pstore.find_cached_step(key)
+        if hit is None or not self.rec.hit_usable(hit):
+            return False
+        t0 = time.time()
+        run_id = self.rec.restore(step, hit)
+        self.states[step.name] = "CACHED"
+        self.outputs[step.name] = hit.outputs or {}
+        self.pstore.update_step(self.prid, step.name, status="CACHED", run_id=run_id,
+                                cache_key=key, cached_from=hit.id, outputs=hit.outputs,
+                                notebook_digest=hit.notebook_digest, started_at=t0,
+                                ended_at=time.time())
+        self.progress.update(self.states, f"{step.name}: cached")
+        return True
+
+    def _cache_key(self, step: Step) -> str:
+        hashes = self.client.hash_cache()
+        inputs = {}
+        for i in step.inputs:
+            if i.path is not None:
+                inputs[i.path] = hashes.hash(self.spec.resolve_path(i.path))
+            else:
+                inputs[f"dataset:{i.dataset}"] = self.client.get_dataset(i.dataset,
+                                                                         i.version).digest
+        upstream = {f"{d}/{o}": info["digest"] for d in step.depends_on
+                    for o, info in sorted(self.outputs.get(d, {}).items())}
+        if self._env_digest is None:
+            from jupyter_mlops.tracking.capture import environment
+
+            self._env_digest = environment().digest
+        return cache_key(code=normalise_notebook(self.spec.resolve_path(step.notebook)),
+                         parameters=step.parameters, inputs=inputs, upstream=upstream,
+                         kernel=self._kernel(step), environment=self._env_digest)
+
+    # ----------------------------------------------------------------- execution
+    def _kernel(self, step: Step) -> str:
+        if step.kernel:
+            return step.kernel
+        import json
+
+        try:
+            nb = json.loads(self.spec.resolve_path(step.notebook).read_text())
+            return nb.get("metadata", {}).get("kernelspec", {}).get("name") or DEFAULT_KERNEL
+        except (OSError, ValueError):
+            return DEFAULT_KERNEL
+
+    def _submit(self, step: Step) -> None:
+        name = step.name
+        self.attempts[name] += 1
+        attempt = self.attempts[name]
+        run_id = self.rec.start_attempt(step, attempt)
+        self.run_ids[name] = run_id
+        t0 = time.time()
+        self.started.setdefault(name, t0)
+        self.states[name] = "RUNNING"
+        self.pstore.update_step(self.prid, name, status="RUNNING", run_id=run_id,
+                                attempts=attempt, cache_key=self.keys.get(name),
+                                started_at=self.started[name])
+        store = self.client.store
+        env = {"MLOPS_TRACKING_URI": store.url, "MLOPS_ARTIFACT_ROOT": store.artifact_root,
+               "MLOPS_RUN_ID": run_id, "MLOPS_PARENT_RUN_ID": self.parent.id,
+               "MLOPS_EXPERIMENT": self.experiment, "MLOPS_USER": current_user(),
+               "MLOPS_NOTEBOOK_PATH": str(self.spec.resolve_path(step.notebook))}
+        task = StepTask(
+            pipeline=self.spec.name, step=name, attempt=attempt,
+            notebook=str(self.spec.resolve_path(step.notebook)), cwd=str(self.spec.base_dir),
+            parameters=dict(step.parameters), kernel=self._kernel(step),
+            timeout=step.timeout, env=env, artifact_root=store.artifact_root,
+            outputs=tuple((o.name, str(self.spec.resolve_path(o.path))) for o in step.outputs))
+        self.running += 1
+        self.ex.submit(execute_step, task,
+                       lambda result, exc, n=name: self.done.put((n, result, exc)))
+        self.progress.update(self.states, f"{name}: running"
+                             + (f" (attempt {attempt})" if attempt > 1 else ""))
+
+    def _finished(self, name: str, outcome: StepOutcome | None, exc) -> None:
+        step = self.spec.step(name)
+        run_id = self.run_ids[name]
+        if outcome is None:  # the worker itself failed (died, unpicklable…)
+            outcome = StepOutcome(name, self.attempts[name], "FAILED",
+                                  f"worker failed: {type(exc).__name__}: {exc}", "worker",
+                                  None, None, None, {}, time.time(), time.time(), None, "?")
+        self.rec.finish_attempt(step, run_id, outcome)
+        if outcome.status == "SUCCEEDED":
+            self.states[name] = "SUCCEEDED"
+            self.outputs[name] = outcome.outputs
+            self.pstore.update_step(self.prid, name, status="SUCCEEDED", outputs=outcome.outputs,
+                                    notebook_digest=outcome.notebook_digest,
+                                    ended_at=outcome.ended_at, error=None)
+            self.progress.update(self.states, f"{name}: succeeded in "
+                                 f"{outcome.ended_at - outcome.started_at:.1f} s")
+            return
+        self.errors[name] = outcome.error or "failed"
+        if self.attempts[name] <= step.retries:
+            self.states[name] = "PENDING"
+            self.retry_at[name] = time.time() + float(step.retry_delay)
+            self.pstore.update_step(self.prid, name, status="PENDING", error=outcome.error,
+                                    notebook_digest=outcome.notebook_digest)
+            self.progress.update(self.states, f"{name}: attempt {self.attempts[name]} failed "
+                                 f"({outcome.error}); retrying")
+            return
+        self.pstore.update_step(self.prid, name, notebook_digest=outcome.notebook_digest)
+        self._fail_final(name, outcome.error or "failed", outcome.ended_at)
+
+    def _fail_final(self, name: str, error: str, ended: float | None = None) -> None:
+        self.states[name] = "FAILED"
+        self.errors[name] = error
+        self.pstore.update_step(self.prid, name, status="FAILED", error=error,
+                                ended_at=ended or time.time())
+        for d in sorted(self.spec.descendants(name)):
+            if self.states[d] == "PENDING":
+                self.states[d] = "SKIPPED"
+                self.pstore.update_step(self.prid, d, status="SKIPPED",
+                                        error=f"upstream step {name!r} failed")
+        self.progress.update(self.states, f"{name}: FAILED ({error})")
+
+    def _abandon(self, reason: str) -> None:
+        """Interrupted: stop workers, close open runs, mark what never finished."""
+        try:
+            self.ex.abort()
+        finally:
+            for n, s in self.states.items():
+                if s == "RUNNING":
+                    self.client.end_run(self.run_ids[n], "KILLED")
+                    self.pstore.update_step(self.prid, n, status="FAILED", error=reason,
+                                            ended_at=time.time())
+                elif s == "PENDING":
+                    self.pstore.update_step(self.prid, n, status="SKIPPED", error=reason)
+

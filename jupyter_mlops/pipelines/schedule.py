@@ -1,0 +1,113 @@
+"""Cron schedules of pipelines, kept in the store so they survive restarts.
+
+``add_schedule("pipeline.yaml", "*/15 * * * *", timezone="Europe/Berlin")`` records a
+schedule; a :class:`~jupyter_mlops.pipelines.scheduler.Scheduler` (in the Jupyter server
+extension, or ``jupyter mlops scheduler``) fires it. Pausing stops new slots; resuming
+starts again from the next slot after *now*, so slots that passed while paused never fire.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from jupyter_mlops.config import current_user
+from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.pipelines.cron import CronExpression
+
+
+def _pstore(client):
+    from jupyter_mlops.store.pipelines import PipelineStore
+
+    if client is None:
+        from jupyter_mlops.fluent import get_client
+
+        client = get_client()
+    return PipelineStore(client.store.url)
+
+
+def add_schedule(pipeline: str | Path, cron: str, *, timezone: str = "UTC",
+                 parameters: dict[str, Any] | None = None, name: str | None = None,
+                 catchup: str = "latest", max_catchup_age: float | None = None,
+                 allow_overlap: bool = False, client=None):
+    """Schedule a pipeline file.
+
+    Parameters
+    ----------
+    pipeline : str or Path
+        The ``pipeline.yaml`` (stored as an absolute path; it is read again at every fire,
+        so edits to it take effect).
+    cron : str
+        Cron expression (5 fields, or 6 with leading seconds; see
+        :mod:`jupyter_mlops.pipelines.cron`).
+    timezone : str
+        IANA zone the expression's wall-clock times are in.
+    parameters : dict, optional
+        Pipeline parameter overrides for every fire.
+    name : str, optional
+        Unique schedule name (default: the pipeline's name).
+    catchup : {"latest", "all", "none"}
+        After downtime: fire once for the newest missed slot (default), fire every missed
+        slot, or fire none. Missed slots that do not fire are recorded SKIPPED.
+    max_catchup_age : float, optional
+        Missed slots older than this many seconds never fire (recorded SKIPPED).
+    allow_overlap : bool
+        Fire even while the previous run of this schedule is still going.
+
+    Returns
+    -------
+    ScheduleRecord
+
+    Raises
+    ------
+    InvalidInputError
+        A bad cron expression, time zone, catch-up policy or pipeline (validated now).
+    AlreadyExistsError
+        The name is taken.
+    """
+    from jupyter_mlops.pipelines.spec import Pipeline
+
+    path = Path(pipeline).expanduser().resolve()
+    spec = Pipeline.load(path).with_parameters(parameters).validate()
+    expr = CronExpression(cron, timezone)
+    if max_catchup_age is not None and max_catchup_age <= 0:
+        raise InvalidInputError("max_catchup_age must be a positive number of seconds.")
+    return _pstore(client).add_schedule(
+        name=name or spec.name, pipeline_path=str(path), cron=cron, timezone=timezone,
+        parameters=dict(parameters or {}), created_by=current_user(),
+        next_fire_at=expr.next_after(time.time()), catchup=catchup,
+        max_catchup_age=max_catchup_age, allow_overlap=allow_overlap)
+
+
+def list_schedules(client=None):
+    """Every schedule, by name."""
+    return _pstore(client).list_schedules()
+
+
+def get_schedule(name: str | int, client=None):
+    return _pstore(client).get_schedule(name)
+
+
+def pause_schedule(name: str | int, client=None):
+    """Stop firing ``name`` until it is resumed."""
+    return _pstore(client).set_paused(name, True, current_user())
+
+
+def resume_schedule(name: str | int, client=None):
+    """Fire ``name`` again from its next slot after now (paused slots never fire)."""
+    store = _pstore(client)
+    sched = store.get_schedule(name)
+    nxt = CronExpression(sched.cron, sched.timezone).next_after(time.time())
+    return store.set_paused(name, False, current_user(), next_fire_at=nxt)
+
+
+def remove_schedule(name: str | int, client=None) -> None:
+    """Delete the schedule and its fire history (pipeline runs it started are kept)."""
+    _pstore(client).remove_schedule(name, current_user())
+
+
+def schedule_history(name: str | int, limit: int = 50, client=None):
+    """The newest ``limit`` slots of ``name``: FIRED / SKIPPED / FAILED, with run status."""
+    store = _pstore(client)
+    return store.list_fires(store.get_schedule(name).id, limit)

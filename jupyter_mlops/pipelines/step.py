@@ -1,0 +1,306 @@
+"""One attempt of one step, as it runs on a worker (a local thread or a Dask worker).
+
+:func:`execute_step` takes a picklable :class:`StepTask` and returns a :class:`StepOutcome`;
+it touches no database, only the blob store (so a worker on another machine needs the
+artifact root, not the metadata store). The status comes from what happened in the kernel,
+never from an exit code:
+
+- an ``error`` output in any code cell not tagged ``raises-exception`` → FAILED;
+- a kernel that died, or a code cell that never ran → FAILED;
+- the step's wall-clock ``timeout`` passing → the kernel's whole process group is killed,
+  the running cell gets an error output saying so, and the attempt is FAILED.
+
+The executed notebook is uploaded in every case; declared outputs only after a success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class StepTask:
+    """Everything a worker needs to run one attempt (plain data: it crosses processes)."""
+
+    pipeline: str
+    step: str
+    attempt: int
+    notebook: str  # absolute path
+    cwd: str
+    parameters: dict[str, Any]
+    kernel: str
+    timeout: float | None
+    env: dict[str, str]  # MLOPS_* for the kernel
+    artifact_root: str
+    outputs: tuple[tuple[str, str], ...]  # (name, absolute path)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepOutcome:
+    step: str
+    attempt: int
+    status: str  # SUCCEEDED or FAILED
+    error: str | None
+    error_kind: str | None  # cell_error, timeout, dead_kernel, not_executed, missing_output…
+    cell_index: int | None
+    notebook_digest: str | None
+    notebook_size: int | None
+    outputs: dict[str, dict]
+    started_at: float
+    ended_at: float
+    kernel_pid: int | None
+    worker: str
+
+
+def warm_up() -> str:
+    """Import what a step needs (run once per worker so the first step does not pay)."""
+    import papermill  # noqa: F401
+    from jupyter_client.manager import AsyncKernelManager  # noqa: F401
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def execute_step(task: StepTask) -> StepOutcome:
+    """Run ``task`` with papermill in a fresh kernel and report what happened."""
+    started = time.time()
+    tmp = Path(tempfile.mkdtemp(prefix="mlops-step-"))
+    out_path = tmp / f"{task.step}.executed.ipynb"
+    holder: list = []
+    with _live_lock:
+        _live_holders.append(holder)
+    timed_out = threading.Event()
+    timer = None
+    if task.timeout:
+        timer = threading.Timer(task.timeout, _kill_kernel, (holder, timed_out))
+        timer.daemon = True
+    error, kind, cell_index = None, None, None
+    try:
+        import papermill as pm
+        from papermill.exceptions import PapermillExecutionError
+
+        if timer is not None:
+            timer.start()
+        try:
+            # No `cwd=` here: papermill would chdir the whole process. The kernel manager
+            # starts the kernel in the step's folder with the step's environment instead.
+            pm.execute_notebook(
+                task.notebook, str(out_path), parameters=dict(task.parameters),
+                kernel_name=task.kernel, progress_bar=False, log_output=False,
+                kernel_manager_class=_step_kernel_manager(holder, task.env, task.cwd,
+                                                          tmp / "kernel.log"))
+        except PapermillExecutionError as exc:
+            cell_index = getattr(exc, "cell_index", None)
+            where = f" (cell {cell_index + 1})" if isinstance(cell_index, int) else ""
+            error, kind = f"{exc.ename}: {exc.evalue}{where}", "cell_error"
+        except Exception as exc:  # DeadKernelError, CellTimeoutError, kernel start failure…
+            if timed_out.is_set():
+                error, kind = (f"timed out after {task.timeout:g} s; the kernel was "
+                               "stopped"), "timeout"
+            elif type(exc).__name__ == "DeadKernelError":
+                error, kind = f"the kernel died ({exc})", "dead_kernel"
+            else:
+                error, kind = f"{type(exc).__name__}: {exc}", "exception"
+            log_tail = _tail(tmp / "kernel.log")
+            if log_tail and kind != "timeout":
+                error += f"; kernel log: {log_tail}"
+    finally:
+        if timer is not None:
+            timer.cancel()
+        pid = _kernel_pid(holder)
+        _kill_group(holder)  # leave no kernel (or anything it spawned) behind
+        for km in holder:
+            log = getattr(km, "_step_log", None)
+            if log is not None:
+                log.close()
+        with _live_lock:
+            _live_holders.remove(holder)
+    try:
+        nb = json.loads(out_path.read_text()) if out_path.is_file() else None
+        if nb is not None:
+            found = analyse(nb)
+            if kind in ("timeout", "dead_kernel"):
+                cell_index = _mark_interrupted(nb, error)
+            elif error is None and found is not None:
+                cell_index, error, kind = found
+            data = json.dumps(nb, indent=1, ensure_ascii=False).encode()
+        else:
+            data = None
+            if error is None:
+                error, kind = "papermill wrote no executed notebook", "exception"
+        from jupyter_mlops.store.blobs import BlobStore
+
+        blobs = BlobStore(task.artifact_root)
+        nb_info = blobs.put_bytes(data) if data is not None else None
+        outputs: dict[str, dict] = {}
+        if error is None:
+            outputs, missing = _store_outputs(blobs, task.outputs, task.cwd)
+            if missing:
+                error, kind = (f"declared output(s) not written: {', '.join(missing)}",
+                               "missing_output")
+        return StepOutcome(
+            step=task.step, attempt=task.attempt, status="FAILED" if error else "SUCCEEDED",
+            error=error, error_kind=kind, cell_index=cell_index,
+            notebook_digest=nb_info.digest if nb_info else None,
+            notebook_size=nb_info.size if nb_info else None, outputs=outputs,
+            started_at=started, ended_at=time.time(), kernel_pid=pid,
+            worker=f"{socket.gethostname()}:{os.getpid()}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def analyse(nb: dict) -> tuple[int, str, str] | None:
+    """First problem in an executed notebook: ``(cell index, message, kind)`` or None."""
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error" and "raises-exception" not in tags:
+                return i, f"{out.get('ename')}: {out.get('evalue')} (cell {i + 1})", "cell_error"
+        src = cell.get("source", "")
+        src = "".join(src) if isinstance(src, list) else src
+        if src.strip() and cell.get("execution_count") is None:
+            return i, f"cell {i + 1} never ran", "not_executed"
+    return None
+
+
+def _mark_interrupted(nb: dict, message: str) -> int | None:
+    """Put the reason on the cell that was running when the kernel stopped."""
+    last = None
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and cell.get("execution_count") is not None:
+            last = i
+    if last is None:
+        return None
+    cell = nb["cells"][last]
+    cell.setdefault("outputs", []).append({
+        "output_type": "error", "ename": "StepInterrupted", "evalue": message,
+        "traceback": [f"jupyter-mlops: {message}"]})
+    meta = cell.setdefault("metadata", {}).setdefault("papermill", {})
+    meta.update({"exception": True, "status": "failed"})
+    return last
+
+
+def _store_outputs(blobs, outputs, cwd: str) -> tuple[dict[str, dict], list[str]]:
+    stored: dict[str, dict] = {}
+    missing: list[str] = []
+    for name, path in outputs:
+        p = Path(path)
+        if p.is_file():
+            info = blobs.put_file(p)
+            stored[name] = {"path": _rel(p, cwd), "digest": info.digest, "size": info.size}
+        elif p.is_dir():
+            from jupyter_mlops.hashing import hash_path
+
+            files = {}
+            size = 0
+            for f in sorted(x for x in p.rglob("*") if x.is_file()):
+                info = blobs.put_file(f)
+                files[f.relative_to(p).as_posix()] = info.digest
+                size += info.size
+            stored[name] = {"path": _rel(p, cwd), "digest": hash_path(p), "size": size,
+                            "files": files}
+        else:
+            missing.append(f"{name} ({path})")
+    return stored, missing
+
+
+def _rel(p: Path, cwd: str) -> str:
+    try:
+        return p.resolve().relative_to(Path(cwd).resolve()).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def _tail(path: Path, limit: int = 1500) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    lines = [ln for ln in text.splitlines() if "running over TCP without encryption" not in ln]
+    return "\n".join(lines).strip()[-limit:]
+
+
+def _step_kernel_manager(holder: list, env: dict[str, str], cwd: str, log_path: Path):
+    """A kernel manager class for one task: records its instances (so the watchdog can find
+    the kernel) and starts the kernel with the task's environment and working folder, its
+    own stdout/stderr going to ``log_path`` (quoted in the error if the kernel dies) instead
+    of the orchestrator's terminal.
+
+    A class per task, not process-wide state, so concurrent tasks in one worker process
+    (threads, or a multi-threaded Dask worker) never see each other's kernels or variables.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class StepKernelManager(AsyncKernelManager):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            holder.append(self)
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**(kw.get("env") or os.environ), **env}
+            kw["cwd"] = cwd
+            log = open(log_path, "ab")  # noqa: SIM115 - the kernel process keeps it open
+            self._step_log = log
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            return await super()._async_pre_start_kernel(**kw)
+
+    return StepKernelManager
+
+
+def _kernel_process(holder: list):
+    for km in holder:
+        proc = getattr(getattr(km, "provisioner", None), "process", None)
+        if proc is not None and getattr(proc, "pid", None):
+            return proc
+    return None
+
+
+def _kernel_pid(holder: list) -> int | None:
+    proc = _kernel_process(holder)
+    return proc.pid if proc is not None else None
+
+
+#: Kernel-manager holders of the attempts running in this process (for :func:`stop_all_kernels`).
+_live_holders: list[list] = []
+_live_lock = threading.Lock()
+
+
+def stop_all_kernels() -> None:
+    """Kill the kernels of every attempt running in this process (pipeline interrupted)."""
+    with _live_lock:
+        holders = list(_live_holders)
+    for holder in holders:
+        _kill_group(holder)
+
+
+def _kill_kernel(holder: list, flag: threading.Event) -> None:
+    flag.set()
+    _kill_group(holder)
+
+
+def _kill_group(holder: list) -> None:
+    """SIGKILL the kernel's process group (jupyter_client starts each kernel in its own).
+
+    A process group id cannot be reused while any member lives, so signalling the group
+    after the kernel itself exited only reaches what it left behind.
+    """
+    proc = _kernel_process(holder)
+    if proc is None:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=5)
