@@ -66,3 +66,16 @@ def unload_ipython_extension(ipython) -> None:
     from jupyter_mlops.notebook.extension import unload
 
     unload(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The jupyter_server extension lives in :mod:`jupyter_mlops.server`."""
+    from jupyter_mlops.server import _jupyter_server_extension_points as points
+
+    return points()
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    from jupyter_mlops.server import _jupyter_labextension_paths as paths
+
+    return paths()

@@ -1,0 +1,175 @@
+"""Route handlers of ``<base_url>/mlops/api/v1/``: parse, call the client off-loop, render.
+
+No SQL and no business logic here: every verb lands in one :class:`~jupyter_mlops.client.Client`
+method, like the magics and the CLI do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.auth.decorator import authorized
+from jupyter_server.utils import url_path_join
+from tornado import web
+
+from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.server.base import MlopsHandler
+from jupyter_mlops.server.schemas import (
+    RunPatch,
+    RunsQuery,
+    attachment_header,
+    check_artifact_name,
+    metric_history_json,
+    run_detail_json,
+    runs_page_json,
+    safe_media_type,
+)
+
+API_ROOT = "mlops/api/v1"
+_RUN = r"(?P<run_id>[^/]+)"
+
+
+class HealthHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        def probe(client: Any) -> dict[str, Any]:
+            client.count_runs()
+            return {"tracking_uri": _redact(client.tracking_uri)}
+
+        store = await self.call(probe)
+        self.write_json({"status": "ok", "version": _version(), "store": store})
+
+
+class ExperimentsHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        experiments = await self.call(lambda c: c.list_experiments())
+        self.write_json({"experiments": [e.to_dict() for e in experiments]})
+
+
+class RunsHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        ext = self.mlops
+        order_by = [o for o in self.get_query_arguments("order_by") if o.strip()]
+        query = RunsQuery(
+            filter=self.str_arg("filter"),
+            experiment=self.str_arg("experiment"),
+            order_by=order_by,
+            limit=self.int_arg("limit", ext.default_page_size, 1, ext.max_page_size),
+            offset=self.int_arg("offset", 0, 0, 2**62),
+        )
+
+        def page(client: Any) -> tuple[list[Any], int]:
+            runs = client.search_runs(
+                filter=query.filter, experiment=query.experiment,
+                order_by=query.order_by or None, max_results=query.limit, offset=query.offset)
+            return runs, client.count_runs(filter=query.filter, experiment=query.experiment)
+
+        runs, total = await self.call(page)
+        self.write_json(runs_page_json(runs, total, query))
+
+
+class RunHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        detail = await self.call(lambda c: c.get_run(run_id))
+        self.write_json(run_detail_json(detail))
+
+    @web.authenticated
+    @authorized
+    async def patch(self, run_id: str) -> None:
+        change = RunPatch.from_json(self.json_body())
+
+        def update(client: Any) -> Any:
+            client.get_run(run_id)  # 404 before any write
+            if change.name is not None:
+                client.rename_run(run_id, change.name)
+            if change.tags:
+                client.set_tags(run_id, change.tags)
+                client.flush()
+            return client.get_run(run_id)
+
+        detail = await self.call(update)
+        self.write_json(run_detail_json(detail))
+
+
+class MetricHistoryHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, key: str) -> None:
+        ext = self.mlops
+        max_points = self.int_arg("max_points", ext.default_metric_points, 2,
+                                  ext.max_metric_points)
+        points = await self.call(lambda c: c.metric_history(run_id, key, max_points=max_points))
+        self.write_json(metric_history_json(run_id, key, points, max_points))
+
+
+class ArtifactHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, name: str) -> None:
+        name = check_artifact_name(name)
+        record, data = await self.call(lambda c: c.read_artifact(run_id, name))
+        self.set_header("Content-Disposition", attachment_header(record.name))
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "private, max-age=3600")
+        self.set_header("ETag", f'"{record.digest}"')
+        self.finish(data, set_content_type=safe_media_type(record.media_type))
+
+
+class NotebookHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str) -> None:
+        notebook = await self.call(lambda c: c.notebook_snapshot(run_id))
+        self.write_json(notebook)
+
+
+class LineageHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        node = self.str_arg("node")
+        if not node:
+            raise InvalidInputError("Give the node to start from, e.g. ?node=run:<id>.")
+        depth = self.int_arg("depth", 10, 1, 50)
+        graph = await self.call(lambda c: c.lineage(node, depth=depth))
+        self.write_json(graph.to_dict())
+
+
+#: (path below API_ROOT, handler) — the whole REST surface, in one place.
+ROUTES: list[tuple[str, type[MlopsHandler]]] = [
+    ("health", HealthHandler),
+    ("experiments", ExperimentsHandler),
+    ("runs", RunsHandler),
+    (rf"runs/{_RUN}", RunHandler),
+    (rf"runs/{_RUN}/metrics/(?P<key>.+)", MetricHistoryHandler),
+    (rf"runs/{_RUN}/artifacts/(?P<name>.+)", ArtifactHandler),
+    (rf"runs/{_RUN}/notebook", NotebookHandler),
+    ("lineage", LineageHandler),
+]
+
+
+def route_table(base_url: str) -> list[tuple[str, type[MlopsHandler]]]:
+    """Absolute URL patterns for ``web_app.add_handlers``."""
+    return [(url_path_join(base_url, API_ROOT, path), h) for path, h in ROUTES]
+
+
+def _redact(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a SQLAlchemy URL we can parse: say nothing about it
+        return "(unparsed)"
+
+
+def _version() -> str:
+    from jupyter_mlops import __version__
+
+    return __version__

@@ -1,0 +1,182 @@
+"""Fixtures for the REST tests: a seeded store in tmp_path and a jupyter_server with the
+extension enabled, authentication on (pytest-jupyter gives it a random token).
+
+pytest-jupyter's server fixtures are imported here rather than registered with
+``pytest_plugins`` (not allowed in a non-root conftest), so its autouse event-loop fixtures
+only apply under ``tests/server/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytest_jupyter.jupyter_server import *  # noqa: F403  (fixtures and async-test hooks)
+from traitlets.config import Config
+
+from jupyter_mlops.client import Client
+
+NOTEBOOK = {
+    "cells": [
+        {"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
+         "outputs": [], "source": "lr = 0.01"},
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
+@dataclasses.dataclass
+class Seeded:
+    tracking_uri: str
+    artifact_root: str
+    alpha: list[str]  # finished runs in experiment "alpha", acc ascending
+    live: str  # a RUNNING run in "alpha"
+    beta: str  # run in "beta" with an artifact, a notebook and a dataset
+    series: str  # run with a 5,000-point metric series "loss" and a spike
+    spike_step: int = 1234
+    spike_value: float = 100.0
+
+
+@pytest.fixture
+def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
+    """A store under tmp_path seeded through the public Client API; env vars point at it."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlops.db'}"
+    root = str(tmp_path / "store" / "artifacts")
+    for name in [n for n in os.environ if n.startswith("MLOPS_")]:
+        monkeypatch.delenv(name)  # a developer's shell must not leak into the server
+    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "mlops-home"))
+    monkeypatch.setenv("MLOPS_TRACKING_URI", uri)
+    monkeypatch.setenv("MLOPS_ARTIFACT_ROOT", root)
+    monkeypatch.setenv("MLOPS_USER", "tester")
+    client = Client(uri, root)
+
+    alpha = []
+    for i in range(6):
+        run = client.create_run(experiment="alpha", name=f"alpha-{i}", tags={"idx": str(i)})
+        client.log_params(run.id, {"lr": 0.1 / (i + 1), "model": "svc" if i % 2 else "lr"})
+        for step in range(3):
+            client.log_metric(run.id, "acc", 0.5 + 0.08 * i - 0.01 * (2 - step), step=step)
+        client.end_run(run.id)
+        alpha.append(run.id)
+
+    live = client.create_run(experiment="alpha", name="alpha-live")
+    client.log_metric(live.id, "acc", 0.1, step=0)
+    client.flush()
+
+    beta = client.create_run(experiment="beta", name="beta-artifacts")
+    client.log_artifact(beta.id, {"threshold": 0.5}, name="config/params.json")
+    client.log_artifact(beta.id, b"root:x:0:0:not-the-real-passwd", name="passwd.txt")
+    data = tmp_path / "train.csv"
+    data.write_text("x,y\n1,2\n3,4\n")
+    client.log_dataset(beta.id, data, name="train")
+    client.log_notebook(beta.id, NOTEBOOK)
+    client.end_run(beta.id)
+
+    series = client.create_run(experiment="beta", name="long-series")
+    points = [(1.0 / (s + 1), s) for s in range(5000)]
+    for value, step in points:
+        spike = 100.0 if step == 1234 else value
+        client.log_metric(series.id, "loss", spike, step=step)
+    client.end_run(series.id)
+
+    yield Seeded(uri, root, alpha, live.id, beta.id, series.id)
+    client.writer.close()
+    from jupyter_mlops.store import forget_open_stores
+
+    forget_open_stores()
+
+
+@pytest.fixture
+def jp_server_config(mlops_store: Seeded) -> Config:
+    return Config({
+        "ServerApp": {"jpserver_extensions": {"jupyter_mlops.server": True}},
+    })
+
+
+@pytest.fixture
+def mlops_extension(jp_web_app):
+    """The server's MlopsExtension; closed (threads stopped) after the test."""
+    ext = jp_web_app.settings["jupyter_mlops"]
+    yield ext
+    ext.close()
+
+
+@pytest.fixture
+def api(jp_fetch, mlops_extension):
+    """``await api("runs", params=...)`` → (status, decoded JSON body), never raising on 4xx."""
+    from tornado.httpclient import HTTPClientError
+
+    async def call(*parts: str, **kwargs):
+        try:
+            response = await jp_fetch("mlops", "api", "v1", *parts, **kwargs)
+        except HTTPClientError as err:
+            response = err.response
+            assert response is not None, err
+        body = response.body
+        ctype = response.headers.get("Content-Type", "")
+        return response.code, (json.loads(body) if "json" in ctype and body else body)
+
+    return call
+
+
+@pytest.fixture
+def raw_fetch(http_server_client, jp_base_url, jp_auth_header, mlops_extension):
+    """Fetch ``<base_url>/<path>`` exactly as written (no escaping), token auth by default.
+
+    Returns (status, headers, body bytes) and never raises on HTTP errors.
+    """
+    from tornado.httpclient import HTTPClientError
+
+    async def call(path: str, *, auth: bool = True, headers: dict | None = None, **kwargs):
+        all_headers = dict(jp_auth_header) if auth else {}
+        all_headers.update(headers or {})
+        try:
+            response = await http_server_client.fetch(
+                jp_base_url + path, headers=all_headers, request_timeout=20,
+                allow_nonstandard_methods=True, **kwargs)
+        except HTTPClientError as err:
+            response = err.response
+            assert response is not None, err
+        return response.code, response.headers, response.body
+
+    return call
+
+
+@pytest.fixture
+def handler_verbs():
+    """``handler_verbs(cls)`` → the HTTP verbs an mlops handler implements itself."""
+    from jupyter_server.base.handlers import APIHandler
+
+    def verbs(handler: type) -> list[str]:
+        return [v for v in ("get", "head", "post", "put", "patch", "delete")
+                if getattr(handler, v) is not getattr(APIHandler, v)]
+
+    return verbs
+
+
+@pytest.fixture
+def every_request(mlops_store, handler_verbs) -> list[tuple[str, str]]:
+    """(METHOD, path) for every verb of every route, with real ids filled in."""
+    import re
+
+    from jupyter_mlops.server.handlers import API_ROOT, ROUTES
+
+    values = {"run_id": mlops_store.beta, "key": "acc", "name": "config/params.json"}
+    out = []
+    for pattern, handler in ROUTES:
+        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], pattern)
+        out += [(verb.upper(), f"{API_ROOT}/{path}") for verb in handler_verbs(handler)]
+    return out
+
+
+@pytest.fixture
+def body_for():
+    """A valid body for mutating verbs (so only auth can refuse the request)."""
+    return lambda method: b'{"name": "x"}' if method in ("POST", "PUT", "PATCH") else None

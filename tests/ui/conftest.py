@@ -1,0 +1,213 @@
+"""Browser tests of the side panel: JupyterLab on a free loopback port over a seeded store,
+driven by pytest-playwright with Debian's chromium (Playwright never downloads a browser).
+
+Screenshots go to ``ui-tests/screenshots/`` (gitignored).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import jupyter_mlops
+from jupyter_mlops.client import Client
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "ui-tests" / "screenshots"
+CHROMIUM = os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+BULK_RUNS = 1200
+
+
+# pytest-jupyter's autouse fixtures close Playwright's event loop if its plugin is registered
+# for the whole session (STACK-NOTES §4): neutralise them here.
+@pytest.fixture
+def jp_asyncio_loop():
+    yield None
+
+
+@pytest.fixture
+def jp_server_cleanup():
+    yield
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (or set MLOPS_CHROMIUM)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": 1400, "height": 900}}
+
+
+@dataclasses.dataclass
+class UiStore:
+    tracking_uri: str
+    artifact_root: str
+    client: Client
+    runs: dict[str, str]  # name -> id of the hand-made runs
+    live: str
+
+
+def _seed(client: Client, data_dir: Path) -> tuple[dict[str, str], str]:
+    runs: dict[str, str] = {}
+    dataset = data_dir / "train.csv"
+    dataset.write_text("x,y\n" + "".join(f"{i},{i * 2}\n" for i in range(50)))
+    for i, (model, lr) in enumerate([("svc", 0.1), ("svc", 0.01), ("rf", 0.1), ("rf", 0.01),
+                                     ("lr", 0.1), ("lr", 0.01), ("svc", 0.001), ("rf", 0.5)]):
+        name = f"{model}-lr{lr}"
+        run = client.create_run(experiment="iris", name=name, tags={"model": model})
+        client.log_params(run.id, {"model": model, "lr": lr, "epochs": 40,
+                                   "seed": 7 if i % 3 else 11})
+        for step in range(40):
+            acc = 0.95 - 0.4 * (0.9 ** (step * (1 + lr * 10))) - 0.01 * i
+            client.log_metrics(run.id, {"acc": acc, "loss": 1 - acc + 0.02 * ((step * 7) % 3)},
+                               step=step)
+        client.log_dataset(run.id, dataset, name="iris-train")
+        client.log_artifact(run.id, {"model": model, "lr": lr}, name="config.json")
+        client.log_notebook(run.id, _notebook(model, lr), path=None)
+        client.end_run(run.id, "FAILED" if name == "rf-lr0.5" else "FINISHED")
+        runs[name] = run.id
+    # A user-supplied name with markup must be shown as text, never as HTML.
+    evil = client.create_run(experiment="iris", name='<img src=x onerror="window.__xss=1">')
+    client.log_metric(evil.id, "acc", 0.5)
+    client.end_run(evil.id)
+    runs["evil"] = evil.id
+
+    live = client.create_run(experiment="iris", name="live-training")
+    client.log_params(live.id, {"model": "svc", "lr": 0.05})
+    client.log_metric(live.id, "acc", 0.4, step=0)
+    client.flush()
+
+    for i in range(BULK_RUNS):
+        run = client.create_run(experiment="bulk", name=f"bulk-{i:05d}")
+        client.log_metrics(run.id, {"acc": (i % 997) / 997})
+        client.end_run(run.id)
+    return runs, live.id
+
+
+def _notebook(model: str, lr: float) -> dict:
+    return {
+        "cells": [
+            {"cell_type": "markdown", "id": "m1", "metadata": {}, "source": f"# Train {model}"},
+            {"cell_type": "code", "execution_count": 1, "id": "c1", "metadata": {},
+             "outputs": [{"name": "stdout", "output_type": "stream", "text": "trained\n"}],
+             "source": f"model = {model!r}\nlr = {lr}\nprint('trained')"},
+        ],
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                    "language": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }
+
+
+@pytest.fixture(scope="session")
+def ui_store(tmp_path_factory) -> Iterator[UiStore]:
+    base = tmp_path_factory.mktemp("ui-store")
+    uri = f"sqlite:///{base / 'mlops.db'}"
+    root = str(base / "artifacts")
+    client = Client(uri, root)
+    runs, live = _seed(client, base)
+    yield UiStore(uri, root, client, runs, live)
+    client.writer.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclasses.dataclass
+class Lab:
+    url: str
+    token: str
+    root_dir: Path
+
+    def lab_url(self) -> str:
+        # `reset` drops the saved workspace so each test starts from the same layout.
+        return f"{self.url}/lab?reset&token={self.token}"
+
+
+@pytest.fixture(scope="session")
+def lab(ui_store: UiStore, tmp_path_factory) -> Iterator[Lab]:
+    built = Path(jupyter_mlops.__file__).parent / "labextension"
+    if not (built / "package.json").exists():
+        pytest.fail(f"The lab extension is not built ({built}): cd labextension && jlpm build")
+    base = tmp_path_factory.mktemp("lab")
+    # Serve the build that belongs to the imported package, installed or not.
+    data = base / "data"
+    (data / "labextensions").mkdir(parents=True)
+    (data / "labextensions" / "jupyter-mlops").symlink_to(built)
+    config = base / "config"
+    config.mkdir()
+    (config / "jupyter_server_config.json").write_text(json.dumps(
+        {"ServerApp": {"jpserver_extensions": {"jupyter_mlops.server": True}}}))
+    # Own user settings and workspaces: no news toast, and theme changes stay in this session.
+    settings = base / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(json.dumps(
+        {"fetchNews": "false", "checkForUpdates": False}))
+    root = base / "root"
+    root.mkdir()
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "MLOPS_TRACKING_URI": ui_store.tracking_uri,
+        "MLOPS_ARTIFACT_ROOT": ui_store.artifact_root,
+        "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data), os.environ.get("JUPYTER_PATH")])),
+        "JUPYTER_CONFIG_DIR": str(config),
+        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    log = open(base / "lab.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
+         "--LabApp.news_url=None", "--ServerApp.port_retries=0",
+         "--LabApp.expose_app_in_browser=True"],
+        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("jupyter lab did not start:\n"
+                            + (base / "lab.log").read_text(errors="replace")[-4000:])
+            time.sleep(0.2)
+    yield Lab(url, token, root)
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+    SCREENSHOTS.mkdir(parents=True)
+    return SCREENSHOTS
