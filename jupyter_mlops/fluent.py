@@ -23,6 +23,18 @@ _client_lock = threading.Lock()
 _active: contextvars.ContextVar["ActiveRun | None"] = contextvars.ContextVar(
     "mlops_active_run", default=None)
 _main_thread_run: "ActiveRun | None" = None
+# The asyncio task that set _main_thread_run (None outside any task). While that task is still
+# running, its run is its own: sibling tasks must not fall back to it.
+_main_thread_owner: "asyncio.Task | None" = None
+
+
+def _current_task() -> "asyncio.Task | None":
+    import asyncio
+
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running event loop
+        return None
 
 
 def get_client() -> Client:
@@ -37,9 +49,9 @@ def get_client() -> Client:
 
 def set_client(client: Client | None) -> None:
     """Point the fluent API at another store (``None`` re-resolves on next use)."""
-    global _client, _main_thread_run
+    global _client, _main_thread_run, _main_thread_owner
     _client = client
-    _main_thread_run = None
+    _main_thread_run = _main_thread_owner = None
     _active.set(None)
 
 
@@ -75,17 +87,22 @@ class ActiveRun:
 
 
 def _set_active(run: ActiveRun | None) -> None:
-    global _main_thread_run
+    global _main_thread_run, _main_thread_owner
     _active.set(run)
     if threading.current_thread() is threading.main_thread():
         _main_thread_run = run
+        _main_thread_owner = _current_task()
 
 
 def active_run() -> ActiveRun | None:
     """The run that logging calls go to, or None."""
     run = _active.get()
     if run is None and threading.current_thread() is threading.main_thread():
-        run = _main_thread_run
+        owner = _main_thread_owner
+        # A finished cell's task is done, so the next cell still sees its run; a sibling
+        # asyncio task that is still running keeps its run to itself.
+        if owner is None or owner is _current_task() or owner.done():
+            run = _main_thread_run
     return run
 
 

@@ -75,8 +75,10 @@ def open_store(tracking_uri: str | None = None, artifact_root: str | None = None
 
 def forget_open_stores() -> None:
     """Drop cached stores and engines (tests, and child processes after fork)."""
+    from jupyter_mlops.store import migrate
     from jupyter_mlops.store.engine import dispose_engines
 
     with _lock:
         _open_stores.clear()
+        migrate.forget_checked()
     dispose_engines()

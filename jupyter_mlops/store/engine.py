@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
-from jupyter_mlops.errors import AlreadyExistsError, StoreUnavailableError
+from jupyter_mlops.errors import AlreadyExistsError, NotFoundError, StoreUnavailableError
 
 BUSY_TIMEOUT_S = 60.0
 _engines: dict[tuple[str, bool], Engine] = {}
@@ -70,6 +70,9 @@ def dispose_engines() -> None:
 
 def _translate(exc: Exception, url: str) -> Exception:
     if isinstance(exc, IntegrityError):
+        if _is_foreign_key_violation(exc):
+            return NotFoundError(
+                f"A record this refers to does not exist (was a run deleted?): {exc.orig}")
         return AlreadyExistsError(f"That record already exists ({exc.orig}).")
     if isinstance(exc, OperationalError):
         return StoreUnavailableError(
@@ -77,6 +80,12 @@ def _translate(exc: Exception, url: str) -> Exception:
             "Check that it is reachable and not full, then retry."
         )
     return exc
+
+
+def _is_foreign_key_violation(exc: IntegrityError) -> bool:
+    # PostgreSQL: SQLSTATE 23503; SQLite has no codes, only this message.
+    return (getattr(exc.orig, "sqlstate", None) == "23503"
+            or "FOREIGN KEY constraint failed" in str(exc.orig))
 
 
 def redact(url: str) -> str:

@@ -71,6 +71,11 @@ def ensure_schema(url: str) -> None:
     upgrade(url)
 
 
+def forget_checked() -> None:
+    """Re-check schemas on the next open (after a store was replaced or in tests)."""
+    _checked.clear()
+
+
 def _is_known(revision: str) -> bool:
     return any(
         p.name.startswith(f"{revision}_") for p in (MIGRATIONS_DIR / "versions").glob("*.py")

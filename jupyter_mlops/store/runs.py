@@ -322,10 +322,11 @@ class RunStore:
 
     def metric_history(self, run_id: str, key: str, max_points: int | None = None
                        ) -> list[MetricPoint]:
-        """Every point of one series in step order; above ``max_points``, bucketed min/max.
+        """Every point of one series in step order; above ``max_points``, at most that many.
 
-        Downsampling keeps each bucket's minimum and maximum, so spikes survive (a plain
-        stride would drop them); the work happens in SQL, so 10^6 points never cross the wire.
+        Downsampling (M4) keeps each bucket's first, last, minimum and maximum point, so spikes
+        survive (a plain stride would drop them) and every returned point was really logged;
+        the work happens in SQL, so 10^6 points never cross the wire.
         """
         if max_points is not None and max_points < 2:
             raise InvalidInputError("max_points must be at least 2.")
@@ -342,19 +343,29 @@ class RunStore:
                 rows = conn.execute(select(Metric.step, Metric.value, Metric.timestamp)
                                     .where(base).order_by(Metric.step, Metric.id)).all()
                 return [MetricPoint(s, _float_or_nan(v), t) for s, v, t in rows]
-            buckets = max(1, max_points // 2)
+            # M4 downsampling: per bucket keep the first, last, lowest and highest point —
+            # real (step, value) pairs, so peaks survive and a trend keeps its shape.
+            per = 4 if max_points >= 4 else 2
+            buckets = max(1, max_points // per)
             width = max(1, (hi - lo + 1 + buckets - 1) // buckets)
             bucket = (Metric.step - lo) // width  # SQLAlchemy renders portable floor division
-            rows = conn.execute(
-                select(bucket.label("b"), func.min(Metric.step), func.max(Metric.step),
-                       func.min(Metric.value), func.max(Metric.value), func.max(Metric.timestamp))
-                .where(base).group_by("b").order_by("b")).all()
-        points: list[MetricPoint] = []
-        for _b, s_lo, s_hi, v_lo, v_hi, ts in rows:
-            points.append(MetricPoint(s_lo, _float_or_nan(v_lo), ts))
-            if s_hi != s_lo:
-                points.append(MetricPoint(s_hi, _float_or_nan(v_hi), ts))
-        return points
+
+            def first(*order):
+                return func.row_number().over(partition_by=bucket, order_by=order)
+
+            ranked = select(
+                Metric.step, Metric.value, Metric.timestamp,
+                first(Metric.value.asc().nulls_last(), Metric.id).label("r_min"),
+                first(Metric.value.desc().nulls_last(), Metric.id).label("r_max"),
+                first(Metric.step.asc(), Metric.id.asc()).label("r_first"),
+                first(Metric.step.desc(), Metric.id.desc()).label("r_last"),
+            ).where(base).subquery()
+            keep = (ranked.c.r_min == 1) | (ranked.c.r_max == 1)
+            if per == 4:
+                keep = keep | (ranked.c.r_first == 1) | (ranked.c.r_last == 1)
+            rows = conn.execute(select(ranked.c.step, ranked.c.value, ranked.c.timestamp)
+                                .where(keep).order_by(ranked.c.step)).all()
+        return [MetricPoint(s, _float_or_nan(v), t) for s, v, t in rows]
 
     def run_ids_with_status(self, status: str) -> list[str]:
         with read_connection(self.url) as conn:

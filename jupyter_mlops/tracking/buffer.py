@@ -16,6 +16,7 @@ import weakref
 from collections import defaultdict
 
 from jupyter_mlops.config import float_env
+from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.store.runs import RunStore
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ class BatchWriter:
 
         On failure the batch is put back, so nothing logged is lost and a later flush retries.
         """
+        gone: list[str] = []
         with self._write_lock:
             with self._lock:
                 batch, self._pending = self._pending, defaultdict(_Pending)
@@ -100,14 +102,24 @@ class BatchWriter:
             try:
                 for run_id in list(batch):
                     p = batch[run_id]
-                    self._runs.log_batch(run_id, params=p.params.items(),
-                                         metrics=p.metrics, tags=p.tags.items())
+                    try:
+                        self._runs.log_batch(run_id, params=p.params.items(),
+                                             metrics=p.metrics, tags=p.tags.items())
+                    except NotFoundError:
+                        # The run was deleted: retrying can never succeed, and re-queueing
+                        # would block every other run's values behind it forever.
+                        gone.append(run_id)
                     del batch[run_id]  # written: never re-queued, so no duplicate points
             except BaseException:
                 # Re-queue the whole batch: params/tags are upserts, so the runs already
                 # written cost nothing but a duplicate metric row would — hence per-run pops.
                 self._requeue(batch)
                 raise
+        if gone:
+            self._live.difference_update(gone)
+            raise NotFoundError(
+                f"Run {', '.join(gone)} no longer exists (deleted?); the values logged to it "
+                "since the last flush were discarded. Start a new run to keep logging.")
 
     def _requeue(self, batch: dict[str, _Pending]) -> None:
         with self._lock:

@@ -135,13 +135,15 @@ def _schema(df) -> dict[str, str]:
 
 def _stats(df, max_columns: int = 200) -> dict[str, Any]:
     """Per-column summary: nulls for all; min/max/mean/std for numeric; distinct for others."""
-    import numpy as np
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
     out: dict[str, Any] = {}
     for col in list(df.columns)[:max_columns]:
         s = df[col]
         entry: dict[str, Any] = {"nulls": int(s.isna().sum())}
-        if np.issubdtype(s.dtype, np.number) and not np.issubdtype(s.dtype, np.bool_):
+        # pandas' own predicates: np.issubdtype raises on extension dtypes (pandas 3's default
+        # StringDtype, Categorical, nullable Int64…).
+        if is_numeric_dtype(s.dtype) and not is_bool_dtype(s.dtype):
             d = s.describe()
             entry.update({k: _num(d.get(k)) for k in ("mean", "std", "min", "max")})
         else:

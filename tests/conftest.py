@@ -1,0 +1,193 @@
+"""Fixtures shared by every test folder: ``tmp_path`` → ``store_url`` → ``store`` → ``client``.
+
+``store_url`` is parametrised over the backends the store supports:
+
+* ``sqlite`` — always: a fresh database file under ``tmp_path``;
+* ``postgres`` — a fresh database (``CREATE DATABASE`` with a unique name, dropped after the
+  test) on the server named by ``MLOPS_TEST_DB_URL``, e.g. the one
+  ``eval "$(scripts/pg-test-server start)"`` starts. Without that variable the postgres cases
+  are skipped — except when ``CI`` is set, where they fail: CI must never pass by silently
+  not testing PostgreSQL.
+
+Every test that asks for ``store``/``client`` therefore runs once per backend; select one with
+``-k sqlite`` / ``-m "not postgres"``, or pin one for a whole folder by overriding
+``store_url`` in that folder's ``conftest.py``.
+
+``client`` is a :class:`jupyter_mlops.Client` on that store, also installed as the fluent
+API's default client, with ``MLOPS_TRACKING_URI``/``MLOPS_ARTIFACT_ROOT`` pointing at the same
+store so that anything resolving the default store — the fluent API, a spawned kernel or
+helper process (see ``subprocess_env``), the server extension — sees the same data.
+
+This file registers no plugins and defines no ``jp_*`` fixtures, so folders that load
+``pytest_jupyter`` in their own ``conftest.py`` are unaffected.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_URL_ENV = "MLOPS_TEST_DB_URL"
+#: Variables a developer's shell might carry that would leak into tests through the library.
+_LIBRARY_ENV = (
+    "MLOPS_TRACKING_URI", "MLOPS_ARTIFACT_ROOT", "MLOPS_HOME", "MLOPS_USER", "MLOPS_EXPERIMENT",
+    "MLOPS_HEARTBEAT_SECONDS", "MLOPS_DEAD_AFTER_SECONDS", "MLOPS_NOTEBOOK_PATH",
+    "MLOPS_PARENT_RUN_ID", "MLOPS_RUN_ID",
+)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pytest_report_header(config) -> str:
+    url = os.environ.get(PG_URL_ENV)
+    if url:
+        from sqlalchemy.engine import make_url
+
+        pg = f"postgres at {make_url(url).render_as_string(hide_password=True)}"
+    elif in_ci():
+        pg = f"postgres REQUIRED in CI but {PG_URL_ENV} is unset: those tests will fail"
+    else:
+        pg = f"postgres skipped (set {PG_URL_ENV}, e.g. eval \"$(scripts/pg-test-server start)\")"
+    return f"jupyter-mlops store backends: sqlite, {pg}"
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+@pytest.fixture(scope="session")
+def pg_admin_engine():
+    """An AUTOCOMMIT engine on the server's maintenance database (CREATE/DROP DATABASE)."""
+    url = os.environ.get(PG_URL_ENV)
+    if not url:
+        if in_ci():
+            pytest.fail(
+                f"CI is set but {PG_URL_ENV} is not: the PostgreSQL store tests cannot run. "
+                "Start a server with `eval \"$(scripts/pg-test-server start)\"` before pytest.",
+                pytrace=False)
+        pytest.skip(f"PostgreSQL store tests need {PG_URL_ENV} "
+                    "(eval \"$(scripts/pg-test-server start)\")")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # a set-but-dead server is an error, never a skip
+        pytest.fail(f"{PG_URL_ENV} is set but the server does not answer: {exc}", pytrace=False)
+    yield engine
+    engine.dispose()
+
+
+def _postgres_database(request) -> Iterator[str]:
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    admin = request.getfixturevalue("pg_admin_engine")
+    name = f"mlops_test_{uuid.uuid4().hex[:20]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(os.environ[PG_URL_ENV]).set(database=name).render_as_string(
+            hide_password=False)
+    finally:
+        from jupyter_mlops.store import forget_open_stores
+
+        forget_open_stores()  # close this process's pooled connections first
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# ----------------------------------------------------------------------------- the layers
+@pytest.fixture(params=[
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+])
+def store_url(request, tmp_path: Path) -> Iterator[str]:
+    """SQLAlchemy URL of an empty store, once per backend."""
+    if request.param == "sqlite":
+        folder = tmp_path / "store"
+        folder.mkdir()
+        yield f"sqlite:///{folder / 'mlops.db'}"
+    else:
+        yield from _postgres_database(request)
+
+
+@pytest.fixture
+def artifact_root(tmp_path: Path) -> str:
+    return str(tmp_path / "artifacts")
+
+
+@pytest.fixture
+def mlops_env(monkeypatch, tmp_path: Path, store_url: str, artifact_root: str) -> dict[str, str]:
+    """Point the library's environment variables at the test store (and nothing else)."""
+    for name in _LIBRARY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "MLOPS_TRACKING_URI": store_url,
+        "MLOPS_ARTIFACT_ROOT": artifact_root,
+        # Where caches go when the store is not a local SQLite file; never the user's ~/.mlops.
+        "MLOPS_HOME": str(tmp_path / "mlops-home"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def store(mlops_env, store_url: str, artifact_root: str):
+    """The opened (migrated) :class:`jupyter_mlops.store.Store`."""
+    from jupyter_mlops.store import forget_open_stores, open_store
+
+    try:
+        yield open_store(store_url, artifact_root)
+    finally:
+        forget_open_stores()
+
+
+@pytest.fixture
+def client(store, store_url: str, artifact_root: str):
+    """A :class:`jupyter_mlops.Client` on ``store``, also the fluent API's default client."""
+    from jupyter_mlops import fluent
+    from jupyter_mlops.client import Client
+    from jupyter_mlops.store import forget_open_stores
+
+    c = Client(store_url, artifact_root)
+    fluent.set_client(c)
+    try:
+        yield c
+    finally:
+        try:
+            # Stop the writer threads (they would otherwise heartbeat into a dropped store
+            # for the rest of the session) after writing what the test left queued.
+            others = {id(c): c}
+            fluent_client = getattr(fluent, "_client", None)
+            if fluent_client is not None:
+                others.setdefault(id(fluent_client), fluent_client)
+            for each in others.values():
+                each.writer.close()
+        finally:
+            fluent.set_client(None)
+            forget_open_stores()
+
+
+@pytest.fixture
+def subprocess_env(mlops_env) -> dict[str, str]:
+    """Environment for child processes (helpers, kernels) that must use the test store.
+
+    Includes ``PYTHONPATH`` so a child imports the same ``jupyter_mlops`` as this process,
+    installed or not.
+    """
+    import jupyter_mlops
+
+    package_parent = str(Path(jupyter_mlops.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
