@@ -82,6 +82,7 @@ class Client:
         self.store: Store = open_store(tracking_uri, artifact_root)
         self.writer = BatchWriter(self.store.runs)
         self._steps: dict[tuple[str, str], int] = {}
+        self._checked_keys: set[str] = set()  # metric names already validated
         self._steps_lock = threading.Lock()
         self._env_id: int | None = None
         self._hash_cache = None
@@ -147,10 +148,17 @@ class Client:
     # ------------------------------------------------------------------ logging (buffered)
     def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None,
                    timestamp: float | None = None) -> None:
-        check_key(key, "metric name")
-        v = to_metric_value(key, value)
-        self.writer.add_metric(run_id, key, v, self._next_step(run_id, key, step),
-                               timestamp or time.time())
+        # Hot path (≈ µs): exact-type fast paths first, full validation only for the rest.
+        if key not in self._checked_keys:
+            self._checked_keys.add(check_key(key, "metric name"))
+        vt = type(value)
+        v = value if vt is float else float(value) if vt is int else to_metric_value(key, value)
+        if type(step) is int:
+            # One dict store is atomic under the GIL: no lock needed for explicit steps.
+            self._steps[(run_id, key)] = step + 1
+        else:
+            step = self._next_step(run_id, key, step)
+        self.writer.add_metric(run_id, key, v, step, timestamp or time.time())
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int | None = None,
                     timestamp: float | None = None) -> None:

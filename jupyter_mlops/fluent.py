@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.client import Client
 from jupyter_mlops.lifecycle import before_end_hooks
 from jupyter_mlops.errors import InvalidInputError, MlopsError
 from jupyter_mlops.store.records import RunRecord
+
+if TYPE_CHECKING:
+    import asyncio
 
 _client: Client | None = None
 _client_lock = threading.Lock()
@@ -101,7 +104,7 @@ def active_run() -> ActiveRun | None:
         owner = _main_thread_owner
         # A finished cell's task is done, so the next cell still sees its run; a sibling
         # asyncio task that is still running keeps its run to itself.
-        if owner is None or owner is _current_task() or owner.done():
+        if owner is None or owner.done() or owner is _current_task():
             run = _main_thread_run
     return run
 

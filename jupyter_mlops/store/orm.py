@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -111,21 +112,27 @@ class Tag(Base):
     value: Mapped[str] = mapped_column(String(6000))
 
 
-class Metric(Base):
-    """Every logged point: the full history, never overwritten."""
+class MetricChunk(Base):
+    """A batch of consecutive points of one series, packed: the full history, never overwritten.
 
-    __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
+    One row per (run, key, flush) instead of one per point: logging 10^6 points writes a few
+    dozen rows, and a series is read back (and downsampled) as arrays. ``data`` holds three
+    little-endian arrays of ``n`` items: int64 steps, float64 values (NaN kept as NaN), float64
+    timestamps — see :mod:`jupyter_mlops.store.metric_chunks`.
+    """
+
+    __tablename__ = "metric_chunks"
+    __table_args__ = (Index("ix_metric_chunks_run_key", "run_id", "key", "id"),)
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(250))
-    # NULL stands for NaN: SQLite cannot store NaN, and a diverged loss must not be lost.
-    value: Mapped[float | None] = mapped_column(Float)
-    step: Mapped[int] = mapped_column(BigInteger)
-    timestamp: Mapped[float] = mapped_column(Float)
+    n: Mapped[int] = mapped_column(Integer)
+    first_step: Mapped[int] = mapped_column(BigInteger)
+    last_step: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class LatestMetric(Base):
@@ -417,3 +424,139 @@ class ScheduleFire(Base):
     pipeline_run_id: Mapped[str | None] = mapped_column(
         ForeignKey("pipeline_runs.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16))  # FIRED, SKIPPED (missed while down), FAILED
+
+
+# ---------------------------------------------------------------------------- monitoring (C9)
+
+
+class Monitor(Base):
+    """A watched model (``name@alias`` or ``name/version``) with its profiled reference data."""
+
+    __tablename__ = "monitors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    model_name: Mapped[str] = mapped_column(String(256), index=True)
+    model_ref: Mapped[str] = mapped_column(String(400))  # "churn@champion", "churn/3"
+    # Content hash of the reference data (a dataset version's digest or a frame fingerprint).
+    reference_digest: Mapped[str] = mapped_column(DIGEST)
+    reference_dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL"))
+    profile_digest: Mapped[str] = mapped_column(DIGEST)  # blob of the reference profile
+    # Window (rows or seconds), thresholds, task, keep_rows, sample rate…
+    config: Mapped[dict] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class MonitorWindow(Base):
+    """One closed window of logged predictions: what the per-window results belong to."""
+
+    __tablename__ = "monitor_windows"
+    __table_args__ = (
+        UniqueConstraint("monitor_id", "seq", name="uq_monitor_windows_monitor_seq"),
+        Index("ix_monitor_windows_monitor_end", "monitor_id", "end_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    start_at: Mapped[float] = mapped_column(Float)
+    end_at: Mapped[float] = mapped_column(Float)
+    rows: Mapped[int] = mapped_column(Integer)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    columns_checked: Mapped[int] = mapped_column(Integer)
+    columns_drifted: Mapped[int] = mapped_column(Integer)
+    summary: Mapped[dict | None] = mapped_column(JSON)  # schema issues, verdicts, sizes
+    data_digest: Mapped[str | None] = mapped_column(DIGEST)  # raw rows as Parquet (optional)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class MonitorResult(Base):
+    """One measure of one feature (``""`` = the model) in one window: the time series."""
+
+    __tablename__ = "monitor_results"
+    __table_args__ = (
+        UniqueConstraint("window_id", "feature", "measure", name="uq_monitor_results_point"),
+        Index("ix_monitor_results_series", "monitor_id", "measure", "feature", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    window_id: Mapped[int] = mapped_column(ForeignKey("monitor_windows.id", ondelete="CASCADE"))
+    feature: Mapped[str] = mapped_column(String(256))
+    measure: Mapped[str] = mapped_column(String(64))
+    value: Mapped[float | None] = mapped_column(Float)  # NULL stands for NaN
+    drifted: Mapped[bool | None] = mapped_column(Boolean)
+    at: Mapped[float] = mapped_column(Float)
+
+
+class MonitorRecord(Base):
+    """A logged prediction and (once it arrives) its ground truth, joined by the row id."""
+
+    __tablename__ = "monitor_records"
+    __table_args__ = (
+        Index("ix_monitor_records_monitor_window", "monitor_id", "window_seq"),
+        Index("ix_monitor_records_monitor_feedback", "monitor_id", "feedback_at"),
+    )
+
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True)
+    row_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    window_seq: Mapped[int | None] = mapped_column(Integer)
+    ts: Mapped[float | None] = mapped_column(Float)
+    model_version: Mapped[int | None] = mapped_column(Integer)
+    # Numbers go in *_value (regression), class labels in *_label (classification).
+    prediction_value: Mapped[float | None] = mapped_column(Float)
+    prediction_label: Mapped[str | None] = mapped_column(String(256))
+    actual_value: Mapped[float | None] = mapped_column(Float)
+    actual_label: Mapped[str | None] = mapped_column(String(256))
+    feedback_at: Mapped[float | None] = mapped_column(Float)
+
+
+class AlertRule(Base):
+    """``measure op threshold`` on a monitor (optionally one feature), maybe starting a pipeline."""
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    monitor_id: Mapped[int] = mapped_column(
+        ForeignKey("monitors.id", ondelete="CASCADE"), index=True)
+    measure: Mapped[str] = mapped_column(String(64))
+    feature: Mapped[str | None] = mapped_column(String(256))  # None: any feature
+    op: Mapped[str] = mapped_column(String(2))
+    threshold: Mapped[float] = mapped_column(Float)
+    pipeline: Mapped[str | None] = mapped_column(Text)  # path of a pipeline.yaml to run
+    parameters: Mapped[dict | None] = mapped_column(JSON)
+    cooldown_s: Mapped[float] = mapped_column(Float)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Claimed atomically (UPDATE … WHERE older than the cool-down) before a pipeline starts.
+    last_triggered_at: Mapped[float | None] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class Alert(Base):
+    """A rule that fired on a window, and what was done about it."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_monitor_at", "monitor_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[int] = mapped_column(
+        ForeignKey("alert_rules.id", ondelete="CASCADE"), index=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monitor_windows.id", ondelete="SET NULL"))
+    at: Mapped[float] = mapped_column(Float)
+    measure: Mapped[str] = mapped_column(String(64))
+    feature: Mapped[str | None] = mapped_column(String(256))
+    value: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    message: Mapped[str] = mapped_column(Text)
+    # RECORDED (no pipeline), TRIGGERED, COOLDOWN (suppressed), FAILED (could not start)
+    action: Mapped[str] = mapped_column(String(16))
+    # Set before the pipeline's process starts, so no foreign key to pipeline_runs.
+    pipeline_run_id: Mapped[str | None] = mapped_column(RUN_ID)

@@ -6,6 +6,7 @@ transaction; the ORM is only used where a handful of rows are read or written.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import socket
@@ -16,7 +17,7 @@ from sqlalchemy import and_, case, delete, func, select, update
 
 from jupyter_mlops.errors import ConflictError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
-from jupyter_mlops.store.orm import Experiment, LatestMetric, Metric, Param, Run, Tag
+from jupyter_mlops.store.orm import Experiment, LatestMetric, MetricChunk, Param, Run, Tag
 from jupyter_mlops.store.records import (
     RUN_STATUSES,
     ExperimentRecord,
@@ -67,8 +68,11 @@ def _run_select():
         Experiment, Experiment.id == Run.experiment_id)
 
 
-def _row_to_record(run) -> RunRecord:
+def _row_to_record(run, params=None, metrics=None, tags=None) -> RunRecord:
     return RunRecord(
+        params=params if params is not None else {},
+        metrics=metrics if metrics is not None else {},
+        tags=tags if tags is not None else {},
         id=run.id, experiment_id=run.experiment_id, experiment=run.experiment_name, name=run.name,
         status=run.status, user=run.user, start_time=run.start_time, end_time=run.end_time,
         parent_run_id=run.parent_run_id, reproducible=run.reproducible,
@@ -76,8 +80,13 @@ def _row_to_record(run) -> RunRecord:
     )
 
 
-def _float_or_nan(value: float | None) -> float:
-    return math.nan if value is None else value
+@functools.lru_cache(maxsize=256)
+def _compiled_filter(text: str):
+    """Parse + compile once per filter text: the panel and widgets repeat the same filters."""
+    from jupyter_mlops.store.filters import compile_filter, parse_filter
+
+    node = parse_filter(text)
+    return None if node is None else compile_filter(node)
 
 
 class RunStore:
@@ -227,9 +236,17 @@ class RunStore:
 
     @staticmethod
     def _insert_metrics(conn, run_id: str, metrics: Sequence[MetricRow]) -> None:
-        conn.execute(Metric.__table__.insert(), [
-            {"run_id": run_id, "key": k, "value": None if v != v else v, "step": s, "timestamp": t}
-            for k, v, s, t in metrics])
+        from jupyter_mlops.store.metric_chunks import pack
+
+        by_key: dict[str, list[tuple[float, int, float]]] = {}
+        for k, v, st, t in metrics:
+            by_key.setdefault(k, []).append((v, st, t))
+        chunks = []
+        for k, points in by_key.items():
+            data, first, last = pack(points)
+            chunks.append({"run_id": run_id, "key": k, "n": len(points), "first_step": first,
+                           "last_step": last, "data": data})
+        conn.execute(MetricChunk.__table__.insert(), chunks)
         # Newest point per key in this batch, then one upsert that keeps whichever is newer.
         latest: dict[str, list] = {}
         for k, v, s, t in metrics:
@@ -258,7 +275,7 @@ class RunStore:
             if row is None:
                 raise NotFoundError(
                     f"Run {run_id!r} does not exist. List runs with `%mlops runs`.")
-            return self._with_values(conn, [_row_to_record(row)])[0]
+            return self._with_values(conn, [row])[0]
 
     def search_runs(
         self, filter: str | None = None, experiment: str | None = None,
@@ -272,8 +289,7 @@ class RunStore:
         stmt = self._filtered(_run_select(), filter, experiment)
         stmt = stmt.order_by(*parse_order_by(order_by)).limit(max_results).offset(offset)
         with read_connection(self.url) as conn:
-            rows = conn.execute(stmt).all()
-            return self._with_values(conn, [_row_to_record(r) for r in rows])
+            return self._with_values(conn, conn.execute(stmt).all())
 
     def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
         stmt = self._filtered(select(func.count(Run.id)).select_from(Run), filter, experiment)
@@ -282,38 +298,34 @@ class RunStore:
 
     @staticmethod
     def _filtered(stmt, filter: str | None, experiment: str | None):
-        from jupyter_mlops.store.filters import compile_filter, parse_filter
-
-        node = parse_filter(filter) if filter else None
-        if node is not None:
-            stmt = stmt.where(compile_filter(node))
+        if filter:
+            condition = _compiled_filter(filter)
+            if condition is not None:
+                stmt = stmt.where(condition)
         if experiment:
             stmt = stmt.where(Run.experiment_id.in_(
                 select(Experiment.id).where(Experiment.name == experiment)))
         return stmt
 
     @staticmethod
-    def _with_values(conn, runs: list[RunRecord]) -> list[RunRecord]:
-        """Attach params, latest metrics and tags with three IN queries (no N+1)."""
-        if not runs:
-            return runs
-        ids = [r.id for r in runs]
+    def _with_values(conn, rows) -> list[RunRecord]:
+        """Records for run rows, with params, latest metrics and tags from three IN queries."""
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
         values: dict[str, tuple[dict, dict, dict]] = {i: ({}, {}, {}) for i in ids}
-        for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for part in (ids[i:i + 500] for i in range(0, len(ids), 500)):
             for rid, k, v in conn.execute(select(Param.run_id, Param.key, Param.value)
-                                          .where(Param.run_id.in_(chunk))):
+                                          .where(Param.run_id.in_(part))):
                 values[rid][0][k] = v
             for rid, k, v in conn.execute(select(LatestMetric.run_id, LatestMetric.key,
                                                  LatestMetric.value)
-                                          .where(LatestMetric.run_id.in_(chunk))):
-                values[rid][1][k] = _float_or_nan(v)
+                                          .where(LatestMetric.run_id.in_(part))):
+                values[rid][1][k] = math.nan if v is None else v
             for rid, k, v in conn.execute(select(Tag.run_id, Tag.key, Tag.value)
-                                          .where(Tag.run_id.in_(chunk))):
+                                          .where(Tag.run_id.in_(part))):
                 values[rid][2][k] = v
-        from dataclasses import replace
-
-        return [replace(r, params=values[r.id][0], metrics=values[r.id][1], tags=values[r.id][2])
-                for r in runs]
+        return [_row_to_record(r, *values[r.id]) for r in rows]
 
     def metric_keys(self, run_id: str) -> list[str]:
         with read_connection(self.url) as conn:
@@ -325,47 +337,26 @@ class RunStore:
         """Every point of one series in step order; above ``max_points``, at most that many.
 
         Downsampling (M4) keeps each bucket's first, last, minimum and maximum point, so spikes
-        survive (a plain stride would drop them) and every returned point was really logged;
-        the work happens in SQL, so 10^6 points never cross the wire.
+        survive (a plain stride would drop them) and every returned point was really logged.
         """
         if max_points is not None and max_points < 2:
             raise InvalidInputError("max_points must be at least 2.")
-        base = and_(Metric.run_id == run_id, Metric.key == key)
+        from jupyter_mlops.store.metric_chunks import m4_indices, unpack
+
         with read_connection(self.url) as conn:
-            stats = conn.execute(select(func.count(), func.min(Metric.step), func.max(Metric.step))
-                                 .where(base)).one()
-            count, lo, hi = stats
-            if count == 0:
-                if not self.metric_keys(run_id):
-                    self.get_run(run_id)  # raises NotFoundError for an unknown run
-                raise NotFoundError(f"Run {run_id} has no metric {key!r}.")
-            if max_points is None or count <= max_points:
-                rows = conn.execute(select(Metric.step, Metric.value, Metric.timestamp)
-                                    .where(base).order_by(Metric.step, Metric.id)).all()
-                return [MetricPoint(s, _float_or_nan(v), t) for s, v, t in rows]
-            # M4 downsampling: per bucket keep the first, last, lowest and highest point —
-            # real (step, value) pairs, so peaks survive and a trend keeps its shape.
-            per = 4 if max_points >= 4 else 2
-            buckets = max(1, max_points // per)
-            width = max(1, (hi - lo + 1 + buckets - 1) // buckets)
-            bucket = (Metric.step - lo) // width  # SQLAlchemy renders portable floor division
-
-            def first(*order):
-                return func.row_number().over(partition_by=bucket, order_by=order)
-
-            ranked = select(
-                Metric.step, Metric.value, Metric.timestamp,
-                first(Metric.value.asc().nulls_last(), Metric.id).label("r_min"),
-                first(Metric.value.desc().nulls_last(), Metric.id).label("r_max"),
-                first(Metric.step.asc(), Metric.id.asc()).label("r_first"),
-                first(Metric.step.desc(), Metric.id.desc()).label("r_last"),
-            ).where(base).subquery()
-            keep = (ranked.c.r_min == 1) | (ranked.c.r_max == 1)
-            if per == 4:
-                keep = keep | (ranked.c.r_first == 1) | (ranked.c.r_last == 1)
-            rows = conn.execute(select(ranked.c.step, ranked.c.value, ranked.c.timestamp)
-                                .where(keep).order_by(ranked.c.step)).all()
-        return [MetricPoint(s, _float_or_nan(v), t) for s, v, t in rows]
+            blobs = conn.execute(select(MetricChunk.n, MetricChunk.data).where(
+                MetricChunk.run_id == run_id, MetricChunk.key == key).order_by(MetricChunk.id)
+            ).all()
+        if not blobs:
+            if not self.metric_keys(run_id):
+                self.get_run(run_id)  # raises NotFoundError for an unknown run
+            raise NotFoundError(f"Run {run_id} has no metric {key!r}.")
+        steps, values, stamps = unpack(blobs)
+        if max_points is not None and steps.size > max_points:
+            keep = m4_indices(steps, values, max_points)
+            steps, values, stamps = steps[keep], values[keep], stamps[keep]
+        return [MetricPoint(int(s), float(v), float(t))
+                for s, v, t in zip(steps.tolist(), values.tolist(), stamps.tolist())]
 
     def run_ids_with_status(self, status: str) -> list[str]:
         with read_connection(self.url) as conn:

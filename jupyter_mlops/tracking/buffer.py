@@ -60,7 +60,8 @@ class BatchWriter:
             big = self._count >= WAKE_AT
         if big:
             self._wake.set()
-        self._ensure_thread()
+        if self._thread is None:  # the loop never exits before close(): one check suffices
+            self._ensure_thread()
 
     def add_metrics(self, run_id: str, rows: list[tuple[str, float, int, float]]) -> None:
         with self._lock:

@@ -98,7 +98,7 @@ def test_delete_run_removes_its_values_and_orphans_children(client, raw_db):
 
     with pytest.raises(NotFoundError):
         client.get_run(run.id)
-    for table in ("params", "metrics", "latest_metrics", "tags"):
+    for table in ("params", "metric_chunks", "latest_metrics", "tags"):
         assert raw_db.rows(f"SELECT * FROM {table} WHERE run_id = :r", r=run.id) == []
     assert client.get_run(child.id).run.parent_run_id is None
 
@@ -182,18 +182,21 @@ def test_latest_value_on_equal_steps_is_the_newest_timestamp(client, flush_betwe
     assert len(client.metric_history(run.id, "acc")) == 3
 
 
-def test_nan_is_stored_as_null_and_read_back_as_nan(client, raw_db):
+def test_nan_survives_the_history_and_is_null_in_the_latest_value(client, raw_db):
+    from jupyter_mlops.store.metric_chunks import unpack
+
     run = client.create_run()
     for step, v in enumerate([1.0, math.inf, -math.inf, math.nan]):
         client.log_metric(run.id, "loss", v, step=step)
     client.flush()
 
-    # What is in the database: NULL for NaN (SQLite cannot store NaN); infinities as such.
-    stored = raw_db.rows("SELECT step, value FROM metrics WHERE run_id = :r ORDER BY step",
-                         r=run.id)
-    assert [s for s, _ in stored] == [0, 1, 2, 3]
-    assert stored[3][1] is None
-    assert [v for _, v in stored[:3]] == [1.0, math.inf, -math.inf]
+    # What is in the database: one packed chunk holding NaN and infinities as such; the
+    # searchable latest value is NULL for NaN (SQLite cannot store NaN in a REAL column).
+    stored = raw_db.rows("SELECT n, data FROM metric_chunks WHERE run_id = :r", r=run.id)
+    assert len(stored) == 1 and stored[0][0] == 4
+    steps, values, _ = unpack(stored)
+    assert steps.tolist() == [0, 1, 2, 3]
+    assert values.tolist()[:3] == [1.0, math.inf, -math.inf] and math.isnan(values[3])
     assert raw_db.rows("SELECT value FROM latest_metrics WHERE run_id = :r", r=run.id) == [
         (None,)]
 
