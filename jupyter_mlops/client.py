@@ -163,11 +163,22 @@ class Client:
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int | None = None,
                     timestamp: float | None = None) -> None:
         ts = timestamp or time.time()
+        known = self._checked_keys
         rows = []
         for k, val in metrics.items():  # validate all first: a bad value logs nothing
-            rows.append((check_key(k, "metric name"), to_metric_value(k, val)))
-        self.writer.add_metrics(run_id, [(k, v, self._next_step(run_id, k, step), ts)
-                                         for k, v in rows])
+            if k not in known:
+                known.add(check_key(k, "metric name"))
+            vt = type(val)
+            rows.append((k, val if vt is float else float(val) if vt is int
+                         else to_metric_value(k, val)))
+        if type(step) is int:
+            steps = self._steps
+            for k, _v in rows:
+                steps[(run_id, k)] = step + 1
+            self.writer.add_metrics(run_id, [(k, v, step, ts) for k, v in rows])
+        else:
+            self.writer.add_metrics(run_id, [(k, v, self._next_step(run_id, k, step), ts)
+                                             for k, v in rows])
 
     def _next_step(self, run_id: str, key: str, step: int | None) -> int:
         """Default steps count up per series (0, 1, 2…) so curves plot without bookkeeping."""
