@@ -27,3 +27,19 @@ def get_pipeline_run(pipeline_run_id: str, client=None):
 def list_pipeline_runs(pipeline: str | None = None, limit: int = 50, client=None):
     """Newest pipeline runs first (without step details), optionally of one pipeline."""
     return _pstore(client).list_pipeline_runs(pipeline, limit)
+
+
+def list_pipelines(client=None):
+    """Every pipeline that has run here, by name (its stored spec is the latest run's)."""
+    return _pstore(client).list_pipelines()
+
+
+def get_pipeline(name: str | int, client=None):
+    """One pipeline by name or id.
+
+    Raises
+    ------
+    NotFoundError
+        No pipeline of that name has run in this store.
+    """
+    return _pstore(client).get_pipeline(name)

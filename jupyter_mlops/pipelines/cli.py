@@ -64,6 +64,7 @@ def add_commands(top) -> None:
     p = sch.add_parser("list", help="all schedules")
     p.add_argument("--format", choices=["table", "json"], default="table")
     for action, text in (("pause", "stop firing"), ("resume", "fire again from the next slot"),
+                         ("run", "fire once now, in a new process (also while paused)"),
                          ("remove", "delete with its history")):
         sch.add_parser(action, help=text).add_argument("name")
     p = sch.add_parser("history", help="fired and skipped slots")
@@ -218,6 +219,14 @@ def schedule_resume(args) -> None:
     print(f"schedule {s.name!r} resumed: next run {_when(s.next_fire_at)}")
 
 
+def schedule_run(args) -> None:
+    from jupyter_mlops.pipelines.schedule import run_schedule_now
+
+    fire = run_schedule_now(args.name, client=_client(args))
+    print(f"schedule {args.name!r} fired now ({_when(fire.slot)}); follow it with "
+          f"`jupyter mlops schedule history {args.name}`")
+
+
 def schedule_remove(args) -> None:
     from jupyter_mlops.pipelines.schedule import remove_schedule
 
@@ -267,6 +276,7 @@ HANDLERS = {
     ("schedule", "list"): schedule_list,
     ("schedule", "pause"): schedule_pause,
     ("schedule", "resume"): schedule_resume,
+    ("schedule", "run"): schedule_run,
     ("schedule", "remove"): schedule_remove,
     ("schedule", "history"): schedule_history,
     ("scheduler", None): scheduler_cmd,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.config import current_user
-from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.errors import ConflictError, InvalidInputError
 from jupyter_mlops.pipelines.cron import CronExpression
 
 
@@ -89,17 +89,81 @@ def get_schedule(name: str | int, client=None):
     return _pstore(client).get_schedule(name)
 
 
-def pause_schedule(name: str | int, client=None):
-    """Stop firing ``name`` until it is resumed."""
-    return _pstore(client).set_paused(name, True, current_user())
+def pause_schedule(name: str | int, client=None, *, user: str | None = None):
+    """Stop firing ``name`` until it is resumed (``user``, default the current one, is
+    recorded in the audit log)."""
+    return _pstore(client).set_paused(name, True, user or current_user())
 
 
-def resume_schedule(name: str | int, client=None):
+def resume_schedule(name: str | int, client=None, *, user: str | None = None):
     """Fire ``name`` again from its next slot after now (paused slots never fire)."""
     store = _pstore(client)
     sched = store.get_schedule(name)
     nxt = CronExpression(sched.cron, sched.timezone).next_after(time.time())
-    return store.set_paused(name, False, current_user(), next_fire_at=nxt)
+    return store.set_paused(name, False, user or current_user(), next_fire_at=nxt)
+
+
+#: A fire whose pipeline run has not registered yet counts as running for this long.
+STARTING_GRACE_SECONDS = 120.0
+
+
+def run_schedule_now(name: str | int, client=None, *, user: str | None = None, launcher=None):
+    """Fire ``name`` once now, outside its cron slots ("Run now" in the panel).
+
+    The fire is recorded in the schedule's history (slot = now, ``fired_by`` names the user)
+    and in the audit log, then launched like a scheduled slot: its own detached process
+    (``python -m jupyter_mlops.pipelines.launch``), so the caller never waits for the
+    pipeline. Paused schedules may be run now; the cron slots stay paused.
+
+    Parameters
+    ----------
+    name : str or int
+        Schedule name or id.
+    user : str, optional
+        Who asked (default ``MLOPS_USER`` or the OS user).
+    launcher : callable, optional
+        ``launcher(schedule, slot)``; default
+        :class:`~jupyter_mlops.pipelines.scheduler.SubprocessLauncher`.
+
+    Returns
+    -------
+    ScheduleFireRecord
+        The new fire (its ``pipeline_run_id`` is filled in once the run has started).
+
+    Raises
+    ------
+    NotFoundError
+        No such schedule.
+    ConflictError
+        A run of this schedule is still going (or starting) and it does not allow overlap.
+    """
+    from jupyter_mlops.pipelines.scheduler import SubprocessLauncher
+
+    if client is None:
+        from jupyter_mlops.fluent import get_client
+
+        client = get_client()
+    store = _pstore(client)
+    sched = store.get_schedule(name)
+    now = time.time()
+    if not sched.allow_overlap:
+        running = store.running_pipeline_runs(sched.id)
+        starting = [f for f in store.list_fires(sched.id, 20)
+                    if f.status == "FIRED" and f.pipeline_run_id is None
+                    and now - f.fired_at < STARTING_GRACE_SECONDS]
+        if running or starting:
+            what = f"pipeline run {running[0][:12]} is still going" if running \
+                else "a run fired moments ago is still starting"
+            raise ConflictError(
+                f"Schedule {sched.name!r}: {what}, and the schedule does not allow "
+                "overlapping runs. Wait for it to finish (see its history).")
+    fire = store.fire_now(sched.id, now, user or current_user())
+    try:
+        (launcher or SubprocessLauncher(client))(sched, now)
+    except Exception:
+        store.update_fire(sched.id, now, status="FAILED")
+        raise
+    return fire
 
 
 def remove_schedule(name: str | int, client=None) -> None:

@@ -367,6 +367,17 @@ class RegistryClient:
     def permissions(self) -> dict[str, list[str]]:
         return self.store.permissions()
 
+    def allowed_actions(self, user: str | None = None) -> list[str]:
+        """The registry actions ``user``'s roles grant (``propose``, ``approve``, …).
+
+        What a front door needs to offer only the buttons that will work; the checks that
+        count are still made inside each change's transaction.
+        """
+        from jupyter_mlops.store.registry import ACTIONS
+
+        user = user or current_user()
+        return [a for a in ACTIONS if self.store.may(user, a)]
+
     def set_permission(self, role: str, action: str, allowed: bool = True, *,
                        by: str | None = None) -> dict[str, list[str]]:
         return self.store.set_permission(role, action, allowed, by=by or current_user())

@@ -39,6 +39,16 @@ class MlopsHandler(APIHandler):
     def mlops(self) -> MlopsExtension:
         return self.settings[SETTINGS_KEY]
 
+    @property
+    def acting_user(self) -> str:
+        """The registry/audit identity of this request (``MlopsExtension.user_identity``)."""
+        return self.acting_identity[0]
+
+    @property
+    def acting_identity(self) -> tuple[str, str]:
+        """``(user, source)``: the Jupyter user's username, or the server's own identity."""
+        return self.mlops.acting_user(self.current_user, self.identity_provider)
+
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(client, ...)`` on the extension's worker threads (never on the loop)."""
         return await self.mlops.call(fn, *args, **kwargs)

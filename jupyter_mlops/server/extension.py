@@ -3,6 +3,10 @@
 ``c.MlopsExtension.tracking_uri = "postgresql+psycopg://…"`` in ``jupyter_server_config.py``
 points the panel at a team store; unset, the server resolves the same default store a kernel
 started in its root directory would (``MLOPS_TRACKING_URI``, else the project's ``.mlops/``).
+
+The extension also runs the pipeline :class:`~jupyter_mlops.pipelines.scheduler.Scheduler`
+(``run_scheduler``), so schedules fire while JupyterLab's server is up, and decides which
+registry user a request acts as (``user_identity``).
 """
 
 from __future__ import annotations
@@ -13,10 +17,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from traitlets import Int, Unicode, default
+from traitlets import Bool, Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 T = TypeVar("T")
+
+#: jupyter_server's own identity providers: they know no user names, only one random
+#: "Anonymous …" user per browser session (a fresh id whenever the login cookie is new).
+_ANONYMOUS_PROVIDERS = (
+    "jupyter_server.auth.identity.IdentityProvider",
+    "jupyter_server.auth.identity.PasswordIdentityProvider",
+)
 
 
 class MlopsExtension(LoggingConfigurable):
@@ -54,6 +65,30 @@ class MlopsExtension(LoggingConfigurable):
     default_metric_points = Int(
         2000, config=True, help="`max_points` of GET /runs/<id>/metrics/<key> when none is given."
     )
+    run_scheduler = Bool(
+        True,
+        config=True,
+        help="Run the pipeline scheduler inside the server, so cron schedules fire while it is "
+        "up (several servers or `jupyter mlops scheduler` processes may watch one store: each "
+        "slot still fires once). Set False when a standalone scheduler does the firing.",
+    )
+    scheduler_poll_interval = Float(
+        1.0,
+        config=True,
+        help="Seconds between the in-server scheduler's looks at the store for new or changed "
+        "schedules (it wakes for a due slot sooner).",
+    )
+    user_identity = Enum(
+        ["auto", "jupyter", "process"],
+        "auto",
+        config=True,
+        help="Who a REST request acts as in the model registry (roles, audit log, schedules). "
+        "'jupyter': the Jupyter user's username (e.g. the JupyterHub user). 'process': the "
+        "server's own identity, MLOPS_USER or the OS user, as a kernel of this server would "
+        "record. 'auto' (default): 'jupyter', except with jupyter_server's built-in token or "
+        "password login, whose users are random per-browser 'Anonymous' ids; there the person "
+        "holding the token is the one who started the server, so 'process'.",
+    )
     root_dir = Unicode(
         "", help="Directory the default store is searched from (set to the server's root_dir)."
     )
@@ -69,6 +104,9 @@ class MlopsExtension(LoggingConfigurable):
         self._executor = ThreadPoolExecutor(
             max_workers=max(1, self.max_workers), thread_name_prefix="mlops-rest"
         )
+        self._scheduler = None
+        self._scheduler_thread: threading.Thread | None = None
+        self._closed = False
 
     # The client opens (and may migrate) the store: do it lazily, on a worker thread, so a
     # slow or unreachable database never delays server start-up.
@@ -97,8 +135,72 @@ class MlopsExtension(LoggingConfigurable):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, work)
 
+    # ------------------------------------------------------------------ identity
+    def acting_user(self, jupyter_user: Any, identity_provider: Any) -> tuple[str, str]:
+        """``(user name, source)`` a request acts as in the registry; see ``user_identity``.
+
+        ``source`` is ``"jupyter"`` or ``"process"``.
+        """
+        from jupyter_mlops.config import current_user
+
+        mode = self.user_identity
+        if mode == "auto":
+            cls = type(identity_provider)
+            anonymous = f"{cls.__module__}.{cls.__qualname__}" in _ANONYMOUS_PROVIDERS
+            mode = "process" if anonymous else "jupyter"
+        username = getattr(jupyter_user, "username", None)
+        if mode == "jupyter" and username:
+            return str(username), "jupyter"
+        return current_user(), "process"
+
+    # ------------------------------------------------------------------ scheduler
+    @property
+    def scheduler(self):
+        """The running :class:`~jupyter_mlops.pipelines.scheduler.Scheduler`, or None."""
+        return self._scheduler
+
+    def start_scheduler(self) -> None:
+        """Start the scheduler on a background thread (opening the store may be slow)."""
+        if not self.run_scheduler or self._scheduler_thread is not None:
+            return
+        self._scheduler_thread = threading.Thread(
+            target=self._start_scheduler, name="mlops-scheduler-start", daemon=True)
+        self._scheduler_thread.start()
+
+    def _start_scheduler(self) -> None:
+        from jupyter_mlops.pipelines.scheduler import Scheduler
+
+        if self._closed:
+            return
+        try:
+            scheduler = Scheduler(self.client(), poll_interval=self.scheduler_poll_interval)
+        except Exception:  # an unreachable store must not take the server down
+            self.log.exception("jupyter_mlops: the pipeline scheduler could not start")
+            return
+        with self._client_lock:
+            if self._closed:
+                return
+            self._scheduler = scheduler.start()
+        self.log.info("jupyter_mlops: pipeline scheduler running (%s)", scheduler.identity)
+
+    def wait_for_scheduler(self, timeout: float = 30.0):
+        """Block until the background start has finished; return the scheduler (or None)."""
+        thread = self._scheduler_thread
+        if thread is not None:
+            thread.join(timeout)
+        return self._scheduler
+
     def close(self) -> None:
-        """Stop the worker threads and flush the client's buffered writes."""
+        """Stop the scheduler and worker threads; flush the client's buffered writes.
+
+        Pipeline runs the scheduler launched carry on: they are their own processes.
+        """
+        with self._client_lock:
+            self._closed = True
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.stop()
+            self.log.info("jupyter_mlops: pipeline scheduler stopped")
         self._executor.shutdown(wait=False, cancel_futures=True)
         with self._client_lock:
             if self._client is not None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.utils import url_path_join
 from tornado import web
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.server import pipeline_routes, registry_routes
 from jupyter_mlops.server.base import MlopsHandler
 from jupyter_mlops.server.schemas import (
     RunPatch,
@@ -152,12 +152,9 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (rf"runs/{_RUN}/artifacts/(?P<name>.+)", ArtifactHandler),
     (rf"runs/{_RUN}/notebook", NotebookHandler),
     ("lineage", LineageHandler),
+    *registry_routes.ROUTES,
+    *pipeline_routes.ROUTES,
 ]
-
-
-def route_table(base_url: str) -> list[tuple[str, type[MlopsHandler]]]:
-    """Absolute URL patterns for ``web_app.add_handlers``."""
-    return [(url_path_join(base_url, API_ROOT, path), h) for path, h in ROUTES]
 
 
 def _redact(url: str) -> str:

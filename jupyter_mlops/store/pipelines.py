@@ -395,6 +395,17 @@ class PipelineStore:
             return False
         return True
 
+    def fire_now(self, schedule_id: int, slot: float, user: str) -> ScheduleFireRecord:
+        """Record a fire asked for by ``user`` outside the cron slots, with its audit event."""
+        fired_by = f"run-now:{user}"
+        t = now()
+        with write_connection(self.url) as conn:
+            conn.execute(ScheduleFire.__table__.insert().values(
+                schedule_id=schedule_id, slot=slot, fired_at=t, fired_by=fired_by,
+                status="FIRED"))
+            self._audit(conn, user, "schedule.run_now", schedule_id, {"slot": slot})
+        return ScheduleFireRecord(schedule_id, slot, t, fired_by, None, "FIRED")
+
     def claim_slots(self, schedule_id: int, slots: list[float], fired_by: str,
                     status: str) -> int:
         """Claim many slots with one status (missed slots); return how many were new."""

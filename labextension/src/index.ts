@@ -13,7 +13,7 @@ namespace CommandIDs {
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-mlops:panel',
-  description: 'MLOps side panel: runs, compare, lineage.',
+  description: 'MLOps side panel: runs, compare, models, pipelines, lineage.',
   autoStart: true,
   optional: [ICommandPalette, ILayoutRestorer],
   activate: (

@@ -4,7 +4,9 @@ import { Signal, ISignal } from '@lumino/signaling';
 import * as React from 'react';
 import { mlopsIcon } from './icon';
 import { LineageTab } from './lineageTab';
+import { ModelsTab } from './modelsTab';
 import { PendingTab } from './pendingTab';
+import { PipelinesTab } from './pipelinesTab';
 import { RunsTab } from './runsTab';
 import { MlopsService } from './service';
 
@@ -89,8 +91,25 @@ function PanelApp(
             onShowLineage={showLineage}
           />
         </div>
-        {tab === 'Models' && <PendingTab feature="model registry" />}
-        {tab === 'Pipelines' && <PendingTab feature="pipelines" />}
+        {tab === 'Models' && (
+          <div className="jp-mlops-tab-page">
+            <ModelsTab
+              service={props.service}
+              refreshCount={refreshCount}
+              onShowLineage={showLineage}
+            />
+          </div>
+        )}
+        {tab === 'Pipelines' && (
+          <div className="jp-mlops-tab-page">
+            <PipelinesTab
+              service={props.service}
+              refreshCount={refreshCount}
+              onOpenNotebook={props.openNotebook}
+              onShowLineage={showLineage}
+            />
+          </div>
+        )}
         {tab === 'Monitoring' && <PendingTab feature="monitoring" />}
         {tab === 'Lineage' && (
           <div className="jp-mlops-tab-page">

@@ -15,6 +15,8 @@ const LIVE_REFRESH_MS = 3000;
 export interface IRunDetailsProps {
   service: MlopsService;
   runId: string;
+  /** What the back button returns to (default "Runs"). */
+  backLabel?: string;
   onBack(): void;
   onOpenNotebook(runId: string): Promise<void>;
   onShowLineage(node: string): void;
@@ -48,7 +50,7 @@ export function RunDetails(props: IRunDetailsProps): JSX.Element {
 
   const back = (
     <button className="jp-mlops-button jp-mlops-back" onClick={props.onBack}>
-      ← Runs
+      ← {props.backLabel ?? 'Runs'}
     </button>
   );
   if (run.error && !run.value) {

@@ -1,6 +1,22 @@
 /** The one typed client of the jupyter_mlops REST API used by the panel. */
 import { requestAPI, requestRaw } from './api';
 import {
+  IPipeline,
+  IPipelineRun,
+  IPipelineRunDetail,
+  ISchedule,
+  IScheduleFire
+} from './pipelineTypes';
+import {
+  IAuditEvent,
+  IIdentity,
+  IModelCard,
+  IModelDetail,
+  IModelVersionDetail,
+  IPromotion,
+  IRegisteredModel
+} from './registryTypes';
+import {
   IExperiment,
   ILineageGraph,
   IMetricHistory,
@@ -78,5 +94,98 @@ export class MlopsService {
       method: 'PATCH',
       body: JSON.stringify(change)
     });
+  }
+
+  // ------------------------------------------------------------------ registry
+  /** Who requests act as in the registry, with their roles and allowed actions. */
+  async identity(): Promise<IIdentity> {
+    return requestAPI<IIdentity>('identity');
+  }
+
+  async listModels(): Promise<IRegisteredModel[]> {
+    const body = await requestAPI<{ models: IRegisteredModel[] }>('models');
+    return body.models;
+  }
+
+  async getModel(name: string): Promise<IModelDetail> {
+    return requestAPI<IModelDetail>(`models/${enc(name)}`);
+  }
+
+  /** `version`: a number or an alias. */
+  async getModelVersion(name: string, version: number | string): Promise<IModelVersionDetail> {
+    return requestAPI<IModelVersionDetail>(`models/${enc(name)}/versions/${enc(String(version))}`);
+  }
+
+  async modelCard(name: string, version: number | string): Promise<IModelCard> {
+    return requestAPI<IModelCard>(`models/${enc(name)}/versions/${enc(String(version))}/card`);
+  }
+
+  async modelAudit(name: string, limit = 200): Promise<IAuditEvent[]> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    const body = await requestAPI<{ events: IAuditEvent[] }>(
+      `models/${enc(name)}/audit`,
+      {},
+      query
+    );
+    return body.events;
+  }
+
+  async propose(
+    name: string,
+    version: number,
+    alias: string,
+    reason?: string
+  ): Promise<IPromotion> {
+    return requestAPI<IPromotion>(`models/${enc(name)}/promotions`, {
+      method: 'POST',
+      body: JSON.stringify({ version, alias, ...(reason ? { reason } : {}) })
+    });
+  }
+
+  async decide(requestId: number, approve: boolean, reason?: string): Promise<IPromotion> {
+    return requestAPI<IPromotion>(`promotions/${requestId}/${approve ? 'approve' : 'reject'}`, {
+      method: 'POST',
+      body: JSON.stringify(reason ? { reason } : {})
+    });
+  }
+
+  // ------------------------------------------------------------------ pipelines
+  async listPipelines(): Promise<IPipeline[]> {
+    const body = await requestAPI<{ pipelines: IPipeline[] }>('pipelines');
+    return body.pipelines;
+  }
+
+  async pipelineRuns(name: string, limit = 50): Promise<IPipelineRun[]> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    const body = await requestAPI<{ runs: IPipelineRun[] }>(
+      `pipelines/${enc(name)}/runs`,
+      {},
+      query
+    );
+    return body.runs;
+  }
+
+  async getPipelineRun(id: string): Promise<IPipelineRunDetail> {
+    return requestAPI<IPipelineRunDetail>(`pipeline-runs/${enc(id)}`);
+  }
+
+  async listSchedules(): Promise<ISchedule[]> {
+    const body = await requestAPI<{ schedules: ISchedule[] }>('schedules');
+    return body.schedules;
+  }
+
+  async scheduleHistory(name: string, limit = 20): Promise<IScheduleFire[]> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    const body = await requestAPI<{ fires: IScheduleFire[] }>(
+      `schedules/${enc(name)}/history`,
+      {},
+      query
+    );
+    return body.fires;
+  }
+
+  /** Pause, resume, or run a schedule once now (a new process on the server). */
+  async scheduleAction(name: string, action: 'pause' | 'resume' | 'run'): Promise<unknown> {
+    return requestAPI(`schedules/${enc(name)}/${action}`, { method: 'POST', body: '{}' });
   }
 }

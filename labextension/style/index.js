@@ -1,1 +1,4 @@
 import './base.css';
+import './tables.css';
+import './models.css';
+import './pipelines.css';

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import time
 
 import pytest
 
@@ -44,8 +45,19 @@ def test_cli_run_show_list_and_schedules(pclient, project, capsys):
     assert "schedule 'daily'" in out
     code, out = _run(["schedule", "list", "--format", "json"], capsys)
     assert json.loads(out)[0]["parameters"] == {"n": "2"}
-    for action in ("pause", "resume", "history", "remove"):
+    for action in ("pause", "resume", "history"):
         _run(["schedule", action, "daily"], capsys)
+    code, out = _run(["schedule", "run", "daily"], capsys)
+    assert "schedule 'daily' fired now" in out
+    from jupyter_mlops.pipelines.schedule import schedule_history
+
+    deadline = time.monotonic() + 90
+    while schedule_history("daily")[0].pipeline_status not in ("SUCCEEDED", "FAILED"):
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    fire = schedule_history("daily")[0]
+    assert fire.pipeline_status == "SUCCEEDED" and fire.fired_by.startswith("run-now:")
+    _run(["schedule", "remove", "daily"], capsys)
     code, out = _run(["schedule", "list"], capsys)
     assert "no schedules" in out
     code, out = _run(["scheduler", "--once"], capsys)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlops.errors import AlreadyExistsError, InvalidInputError
-from jupyter_mlops.pipelines.scheduler import Scheduler
 from jupyter_mlops.pipelines.schedule import (
     add_schedule,
     list_schedules,
@@ -20,6 +19,7 @@ from jupyter_mlops.pipelines.schedule import (
     resume_schedule,
     schedule_history,
 )
+from jupyter_mlops.pipelines.scheduler import Scheduler
 from jupyter_mlops.store.pipelines import PipelineStore
 
 from .conftest import write_notebook, write_yaml
@@ -169,3 +169,44 @@ def test_a_fired_slot_runs_the_pipeline(pclient, pipeline_file):
     run = store.get_pipeline_run(fire.pipeline_run_id)
     assert run.trigger == "schedule" and run.schedule_id == sched.id
     assert pclient.get_run(run.step("hello").run_id).metrics == {"answer": 10.0}
+
+
+def test_run_now_records_a_fire_audits_it_and_launches(client):
+    from jupyter_mlops.errors import ConflictError
+    from jupyter_mlops.pipelines.schedule import run_schedule_now
+    from jupyter_mlops.registry.api import registry_for
+
+    sched = _schedule(client, name="s")
+    launched = Recorder()
+    fire = run_schedule_now("s", client, user="ann", launcher=launched)
+    assert launched.calls == [(sched.id, fire.slot)]
+    assert (fire.status, fire.fired_by, fire.pipeline_run_id) == ("FIRED", "run-now:ann", None)
+    assert abs(fire.slot - time.time()) < 60
+    store = PipelineStore(client.store.url)
+    assert [(f.slot, f.fired_by) for f in store.list_fires(sched.id)] == [
+        (fire.slot, "run-now:ann")]
+    events = [(e.action, e.user, e.target_id) for e in registry_for(client).audit_log()
+              if e.target_type == "schedule"]
+    assert events[0] == ("schedule.run_now", "ann", str(sched.id))
+    # Its run has not registered yet: a second "run now" would overlap, so it is refused.
+    with pytest.raises(ConflictError, match="still starting"):
+        run_schedule_now("s", client, launcher=launched)
+    assert len(launched.calls) == 1 and len(store.list_fires(sched.id)) == 1
+
+
+def test_run_now_with_overlap_allowed_and_a_failing_launcher(client):
+    from jupyter_mlops.pipelines.schedule import run_schedule_now
+
+    sched = _schedule(client, name="o", allow_overlap=True)
+    launched = Recorder()
+    run_schedule_now("o", client, launcher=launched)
+    run_schedule_now(sched.id, client, launcher=launched)
+    assert len(launched.calls) == 2
+
+    def broken(sched, slot):
+        raise OSError("no such interpreter")
+
+    with pytest.raises(OSError):
+        run_schedule_now("o", client, launcher=broken)
+    statuses = [f.status for f in PipelineStore(client.store.url).list_fires(sched.id)]
+    assert statuses == ["FAILED", "FIRED", "FIRED"]

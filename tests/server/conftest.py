@@ -168,7 +168,9 @@ def every_request(mlops_store, handler_verbs) -> list[tuple[str, str]]:
 
     from jupyter_mlops.server.handlers import API_ROOT, ROUTES
 
-    values = {"run_id": mlops_store.beta, "key": "acc", "name": "config/params.json"}
+    values = {"run_id": mlops_store.beta, "key": "acc", "name": "config/params.json",
+              "model": "churn", "version": "1", "request_id": "1", "pipeline": "train-churn",
+              "pipeline_run_id": "0" * 32, "schedule": "nightly"}
     out = []
     for pattern, handler in ROUTES:
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], pattern)
@@ -180,3 +182,87 @@ def every_request(mlops_store, handler_verbs) -> list[tuple[str, str]]:
 def body_for():
     """A valid body for mutating verbs (so only auth can refuse the request)."""
     return lambda method: b'{"name": "x"}' if method in ("POST", "PUT", "PATCH") else None
+
+
+# ----------------------------------------------------------------------------- registry
+@pytest.fixture
+def registry_seed(mlops_store):
+    """Model ``churn`` v1 (champion) and v2; roles: tester (the server's own identity under
+    token auth) and bob are ML engineers, alice a data scientist, carol holds none."""
+    from tests.seed_panel import seed_registry
+
+    client = Client(mlops_store.tracking_uri, mlops_store.artifact_root)
+    try:
+        return seed_registry(client, {"tester": "ml_engineer", "alice": "data_scientist",
+                                      "bob": "ml_engineer"})
+    finally:
+        client.writer.close()
+
+
+@pytest.fixture
+def registry(mlops_store):
+    """The RegistryClient on the test store (to check what a request changed)."""
+    from jupyter_mlops.registry.api import registry_for
+
+    client = Client(mlops_store.tracking_uri, mlops_store.artifact_root)
+    yield registry_for(client)
+    client.writer.close()
+
+
+# ----------------------------------------------------------------------------- pipelines
+@dataclasses.dataclass
+class PipelineSeed:
+    path: Path  # the pipeline.yaml
+    pipeline: str
+    run_id: str  # a pipeline run with SUCCEEDED, CACHED, FAILED and SKIPPED steps
+    step_runs: dict[str, str]  # step -> its child run id
+    schedule: str
+    schedule_id: int
+
+
+@pytest.fixture
+def pipeline_seed(mlops_store, tmp_path) -> PipelineSeed:
+    """Pipeline ``train-churn`` with one recorded run and a nightly schedule with a fire.
+
+    The run's records are written through the pipeline store (as the runner would) so each
+    step has a known state without running kernels; ``test_schedule_run_now`` runs it for real.
+    """
+    from jupyter_mlops.pipelines.schedule import add_schedule
+    from jupyter_mlops.pipelines.spec import Pipeline
+    from jupyter_mlops.store.pipelines import PipelineStore
+    from tests.seed_panel import write_pipeline_project
+
+    path = write_pipeline_project(tmp_path / "project")
+    client = Client(mlops_store.tracking_uri, mlops_store.artifact_root)
+    try:
+        spec = Pipeline.load(path)
+        store = PipelineStore(client.store.url)
+        pipe = store.save_pipeline(spec.name, spec.to_dict(), spec.digest(), str(path))
+        parent = client.create_run(experiment="train-churn", name="train-churn")
+        steps = ["prepare", "train_a", "train_b", "evaluate"]
+        prid = store.create_pipeline_run(pipe.id, steps, run_id=parent.id, parameters={},
+                                         trigger="manual", executor="local")
+        children = {}
+        for step, status, attempts, error in [
+                ("prepare", "CACHED", 0, None), ("train_a", "SUCCEEDED", 1, None),
+                ("train_b", "FAILED", 2, "ValueError: C must be positive (cell 2)"),
+                ("evaluate", "SKIPPED", 0, "upstream step train_b failed")]:
+            fields = {"status": status, "attempts": attempts, "error": error}
+            if status != "SKIPPED":
+                child = client.create_run(experiment="train-churn", name=f"train-churn/{step}",
+                                          parent_run_id=parent.id)
+                client.end_run(child.id, "FAILED" if status == "FAILED" else "FINISHED")
+                children[step] = child.id
+                fields.update(run_id=child.id, started_at=100.0, ended_at=102.5)
+            if status == "CACHED":
+                fields["cached_from"] = 1
+            store.update_step(prid, step, **fields)
+        store.finish_pipeline_run(prid, "FAILED", error="step train_b failed")
+        client.end_run(parent.id, "FAILED")
+        sched = add_schedule(path, "0 3 * * *", timezone="Europe/Berlin", name="nightly",
+                             client=client)
+        store.claim_slot(sched.id, 1_700_000_000.0, "host:1", "SKIPPED")
+        client.flush()
+    finally:
+        client.writer.close()
+    return PipelineSeed(path, "train-churn", prid, children, "nightly", sched.id)

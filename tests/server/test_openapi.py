@@ -34,3 +34,27 @@ def test_every_operation_documents_403():
         for verb, op in ops.items():
             if verb != "parameters":
                 assert "403" in op["responses"], (verb, path)
+
+
+def test_every_ref_resolves():
+    spec = yaml.safe_load(SPEC.read_text())
+    refs = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                refs.append(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    assert refs
+    for ref in refs:
+        assert ref.startswith("#/"), ref
+        target = spec
+        for part in ref[2:].split("/"):
+            assert part in target, ref
+            target = target[part]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import jupyter_mlops
+from jupyter_mlops.server.app import MlopsServerApp
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -14,7 +15,7 @@ def test_top_level_package_exposes_extension_points():
     # `jpserver_extensions: {"jupyter_mlops": true}` and `jupyter labextension develop .`
     # look these up on the top-level package.
     assert jupyter_mlops._jupyter_server_extension_points() == [
-        {"module": "jupyter_mlops.server"}]
+        {"module": "jupyter_mlops.server", "app": MlopsServerApp}]
     paths = jupyter_mlops._jupyter_labextension_paths()
     assert paths == [{"src": "labextension", "dest": "jupyter-mlops"}]
     package_json = json.loads((REPO / "labextension" / "package.json").read_text())

@@ -23,6 +23,7 @@ import pytest
 
 import jupyter_mlops
 from jupyter_mlops.client import Client
+from tests.seed_panel import LAB_USER
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "ui-tests" / "screenshots"
@@ -65,6 +66,9 @@ class UiStore:
     client: Client
     runs: dict[str, str]  # name -> id of the hand-made runs
     live: str
+    #: "ok": every step ran; "failed": steps cached from "ok", evaluate failed.
+    pipeline_runs: dict[str, str] = dataclasses.field(default_factory=dict)
+    pipeline_path: Path | None = None
 
 
 def _seed(client: Client, data_dir: Path) -> tuple[dict[str, str], str]:
@@ -118,6 +122,26 @@ def _notebook(model: str, lr: float) -> dict:
     }
 
 
+def _seed_models_and_pipelines(client: Client, base: Path) -> tuple[dict[str, str], Path]:
+    """Model ``churn`` v1 (champion) and v2 with the lab user as ML engineer; pipeline
+    ``train-churn`` run twice for real (all steps, then cache hits and a failed step) and
+    scheduled nightly."""
+    from jupyter_mlops.pipelines import add_schedule, run_pipeline
+    from tests.seed_panel import seed_registry, write_pipeline_project
+
+    seed_registry(client, {LAB_USER: "ml_engineer", "dana-ds": "data_scientist"})
+    path = write_pipeline_project(base / "project")
+    with pytest.MonkeyPatch.context() as mp:  # the step kernels import this checkout
+        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO),
+                                                               os.environ.get("PYTHONPATH")])))
+        ok = run_pipeline(path, client=client, progress=False, workers=2)
+        failed = run_pipeline(path, {"fail": True}, client=client, progress=False, workers=2)
+    assert ok.status == "SUCCEEDED" and failed.status == "FAILED", (ok, failed)
+    add_schedule(path, "0 3 * * *", timezone="Europe/Berlin", name="nightly-churn",
+                 client=client)
+    return {"ok": ok.id, "failed": failed.id}, path
+
+
 @pytest.fixture(scope="session")
 def ui_store(tmp_path_factory) -> Iterator[UiStore]:
     base = tmp_path_factory.mktemp("ui-store")
@@ -125,7 +149,9 @@ def ui_store(tmp_path_factory) -> Iterator[UiStore]:
     root = str(base / "artifacts")
     client = Client(uri, root)
     runs, live = _seed(client, base)
-    yield UiStore(uri, root, client, runs, live)
+    pipeline_runs, pipeline_path = _seed_models_and_pipelines(client, base)
+    client.flush()
+    yield UiStore(uri, root, client, runs, live, pipeline_runs, pipeline_path)
     client.writer.close()
 
 
@@ -172,6 +198,7 @@ def lab(ui_store: UiStore, tmp_path_factory) -> Iterator[Lab]:
         **os.environ,
         "MLOPS_TRACKING_URI": ui_store.tracking_uri,
         "MLOPS_ARTIFACT_ROOT": ui_store.artifact_root,
+        "MLOPS_USER": LAB_USER,
         "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data), os.environ.get("JUPYTER_PATH")])),
         "JUPYTER_CONFIG_DIR": str(config),
         "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
