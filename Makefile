@@ -21,7 +21,15 @@ $(STAMP): $(PY) pyproject.toml labextension/package.json
 	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 
-install: $(STAMP)
+# Rebuild the panel when its TypeScript or CSS changed since the last build (pip's editable
+# build skips it once a build exists).
+LABEXT_SRC := $(wildcard labextension/src/*) $(wildcard labextension/style/*) labextension/package.json
+LABEXT_BUILT := jupyter_mlops/labextension/package.json
+$(LABEXT_BUILT): $(STAMP) $(LABEXT_SRC)
+	cd labextension && jlpm build
+	touch $@
+
+install: $(STAMP) $(LABEXT_BUILT)
 
 ## demo: install, run the demo notebook twice with papermill on the embedded store, say where to look
 demo: install
