@@ -34,6 +34,9 @@ _LAZY.update({"run_pipeline": "jupyter_mlops.pipelines.runner",
 _LAZY.update({name: "jupyter_mlops.pipelines.schedule" for name in (
     "add_schedule", "list_schedules", "pause_schedule", "resume_schedule",
     "remove_schedule", "schedule_history")})
+_LAZY.update({name: "jupyter_mlops.monitoring.monitor" for name in (
+    "monitor", "get_monitor", "list_monitors")})
+_LAZY.update({"serve": "jupyter_mlops.serving.server"})
 _LAZY.update({name: "jupyter_mlops.errors" for name in (
     "MlopsError", "InvalidInputError", "FilterSyntaxError", "NotFoundError",
     "AlreadyExistsError", "ConflictError", "PermissionDeniedError", "CorruptArtifactError",

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     from jupyter_mlops.pipelines.cli import add_commands as add_pipeline_commands
 
     add_pipeline_commands(top)
+    from jupyter_mlops.monitoring.cli import add_commands as add_monitoring_commands
+
+    add_monitoring_commands(top)
     return parser
 
 
@@ -212,6 +215,9 @@ from jupyter_mlops.pipelines.cli import HANDLERS as _PIPELINE_COMMANDS  # noqa: 
 
 COMMANDS.update(_REGISTRY_COMMANDS)
 COMMANDS.update(_PIPELINE_COMMANDS)  # handlers return 1 when a pipeline failed / differs
+from jupyter_mlops.monitoring.cli import HANDLERS as _MONITORING_COMMANDS  # noqa: E402
+
+COMMANDS.update(_MONITORING_COMMANDS)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -100,6 +100,9 @@ def build_parser() -> MagicArgumentParser:
     from jupyter_mlops.registry import magics as registry_magics
 
     registry_magics.add_parsers(sub)
+    from jupyter_mlops.monitoring import magics as monitoring_magics
+
+    monitoring_magics.add_parsers(sub)
 
     p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
@@ -155,11 +158,14 @@ class MlopsMagics(Magics):
                              "a line magic (%mlops …). Run `%mlops help`.")
         from jupyter_mlops.errors import MlopsError
 
+        from jupyter_mlops.monitoring import magics as monitoring_magics
         from jupyter_mlops.registry import magics as registry_magics
 
         try:
             if command in registry_magics.COMMANDS:
                 return registry_magics.handle(command, args, self.shell)
+            if command in monitoring_magics.COMMANDS:
+                return monitoring_magics.handle(command, args, self.shell)
             return getattr(self, f"_cmd_{command}")(args, cell)
         except MlopsError as exc:
             raise UsageError(f"{exc}") from None

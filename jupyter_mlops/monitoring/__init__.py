@@ -1,0 +1,39 @@
+"""Monitoring (C9): drift against a profiled reference, live quality from feedback, alerts
+that can start a retraining pipeline, reports and Prometheus metrics.
+
+``mlops.monitor("churn@champion", reference=df)`` returns a :class:`Monitor`. Importing this
+package is cheap; NumPy, pandas, SciPy and matplotlib load on use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "monitor": "jupyter_mlops.monitoring.monitor",
+    "get_monitor": "jupyter_mlops.monitoring.monitor",
+    "list_monitors": "jupyter_mlops.monitoring.monitor",
+    "Monitor": "jupyter_mlops.monitoring.monitor",
+    "compute_drift": "jupyter_mlops.monitoring.drift",
+    "DriftReport": "jupyter_mlops.monitoring.drift",
+    "DEFAULT_THRESHOLDS": "jupyter_mlops.monitoring.drift",
+    "ReferenceProfile": "jupyter_mlops.monitoring.profile",
+    "MonitorReport": "jupyter_mlops.monitoring.report",
+    "MonitorCollector": "jupyter_mlops.monitoring.metrics",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_mlops.monitoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,247 @@
+"""``jupyter mlops monitor …`` and ``jupyter mlops serve …``: parse, call, print.
+
+``jupyter_mlops/cli.py`` calls :func:`add_commands` on its top-level subparsers and merges
+:data:`HANDLERS` into its handler map; its ``main`` prints any ``MlopsError`` as one line and
+exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def add_commands(top: argparse._SubParsersAction) -> None:
+    """Add the ``monitor`` command group and the ``serve`` command."""
+    mon = top.add_parser("monitor", help="drift, live quality and alerts of served models") \
+        .add_subparsers(dest="action", required=True, metavar="ACTION")
+    p = mon.add_parser("list", help="monitors and their latest window")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p = mon.add_parser("show", help="a monitor's latest window, per feature")
+    p.add_argument("name", help="monitor name (by default the model reference, e.g. "
+                   "churn@champion)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p = mon.add_parser("report", help="write the drift report as a standalone HTML file")
+    p.add_argument("name")
+    p.add_argument("--output", "-o", required=True, help="HTML file to write")
+    p.add_argument("--last", type=int, default=50, help="windows to include")
+    p.add_argument("--measure", default="psi", help="score drawn over time (psi, ks, js…)")
+    p = mon.add_parser("alerts", help="recorded alerts, newest first")
+    p.add_argument("name")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p = mon.add_parser("rules", help="alert rules")
+    p.add_argument("name")
+    p = mon.add_parser("add-alert", help="alert when MEASURE OP THRESHOLD (e.g. psi '>' 0.2)")
+    p.add_argument("name")
+    p.add_argument("measure")
+    p.add_argument("op", choices=[">", ">=", "<", "<="])
+    p.add_argument("threshold", type=float)
+    p.add_argument("--feature", "-f", help="one feature (default: any)")
+    p.add_argument("--pipeline", "-p", help="pipeline.yaml to run when it fires (retrain)")
+    p.add_argument("--param", action="append", default=[], metavar="K=V",
+                   help="pipeline parameter (repeatable)")
+    p.add_argument("--cooldown", default="1h", help="minimum time between pipeline runs")
+    p = mon.add_parser("remove-alert", help="delete an alert rule")
+    p.add_argument("name")
+    p.add_argument("rule_id", type=int)
+    p = mon.add_parser("metrics", help="the monitor's Prometheus metrics (text format)")
+    p.add_argument("name")
+
+    serve_arguments(top.add_parser(
+        "serve", help="serve a registered model over HTTP (MLflow-compatible)"))
+
+
+def serve_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``jupyter mlops serve`` (also ``python -m jupyter_mlops.serving``)."""
+    p.add_argument("ref", metavar="models:/NAME@ALIAS")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=5005)
+    p.add_argument("--monitor", "-m", help="log served requests to this monitor")
+    p.add_argument("--sample", type=float, default=1.0,
+                   help="fraction of requests logged to the monitor (default all)")
+    p.add_argument("--poll-seconds", type=float, default=2.0,
+                   help="how often to check whether the alias moved (0: never)")
+    p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body")
+    p.add_argument("--trusted", action="store_true", help="allow a pickle/joblib model")
+    p.add_argument("--log-level", default="warning",
+                   choices=["critical", "error", "warning", "info", "debug"])
+
+
+def _client(args):
+    from jupyter_mlops.client import Client
+
+    return Client(args.tracking_uri, args.artifact_root)
+
+
+def _monitor(args):
+    from jupyter_mlops.monitoring.monitor import get_monitor
+
+    return get_monitor(args.name, client=_client(args))
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _table(header: list[str], rows: list[list]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    for row in (header, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+
+
+def monitor_list(args) -> None:
+    from jupyter_mlops.store.monitoring import MonitoringStore
+
+    client = _client(args)
+    store = MonitoringStore(client.store.url)
+    rows = []
+    for m in store.list_monitors():
+        last = store.list_windows(m.id, 1)
+        w = last[-1] if last else None
+        rows.append({"name": m.name, "model": m.model_ref, "window": m.config.get("window"),
+                     "windows": w.seq if w else 0,
+                     "latest": _when(w.end_at) if w else "-",
+                     "drifted": f"{w.columns_drifted}/{w.columns_checked}" if w else "-"})
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        print("No monitors. Create one with mlops.monitor('MODEL@ALIAS', reference=df).")
+        return
+    _table(["MONITOR", "MODEL", "WINDOWS", "LATEST", "DRIFTED"],
+           [[r["name"], r["model"], r["windows"], r["latest"], r["drifted"]] for r in rows])
+
+
+def monitor_show(args) -> None:
+    mon = _monitor(args)
+    windows = mon.windows(1)
+    if not windows:
+        print(f"Monitor {mon.name} ({mon.model_ref}): no window closed yet.")
+        return
+    w = windows[-1]
+    points = mon.store.series(mon.id, since_seq=w.seq)
+    if args.format == "json":
+        print(json.dumps({"window": w.to_dict(), "results": [p.to_dict() for p in points]},
+                         indent=2))
+        return
+    print(f"Monitor {mon.name} ({mon.model_ref}) window {w.seq}: {w.rows} rows "
+          f"{_when(w.start_at)} – {_when(w.end_at)}, model version {w.model_version}, "
+          f"{w.columns_drifted} of {w.columns_checked} columns drifted")
+    schema = (w.summary or {}).get("schema") or {}
+    for key, value in schema.items():
+        if value:
+            print(f"  schema {key.replace('_', ' ')}: {value}")
+    by_feature: dict[str, dict[str, float]] = {}
+    drifted: dict[str, bool] = {}
+    for p in points:
+        by_feature.setdefault(p.feature, {})[p.measure] = p.value
+        if p.measure == "drift":
+            drifted[p.feature] = bool(p.drifted)
+    measures = ["psi", "ks", "ks_pvalue", "js", "chi2_pvalue", "missing_share"]
+    rows = [[f, "DRIFT" if drifted.get(f) else "ok",
+             *(_fmt(vals.get(m)) for m in measures)]
+            for f, vals in sorted(by_feature.items(), key=lambda kv: not drifted.get(kv[0]))
+            if f]
+    _table(["FEATURE", "VERDICT", *measures], rows)
+    model_level = by_feature.get("", {})
+    quality = {k: v for k, v in model_level.items() if k in ("accuracy", "f1", "mae", "rmse",
+                                                               "labelled")}
+    if quality:
+        print("live quality: " + ", ".join(f"{k}={_fmt(v)}" for k, v in quality.items()))
+
+
+def _fmt(v) -> str:
+    return "-" if v is None or v != v else f"{v:.4g}"
+
+
+def monitor_report(args) -> None:
+    mon = _monitor(args)
+    report = mon.report(last=max(1, args.last), measure=args.measure)
+    path = report.save_html(args.output)
+    print(f"Wrote {path} ({len(report.windows)} windows, {len(report.alerts)} alerts).")
+
+
+def monitor_alerts(args) -> None:
+    mon = _monitor(args)
+    alerts = mon.alerts(max(1, args.limit))
+    if args.format == "json":
+        print(json.dumps([a.to_dict() for a in alerts], indent=2))
+        return
+    if not alerts:
+        print("No alerts.")
+        return
+    _table(["WHEN", "ACTION", "PIPELINE RUN", "MESSAGE"],
+           [[_when(a.at), a.action, (a.pipeline_run_id or "-")[:12], a.message] for a in alerts])
+
+
+def monitor_rules(args) -> None:
+    rules = _monitor(args).rules()
+    if not rules:
+        print("No alert rules. Add one with `jupyter mlops monitor add-alert NAME psi '>' 0.2`.")
+        return
+    _table(["ID", "RULE", "PIPELINE", "COOL-DOWN", "LAST TRIGGERED"],
+           [[r.id, f"{r.measure} {r.op} {r.threshold:g}" + (f" on {r.feature}" if r.feature
+                                                           else ""),
+             r.pipeline or "-", f"{r.cooldown_s:g} s", _when(r.last_triggered_at)]
+            for r in rules])
+
+
+def monitor_add_alert(args) -> None:
+    from jupyter_mlops.errors import InvalidInputError
+
+    params = {}
+    for item in args.param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--param takes KEY=VALUE, got {item!r}.")
+        params[key] = value
+    rule = _monitor(args).add_alert(args.measure, args.threshold, op=args.op,
+                                    feature=args.feature, pipeline=args.pipeline,
+                                    parameters=params or None, cooldown=args.cooldown)
+    print(f"Alert rule {rule.id}: {rule.measure} {rule.op} {rule.threshold:g}"
+          + (f" on {rule.feature}" if rule.feature else "")
+          + (f" → runs {rule.pipeline} (cool-down {rule.cooldown_s:g} s)" if rule.pipeline
+             else ""))
+
+
+def monitor_remove_alert(args) -> None:
+    _monitor(args).remove_alert(args.rule_id)
+    print(f"Removed alert rule {args.rule_id}.")
+
+
+def monitor_metrics(args) -> None:
+    from jupyter_mlops.monitoring.metrics import exposition
+
+    sys.stdout.write(exposition(_monitor(args)).decode())
+
+
+def serve(args) -> None:
+    from jupyter_mlops.serving.server import serve as run
+
+    def ready(app) -> None:
+        served = app.holder.current
+        monitor = f"; logging to monitor {args.monitor}" if args.monitor else ""
+        print(f"Serving {served.version.name} version {served.version.version} "
+              f"({args.ref}) on http://{args.host}:{args.port}/invocations{monitor}. "
+              "Ctrl-C stops.", flush=True)
+
+    run(args.ref, host=args.host, port=args.port, client=_client(args), monitor=args.monitor,
+        sample=args.sample, trusted=args.trusted, poll_interval=args.poll_seconds,
+        max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level, ready=ready)
+
+
+HANDLERS = {
+    ("monitor", "list"): monitor_list,
+    ("monitor", "show"): monitor_show,
+    ("monitor", "report"): monitor_report,
+    ("monitor", "alerts"): monitor_alerts,
+    ("monitor", "rules"): monitor_rules,
+    ("monitor", "add-alert"): monitor_add_alert,
+    ("monitor", "remove-alert"): monitor_remove_alert,
+    ("monitor", "metrics"): monitor_metrics,
+    ("serve", None): serve,
+}

@@ -1,0 +1,42 @@
+"""``%mlops monitor NAME@ALIAS``: the monitoring subcommand of the ``%mlops`` magic.
+
+``notebook/magics.py`` adds the parser with :func:`add_parsers` and sends the command to
+:func:`handle`; errors from monitoring (:class:`MlopsError`) become one-line ``UsageError``
+there.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+#: The subcommands :func:`handle` serves.
+COMMANDS = ("monitor",)
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    """Declare ``monitor`` on the ``%mlops`` subparsers."""
+    p = subparsers.add_parser(
+        "monitor", help="drift report and alerts of a monitor: %mlops monitor churn@champion")
+    p.add_argument("name", metavar="NAME@ALIAS",
+                   help="monitor name (by default the model reference it watches)")
+    p.add_argument("--last", "-l", type=int, default=50, help="windows to show")
+    p.add_argument("--measure", "-m", default="psi", help="score drawn over time")
+    p.add_argument("--html", metavar="PATH", help="also write a standalone HTML report")
+
+
+def handle(command: str, args: argparse.Namespace, shell: Any) -> Any:
+    """Run one monitoring subcommand in ``shell`` (an IPython InteractiveShell)."""
+    return {"monitor": _monitor}[command](args, shell)
+
+
+def _monitor(args: argparse.Namespace, shell: Any) -> None:
+    from IPython.display import HTML, display
+
+    from jupyter_mlops.monitoring.monitor import get_monitor
+
+    mon = get_monitor(args.name)
+    report = mon.report(last=max(1, args.last), measure=args.measure)
+    display(HTML(report.to_html(standalone=False)))
+    if args.html:
+        print(f"Wrote {report.save_html(args.html)}.")

@@ -1,0 +1,31 @@
+"""``python -m jupyter_mlops.serving models:/NAME@ALIAS [--port 5005]``: the same server as
+``jupyter mlops serve``, for environments without the ``jupyter`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    from jupyter_mlops.errors import MlopsError
+    from jupyter_mlops.monitoring.cli import serve, serve_arguments
+
+    parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.serving",
+                                     description="Serve a registered model over HTTP.")
+    parser.add_argument("--tracking-uri", help="SQLAlchemy URL of the store")
+    parser.add_argument("--artifact-root", help="artifact folder or fsspec URL")
+    serve_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        serve(args)
+    except MlopsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""The model server's ASGI application: ``/invocations``, ``/health``, ``/version``,
+``/metrics`` and ``/feedback``.
+
+A bare ASGI callable rather than a web framework: five fixed routes do not need routing
+tables or middleware, and every microsecond per request shows at thousands of requests per
+second. Client mistakes (malformed JSON, an unknown shape, missing columns, wrong types, an
+oversized body, a wrong method or media type) get a 4xx with an MLflow-style JSON error
+``{"error_code": …, "message": …}``; the server keeps serving. Unexpected failures are logged
+and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from jupyter_mlops.serving.inputs import InputError, jsonable, parse_body, row_count
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BODY = 16 * 1024 * 1024
+#: Batches at least this big are scored in a worker thread so the event loop keeps answering.
+THREAD_ROWS = 2_000
+_JSON = [(b"content-type", b"application/json")]
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+def _fast_checks_on_this_thread() -> None:
+    """Skip scikit-learn's finiteness scan on the event loop's thread (its config is
+    per-thread): the fast path has already checked the array, or the model accepts NaN."""
+    try:
+        import sklearn
+
+        sklearn.set_config(assume_finite=True)
+    except ImportError:  # pragma: no cover - a non-sklearn model
+        pass
+
+
+class ServingApp:
+    """ASGI app serving a :class:`~jupyter_mlops.serving.holder.ModelHolder`.
+
+    Parameters
+    ----------
+    holder : ModelHolder
+    sink : PredictionSink, optional
+        Where served requests are logged for monitoring.
+    max_body : int
+        Largest accepted request body in bytes (larger → 413).
+    """
+
+    def __init__(self, holder, sink=None, max_body: int = DEFAULT_MAX_BODY):
+        self.holder = holder
+        self.sink = sink
+        self.max_body = max_body
+        self.started = time.time()
+        self._metrics()
+
+    # ------------------------------------------------------------------ metrics
+    def _metrics(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.requests = Counter("mlops_serving_requests", "HTTP requests answered",
+                                ["route", "status"], registry=self.registry)
+        self.latency = Histogram("mlops_serving_request_seconds",
+                                 "Time to answer a request", ["route"], buckets=_BUCKETS,
+                                 registry=self.registry)
+        self.rows = Counter("mlops_serving_predictions", "Rows scored", registry=self.registry)
+        self.version_gauge = Gauge("mlops_serving_model_version", "Model version being served",
+                                   registry=self.registry)
+        self.switch_gauge = Gauge("mlops_serving_model_switches",
+                                  "Times the alias moved and the server switched version",
+                                  registry=self.registry)
+        self.version_gauge.set_function(lambda: self.holder.current.version.version)
+        self.switch_gauge.set_function(lambda: self.holder.switches)
+        self._ok = self.requests.labels("invocations", "200")
+        self._inv_latency = self.latency.labels("invocations")
+        if self.sink is not None:
+            from jupyter_mlops.monitoring.metrics import MonitorCollector
+
+            self.registry.register(MonitorCollector(self.sink.monitor))
+
+    # ------------------------------------------------------------------ ASGI
+    async def __call__(self, scope, receive, send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                _fast_checks_on_this_thread()
+                self.holder.start()
+                if self.sink is not None:
+                    self.sink.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.holder.stop()
+                if self.sink is not None:
+                    await asyncio.get_running_loop().run_in_executor(None, self.sink.stop)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope, receive, send) -> None:
+        path, method = scope["path"], scope["method"]
+        t0 = time.perf_counter()
+        if path == "/invocations":
+            if method != "POST":
+                status = await self._error(send, InputError(
+                    "Use POST for /invocations.", 405, "METHOD_NOT_ALLOWED"))
+            else:
+                status = await self._invocations(scope, receive, send)
+            if status == 200:
+                self._ok.inc()
+                self._inv_latency.observe(time.perf_counter() - t0)
+            else:
+                self.requests.labels("invocations", str(status)).inc()
+                self._inv_latency.observe(time.perf_counter() - t0)
+            return
+        routes = {"/health": self._health, "/ping": self._health, "/version": self._version,
+                  "/metrics": self._metrics_route, "/feedback": self._feedback}
+        handler = routes.get(path)
+        if handler is None:
+            status = await self._error(send, InputError(
+                f"No route {path}: use POST /invocations, GET /health, /version or /metrics.",
+                404, "ENDPOINT_NOT_FOUND"))
+            self.requests.labels("other", str(status)).inc()
+            return
+        wanted = "POST" if path == "/feedback" else "GET"
+        if method != wanted and not (method == "HEAD" and wanted == "GET"):
+            status = await self._error(send, InputError(f"Use {wanted} for {path}.", 405,
+                                                        "METHOD_NOT_ALLOWED"))
+        else:
+            status = await handler(scope, receive, send)
+        route = path.strip("/")
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(time.perf_counter() - t0)
+
+    # ------------------------------------------------------------------ routes
+    async def _invocations(self, scope, receive, send) -> int:
+        served = self.holder.current  # one version for the whole request
+        try:
+            self._check_media_type(scope)
+            body = await self._body(scope, receive)
+            parsed = parse_body(body)
+            n = row_count(parsed)
+            if parsed.ids is not None and len(parsed.ids) != n:
+                raise InputError(f'"ids" has {len(parsed.ids)} entries for {n} rows.')
+            X = served.prepare(parsed)
+            if n >= THREAD_ROWS:
+                preds = await asyncio.get_running_loop().run_in_executor(
+                    None, served.predict, X)
+            else:
+                preds = served.predict(X)
+        except InputError as exc:
+            return await self._error(send, exc)
+        except Exception:
+            log.exception("scoring failed")
+            return await self._error(send, InputError(
+                "The server could not score this request; see its log.", 500,
+                "INTERNAL_ERROR"))
+        out = jsonable(preds)
+        self.rows.inc(n)
+        response: dict[str, Any] = {"predictions": out}
+        sink = self.sink
+        if sink is not None and sink.wants():
+            ids = parsed.ids
+            if ids is None:
+                import uuid
+
+                base = uuid.uuid4().hex
+                ids = [f"{base}-{i}" for i in range(n)] if n > 1 else [base]
+            response["ids"] = ids
+            sink.submit(served.version.version, X, preds, ids, served.columns)
+        await self._send(send, 200, json.dumps(response).encode())
+        return 200
+
+    def _check_media_type(self, scope) -> None:
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                media = value.split(b";", 1)[0].strip().lower()
+                if media not in (b"application/json", b"text/json"):
+                    raise InputError(f"Send JSON (Content-Type: application/json), not "
+                                     f"{media.decode('latin-1')!r}.", 415,
+                                     "UNSUPPORTED_MEDIA_TYPE")
+                return
+
+    async def _body(self, scope, receive) -> bytes:
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise InputError("Bad Content-Length header.") from None
+                if declared > self.max_body:
+                    raise InputError(f"The body is {declared} bytes; the limit is "
+                                     f"{self.max_body}. Send fewer rows per request.", 413,
+                                     "REQUEST_TOO_LARGE")
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise InputError("The client went away.", 400)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise InputError(f"The body is larger than the {self.max_body}-byte limit. "
+                                 "Send fewer rows per request.", 413, "REQUEST_TOO_LARGE")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if not body:
+            raise InputError("The body is empty: send a JSON object such as "
+                             '{"dataframe_split": {"columns": [...], "data": [[...]]}}.')
+        return body
+
+    async def _health(self, scope, receive, send) -> int:
+        served = self.holder.current
+        payload = {"status": "ok", "model": served.version.name,
+                   "version": served.version.version}
+        if self.holder.last_error:
+            payload["warning"] = self.holder.last_error
+        await self._send(send, 200, json.dumps(payload).encode())
+        return 200
+
+    async def _version(self, scope, receive, send) -> int:
+        from jupyter_mlops import __version__
+
+        served = self.holder.current
+        v = served.version
+        payload = {"model": v.name, "version": v.version, "ref": self.holder.ref,
+                   "model_class": v.model_class, "digest": v.digest, "aliases": list(v.aliases),
+                   "signature": served.signature.to_dict() if served.signature else None,
+                   "fast_path": served.fast, "switches": self.holder.switches,
+                   "server": f"jupyter-mlops {__version__}",
+                   "uptime_s": round(time.time() - self.started, 3),
+                   "monitor": self.sink.monitor.name if self.sink is not None else None}
+        await self._send(send, 200, json.dumps(payload).encode())
+        return 200
+
+    async def _metrics_route(self, scope, receive, send) -> int:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        data = await asyncio.get_running_loop().run_in_executor(
+            None, generate_latest, self.registry)
+        await self._send(send, 200, data,
+                         [(b"content-type", CONTENT_TYPE_LATEST.encode("latin-1"))])
+        return 200
+
+    async def _feedback(self, scope, receive, send) -> int:
+        if self.sink is None:
+            return await self._error(send, InputError(
+                "This server logs to no monitor: start it with --monitor NAME.", 404,
+                "NO_MONITOR"))
+        try:
+            self._check_media_type(scope)
+            obj = json.loads(await self._body(scope, receive))
+            if not isinstance(obj, dict) or not isinstance(obj.get("ids"), list) \
+                    or not isinstance(obj.get("y_true"), list) \
+                    or len(obj["ids"]) != len(obj["y_true"]):
+                raise InputError('Send {"ids": [...], "y_true": [...]} with one value per id.')
+            monitor = self.sink.monitor
+            updated = await asyncio.get_running_loop().run_in_executor(
+                None, monitor.log_feedback, obj["ids"], obj["y_true"])
+        except ValueError as exc:
+            return await self._error(send, InputError(f"Malformed feedback: {exc}"))
+        except InputError as exc:
+            return await self._error(send, exc)
+        await self._send(send, 200, json.dumps(
+            {"received": len(obj["ids"]),
+             "windows": {str(k): v for k, v in updated.items()}}).encode())
+        return 200
+
+    # ------------------------------------------------------------------ responses
+    async def _error(self, send, exc: InputError) -> int:
+        body = json.dumps({"error_code": exc.code, "message": str(exc)}).encode()
+        await self._send(send, exc.status, body)
+        return exc.status
+
+    @staticmethod
+    async def _send(send, status: int, body: bytes, headers=None) -> None:
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*(headers or _JSON),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})

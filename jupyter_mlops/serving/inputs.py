@@ -1,0 +1,273 @@
+"""Request bodies → model input: MLflow's scoring JSON shapes, checked against the signature.
+
+Accepted (the shapes ``mlflow models serve`` accepts, so existing clients work unchanged)::
+
+    {"dataframe_split": {"columns": [...], "data": [[...], ...]}}
+    {"dataframe_records": [{"col": value, ...}, ...]}
+    {"instances": [[...], ...]}        or  {"instances": [{"col": value}, ...]}
+    {"inputs": {"col": [...], ...}}    or  {"inputs": [[...], ...]}
+
+plus an optional ``"ids": [...]`` (one per row) naming rows for later ground truth.
+
+For a model whose signature is all numbers (the common tabular case) the rows go straight
+into one float64 NumPy array in the trained column order — no DataFrame per request, which is
+where most of a Python model server's time usually goes. Column names are checked, values must
+be JSON numbers (``true``/``false`` and strings are refused for numeric columns, ``null``
+becomes NaN for float columns), integers are accepted for float columns and integral numbers
+for integer columns. Anything else (strings, categories) goes through the registry's
+:meth:`Signature.enforce` on a DataFrame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
+_NUMERIC = ("float", "integer")
+
+
+class InputError(Exception):
+    """A client mistake: answered with ``status`` and a JSON error, never a traceback."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "BAD_REQUEST"):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclasses.dataclass(frozen=True)
+class Parsed:
+    """A request in a normalised form before the signature is applied."""
+
+    kind: str  # "rows" (+columns or None), "records", "columns", "array"
+    data: Any
+    columns: list[str] | None
+    ids: list[str] | None
+
+
+def parse_body(body: bytes) -> Parsed:
+    """Decode the JSON and find which MLflow shape it uses."""
+    try:
+        obj = json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"The body is not UTF-8 text: {exc}.") from None
+    except ValueError as exc:
+        raise InputError(f"Malformed JSON: {exc}.") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"Expected a JSON object with one of {', '.join(SHAPES)}; got a "
+                         f"{type(obj).__name__}.")
+    found = [k for k in SHAPES if k in obj]
+    if len(found) != 1:
+        raise InputError(
+            f"Give exactly one of {', '.join(SHAPES)} (found "
+            f"{', '.join(found) if found else 'none'}). Example: "
+            '{"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}.')
+    unknown = set(obj) - {found[0], "ids", "params"}
+    if unknown:
+        raise InputError(f"Unknown field(s) {sorted(unknown)} next to {found[0]!r}.")
+    ids = _ids(obj.get("ids"))
+    key, value = found[0], obj[found[0]]
+    if key == "dataframe_split":
+        if not isinstance(value, dict) or "data" not in value:
+            raise InputError('"dataframe_split" must be an object with "data" (and usually '
+                             '"columns").')
+        columns = value.get("columns")
+        if columns is not None and (not isinstance(columns, list)
+                                    or not all(isinstance(c, str) for c in columns)):
+            raise InputError('"dataframe_split.columns" must be a list of column names.')
+        return _rows(value["data"], columns, ids)
+    if key == "dataframe_records":
+        return _records(value, ids)
+    if isinstance(value, dict) and key == "inputs":
+        if not value:
+            raise InputError('"inputs" has no columns.')
+        return Parsed("columns", value, list(value), ids)
+    if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
+        return _records(value, ids)
+    return _rows(value, None, ids)
+
+
+def _ids(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(i, (str, int)) and
+                                              not isinstance(i, bool) for i in value):
+        raise InputError('"ids" must be a list of strings or integers, one per row.')
+    out = [str(i) for i in value]
+    if any(not i or len(i) > 256 for i in out):
+        raise InputError('Each of "ids" must be 1–256 characters.')
+    return out
+
+
+def _rows(data: Any, columns: list[str] | None, ids) -> Parsed:
+    if not isinstance(data, list) or not data:
+        raise InputError("The rows must be a non-empty JSON list.")
+    if columns is not None:
+        width = len(columns)
+        for i, row in enumerate(data):
+            if not isinstance(row, list) or len(row) != width:
+                raise InputError(f"Row {i} must be a list of {width} values (one per column).")
+    return Parsed("rows", data, columns, ids)
+
+
+def _records(data: Any, ids) -> Parsed:
+    if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
+        raise InputError('"dataframe_records" must be a non-empty list of objects '
+                         '(one per row).')
+    return Parsed("records", data, None, ids)
+
+
+# ---------------------------------------------------------------------- applying the signature
+def numeric_matrix(parsed: Parsed, columns: list[str], kinds: list[str]) -> np.ndarray:
+    """The rows as a float64 array in ``columns`` order (all-numeric signatures only)."""
+    if parsed.kind == "rows":
+        if parsed.columns is None:
+            rows = parsed.data
+            if not all(isinstance(r, list) and len(r) == len(columns) for r in rows):
+                raise InputError(f"Each row must have {len(columns)} values, in the order "
+                                 f"{columns}.", 400, "INVALID_PARAMETER_VALUE")
+            names = columns
+        else:
+            rows, names = parsed.data, parsed.columns
+            missing = [c for c in columns if c not in names]
+            if missing:
+                raise _missing(missing, names)
+            if names != columns:
+                pos = {c: i for i, c in enumerate(names)}
+                idx = [pos[c] for c in columns]
+                rows = [[r[i] for i in idx] for r in rows]
+    elif parsed.kind == "records":
+        try:
+            rows = [[rec[c] for c in columns] for rec in parsed.data]
+        except KeyError:
+            for i, rec in enumerate(parsed.data):
+                missing = [c for c in columns if c not in rec]
+                if missing:
+                    raise _missing(missing, list(rec), f" in record {i}") from None
+            raise
+    else:  # columns
+        cols = parsed.data
+        missing = [c for c in columns if c not in cols]
+        if missing:
+            raise _missing(missing, list(cols))
+        values = [cols[c] if isinstance(cols[c], list) else [cols[c]] for c in columns]
+        if len({len(v) for v in values}) != 1:
+            raise InputError('Every column in "inputs" must have the same number of values.',
+                             400, "INVALID_PARAMETER_VALUE")
+        rows = [list(r) for r in zip(*values)]
+    return _to_float(rows, columns, kinds)
+
+
+def _to_float(rows: list[list], columns: list[str], kinds: list[str]) -> np.ndarray:
+    for row in rows:  # bool is an int in Python: refuse it explicitly (cheap: C-level `in`)
+        if True in row or False in row:
+            if any(type(v) is bool for v in row):
+                bad = [columns[j] for j, v in enumerate(row) if type(v) is bool]
+                raise _wrong(bad, kinds, columns, "a boolean")
+    try:
+        arr = np.array(rows)
+    except (TypeError, ValueError):  # ragged rows
+        raise _diagnose(rows, columns, kinds) from None
+    if arr.ndim != 2 or arr.shape[1] != len(columns):
+        raise _diagnose(rows, columns, kinds)
+    if arr.dtype.kind in "iuf":
+        arr = arr.astype(np.float64, copy=False)
+    elif arr.dtype.kind == "O" and not any(type(v) not in (int, float) and v is not None
+                                          for row in rows for v in row):
+        arr = np.array(rows, dtype=np.float64)  # nulls become NaN
+    else:  # strings (NumPy would happily parse "1.5"), nested lists, objects
+        raise _diagnose(rows, columns, kinds)
+    for j, kind in enumerate(kinds):
+        if kind == "integer":
+            col = arr[:, j]
+            if not np.all(np.isfinite(col)) or not np.all(col == np.floor(col)):
+                raise _wrong([columns[j]], kinds, columns, "a non-integer number")
+    return arr
+
+
+def _diagnose(rows, columns, kinds) -> InputError:
+    bad: dict[str, str] = {}
+    for row in rows:
+        if not isinstance(row, list) or len(row) != len(columns):
+            return InputError(f"Each row must have {len(columns)} values.", 400,
+                              "INVALID_PARAMETER_VALUE")
+        for j, v in enumerate(row):
+            if v is None:
+                if kinds[j] == "integer":
+                    bad.setdefault(columns[j], "null")
+            elif type(v) not in (int, float):
+                bad.setdefault(columns[j], type(v).__name__ if not isinstance(v, str)
+                               else "a string")
+    if not bad:
+        return InputError("The rows could not be read as numbers.", 400,
+                          "INVALID_PARAMETER_VALUE")
+    detail = "; ".join(f"{c!r} should be {kinds[columns.index(c)]} but got {t}"
+                       for c, t in bad.items())
+    return InputError(f"Input column(s) of the wrong type: {detail}.", 400,
+                      "INVALID_PARAMETER_VALUE")
+
+
+def _wrong(bad: list[str], kinds, columns, got: str) -> InputError:
+    detail = "; ".join(f"{c!r} should be {kinds[columns.index(c)]} but got {got}" for c in bad)
+    return InputError(f"Input column(s) of the wrong type: {detail}.", 400,
+                      "INVALID_PARAMETER_VALUE")
+
+
+def _missing(missing: list[str], have: list[str], where: str = "") -> InputError:
+    shown = ", ".join(map(repr, have[:8])) + (f" and {len(have) - 8} more" if len(have) > 8
+                                              else "")
+    return InputError(f"Input is missing column(s) {', '.join(map(repr, missing))}{where} that "
+                      f"the model was trained with; it has {shown or 'no columns'}.", 400,
+                      "INVALID_PARAMETER_VALUE")
+
+
+def to_frame(parsed: Parsed, columns: list[str] | None = None):
+    """The request as a pandas DataFrame (the general, slower path)."""
+    import pandas as pd
+
+    if parsed.kind == "records":
+        return pd.DataFrame(parsed.data)
+    if parsed.kind == "columns":
+        values = {k: (v if isinstance(v, list) else [v]) for k, v in parsed.data.items()}
+        try:
+            return pd.DataFrame(values)
+        except ValueError as exc:
+            raise InputError(f'The columns of "inputs" do not line up: {exc}.') from None
+    names = parsed.columns or columns
+    if names is None:
+        return None
+    try:
+        return pd.DataFrame(parsed.data, columns=names)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"The rows do not match the columns: {exc}.") from None
+
+
+def row_count(parsed: Parsed) -> int:
+    if parsed.kind == "columns":
+        first = next(iter(parsed.data.values()))
+        return len(first) if isinstance(first, list) else 1
+    return len(parsed.data)
+
+
+def jsonable(predictions: Any) -> list:
+    """Model output as JSON-ready lists (NaN/inf become null)."""
+    arr = predictions
+    if hasattr(arr, "to_numpy"):
+        arr = arr.to_numpy()
+    arr = np.asarray(arr)
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        return [_finite(v) for v in arr.tolist()]
+    return arr.tolist()
+
+
+def _finite(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, list):
+        return [_finite(x) for x in v]
+    return v
