@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 
 
@@ -77,8 +76,6 @@ def _client(args):
     return Client(args.tracking_uri, args.artifact_root)
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
 def runs_list(args) -> None:
@@ -91,9 +88,9 @@ def runs_list(args) -> None:
         return
     metric_keys = sorted({k for r in runs for k in r.metrics})[:6]
     header = ["RUN", "NAME", "EXPERIMENT", "STATUS", "STARTED", *metric_keys]
-    rows = [[r.id[:12], r.name[:30], r.experiment[:20], r.status, _when(r.start_time),
+    rows = [[r.id[:12], r.name[:30], r.experiment[:20], r.status, when(r.start_time),
              *(_fmt(r.metrics.get(k)) for k in metric_keys)] for r in runs]
-    _print_table(header, rows)
+    print_table(header, rows)
     if not runs:
         print("(no runs match)")
 
@@ -102,10 +99,6 @@ def _fmt(v) -> str:
     return "-" if v is None else f"{v:.6g}"
 
 
-def _print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
 def runs_show(args) -> None:
@@ -116,7 +109,7 @@ def runs_show(args) -> None:
         return
     r = detail.run
     print(f"Run {r.id}  {r.name!r}\n  experiment {r.experiment}  status {r.status}  "
-          f"user {r.user}\n  started {_when(r.start_time)}  ended {_when(r.end_time)}")
+          f"user {r.user}\n  started {when(r.start_time)}  ended {when(r.end_time)}")
     if r.parent_run_id:
         print(f"  parent {r.parent_run_id}")
     if r.reproducible is not None:
@@ -209,9 +202,9 @@ COMMANDS = {
     ("lineage", None): lineage,
     ("env", None): env,
 }
-from jupyter_mlops.registry.cli import COMMANDS as _REGISTRY_COMMANDS  # noqa: E402
-
+from jupyter_mlops.cli_format import print_table, when
 from jupyter_mlops.pipelines.cli import HANDLERS as _PIPELINE_COMMANDS  # noqa: E402
+from jupyter_mlops.registry.cli import COMMANDS as _REGISTRY_COMMANDS  # noqa: E402
 
 COMMANDS.update(_REGISTRY_COMMANDS)
 COMMANDS.update(_PIPELINE_COMMANDS)  # handlers return 1 when a pipeline failed / differs

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
+
+from jupyter_mlops.cli_format import print_table, when
 
 
 def add_commands(top: argparse._SubParsersAction) -> None:
@@ -83,14 +84,8 @@ def _monitor(args):
     return get_monitor(args.name, client=_client(args))
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _table(header: list[str], rows: list[list]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
 def monitor_list(args) -> None:
@@ -104,7 +99,7 @@ def monitor_list(args) -> None:
         w = last[-1] if last else None
         rows.append({"name": m.name, "model": m.model_ref, "window": m.config.get("window"),
                      "windows": w.seq if w else 0,
-                     "latest": _when(w.end_at) if w else "-",
+                     "latest": when(w.end_at) if w else "-",
                      "drifted": f"{w.columns_drifted}/{w.columns_checked}" if w else "-"})
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -112,7 +107,7 @@ def monitor_list(args) -> None:
     if not rows:
         print("No monitors. Create one with mlops.monitor('MODEL@ALIAS', reference=df).")
         return
-    _table(["MONITOR", "MODEL", "WINDOWS", "LATEST", "DRIFTED"],
+    print_table(["MONITOR", "MODEL", "WINDOWS", "LATEST", "DRIFTED"],
            [[r["name"], r["model"], r["windows"], r["latest"], r["drifted"]] for r in rows])
 
 
@@ -129,7 +124,7 @@ def monitor_show(args) -> None:
                          indent=2))
         return
     print(f"Monitor {mon.name} ({mon.model_ref}) window {w.seq}: {w.rows} rows "
-          f"{_when(w.start_at)} – {_when(w.end_at)}, model version {w.model_version}, "
+          f"{when(w.start_at)} – {when(w.end_at)}, model version {w.model_version}, "
           f"{w.columns_drifted} of {w.columns_checked} columns drifted")
     schema = (w.summary or {}).get("schema") or {}
     for key, value in schema.items():
@@ -146,7 +141,7 @@ def monitor_show(args) -> None:
              *(_fmt(vals.get(m)) for m in measures)]
             for f, vals in sorted(by_feature.items(), key=lambda kv: not drifted.get(kv[0]))
             if f]
-    _table(["FEATURE", "VERDICT", *measures], rows)
+    print_table(["FEATURE", "VERDICT", *measures], rows)
     model_level = by_feature.get("", {})
     quality = {k: v for k, v in model_level.items() if k in ("accuracy", "f1", "mae", "rmse",
                                                                "labelled")}
@@ -174,8 +169,8 @@ def monitor_alerts(args) -> None:
     if not alerts:
         print("No alerts.")
         return
-    _table(["WHEN", "ACTION", "PIPELINE RUN", "MESSAGE"],
-           [[_when(a.at), a.action, (a.pipeline_run_id or "-")[:12], a.message] for a in alerts])
+    print_table(["WHEN", "ACTION", "PIPELINE RUN", "MESSAGE"],
+           [[when(a.at), a.action, (a.pipeline_run_id or "-")[:12], a.message] for a in alerts])
 
 
 def monitor_rules(args) -> None:
@@ -183,10 +178,10 @@ def monitor_rules(args) -> None:
     if not rules:
         print("No alert rules. Add one with `jupyter mlops monitor add-alert NAME psi '>' 0.2`.")
         return
-    _table(["ID", "RULE", "PIPELINE", "COOL-DOWN", "LAST TRIGGERED"],
+    print_table(["ID", "RULE", "PIPELINE", "COOL-DOWN", "LAST TRIGGERED"],
            [[r.id, f"{r.measure} {r.op} {r.threshold:g}" + (f" on {r.feature}" if r.feature
                                                            else ""),
-             r.pipeline or "-", f"{r.cooldown_s:g} s", _when(r.last_triggered_at)]
+             r.pipeline or "-", f"{r.cooldown_s:g} s", when(r.last_triggered_at)]
             for r in rules])
 
 

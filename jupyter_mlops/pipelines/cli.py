@@ -8,10 +8,7 @@
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-
+from jupyter_mlops.cli_format import dump_json, print_table, when
 from jupyter_mlops.errors import InvalidInputError
 
 
@@ -93,19 +90,10 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _table(header: list[str], rows: list[list]) -> None:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
-def _dump(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=str)
-    print()
 
 
 # --------------------------------------------------------------------------- pipeline
@@ -117,7 +105,7 @@ def pipeline_run(args) -> int:
         force=args.force, force_steps=args.force_step, experiment=args.experiment,
         client=_client(args), progress=False if args.no_progress else "auto")
     if args.format == "json":
-        _dump(record.to_dict())
+        dump_json(record.to_dict())
     else:
         _show(record)
     return 0 if record.status == "SUCCEEDED" else 1
@@ -128,10 +116,10 @@ def pipeline_list(args) -> None:
 
     runs = PipelineStore(_client(args).store.url).list_pipeline_runs(args.pipeline, args.limit)
     if args.format == "json":
-        _dump([r.to_dict() for r in runs])
+        dump_json([r.to_dict() for r in runs])
         return
-    _table(["PIPELINE RUN", "PIPELINE", "STATUS", "TRIGGER", "STARTED", "SECONDS"],
-           [[r.id[:12], r.pipeline, r.status, r.trigger, _when(r.started_at),
+    print_table(["PIPELINE RUN", "PIPELINE", "STATUS", "TRIGGER", "STARTED", "SECONDS"],
+           [[r.id[:12], r.pipeline, r.status, r.trigger, when(r.started_at),
              f"{r.ended_at - r.started_at:.1f}" if r.ended_at else "-"] for r in runs])
     if not runs:
         print("(no pipeline runs yet: `jupyter mlops pipeline run pipeline.yaml`)")
@@ -142,7 +130,7 @@ def pipeline_show(args) -> None:
 
     record = PipelineStore(_client(args).store.url).get_pipeline_run(args.pipeline_run_id)
     if args.format == "json":
-        _dump(record.to_dict())
+        dump_json(record.to_dict())
     else:
         _show(record)
 
@@ -158,7 +146,7 @@ def _show(r) -> None:
         secs = f"{s.ended_at - s.started_at:.1f}" if s.ended_at and s.started_at else "-"
         rows.append([s.step, s.status, s.attempts, secs, (s.run_id or "-")[:12],
                      (s.error or "")[:80]])
-    _table(["STEP", "STATUS", "ATTEMPTS", "SECONDS", "RUN", "ERROR"], rows)
+    print_table(["STEP", "STATUS", "ATTEMPTS", "SECONDS", "RUN", "ERROR"], rows)
 
 
 # --------------------------------------------------------------------------- reproduce
@@ -169,7 +157,7 @@ def reproduce_cmd(args) -> int:
                        check_inputs=not args.no_input_check, cwd=args.cwd,
                        timeout=args.timeout, client=_client(args))
     if args.format == "json":
-        _dump(report.to_dict())
+        dump_json(report.to_dict())
     else:
         print(report.summary())
         for c in report.changed_inputs:
@@ -187,7 +175,7 @@ def schedule_add(args) -> None:
                      name=args.name, catchup=args.catchup,
                      max_catchup_age=args.max_catchup_age, allow_overlap=args.allow_overlap,
                      client=_client(args))
-    print(f"schedule {s.name!r} ({s.cron} {s.timezone}): next run {_when(s.next_fire_at)}. "
+    print(f"schedule {s.name!r} ({s.cron} {s.timezone}): next run {when(s.next_fire_at)}. "
           "Keep `jupyter mlops scheduler` or the Jupyter server running for it to fire.")
 
 
@@ -196,11 +184,11 @@ def schedule_list(args) -> None:
 
     items = list_schedules(client=_client(args))
     if args.format == "json":
-        _dump([s.to_dict() for s in items])
+        dump_json([s.to_dict() for s in items])
         return
-    _table(["NAME", "CRON", "TZ", "STATE", "NEXT", "CATCHUP", "PIPELINE"],
+    print_table(["NAME", "CRON", "TZ", "STATE", "NEXT", "CATCHUP", "PIPELINE"],
            [[s.name, s.cron, s.timezone, "paused" if s.paused else "active",
-             "-" if s.paused else _when(s.next_fire_at), s.catchup, s.pipeline_path]
+             "-" if s.paused else when(s.next_fire_at), s.catchup, s.pipeline_path]
             for s in items])
     if not items:
         print("(no schedules: `jupyter mlops schedule add pipeline.yaml --cron '0 * * * *'`)")
@@ -216,14 +204,14 @@ def schedule_resume(args) -> None:
     from jupyter_mlops.pipelines.schedule import resume_schedule
 
     s = resume_schedule(args.name, client=_client(args))
-    print(f"schedule {s.name!r} resumed: next run {_when(s.next_fire_at)}")
+    print(f"schedule {s.name!r} resumed: next run {when(s.next_fire_at)}")
 
 
 def schedule_run(args) -> None:
     from jupyter_mlops.pipelines.schedule import run_schedule_now
 
     fire = run_schedule_now(args.name, client=_client(args))
-    print(f"schedule {args.name!r} fired now ({_when(fire.slot)}); follow it with "
+    print(f"schedule {args.name!r} fired now ({when(fire.slot)}); follow it with "
           f"`jupyter mlops schedule history {args.name}`")
 
 
@@ -239,10 +227,10 @@ def schedule_history(args) -> None:
 
     fires = history(args.name, args.limit, client=_client(args))
     if args.format == "json":
-        _dump([f.to_dict() for f in fires])
+        dump_json([f.to_dict() for f in fires])
         return
-    _table(["SLOT", "STATUS", "FIRED AT", "BY", "PIPELINE RUN", "RUN STATUS"],
-           [[_when(f.slot), f.status, _when(f.fired_at), f.fired_by,
+    print_table(["SLOT", "STATUS", "FIRED AT", "BY", "PIPELINE RUN", "RUN STATUS"],
+           [[when(f.slot), f.status, when(f.fired_at), f.fired_by,
              (f.pipeline_run_id or "-")[:12], f.pipeline_status or "-"] for f in fires])
     if not fires:
         print("(no slots yet)")

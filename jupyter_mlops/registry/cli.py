@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
+
+from jupyter_mlops.cli_format import print_table, when
 
 
 def add_commands(top: argparse._SubParsersAction) -> None:
@@ -79,15 +80,8 @@ def _registry(args):
     return registry_for(Client(args.tracking_uri, args.artifact_root))
 
 
-def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _table(header: list[str], rows: list[list]) -> None:
-    rows = [[str(x) for x in r] for r in rows]
-    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-    for row in (header, *rows):
-        print("  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
 def _json(value) -> None:
@@ -99,9 +93,9 @@ def models_list(args) -> None:
     models = _registry(args).list_models()
     if args.format == "json":
         return _json([m.to_dict() for m in models])
-    _table(["MODEL", "LATEST", "ALIASES", "UPDATED"],
+    print_table(["MODEL", "LATEST", "ALIASES", "UPDATED"],
            [[m.name, m.latest_version or "-",
-             ", ".join(f"{a}={v}" for a, v in m.aliases.items()) or "-", _when(m.updated_at)]
+             ", ".join(f"{a}={v}" for a, v in m.aliases.items()) or "-", when(m.updated_at)]
             for m in models])
     if not models:
         print("(no models registered)")
@@ -114,9 +108,9 @@ def models_show(args) -> None:
         if args.format == "json":
             return _json([v.to_dict() for v in versions])
         keys = sorted({k for v in versions for k in v.metrics})[:5]
-        _table(["VERSION", "ALIASES", "CLASS", "FORMAT", "BY", "REGISTERED", *keys],
+        print_table(["VERSION", "ALIASES", "CLASS", "FORMAT", "BY", "REGISTERED", *keys],
                [[v.version, ", ".join(v.aliases) or "-", v.model_class, v.flavor, v.created_by,
-                 _when(v.created_at), *(_num(v.metrics.get(k)) for k in keys)]
+                 when(v.created_at), *(_num(v.metrics.get(k)) for k in keys)]
                 for v in versions])
         return
     v = reg.get_version(args.name, args.version)
@@ -124,7 +118,7 @@ def models_show(args) -> None:
         return _json(v.to_dict())
     print(f"{v.name} version {v.version}  ({', '.join(v.aliases) or 'no aliases'})\n"
           f"  class {v.model_class}  format {v.flavor}  {v.size} B  hash {v.digest}\n"
-          f"  registered by {v.created_by} at {_when(v.created_at)}  run {v.run_id or '-'}")
+          f"  registered by {v.created_by} at {when(v.created_at)}  run {v.run_id or '-'}")
     if v.trusted_types:
         print(f"  trusted types: {', '.join(v.trusted_types)}")
     for k, val in sorted(v.metrics.items()):
@@ -168,7 +162,7 @@ def models_reject(args) -> None:
 
 def models_requests(args) -> None:
     reqs = _registry(args).list_promotions(args.name, args.status)
-    _table(["#", "MODEL", "ALIAS", "VERSION", "STATUS", "PROPOSED BY", "DECIDED BY", "WHY"],
+    print_table(["#", "MODEL", "ALIAS", "VERSION", "STATUS", "PROPOSED BY", "DECIDED BY", "WHY"],
            [[r.id, r.name, r.alias, r.version, r.status, r.proposed_by, r.decided_by or "-",
              (r.reason or "")[:40]] for r in reqs])
     if not reqs:
@@ -196,14 +190,14 @@ def models_history(args) -> None:
         what = ", ".join(f"{k}={d[k]}" for k in ("alias", "version", "previous", "request_id")
                          if k in d)
         gate = (d.get("gate") or {}).get("summary")
-        print(f"{_when(e.at)}  {e.user:12} {e.action:16} {what}"
+        print(f"{when(e.at)}  {e.user:12} {e.action:16} {what}"
               + (f"  gate: {gate}" if gate else "") + (f"  why: {e.reason}" if e.reason else ""))
 
 
 def models_roles(args) -> None:
     reg = _registry(args)
-    _table(["USER", "ROLE", "GRANTED BY", "AT"],
-           [[r.user, r.role, r.granted_by or "-", _when(r.granted_at)] for r in reg.list_roles()])
+    print_table(["USER", "ROLE", "GRANTED BY", "AT"],
+           [[r.user, r.role, r.granted_by or "-", when(r.granted_at)] for r in reg.list_roles()])
     print("\nrole permissions:")
     for role, actions in reg.permissions().items():
         print(f"  {role}: {', '.join(actions)}")
