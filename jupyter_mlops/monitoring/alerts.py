@@ -13,10 +13,8 @@ links to the run even before the run exists.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -71,24 +69,11 @@ class SubprocessLauncher:
         self.processes: list[subprocess.Popen] = []
 
     def __call__(self, rule: AlertRuleRecord, alert: AlertRecord) -> None:
-        store = self.client.store
-        env = dict(os.environ, MLOPS_TRACKING_URI=store.url,
-                   MLOPS_ARTIFACT_ROOT=store.artifact_root)
-        out = subprocess.DEVNULL
-        if store.local_dir is not None:
-            logs = Path(store.local_dir) / "logs"
-            logs.mkdir(parents=True, exist_ok=True)
-            out = open(logs / f"alert-{alert.id}.log", "ab")  # noqa: SIM115
-        try:
-            self.processes.append(subprocess.Popen(
-                [sys.executable, "-m", "jupyter_mlops.monitoring.launch",
-                 "--alert-id", str(alert.id)],
-                env=env, cwd=str(Path(rule.pipeline or ".").resolve().parent),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True))
-        finally:
-            if out is not subprocess.DEVNULL:
-                out.close()
+        from jupyter_mlops.pipelines.launch import spawn_detached
+
+        self.processes.append(spawn_detached(
+            self.client, "jupyter_mlops.monitoring.launch", ["--alert-id", str(alert.id)],
+            f"alert-{alert.id}.log", Path(rule.pipeline or ".").resolve().parent))
 
 
 class AlertEvaluator:

@@ -9,7 +9,34 @@ start (the file is gone or invalid), the fire is recorded FAILED.
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
+from pathlib import Path
+
+
+def spawn_detached(client, module: str, args: list[str], log_name: str,
+                   cwd: str | Path) -> subprocess.Popen:
+    """Start ``python -m module args…`` in its own session against ``client``'s store.
+
+    Used by the scheduler and by monitoring alerts: the child outlives the caller (a server or
+    a kernel), and its output goes to ``<project>/.mlops/logs/<log_name>`` when the store has a
+    local folder.
+    """
+    store = client.store
+    env = dict(os.environ, MLOPS_TRACKING_URI=store.url, MLOPS_ARTIFACT_ROOT=store.artifact_root)
+    out = subprocess.DEVNULL
+    if store.local_dir is not None:
+        logs = Path(store.local_dir) / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        out = open(logs / log_name, "ab")  # noqa: SIM115 - handed to the child, closed below
+    try:
+        return subprocess.Popen([sys.executable, "-m", module, *args], env=env, cwd=str(cwd),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    finally:
+        if out is not subprocess.DEVNULL:
+            out.close()
 
 
 def main(argv: list[str] | None = None) -> int:

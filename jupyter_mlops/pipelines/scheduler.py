@@ -29,7 +29,6 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -192,21 +191,10 @@ class SubprocessLauncher:
         return bool(procs)
 
     def __call__(self, sched, slot: float) -> None:
-        store = self.client.store
-        env = dict(os.environ, MLOPS_TRACKING_URI=store.url,
-                   MLOPS_ARTIFACT_ROOT=store.artifact_root)
-        out = subprocess.DEVNULL
-        if store.local_dir is not None:
-            logs = Path(store.local_dir) / "logs"
-            logs.mkdir(parents=True, exist_ok=True)
-            out = open(logs / f"schedule-{sched.id}-{int(slot)}.log", "ab")  # noqa: SIM115
-        try:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter_mlops.pipelines.launch",
-                 "--schedule-id", str(sched.id), "--slot", repr(slot)],
-                env=env, cwd=str(Path(sched.pipeline_path).parent), stdin=subprocess.DEVNULL,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        finally:
-            if out is not subprocess.DEVNULL:
-                out.close()
+        from jupyter_mlops.pipelines.launch import spawn_detached
+
+        proc = spawn_detached(self.client, "jupyter_mlops.pipelines.launch",
+                              ["--schedule-id", str(sched.id), "--slot", repr(slot)],
+                              f"schedule-{sched.id}-{int(slot)}.log",
+                              Path(sched.pipeline_path).parent)
         self._procs.setdefault(sched.id, []).append(proc)
