@@ -88,3 +88,15 @@ def list_models():
 
 __all__ = ["approve", "compare_models", "delete_alias", "list_models", "load_model",
            "model_card", "propose", "register_model", "registry", "reject", "set_alias"]
+
+
+def promote_if_better(name: str, version: int, X: Any, y: Any, *, metric: str = "accuracy",
+                      margin: float = 0.0, alias: str = "champion", user: str | None = None):
+    """Continuous training: move ``alias`` to ``version`` only if it scores better on (X, y).
+
+    See :func:`jupyter_mlops.registry.continuous.promote_if_better`.
+    """
+    from jupyter_mlops.registry.continuous import promote_if_better as decide
+
+    return decide(registry(), name, version, X, y, metric=metric, margin=margin, alias=alias,
+                  user=user)
