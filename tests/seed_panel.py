@@ -127,3 +127,55 @@ steps:
     parameters: {fail: "${fail}"}
 """)
     return path
+
+
+# ----------------------------------------------------------------------------- monitoring
+MONITOR = "churn-monitor"
+#: The feature whose distribution the seeded monitor's later windows shift.
+DRIFTED_FEATURE = "tenure"
+
+
+@dataclasses.dataclass
+class MonitorSeed:
+    name: str
+    model_ref: str
+    windows: int
+    drifted_feature: str
+    alerts: int
+
+
+def seed_monitor(client, windows: int = 4, rows: int = 400) -> MonitorSeed:
+    """Monitor ``churn-monitor`` of ``churn@champion``: ``windows`` windows of ``rows`` rows,
+    the last two with ``tenure`` shifted (drifted) while ``plan`` stays put; an alert rule
+    ``psi > 0.2`` on ``tenure`` (recorded, no pipeline), so the shifted windows raise alerts;
+    ground truth for the latest window (live accuracy). Needs no registered model: the
+    reference predictions are given."""
+    import numpy as np
+    import pandas as pd
+
+    from jupyter_mlops.monitoring import monitor
+
+    rng = np.random.default_rng(7)
+
+    def batch(n: int, shift: float) -> tuple[pd.DataFrame, np.ndarray]:
+        X = pd.DataFrame({"tenure": rng.gamma(2.0, 6.0, n) + shift,
+                          "plan": rng.choice([0, 1, 2], n, p=[0.5, 0.3, 0.2]),
+                          "charges": rng.normal(70.0, 10.0, n)})
+        return X, (X["tenure"] < 12).astype(int).to_numpy()
+
+    ref, ref_pred = batch(2000, 0.0)
+    mon = monitor("churn@champion", reference=ref, name=MONITOR, window=rows,
+                  categorical=["plan"], reference_predictions=ref_pred, client=client,
+                  user="dana-ds")
+    mon.add_alert("psi", 0.2, feature=DRIFTED_FEATURE, cooldown=0, user="dana-ds")
+    t0 = 1_760_000_000.0
+    for w in range(windows):
+        shift = 10.0 if w >= windows - 2 else 0.0
+        X, pred = batch(rows, shift)
+        ids = [f"w{w}-{i}" for i in range(rows)]
+        mon.log_predictions(X, pred, ids=ids, timestamp=t0 + 3600.0 * w)
+        if w == windows - 1:
+            truth = pred.copy()
+            truth[: rows // 5] = 1 - truth[: rows // 5]  # 80 % accurate
+            mon.log_feedback(ids, truth, timestamp=t0 + 3600.0 * w + 60)
+    return MonitorSeed(MONITOR, mon.model_ref, windows, DRIFTED_FEATURE, len(mon.alerts()))

@@ -12,7 +12,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.server import pipeline_routes, registry_routes
+from jupyter_mlops.server import monitoring_routes, pipeline_routes, registry_routes
 from jupyter_mlops.server.base import MlopsHandler
 from jupyter_mlops.server.schemas import (
     RunPatch,
@@ -154,6 +154,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     ("lineage", LineageHandler),
     *registry_routes.ROUTES,
     *pipeline_routes.ROUTES,
+    *monitoring_routes.ROUTES,
 ]
 
 

@@ -263,6 +263,18 @@ class MonitoringStore:
         with read_connection(self.url) as conn:
             return [_window(r) for r in reversed(conn.execute(stmt).all())]
 
+    def window_seqs(self, monitor_id: int, window_ids: Iterable[int]) -> dict[int, int]:
+        """``{window id: seq}`` of the given windows of one monitor (unknown ids left out)."""
+        ids = sorted({int(i) for i in window_ids})
+        out: dict[int, int] = {}
+        with read_connection(self.url) as conn:
+            for i in range(0, len(ids), _CHUNK):
+                out.update({r.id: r.seq for r in conn.execute(
+                    select(MonitorWindow.id, MonitorWindow.seq).where(
+                        MonitorWindow.monitor_id == monitor_id,
+                        MonitorWindow.id.in_(ids[i:i + _CHUNK])))})
+        return out
+
     def series(self, monitor_id: int, measure: str | None = None, feature: str | None = None,
                since_seq: int | None = None) -> list[ResultPoint]:
         """Result points, oldest window first."""

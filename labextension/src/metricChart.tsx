@@ -46,7 +46,7 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
 }
 
 /** Track an element's width so the SVG is drawn at its real size (crisp text, no letterboxing). */
-function useWidth(ref: React.RefObject<HTMLElement>, initial: number): number {
+export function useWidth(ref: React.RefObject<HTMLElement>, initial: number): number {
   const [width, setWidth] = React.useState(initial);
   React.useEffect(() => {
     const el = ref.current;

@@ -5,7 +5,7 @@ import * as React from 'react';
 import { mlopsIcon } from './icon';
 import { LineageTab } from './lineageTab';
 import { ModelsTab } from './modelsTab';
-import { PendingTab } from './pendingTab';
+import { MonitoringTab } from './monitoringTab';
 import { PipelinesTab } from './pipelinesTab';
 import { RunsTab } from './runsTab';
 import { MlopsService } from './service';
@@ -27,7 +27,7 @@ export class MlopsPanel extends ReactWidget {
     super();
     this.id = PANEL_ID;
     this.title.icon = mlopsIcon;
-    this.title.caption = 'MLOps: runs, models, pipelines, lineage';
+    this.title.caption = 'MLOps: runs, models, pipelines, monitoring, lineage';
     this.addClass('jp-mlops-panel');
   }
 
@@ -110,7 +110,11 @@ function PanelApp(
             />
           </div>
         )}
-        {tab === 'Monitoring' && <PendingTab feature="monitoring" />}
+        {tab === 'Monitoring' && (
+          <div className="jp-mlops-tab-page">
+            <MonitoringTab service={props.service} refreshCount={refreshCount} />
+          </div>
+        )}
         {tab === 'Lineage' && (
           <div className="jp-mlops-tab-page">
             <LineageTab

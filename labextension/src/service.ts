@@ -1,5 +1,6 @@
 /** The one typed client of the jupyter_mlops REST API used by the panel. */
-import { requestAPI, requestRaw } from './api';
+import { apiUrl, requestAPI, requestRaw } from './api';
+import { IMonitorAlerts, IMonitorDetail, IMonitorSeries, IMonitorSummary } from './monitoringTypes';
 import {
   IPipeline,
   IPipelineRun,
@@ -187,5 +188,37 @@ export class MlopsService {
   /** Pause, resume, or run a schedule once now (a new process on the server). */
   async scheduleAction(name: string, action: 'pause' | 'resume' | 'run'): Promise<unknown> {
     return requestAPI(`schedules/${enc(name)}/${action}`, { method: 'POST', body: '{}' });
+  }
+
+  // ------------------------------------------------------------------ monitoring
+  async listMonitors(): Promise<IMonitorSummary[]> {
+    const body = await requestAPI<{ monitors: IMonitorSummary[] }>('monitors');
+    return body.monitors;
+  }
+
+  async getMonitor(name: string): Promise<IMonitorDetail> {
+    return requestAPI<IMonitorDetail>(`monitors/${enc(name)}`);
+  }
+
+  /** The newest `limit` windows (oldest first): drift per feature, prediction, quality. */
+  async monitorWindows(name: string, limit = 100): Promise<IMonitorSeries> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    return requestAPI<IMonitorSeries>(`monitors/${enc(name)}/windows`, {}, query);
+  }
+
+  async monitorAlerts(name: string, limit = 100): Promise<IMonitorAlerts> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    return requestAPI<IMonitorAlerts>(`monitors/${enc(name)}/alerts`, {}, query);
+  }
+
+  /** URL of the standalone HTML report, shown inline (for a `sandbox=""` iframe). */
+  monitorReportUrl(name: string): string {
+    return apiUrl(`monitors/${enc(name)}/report`, new URLSearchParams({ inline: '1' }));
+  }
+
+  /** The report as a file (through the auth headers, unlike a bare link). */
+  async downloadMonitorReport(name: string): Promise<Blob> {
+    const response = await requestRaw(`monitors/${enc(name)}/report`);
+    return response.blob();
   }
 }

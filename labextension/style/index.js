@@ -2,3 +2,4 @@ import './base.css';
 import './tables.css';
 import './models.css';
 import './pipelines.css';
+import './monitoring.css';

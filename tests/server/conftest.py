@@ -170,7 +170,8 @@ def every_request(mlops_store, handler_verbs) -> list[tuple[str, str]]:
 
     values = {"run_id": mlops_store.beta, "key": "acc", "name": "config/params.json",
               "model": "churn", "version": "1", "request_id": "1", "pipeline": "train-churn",
-              "pipeline_run_id": "0" * 32, "schedule": "nightly"}
+              "pipeline_run_id": "0" * 32, "schedule": "nightly",
+              "monitor": "churn-monitor"}
     out = []
     for pattern, handler in ROUTES:
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], pattern)
@@ -266,3 +267,17 @@ def pipeline_seed(mlops_store, tmp_path) -> PipelineSeed:
     finally:
         client.writer.close()
     return PipelineSeed(path, "train-churn", prid, children, "nightly", sched.id)
+
+
+# ----------------------------------------------------------------------------- monitoring
+@pytest.fixture
+def monitor_seed(mlops_store):
+    """Monitor ``churn-monitor``: 4 windows, ``tenure`` drifted in the last two, an alert
+    rule ``psi > 0.2`` on it that fired twice, ground truth for the latest window."""
+    from tests.seed_panel import seed_monitor
+
+    client = Client(mlops_store.tracking_uri, mlops_store.artifact_root)
+    try:
+        return seed_monitor(client)
+    finally:
+        client.writer.close()

@@ -69,6 +69,8 @@ class UiStore:
     #: "ok": every step ran; "failed": steps cached from "ok", evaluate failed.
     pipeline_runs: dict[str, str] = dataclasses.field(default_factory=dict)
     pipeline_path: Path | None = None
+    #: Monitor of churn@champion with a drifted feature and an alert (tests.seed_panel).
+    monitor: str | None = None
 
 
 def _seed(client: Client, data_dir: Path) -> tuple[dict[str, str], str]:
@@ -150,8 +152,11 @@ def ui_store(tmp_path_factory) -> Iterator[UiStore]:
     client = Client(uri, root)
     runs, live = _seed(client, base)
     pipeline_runs, pipeline_path = _seed_models_and_pipelines(client, base)
+    from tests.seed_panel import seed_monitor
+
+    monitor = seed_monitor(client).name
     client.flush()
-    yield UiStore(uri, root, client, runs, live, pipeline_runs, pipeline_path)
+    yield UiStore(uri, root, client, runs, live, pipeline_runs, pipeline_path, monitor)
     client.writer.close()
 
 

@@ -1,0 +1,159 @@
+/**
+ * Values over monitoring windows as plain SVG: one line per feature, an optional dashed
+ * threshold line, drifted points ringed. Used for drift scores and for live quality.
+ */
+import * as React from 'react';
+import { formatNumber } from './format';
+import { niceTicks, SERIES_COLORS, useWidth } from './metricChart';
+
+export interface IWindowSeries {
+  label: string;
+  /** [window seq, value or null, drifted] sorted by window. */
+  points: Array<[number, number | null, boolean]>;
+  /** Flag the series in the legend (e.g. drifted in the latest window). */
+  flagged?: boolean;
+}
+
+const H = 220;
+const MIN_W = 260;
+const PAD = { left: 48, right: 12, top: 12, bottom: 28 };
+
+export function seriesColor(i: number): string {
+  return SERIES_COLORS[i % SERIES_COLORS.length];
+}
+
+export function DriftChart(props: {
+  series: IWindowSeries[];
+  title: string;
+  /** What the y axis measures (e.g. `psi`). */
+  measure: string;
+  threshold?: number | null;
+  /** Fix the y range's lower bound (default 0). */
+  yMin?: number;
+  className?: string;
+}): JSX.Element {
+  const box = React.useRef<HTMLDivElement>(null);
+  const W = Math.max(MIN_W, useWidth(box, 420));
+  const values = props.series.flatMap(s =>
+    s.points.filter(p => p[1] !== null && Number.isFinite(p[1])).map(p => p[1] as number)
+  );
+  const seqs = props.series.flatMap(s => s.points.map(p => p[0]));
+  const empty = values.length === 0;
+  let x0 = Math.min(...seqs);
+  let x1 = Math.max(...seqs);
+  if (!Number.isFinite(x0)) {
+    [x0, x1] = [0, 1];
+  }
+  if (x0 === x1) {
+    [x0, x1] = [x0 - 0.5, x1 + 0.5];
+  }
+  const threshold =
+    props.threshold !== undefined && props.threshold !== null && Number.isFinite(props.threshold)
+      ? props.threshold
+      : null;
+  let y0 = Math.min(props.yMin ?? 0, ...values);
+  let y1 = Math.max(...values, threshold ?? -Infinity);
+  if (!Number.isFinite(y1)) {
+    y1 = y0 + 1;
+  }
+  if (y1 === y0) {
+    y1 = y0 + 1;
+  }
+  y1 += (y1 - y0) * 0.05;
+  const sx = (x: number) => PAD.left + ((x - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
+  const sy = (y: number) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
+  const xTicks = niceTicks(x0, x1, Math.max(2, Math.floor(W / 80))).filter(t =>
+    Number.isInteger(t)
+  );
+
+  return (
+    <div className={`jp-mlops-chart jp-mlops-drift-chart ${props.className ?? ''}`} ref={box}>
+      <div className="jp-mlops-chart-title">{props.title}</div>
+      {empty ? (
+        <div className="jp-mlops-empty">No {props.measure} values yet.</div>
+      ) : (
+        <svg width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={props.title}>
+          {niceTicks(y0, y1).map(t => (
+            <g key={`y${t}`} className="jp-mlops-chart-grid">
+              <line x1={PAD.left} x2={W - PAD.right} y1={sy(t)} y2={sy(t)} />
+              <text x={PAD.left - 4} y={sy(t) + 3} textAnchor="end">
+                {formatNumber(t)}
+              </text>
+            </g>
+          ))}
+          {xTicks.map(t => (
+            <g key={`x${t}`} className="jp-mlops-chart-grid">
+              <text x={sx(t)} y={H - PAD.bottom + 14} textAnchor="middle">
+                {String(t)}
+              </text>
+            </g>
+          ))}
+          <text className="jp-mlops-chart-axis" x={W - PAD.right} y={H - 2} textAnchor="end">
+            window
+          </text>
+          <text className="jp-mlops-chart-axis" x={4} y={PAD.top - 2}>
+            {props.measure}
+          </text>
+          {threshold !== null && (
+            <g className="jp-mlops-drift-threshold">
+              <line x1={PAD.left} x2={W - PAD.right} y1={sy(threshold)} y2={sy(threshold)} />
+              <text x={W - PAD.right} y={sy(threshold) - 3} textAnchor="end">
+                {`threshold ${formatNumber(threshold)}`}
+              </text>
+            </g>
+          )}
+          {props.series.map((s, i) => (
+            <g
+              key={s.label}
+              className="jp-mlops-drift-line"
+              data-feature={s.label}
+              stroke={seriesColor(i)}
+            >
+              <polyline
+                fill="none"
+                strokeWidth={1.5}
+                points={s.points
+                  .filter(p => p[1] !== null && Number.isFinite(p[1]))
+                  .map(p => `${sx(p[0]).toFixed(1)},${sy(p[1] as number).toFixed(1)}`)
+                  .join(' ')}
+              />
+              {s.points
+                .filter(p => p[1] !== null && Number.isFinite(p[1]))
+                .map(p => (
+                  <circle
+                    key={p[0]}
+                    className={p[2] ? 'jp-mlops-drift-point-drifted' : 'jp-mlops-drift-point'}
+                    cx={sx(p[0])}
+                    cy={sy(p[1] as number)}
+                    r={p[2] ? 4 : 2.5}
+                    fill={seriesColor(i)}
+                  >
+                    <title>{`${s.label} window ${p[0]}: ${formatNumber(p[1])}${
+                      p[2] ? ' (drifted)' : ''
+                    }`}</title>
+                  </circle>
+                ))}
+            </g>
+          ))}
+        </svg>
+      )}
+      <div className="jp-mlops-legend">
+        {props.series.map((s, i) => {
+          const last = [...s.points].reverse().find(p => p[1] !== null);
+          return (
+            <span
+              key={s.label}
+              className={`jp-mlops-legend-item${s.flagged ? ' jp-mlops-drift-flagged' : ''}`}
+              data-feature={s.label}
+            >
+              <span className="jp-mlops-swatch" style={{ background: seriesColor(i) }} />
+              {s.label}
+              {last && <span className="jp-mlops-legend-value">{` ${formatNumber(last[1])}`}</span>}
+              {s.flagged && <span className="jp-mlops-drift-tag">drifted</span>}
+            </span>
+          );
+        })}
+      </div>
+    </div>
+  );
+}
