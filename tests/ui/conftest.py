@@ -144,11 +144,29 @@ def _seed_models_and_pipelines(client: Client, base: Path) -> tuple[dict[str, st
     return {"ok": ok.id, "failed": failed.id}, path
 
 
+def _seed_demo_notebook(base: Path, uri: str, root: str) -> None:
+    """Run the README's demo notebook headless into the UI store, as `make demo` does."""
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    project = base / "demo"
+    project.mkdir()
+    env = dict(os.environ, MLOPS_TRACKING_URI=uri, MLOPS_ARTIFACT_ROOT=root,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])))
+    subprocess.run([sys.executable, "-m", "papermill", "--cwd", str(project), "--log-level",
+                    "ERROR", str(repo / "notebooks" / "demo_breast_cancer.ipynb"),
+                    str(project / "executed.ipynb"), "-p", "model", "logreg"],
+                   env=env, check=True, timeout=300)
+
+
 @pytest.fixture(scope="session")
 def ui_store(tmp_path_factory) -> Iterator[UiStore]:
     base = tmp_path_factory.mktemp("ui-store")
     uri = f"sqlite:///{base / 'mlops.db'}"
     root = str(base / "artifacts")
+    _seed_demo_notebook(base, uri, root)
     client = Client(uri, root)
     runs, live = _seed(client, base)
     pipeline_runs, pipeline_path = _seed_models_and_pipelines(client, base)
