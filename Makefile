@@ -44,7 +44,8 @@ demo: install
 	@echo "  Browse in JupyterLab: make lab   (then open the MLOps panel in the left sidebar)"
 
 lab: install
-	cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter lab
+	mkdir -p $(DEMO_DIR)/.mlops
+	cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## test: install what the tests need (Debian chromium + PostgreSQL, Python deps), run the whole suite
 test: install
