@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     from jupyter_mlops.monitoring.cli import add_commands as add_monitoring_commands
 
     add_monitoring_commands(top)
+    from jupyter_mlops.store.transfer_cli import add_commands as add_transfer_commands
+
+    COMMANDS.update(add_transfer_commands(top))
     return parser
 
 

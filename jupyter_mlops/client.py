@@ -59,6 +59,10 @@ def to_metric_value(key: str, value: Any) -> float:
 def to_param_value(key: str, value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str) \
         if isinstance(value, (list, dict, tuple)) else str(value)
+    if "\x00" in text:
+        # PostgreSQL refuses NUL in text; refusing it here keeps one bad value from
+        # blocking the whole write queue behind it.
+        raise InvalidInputError(f"The value of {key!r} contains a NUL character (\\x00).")
     if len(text) > MAX_PARAM_VALUE:
         raise InvalidInputError(
             f"Param {key!r} is {len(text)} characters; the limit is {MAX_PARAM_VALUE}. "

@@ -9,6 +9,7 @@ a crafted "digest" such as ``../../etc/passwd`` from escaping the root.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import re
@@ -20,7 +21,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from jupyter_mlops.errors import CorruptArtifactError, InvalidInputError, NotFoundError
+from jupyter_mlops.errors import (
+    CorruptArtifactError,
+    InvalidInputError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from jupyter_mlops.hashing import CHUNK_SIZE, hash_bytes, hash_file, new_hasher
 
 __all__ = ["STALE_AFTER_S", "BlobInfo", "BlobStore", "GcReport"]
@@ -123,7 +129,23 @@ class BlobStore:
 
         The digest is computed from the bytes actually written, so a source that changes
         while it is read is still stored under the address of what was stored.
+
+        Raises
+        ------
+        StoreUnavailableError
+            The artifact store's disk is full (or read-only); nothing was stored.
         """
+        try:
+            return self._put_stream(fileobj)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+                raise StoreUnavailableError(
+                    f"Cannot write to the artifact store at {self.root}: {exc.strerror}. "
+                    "Free some space (or make it writable) and log the artifact again; "
+                    "nothing was stored.") from exc
+            raise
+
+    def _put_stream(self, fileobj: BinaryIO) -> BlobInfo:
         if self._fs is None:
             return self._put_local(fileobj)
         # The key is known only once everything is read: spool locally, then upload once.

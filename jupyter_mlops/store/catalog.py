@@ -18,6 +18,8 @@ from jupyter_mlops.store.orm import (
     Environment,
     LineageEdge,
     ModelVersion,
+    Monitor,
+    MonitorWindow,
     Run,
     StepRun,
 )
@@ -110,6 +112,8 @@ class CatalogStore:
                         if d}
             digests |= set(conn.execute(select(ModelVersion.digest)).scalars())
             digests |= {d for d in conn.execute(select(StepRun.notebook_digest)).scalars() if d}
+            digests |= set(conn.execute(select(Monitor.profile_digest)).scalars())
+            digests |= {d for d in conn.execute(select(MonitorWindow.data_digest)).scalars() if d}
         return digests
 
     # ----------------------------------------------------------------- datasets
