@@ -153,7 +153,7 @@ def seed_monitor(client, windows: int = 4, rows: int = 400) -> MonitorSeed:
     import numpy as np
     import pandas as pd
 
-    from jupyter_mlops.monitoring import monitor
+    from jupyter_mlops.monitoring.monitor import monitor
 
     rng = np.random.default_rng(7)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# No "monitor" here: it is also a submodule's name, and importing the submodule would
+# replace the function on this package (use ``jupyter_mlops.monitor`` or the submodule).
 _LAZY = {
-    "monitor": "jupyter_mlops.monitoring.monitor",
     "get_monitor": "jupyter_mlops.monitoring.monitor",
     "list_monitors": "jupyter_mlops.monitoring.monitor",
     "Monitor": "jupyter_mlops.monitoring.monitor",

@@ -4,7 +4,7 @@ Public entry points (importing this package stays cheap; papermill and dask load
 
 - :class:`Pipeline`, :class:`Step` — build a pipeline in Python or ``Pipeline.load(yaml)``;
 - :func:`run_pipeline` — run it (``jupyter mlops pipeline run``);
-- :func:`reproduce` — re-execute a past run and compare (``jupyter mlops reproduce``);
+- :func:`jupyter_mlops.reproduce` — re-execute a past run and compare (``jupyter mlops reproduce``);
 - :func:`add_schedule` and friends, :class:`Scheduler` — cron schedules.
 """
 
@@ -23,7 +23,7 @@ _LAZY = {
     "list_pipeline_runs": "jupyter_mlops.pipelines.api",
     "list_pipelines": "jupyter_mlops.pipelines.api",
     "get_pipeline": "jupyter_mlops.pipelines.api",
-    "reproduce": "jupyter_mlops.pipelines.reproduce",
+    # Not "reproduce": that is also a submodule's name (use ``jupyter_mlops.reproduce``).
     "ReproduceReport": "jupyter_mlops.pipelines.reproduce",
     "CronExpression": "jupyter_mlops.pipelines.cron",
     "add_schedule": "jupyter_mlops.pipelines.schedule",

@@ -140,7 +140,7 @@ async def test_monitor_name_with_slash_is_percent_encoded(raw_fetch, mlops_store
     import pandas as pd
 
     from jupyter_mlops.client import Client
-    from jupyter_mlops.monitoring import monitor
+    from jupyter_mlops.monitoring.monitor import monitor
 
     client = Client(mlops_store.tracking_uri, mlops_store.artifact_root)
     try:
