@@ -7,8 +7,7 @@ load on first use, so importing this package and loading the extension stay fast
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from jupyter_mlops.lifecycle import lazy_exports
 
 try:
     from jupyter_mlops._version import __version__
@@ -45,17 +44,8 @@ _LAZY.update({name: "jupyter_mlops.errors" for name in (
 __all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jupyter_mlops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(
+    __name__, _LAZY, extra=("__version__", "load_ipython_extension"))
 
 
 def load_ipython_extension(ipython) -> None:

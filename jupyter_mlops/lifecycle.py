@@ -25,3 +25,27 @@ class LazyModule:
 
 
 fluent = LazyModule("jupyter_mlops.fluent")
+
+
+def lazy_exports(package: str, table: dict[str, str], extra: tuple[str, ...] = ()):
+    """Module ``__getattr__``/``__dir__`` that import ``name`` from ``table[name]`` on first use.
+
+    Packages export their public names this way so importing them stays cheap (PEP 562); the
+    value is cached in the package's namespace, so later look-ups are plain attribute reads.
+    """
+    import sys
+
+    names = sorted(table) + list(extra)
+
+    def __getattr__(name: str) -> Any:
+        module = table.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return names
+
+    return __getattr__, __dir__

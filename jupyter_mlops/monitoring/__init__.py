@@ -7,8 +7,7 @@ package is cheap; NumPy, pandas, SciPy and matplotlib load on use.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from jupyter_mlops.lifecycle import lazy_exports
 
 # No "monitor" here: it is also a submodule's name, and importing the submodule would
 # replace the function on this package (use ``jupyter_mlops.monitor`` or the submodule).
@@ -27,14 +26,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jupyter_mlops.monitoring' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

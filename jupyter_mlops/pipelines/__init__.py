@@ -10,8 +10,7 @@ Public entry points (importing this package stays cheap; papermill and dask load
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from jupyter_mlops.lifecycle import lazy_exports
 
 _LAZY = {
     "Pipeline": "jupyter_mlops.pipelines.spec",
@@ -42,14 +41,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'jupyter_mlops.pipelines' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
