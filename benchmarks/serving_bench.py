@@ -216,7 +216,10 @@ def run_ours(folder: Path, data: bytes, duration: float, monitor: bool) -> dict:
     client.writer.close()
     forget_open_stores()
     port = free_port()
+    # Scoring needs no token (only POST /feedback does); the server still writes its
+    # token file, so keep that in the scratch folder rather than ~/.mlops/runtime.
     env = dict(os.environ, MLOPS_TRACKING_URI=url_db, MLOPS_ARTIFACT_ROOT=artifacts,
+               MLOPS_HOME=str(store / "home"),
                PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlops.serving",
                              "models:/bench@champion", "--port", str(port), *args],

@@ -36,6 +36,8 @@ ENV_VARS = {
                "does not say (set by pipelines)."),
         EnvVar("MLOPS_PARENT_RUN_ID", "Run that new runs are children of (set by pipelines)."),
         EnvVar("MLOPS_RUN_ID", "Attach to this existing run instead of starting a new one."),
+        EnvVar("MLOPS_SERVE_TOKEN", "Bearer token of `jupyter mlops serve` (default: a new "
+               "one per start, printed and saved under MLOPS_HOME/runtime/)."),
     )
 }
 

@@ -68,6 +68,20 @@ def serve_arguments(p: argparse.ArgumentParser) -> None:
                    help="how often to check whether the alias moved (0: never)")
     p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body")
     p.add_argument("--trusted", action="store_true", help="allow a pickle/joblib model")
+    p.add_argument("--token", help="bearer token mutating routes require (default: "
+                   "MLOPS_SERVE_TOKEN, else a new one, printed once and saved in --token-file)")
+    p.add_argument("--token-file", metavar="PATH",
+                   help="where the URL and token are written, mode 0600 "
+                   "(default ~/.mlops/runtime/serve-PORT.json)")
+    p.add_argument("--auth", choices=["writes", "all"], default="writes",
+                   help="routes that need the token: writes (POST /feedback, default) or all "
+                   "(every route but /health and /ping)")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="accept browser requests from this origin, e.g. https://app.example "
+                   "(repeatable; cross-site POSTs are refused otherwise)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="on a loopback server, also answer requests for this Host name "
+                   "(repeatable; e.g. behind a local reverse proxy that keeps the Host)")
     p.add_argument("--log-level", default="warning",
                    choices=["critical", "error", "warning", "info", "debug"])
 
@@ -217,16 +231,12 @@ def monitor_metrics(args) -> None:
 def serve(args) -> None:
     from jupyter_mlops.serving.server import serve as run
 
-    def ready(app) -> None:
-        served = app.holder.current
-        monitor = f"; logging to monitor {args.monitor}" if args.monitor else ""
-        print(f"Serving {served.version.name} version {served.version.version} "
-              f"({args.ref}) on http://{args.host}:{args.port}/invocations{monitor}. "
-              "Ctrl-C stops.", flush=True)
-
+    # Prints where it serves and the token once it listens (serving.server.announce).
     run(args.ref, host=args.host, port=args.port, client=_client(args), monitor=args.monitor,
         sample=args.sample, trusted=args.trusted, poll_interval=args.poll_seconds,
-        max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level, ready=ready)
+        max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level,
+        token=args.token, auth=args.auth, allow_origins=args.allow_origin,
+        allow_hosts=args.allow_host, token_file=args.token_file)
 
 
 HANDLERS = {

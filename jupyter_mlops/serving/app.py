@@ -6,7 +6,8 @@ tables or middleware, and every microsecond per request shows at thousands of re
 second. Client mistakes (malformed JSON, an unknown shape, missing columns, wrong types, an
 oversized body, a wrong method or media type) get a 4xx with an MLflow-style JSON error
 ``{"error_code": …, "message": …}``; the server keeps serving. Unexpected failures are logged
-and answered 500 without internals.
+and answered 500 without internals. Before any route runs, :class:`~.auth.Guard` checks the
+token, the origin and the Host (401/403/415, see :mod:`.auth`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import time
 from typing import Any
 
+from jupyter_mlops.serving.auth import Guard, cors_headers, generate_token, unauthorized_headers
 from jupyter_mlops.serving.inputs import InputError, jsonable, parse_body, row_count
 
 log = logging.getLogger(__name__)
@@ -49,12 +51,17 @@ class ServingApp:
         Where served requests are logged for monitoring.
     max_body : int
         Largest accepted request body in bytes (larger → 413).
+    guard : Guard, optional
+        Token, origin and Host checks (default: a random token nobody knows, so mutating
+        routes are closed).
     """
 
-    def __init__(self, holder, sink=None, max_body: int = DEFAULT_MAX_BODY):
+    def __init__(self, holder, sink=None, max_body: int = DEFAULT_MAX_BODY,
+                 guard: Guard | None = None):
         self.holder = holder
         self.sink = sink
         self.max_body = max_body
+        self.guard = guard if guard is not None else Guard(generate_token())
         self.started = time.time()
         self._metrics()
 
@@ -110,6 +117,22 @@ class ServingApp:
     async def _http(self, scope, receive, send) -> None:
         path, method = scope["path"], scope["method"]
         t0 = time.perf_counter()
+        try:
+            allowed = self.guard.check(scope, path, method)
+        except InputError as exc:  # refused before the body is read: nothing is recorded
+            extra = unauthorized_headers(str(exc)) if exc.status == 401 else None
+            status = await self._error(send, exc, extra)
+            self.requests.labels(self._route_label(path), str(status)).inc()
+            return
+        if allowed is not None:
+            if method == "OPTIONS":  # CORS preflight from an --allow-origin origin
+                await send({"type": "http.response.start", "status": 204,
+                            "headers": [*self.guard.preflight_headers(scope),
+                                        (b"content-length", b"0")]})
+                await send({"type": "http.response.body", "body": b""})
+                self.requests.labels(self._route_label(path), "204").inc()
+                return
+            send = _with_cors(send, allowed)
         if path == "/invocations":
             if method != "POST":
                 status = await self._error(send, InputError(
@@ -141,6 +164,12 @@ class ServingApp:
         route = path.strip("/")
         self.requests.labels(route, str(status)).inc()
         self.latency.labels(route).observe(time.perf_counter() - t0)
+
+    _ROUTES = frozenset({"/invocations", "/health", "/ping", "/version", "/metrics",
+                         "/feedback"})
+
+    def _route_label(self, path: str) -> str:
+        return path.strip("/") if path in self._ROUTES else "other"
 
     # ------------------------------------------------------------------ routes
     async def _invocations(self, scope, receive, send) -> int:
@@ -279,9 +308,9 @@ class ServingApp:
         return 200
 
     # ------------------------------------------------------------------ responses
-    async def _error(self, send, exc: InputError) -> int:
+    async def _error(self, send, exc: InputError, headers=None) -> int:
         body = json.dumps({"error_code": exc.code, "message": str(exc)}).encode()
-        await self._send(send, exc.status, body)
+        await self._send(send, exc.status, body, [*_JSON, *headers] if headers else None)
         return exc.status
 
     @staticmethod
@@ -290,3 +319,15 @@ class ServingApp:
                     "headers": [*(headers or _JSON),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _with_cors(send, origin: str):
+    """``send`` adding CORS headers for an allowed cross-site origin to the response."""
+    extra = cors_headers(origin)
+
+    async def wrapped(message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
+
+    return wrapped

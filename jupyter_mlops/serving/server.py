@@ -38,8 +38,11 @@ def _protocol_class(nodelay: bool):
 
 def build_app(ref: str, *, client=None, monitor: str | None = None, sample: float = 1.0,
               trusted: bool = False, poll_interval: float = 2.0,
-              max_body: int | None = None) -> Any:
+              max_body: int | None = None, guard=None) -> Any:
     """Load the model (and open the monitor) and return the ASGI app.
+
+    ``guard`` (a :class:`~jupyter_mlops.serving.auth.Guard`) holds the token and the
+    origin/Host rules; by default a random token nobody knows (mutating routes closed).
 
     Raises
     ------
@@ -63,23 +66,66 @@ def build_app(ref: str, *, client=None, monitor: str | None = None, sample: floa
         sink = PredictionSink(get_monitor(monitor, client=client), sample=sample)
     holder = ModelHolder(client, ref, trusted=trusted, poll_interval=poll_interval,
                          on_switch=(lambda old, new: sink.switch()) if sink else None)
-    return ServingApp(holder, sink, max_body or DEFAULT_MAX_BODY)
+    return ServingApp(holder, sink, max_body or DEFAULT_MAX_BODY, guard)
+
+
+def announce(app, ref: str, host: str, port: int, token: str, source: str,
+             token_file) -> None:
+    """The start-up lines: what is served where, and the token (shown once if generated)."""
+    served = app.holder.current
+    shown = f"[{host}]" if ":" in host else host
+    monitor = (f"; logging to monitor {app.sink.monitor.name}" if app.sink is not None else "")
+    print(f"Serving {served.version.name} version {served.version.version} ({ref}) on "
+          f"http://{shown}:{port}/invocations{monitor}. Ctrl-C stops.", flush=True)
+    routes = ("every route but /health and /ping" if app.guard.auth == "all"
+              else "POST /feedback")
+    if source == "generated":
+        print(f"Token for {routes} (send 'Authorization: Bearer TOKEN'): {token}", flush=True)
+    else:
+        print(f"Token for {routes}: the one given by {source}.", flush=True)
+    print(f"Server info with the token (readable by you only): {token_file}", flush=True)
+    if not app.guard.check_host and app.guard.auth != "all":
+        print(f"Note: listening on {host}, not loopback: anyone who can reach this port can "
+              "score (and, with a monitor, log) requests without the token; use --auth all "
+              "to require it everywhere.", flush=True)
 
 
 def serve(ref: str, *, host: str = "127.0.0.1", port: int = 5005, client=None,
           monitor: str | None = None, sample: float = 1.0, trusted: bool = False,
           poll_interval: float = 2.0, max_body: int | None = None, log_level: str = "warning",
-          ready=None) -> None:
+          token: str | None = None, auth: str = "writes", allow_origins=(), allow_hosts=(),
+          token_file: str | os.PathLike[str] | None = None, ready=None) -> None:
     """Serve ``models:/NAME@ALIAS`` until interrupted (``jupyter mlops serve``).
 
-    ``ready(app)`` is called once the socket listens (the CLI prints where).
+    ``token`` (else ``MLOPS_SERVE_TOKEN``, else a generated one) is required by mutating
+    routes (``auth="all"``: by every route but ``/health`` and ``/ping``); see
+    :mod:`jupyter_mlops.serving.auth`. Once the socket listens, ``{url, token, pid, …}`` is
+    written to ``token_file`` (default ``~/.mlops/runtime/serve-PORT.json``, mode 0600;
+    removed at exit) and ``ready(app)`` is called — by default it prints the URL and, if it
+    was generated, the token.
     """
     import asyncio
 
     import uvicorn
 
+    from jupyter_mlops.serving.auth import (
+        Guard,
+        default_token_file,
+        remove_token_file,
+        resolve_token,
+        write_token_file,
+    )
+
+    token, source = resolve_token(token)
+    guard = Guard(token, auth=auth, allow_origins=tuple(allow_origins), bind_host=host,
+                  allow_hosts=tuple(allow_hosts))
+    token_path = os.fspath(token_file) if token_file else str(default_token_file(port))
     app = build_app(ref, client=client, monitor=monitor, sample=sample, trusted=trusted,
-                    poll_interval=poll_interval, max_body=max_body)
+                    poll_interval=poll_interval, max_body=max_body, guard=guard)
+    app.token, app.token_file = token, token_path  # for a caller's own ready(app)
+    if ready is None:
+        def ready(app) -> None:
+            announce(app, ref, host, port, token, source, token_path)
     nodelay = os.environ.get("MLOPS_SERVE_NODELAY", "1") != "0"
     try:
         import uvloop  # noqa: F401
@@ -91,13 +137,30 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 5005, client=None,
                             loop=loop, lifespan="on", access_log=False, log_level=log_level,
                             timeout_keep_alive=30, server_header=False, date_header=False)
     server = uvicorn.Server(config)
-    if ready is not None:
-        original = server.startup
+    original = server.startup
+    shown = f"[{host}]" if ":" in host else host
 
-        async def startup(sockets=None):
-            await original(sockets)
-            if server.started:
-                ready(app)
+    async def startup(sockets=None):
+        await original(sockets)
+        if server.started:
+            write_token_file(token_path, {
+                "url": f"http://{shown}:{port}", "token": token, "pid": os.getpid(),
+                "host": host, "port": port, "model": ref, "auth": auth})
+            ready(app)
 
-        server.startup = startup  # type: ignore[method-assign]
-    asyncio.run(server.serve()) if loop == "asyncio" else server.run()
+    server.startup = startup  # type: ignore[method-assign]
+    stopping = server.shutdown
+
+    async def shutdown(sockets=None):
+        try:
+            await stopping(sockets)
+        finally:
+            # Here, not only below: uvicorn re-raises SIGTERM/SIGINT once it has stopped,
+            # and the default handler ends the process before a `finally` could run.
+            remove_token_file(token_path, os.getpid())
+
+    server.shutdown = shutdown  # type: ignore[method-assign]
+    try:
+        asyncio.run(server.serve()) if loop == "asyncio" else server.run()
+    finally:
+        remove_token_file(token_path, os.getpid())

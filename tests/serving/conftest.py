@@ -19,8 +19,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 FEATURES = ["a", "b", "c"]
+#: The token test servers get through MLOPS_SERVE_TOKEN (mutating routes need it).
+TOKEN = "test-token-0123456789abcdef"
 _LIBRARY_ENV = ("MLOPS_TRACKING_URI", "MLOPS_ARTIFACT_ROOT", "MLOPS_HOME", "MLOPS_USER",
-                "MLOPS_EXPERIMENT", "MLOPS_NOTEBOOK_PATH", "MLOPS_PARENT_RUN_ID", "MLOPS_RUN_ID")
+                "MLOPS_EXPERIMENT", "MLOPS_NOTEBOOK_PATH", "MLOPS_PARENT_RUN_ID", "MLOPS_RUN_ID",
+                "MLOPS_SERVE_TOKEN")
 
 
 def frame(n: int, seed: int) -> pd.DataFrame:
@@ -72,17 +75,26 @@ def free_port() -> int:
 
 
 class Server:
-    """The model server in its own process; ``stop()`` ends it (and only it)."""
+    """The model server in its own process; ``stop()`` ends it (and only it).
 
-    def __init__(self, project: Project, *args: str, env: dict[str, str] | None = None):
+    It gets :data:`TOKEN` through ``MLOPS_SERVE_TOKEN`` unless ``token`` says otherwise
+    (``None``: none given, so the server generates one).
+    """
+
+    def __init__(self, project: Project, *args: str, env: dict[str, str] | None = None,
+                 token: str | None = TOKEN):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.token = token
         self.log = project.root / f"server-{self.port}.log"
+        environ = project.env(**(env or {}))
+        if token is not None:
+            environ["MLOPS_SERVE_TOKEN"] = token
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_mlops.serving", "models:/clf@champion",
                  "--port", str(self.port), *args],
-                env=project.env(**(env or {})), cwd=str(project.root),
+                env=environ, cwd=str(project.root),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -114,10 +126,13 @@ def get(url: str) -> tuple[int, bytes]:
         return e.code, e.read()
 
 
-def post(url: str, body, content_type: str = "application/json") -> tuple[int, dict]:
+def post(url: str, body, content_type: str = "application/json",
+         token: str | None = None) -> tuple[int, dict]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="POST",
-                                 headers={"Content-Type": content_type})
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
             return r.status, json.loads(r.read())

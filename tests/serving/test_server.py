@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from .conftest import FEATURES, frame, get, post
+from .conftest import FEATURES, TOKEN, frame, get, post
 
 
 def test_every_json_shape(server, project):
@@ -97,11 +97,12 @@ def test_requests_are_monitored_and_feedback_closes_the_loop(server, project):
         time.sleep(0.2)  # the server logs off the request path, in batches
     assert mon.store.record_counts(mon.id)[0] >= 100
     truth = (X["a"] + X["b"] > 0).astype(int).tolist()
-    status, fb = post(server.url + "/feedback", {"ids": out["ids"], "y_true": truth})
+    status, fb = post(server.url + "/feedback", {"ids": out["ids"], "y_true": truth},
+                      token=TOKEN)
     assert status == 200 and fb["received"] == 120
     accuracy = [w["accuracy"] for w in fb["windows"].values()]
     assert accuracy and all(a > 0.9 for a in accuracy)
-    assert post(server.url + "/feedback", {"ids": ["x"]})[0] == 400
+    assert post(server.url + "/feedback", {"ids": ["x"]}, token=TOKEN)[0] == 400
     status, body = get(server.url + "/metrics")
     assert "mlops_monitor_quality" in body.decode()
     np.testing.assert_array_equal(out["predictions"], project.v1_model.predict(X))
