@@ -36,6 +36,10 @@ ENV_VARS = {
                "does not say (set by pipelines)."),
         EnvVar("MLOPS_PARENT_RUN_ID", "Run that new runs are children of (set by pipelines)."),
         EnvVar("MLOPS_RUN_ID", "Attach to this existing run instead of starting a new one."),
+        EnvVar("MLOPS_SEARCH_INDEX", "0 turns off the in-memory search index of SQLite stores "
+               "(default on; searches then run in SQL)."),
+        EnvVar("MLOPS_SEARCH_INDEX_MAX_RUNS", "Stores with more runs are searched in SQL, "
+               "bounding the index's memory (default 500000)."),
         EnvVar("MLOPS_SERVE_TOKEN", "Bearer token of `jupyter mlops serve` (default: a new "
                "one per start, printed and saved under MLOPS_HOME/runtime/)."),
     )

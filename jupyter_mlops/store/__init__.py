@@ -77,8 +77,10 @@ def forget_open_stores() -> None:
     """Drop cached stores and engines (tests, and child processes after fork)."""
     from jupyter_mlops.store import migrate
     from jupyter_mlops.store.engine import dispose_engines
+    from jupyter_mlops.store.run_index import drop_indexes
 
     with _lock:
         _open_stores.clear()
         migrate.forget_checked()
+    drop_indexes()
     dispose_engines()

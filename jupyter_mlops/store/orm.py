@@ -151,6 +151,27 @@ class LatestMetric(Base):
     count: Mapped[int] = mapped_column(BigInteger, default=1)
 
 
+class RunChange(Base):
+    """An append-only log of which run changed, for the in-memory search index (SQLite).
+
+    Triggers created by migration 0005 (SQLite only) append ``run_id`` on every insert, update
+    and delete of ``runs``, ``params``, ``tags`` and ``latest_metrics``, so a reader learns which
+    runs changed since the ``seq`` it last saw with one range scan — whichever process or code
+    path wrote them. SQLite serialises writers, so ``seq`` grows in commit order. Appending
+    (not upserting per run) keeps the cost to ~2 µs per written row. Old entries are pruned
+    (the newest is always kept, so ``seq`` never goes back); a reader that finds entries it had
+    not seen pruned rebuilds from scratch. No foreign key: deletions are logged too. Derived
+    data: ``jupyter mlops migrate`` does not copy it (the target's triggers rebuild it).
+    """
+
+    __tablename__ = "run_changes"
+    __table_args__ = {"info": {"derived": True}}
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(RUN_ID)
+
+
 class Artifact(Base):
     """A logical name in a run pointing at a content-addressed blob."""
 

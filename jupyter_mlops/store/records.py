@@ -26,6 +26,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def build_record(cls: type, fields: dict[str, Any]) -> Any:
+    """``cls(**fields)`` for a frozen record, without its per-field ``object.__setattr__``.
+
+    A frozen dataclass's ``__init__`` costs ~3 µs for a run's 14 fields — most of a search
+    answer served from memory. ``fields`` must name every field, as ``__init__`` would demand;
+    equality, hashing and ``repr`` read ``__dict__`` and are unaffected.
+    """
+    record = object.__new__(cls)
+    record.__dict__.update(fields)
+    return record
+
+
 @dataclasses.dataclass(frozen=True)
 class ExperimentRecord(Record):
     id: int

@@ -17,7 +17,9 @@ from sqlalchemy import and_, case, delete, func, select, update
 
 from jupyter_mlops.errors import ConflictError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
-from jupyter_mlops.store.orm import Experiment, LatestMetric, MetricChunk, Param, Run, Tag
+from jupyter_mlops.store.orm import (
+    Experiment, LatestMetric, MetricChunk, Param, Run, RunChange, Tag,
+)
 from jupyter_mlops.store.records import (
     RUN_STATUSES,
     ExperimentRecord,
@@ -81,12 +83,30 @@ def _row_to_record(run, params=None, metrics=None, tags=None) -> RunRecord:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled_filter(text: str):
-    """Parse + compile once per filter text: the panel and widgets repeat the same filters."""
-    from jupyter_mlops.store.filters import compile_filter, parse_filter
+def _parsed_filter(text: str | None):
+    """Parse once per filter text: the panel and widgets repeat the same filters."""
+    from jupyter_mlops.store.filters import parse_filter
 
-    node = parse_filter(text)
+    return parse_filter(text) if text else None
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled_filter(text: str):
+    from jupyter_mlops.store.filters import compile_filter
+
+    node = _parsed_filter(text)
     return None if node is None else compile_filter(node)
+
+
+#: Entries of the search index's change log kept (see orm.RunChange); an index further
+#: behind than this rebuilds from scratch.
+CHANGE_LOG_KEEP = 200_000
+
+
+def _prune_change_log(conn) -> None:
+    """Drop change-log entries older than the newest CHANGE_LOG_KEEP (cheap when none are)."""
+    newest = select(func.max(RunChange.seq)).scalar_subquery()
+    conn.execute(delete(RunChange).where(RunChange.seq < newest - CHANGE_LOG_KEEP))
 
 
 class RunStore:
@@ -168,6 +188,7 @@ class RunStore:
                 status=status, end_time=t, heartbeat_at=t))
             if result.rowcount == 0:
                 raise NotFoundError(f"Run {run_id} does not exist.")
+            _prune_change_log(conn)
 
     def rename_run(self, run_id: str, name: str) -> RunRecord:
         if not name.strip() or len(name) > 256:
@@ -286,12 +307,34 @@ class RunStore:
         if not (0 < max_results <= MAX_RESULTS_LIMIT) or offset < 0:
             raise InvalidInputError(
                 f"max_results must be 1–{MAX_RESULTS_LIMIT} and offset ≥ 0.")
+        index = self._search_index() if not order_by else None
+        if index is not None:
+            found = index.search(_parsed_filter(filter), experiment, max_results, offset)
+            if found is not None:
+                return found
         stmt = self._filtered(_run_select(), filter, experiment)
         stmt = stmt.order_by(*parse_order_by(order_by)).limit(max_results).offset(offset)
         with read_connection(self.url) as conn:
             return self._with_values(conn, conn.execute(stmt).all())
 
+    def _search_index(self):
+        """The in-memory index when it is ready; the first call starts building it."""
+        from jupyter_mlops.store.run_index import index_for
+
+        index = index_for(self.url)
+        if index is None:
+            return None
+        if not index.ready:
+            index.start_building()
+            return None
+        return index
+
     def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
+        index = self._search_index()
+        if index is not None:
+            counted = index.count(_parsed_filter(filter), experiment)
+            if counted is not None:
+                return counted
         stmt = self._filtered(select(func.count(Run.id)).select_from(Run), filter, experiment)
         with read_connection(self.url) as conn:
             return int(conn.execute(stmt).scalar_one())
