@@ -2,26 +2,41 @@
 
 Used by ``jupyter mlops migrate`` to move from the embedded default (SQLite plus a local
 folder) to a team setup (PostgreSQL plus an object store), or back. The source is read, never
-written (apart from being migrated to this version's schema, as any open does). The target is
-migrated to head first and must be empty; every table is then copied in foreign-key order, in
-batches of SQLAlchemy Core inserts, inside ONE target transaction — a copy that fails half way
-leaves the target as empty as it was, so it can simply be re-run. Blobs are content-addressed
-and immutable, so copying them is idempotent and needs no transaction.
+written (apart from being migrated to this version's schema, as any open does).
 
-Afterwards every table's row count is compared and every copied blob is re-read from the
-target and hashed; any difference raises :class:`TransferError` naming it.
+The target must be empty, which is checked *before* anything is written to it (its schema is
+created or upgraded only then). Every table is copied in foreign-key order, in batches of
+SQLAlchemy Core inserts, inside ONE target transaction; schema creation is its own
+transaction (SQLite and PostgreSQL both have transactional DDL). So a copy stopped at any
+point — an error, Ctrl-C, SIGKILL, a power cut — leaves the target's database either empty or
+holding every row. Blobs are copied after the rows, streamed in chunks (never a whole blob in
+memory) and each published atomically under its hash, so a blob is either absent from the
+target root or complete; a copy stopped during that phase leaves a target with all rows and
+some blobs. ``resume=True`` (``--resume``) finishes such a target: it checks that the rows
+there are the source's (count and key range of every table), copies only the blobs still
+missing, then verifies everything as a fresh copy would. Without it, migrate refuses any
+target holding rows and says which case it is.
+
+Afterwards every table's row count is compared and every blob is re-read from the target and
+hashed; any difference raises :class:`TransferError` naming it.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy import Connection, Table, func, inspect, select, text, update
 
-from jupyter_mlops.errors import ConflictError, InvalidInputError, MlopsError
+from jupyter_mlops.errors import (
+    ConflictError,
+    InvalidInputError,
+    MlopsError,
+    StoreUnavailableError,
+)
 from jupyter_mlops.store.engine import read_connection, redact, write_connection
 
 __all__ = ["TransferError", "TransferReport", "migrate_store"]
@@ -57,6 +72,10 @@ class TransferReport:
     blobs_seconds: float
     verified_blobs: int = 0
     notes: tuple[str, ...] = field(default=())
+    #: True when an interrupted copy was finished (rows were already at the target).
+    resumed: bool = False
+    #: Blobs already at the target (from an interrupted copy), verified but not copied.
+    blobs_present: int = 0
 
     @property
     def rows(self) -> int:
@@ -69,12 +88,17 @@ class TransferReport:
         for name, count in self.tables.items():
             if count:
                 lines.append(f"  {name.ljust(width)}  {count:>10,} rows")
-        rps = self.rows / self.rows_seconds if self.rows_seconds > 0 else 0.0
-        lines.append(f"rows:  {self.rows:,} in {len(self.tables)} tables, "
-                     f"{self.rows_seconds:.2f} s ({rps:,.0f} rows/s), counts verified")
+        if self.resumed:
+            lines.append(f"rows:  {self.rows:,} in {len(self.tables)} tables were already at "
+                         "the target (resumed), counts and key ranges verified")
+        else:
+            rps = self.rows / self.rows_seconds if self.rows_seconds > 0 else 0.0
+            lines.append(f"rows:  {self.rows:,} in {len(self.tables)} tables, "
+                         f"{self.rows_seconds:.2f} s ({rps:,.0f} rows/s), counts verified")
         mbps = self.blob_bytes / 1e6 / self.blobs_seconds if self.blobs_seconds > 0 else 0.0
-        lines.append(f"blobs: {self.blobs:,} ({self.blob_bytes / 1e6:,.2f} MB) in "
-                     f"{self.blobs_seconds:.2f} s ({mbps:,.1f} MB/s), "
+        present = (f" ({self.blobs_present:,} already there)" if self.blobs_present else "")
+        lines.append(f"blobs: {self.blobs:,}{present} ({self.blob_bytes / 1e6:,.2f} MB copied) "
+                     f"in {self.blobs_seconds:.2f} s ({mbps:,.1f} MB/s), "
                      f"{self.verified_blobs:,} hashes verified at the target")
         for digest in self.missing_blobs:
             lines.append(f"  warning: blob {digest} is referenced but missing at the source")
@@ -84,13 +108,15 @@ class TransferReport:
 
 def migrate_store(source_url: str, target_url: str, source_artifacts: str | None = None,
                   target_artifacts: str | None = None, *, batch_rows: int = BATCH_ROWS,
-                  progress: Callable[[str], None] | None = None) -> TransferReport:
+                  progress: Callable[[str], None] | None = None,
+                  resume: bool = False) -> TransferReport:
     """Copy every row from ``source_url`` to ``target_url`` and every referenced blob.
 
     Parameters
     ----------
     source_url, target_url : str
-        SQLAlchemy URLs. The target is created/migrated to head and must hold no rows.
+        SQLAlchemy URLs. The target must hold no rows (checked before its schema is created
+        or migrated to head), unless ``resume``.
     source_artifacts, target_artifacts : str, optional
         Artifact roots (folders or fsspec URLs). Give both to copy blobs, neither to copy
         only rows (e.g. both databases share one object store).
@@ -98,6 +124,9 @@ def migrate_store(source_url: str, target_url: str, source_artifacts: str | None
         Rows per INSERT.
     progress : callable, optional
         Called with one line per table / blob phase.
+    resume : bool
+        Finish an interrupted copy: a target that already holds exactly the source's rows
+        gets the missing blobs and the full verification; an empty target gets a full copy.
 
     Returns
     -------
@@ -108,7 +137,10 @@ def migrate_store(source_url: str, target_url: str, source_artifacts: str | None
     InvalidInputError
         Source and target are the same, or only one artifact root was given.
     ConflictError
-        The target store already holds rows (nothing is written to it).
+        The target store already holds rows (nothing is written to it); with ``resume``,
+        rows that are not this source's.
+    StoreUnavailableError
+        The target has a schema newer than this version understands (nothing is written).
     CorruptArtifactError
         A source blob no longer matches its hash (the rows were copied; fix the source with
         ``jupyter mlops gc`` and re-run into a fresh target).
@@ -130,32 +162,41 @@ def migrate_store(source_url: str, target_url: str, source_artifacts: str | None
         raise InvalidInputError("batch_rows must be at least 1.")
 
     ensure_schema(source_url)
-    upgrade(target_url)
     # Derived tables (the search index's change log) are rebuilt by the target's own triggers.
     tables = [t for t in Base.metadata.sorted_tables if not t.info.get("derived")]
-    _require_empty(target_url, tables)
+    # Look at the target before writing anything to it, even its schema.
+    rows_done = _check_target(source_url, target_url, tables, resume)
 
     t0 = time.perf_counter()
     copied: dict[str, int] = {}
-    with read_connection(source_url) as src, write_connection(target_url) as dst:
-        for table in tables:
-            copied[table.name] = _copy_table(src, dst, table, batch_rows)
-            if copied[table.name]:
-                say(f"{table.name}: {copied[table.name]:,} rows")
-        if dst.dialect.name == "postgresql":
-            _reset_sequences(dst, tables)
+    if rows_done:
+        say("rows: already at the target (resuming an interrupted copy)")
+        with read_connection(source_url) as src:
+            copied = {t.name: _count(src, t) for t in tables}
+    else:
+        upgrade(target_url)
+        with read_connection(source_url) as src, write_connection(target_url) as dst:
+            # Again inside the copy's transaction: nobody wrote since the check above.
+            _require_empty(target_url, tables, dst)
+            for table in tables:
+                copied[table.name] = _copy_table(src, dst, table, batch_rows)
+                if copied[table.name]:
+                    say(f"{table.name}: {copied[table.name]:,} rows")
+            if dst.dialect.name == "postgresql":
+                _reset_sequences(dst, tables)
     rows_seconds = time.perf_counter() - t0
     _verify_counts(source_url, target_url, tables, copied)
 
-    blobs = blob_bytes = verified = 0
+    blobs = blob_bytes = verified = present = 0
     missing: tuple[str, ...] = ()
     t1 = time.perf_counter()
     if source_artifacts is not None:
-        blobs, blob_bytes, verified, missing = _copy_blobs(
+        blobs, blob_bytes, verified, missing, present = _copy_blobs(
             source_url, source_artifacts, target_artifacts, say)
     blobs_seconds = time.perf_counter() - t1
     return TransferReport(source_url, target_url, copied, blobs, blob_bytes, missing,
-                          rows_seconds, blobs_seconds, verified)
+                          rows_seconds, blobs_seconds, verified, resumed=rows_done,
+                          blobs_present=present)
 
 
 # ---------------------------------------------------------------------------- rows
@@ -163,15 +204,83 @@ def _count(conn: Connection, table: Table) -> int:
     return int(conn.execute(select(func.count()).select_from(table)).scalar() or 0)
 
 
-def _require_empty(url: str, tables: list[Table]) -> None:
-    with read_connection(url) as conn:
-        busy = {t.name: n for t in tables if (n := _count(conn, t))}
+def _busy(conn: Connection, tables: list[Table]) -> dict[str, int]:
+    """Row counts of the non-empty ``tables`` that exist in ``conn``'s database."""
+    existing = set(inspect(conn).get_table_names())
+    return {t.name: n for t in tables if t.name in existing and (n := _count(conn, t))}
+
+
+def _listed(busy: dict[str, int]) -> str:
+    return (", ".join(f"{name} ({n:,})" for name, n in list(busy.items())[:5])
+            + (" …" if len(busy) > 5 else ""))
+
+
+def _require_empty(url: str, tables: list[Table], conn: Connection) -> None:
+    busy = _busy(conn, tables)
     if busy:
-        listed = ", ".join(f"{name} ({n:,})" for name, n in list(busy.items())[:5])
         raise ConflictError(
-            f"The target store {redact(url)} is not empty: {listed}"
-            f"{' …' if len(busy) > 5 else ''}. migrate only copies into an empty store, so "
-            "nothing was written; point --to at a new database (or drop this one) and re-run.")
+            f"The target store {redact(url)} is not empty: {_listed(busy)}. migrate only "
+            "copies into an empty store, so nothing was written; point --to at a new "
+            "database (or drop this one) and re-run.")
+
+
+def _key_ranges(conn: Connection, tables: list[Table]) -> dict[str, tuple]:
+    """Per table: (rows, smallest key, largest key) — the key range only for one-column keys."""
+    out = {}
+    for t in tables:
+        pk = list(t.primary_key.columns)
+        if len(pk) == 1:
+            row = conn.execute(select(func.count(), func.min(pk[0]), func.max(pk[0]))
+                               .select_from(t)).one()
+            out[t.name] = (int(row[0] or 0), row[1], row[2])
+        else:
+            out[t.name] = (_count(conn, t), None, None)
+    return out
+
+
+def _check_target(source_url: str, target_url: str, tables: list[Table],
+                  resume: bool) -> bool:
+    """Refuse a target that is not empty (nothing written yet); True if its rows are done.
+
+    With ``resume``, a target holding exactly the source's rows — an interrupted copy whose
+    row transaction had committed — is accepted and its rows are kept.
+    """
+    from jupyter_mlops.store.migrate import HEAD_REVISION, _is_known, current_revision
+
+    with read_connection(target_url) as conn:
+        revision = current_revision(conn)
+        if revision is not None and revision != HEAD_REVISION and not _is_known(revision):
+            raise StoreUnavailableError(
+                f"The target store {redact(target_url)} has schema {revision}, newer than "
+                f"this jupyter-mlops understands ({HEAD_REVISION}); nothing was written. "
+                "Upgrade jupyter-mlops or use a new target.")
+        busy = _busy(conn, tables)
+        if not busy:
+            return False
+        target_ranges = _key_ranges(conn, tables) if revision == HEAD_REVISION else None
+    with read_connection(source_url) as conn:
+        source_ranges = _key_ranges(conn, tables)
+    same = target_ranges == source_ranges
+    where = f"The target store {redact(target_url)} is not empty: {_listed(busy)}."
+    if resume and same:
+        return True
+    if resume:
+        differ = ([t for t in source_ranges if source_ranges[t] != target_ranges[t]]
+                  if target_ranges is not None else ["schema"])
+        raise ConflictError(
+            f"{where} --resume only finishes an interrupted copy of this same source, and "
+            f"these rows are not one (different: {', '.join(differ[:5])}"
+            f"{' …' if len(differ) > 5 else ''}), so nothing was written; point --to at a "
+            "new database (or drop this one) and run migrate without --resume.")
+    if same:
+        raise ConflictError(
+            f"{where} It holds exactly the source's rows, as a migrate that was interrupted "
+            "while copying blobs (or one that finished) leaves it, and nothing was written: "
+            "run the same command with --resume to copy the missing blobs and verify "
+            "everything.")
+    raise ConflictError(
+        f"{where} migrate only copies into an empty store, so nothing was written; point "
+        "--to at a new database (or drop this one) and re-run.")
 
 
 def _self_refs(table: Table) -> list[str]:
@@ -258,8 +367,34 @@ def referenced_digests(url: str) -> tuple[set[str], set[str]]:
     return required, optional - required
 
 
+class _VerifyingReader(io.RawIOBase):
+    """A source blob read in chunks, hashed on the way; raises at EOF if it is corrupt.
+
+    Handed to the target's ``put_stream``, so a blob crosses in CHUNK_SIZE pieces, and a
+    corrupt source blob raises before the target publishes anything.
+    """
+
+    def __init__(self, f, digest: str, corrupt: Callable[[], Exception]):
+        from jupyter_mlops.hashing import new_hasher
+
+        self._f, self._digest, self._corrupt = f, digest, corrupt
+        self._hasher = new_hasher()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._f.read(size)
+        if chunk:
+            self._hasher.update(chunk)
+        elif self._hasher.hexdigest() != self._digest:
+            raise self._corrupt()
+        return chunk
+
+
 def _copy_blobs(source_url: str, source_root: str, target_root: str,
-                say: Callable[[str], None]) -> tuple[int, int, int, tuple[str, ...]]:
+                say: Callable[[str], None]) -> tuple[int, int, int, tuple[str, ...], int]:
+    """(blobs, bytes copied, verified at the target, missing at the source, already there)."""
     from jupyter_mlops.store.blobs import _DIGEST, BlobStore
 
     src, dst = BlobStore(source_root), BlobStore(target_root)
@@ -268,10 +403,12 @@ def _copy_blobs(source_url: str, source_root: str, target_root: str,
     missing = tuple(sorted(d for d in required if not src.exists(d)))
     todo = sorted((required - set(missing)) | optional)
 
-    def copy_one(digest: str) -> int:
-        data = src.get_bytes(digest, verify=True)  # a corrupt source blob stops here
-        info = dst.put_bytes(data)
-        if info.digest != digest:  # pragma: no cover - put_bytes hashes what it wrote
+    def copy_one(digest: str) -> int | None:
+        if dst.exists(digest):  # an interrupted copy's (blobs are published whole)
+            return None
+        with src._open(digest) as f:  # a corrupt source blob raises before publishing
+            info = dst.put_stream(_VerifyingReader(f, digest, lambda: src._corrupt(digest)))
+        if info.digest != digest:  # pragma: no cover - the reader checked the same bytes
             raise TransferError(f"Blob {digest} was stored as {info.digest}.")
         return info.size
 
@@ -280,7 +417,9 @@ def _copy_blobs(source_url: str, source_root: str, target_root: str,
 
     with ThreadPoolExecutor(BLOB_WORKERS) as pool:
         sizes = list(pool.map(copy_one, todo))
-        say(f"blobs: {len(todo):,} copied")
+        present = sum(1 for size in sizes if size is None)
+        say(f"blobs: {len(todo) - present:,} copied"
+            + (f", {present:,} already at the target" if present else ""))
         ok = list(pool.map(verify_one, todo))
     bad = [d for d, good in zip(todo, ok) if not good]
     if bad:
@@ -288,5 +427,5 @@ def _copy_blobs(source_url: str, source_root: str, target_root: str,
             f"{len(bad)} blob(s) do not match their hash at {target_root!r} after copying "
             f"(first: {bad[0]}). Check the target storage, then run migrate again into a "
             "fresh target.")
-    return len(todo), sum(sizes), len(ok), missing
+    return len(todo), sum(size or 0 for size in sizes), len(ok), missing, present
 
