@@ -12,9 +12,9 @@ metrics, from any process or code path (migration 0005). If it moved, the index 
 the runs that changed since the last ``seq`` it saw, in one read transaction, so it always
 reflects one committed state of the store. PostgreSQL stores keep searching in SQL.
 
-Building happens once per process in a background thread, started by the first search
-(which, like every search until the index is ready, runs in SQL), so a one-shot CLI call is
-never slowed down. ``MLOPS_SEARCH_INDEX=0`` turns the index off; stores with more runs than
+Building happens once per process in a background thread, started after the process's
+second search in SQL has answered (searches run in SQL until the index is ready), so a
+one-shot CLI call never pays for it and the search that starts it is not slowed down. ``MLOPS_SEARCH_INDEX=0`` turns the index off; stores with more runs than
 ``MLOPS_SEARCH_INDEX_MAX_RUNS`` (default 500,000) are left to SQL to bound memory.
 """
 

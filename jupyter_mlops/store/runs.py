@@ -41,8 +41,16 @@ def _proc_start_ticks(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             # Field 22; the command name (field 2) may contain spaces, so split after ")".
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return "?"
+    if fields[:1] in ([b"Z"], [b"X"]):
+        # Exited, not yet reaped (an orphan waits for init, which may take a while): the
+        # pid still answers kill(pid, 0), but the process will never write again.
+        return "exited"
+    try:
+        return fields[19].decode()
+    except IndexError:
         return "?"
 
 
@@ -115,6 +123,7 @@ class RunStore:
     def __init__(self, url: str):
         self.url = url
         self._experiments: dict[str, ExperimentRecord] = {}  # names are never renamed
+        self._sql_searches = 0
 
     # ----------------------------------------------------------------- experiments
     def get_or_create_experiment(self, name: str | None) -> ExperimentRecord:
@@ -315,19 +324,31 @@ class RunStore:
         stmt = self._filtered(_run_select(), filter, experiment)
         stmt = stmt.order_by(*parse_order_by(order_by)).limit(max_results).offset(offset)
         with read_connection(self.url) as conn:
-            return self._with_values(conn, conn.execute(stmt).all())
+            found = self._with_values(conn, conn.execute(stmt).all())
+        self._searched_in_sql()
+        return found
 
     def _search_index(self):
-        """The in-memory index when it is ready; the first call starts building it."""
+        """The in-memory index of this store when it is ready to answer, else None."""
         from jupyter_mlops.store.run_index import index_for
 
         index = index_for(self.url)
-        if index is None:
-            return None
-        if not index.ready:
-            index.start_building()
-            return None
-        return index
+        return index if index is not None and index.ready else None
+
+    def _searched_in_sql(self) -> None:
+        """Start building the index once this process has searched twice.
+
+        A process that searches twice will likely search again (a server, a notebook); a
+        one-shot CLI call never pays for the build. The build starts after the answer is
+        ready, so its background thread does not slow the search that triggered it.
+        """
+        from jupyter_mlops.store.run_index import index_for
+
+        self._sql_searches += 1
+        if self._sql_searches >= 2:
+            index = index_for(self.url)
+            if index is not None:
+                index.start_building()
 
     def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
         index = self._search_index()
@@ -337,7 +358,9 @@ class RunStore:
                 return counted
         stmt = self._filtered(select(func.count(Run.id)).select_from(Run), filter, experiment)
         with read_connection(self.url) as conn:
-            return int(conn.execute(stmt).scalar_one())
+            counted = int(conn.execute(stmt).scalar_one())
+        self._searched_in_sql()
+        return counted
 
     @staticmethod
     def _filtered(stmt, filter: str | None, experiment: str | None):

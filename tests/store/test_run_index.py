@@ -236,3 +236,15 @@ def test_upgrading_an_old_store_logs_its_runs(store):
     assert index.build()
     assert {r.id for r in index.search(None, None, 100, 0)} == set(RUNS)
     index.close()
+
+
+def test_building_starts_after_a_second_search_only(store):
+    _insert(store.url, RUNS)
+    index = run_index.index_for(store.url)
+    store.runs.search_runs("params.model = 'svc'")
+    assert not index._started, "a one-shot search must not pay for a build"
+    store.runs.count_runs("params.model = 'svc'")
+    assert index._started
+    index.build()  # waits for the background build
+    assert index.ready
+    assert [r.id for r in store.runs.search_runs("params.model = 'svc'")] == ["r5", "r1"]
