@@ -95,6 +95,20 @@ class Client:
     def tracking_uri(self) -> str:
         return self.store.url
 
+    def close(self) -> None:
+        """Write everything still queued and stop the writer thread (idempotent).
+
+        Exit does this anyway; call it (or use ``with Client(...) as client:``) in long-lived
+        processes that are done with a store.
+        """
+        self.writer.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # ------------------------------------------------------------------ experiments & runs
     def list_experiments(self) -> list[ExperimentRecord]:
         return self.store.runs.list_experiments()
@@ -208,6 +222,11 @@ class Client:
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         clean = {check_key(k, "tag key"): to_param_value(k, v) for k, v in tags.items()}
         self.writer.add_tags(run_id, clean)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one tag; NotFoundError if the run does not have it."""
+        self.writer.flush()  # a queued set_tag of the same key must not land afterwards
+        self.store.runs.delete_tag(run_id, check_key(key, "tag key"))
 
     def flush(self) -> None:
         """Make everything logged so far durable."""

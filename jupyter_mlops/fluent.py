@@ -210,6 +210,16 @@ def set_tags(tags: dict[str, Any]) -> None:
     run.client.set_tags(run.id, tags)
 
 
+def delete_tag(key: str) -> None:
+    """Remove a tag of the active run (a run must be active: there is nothing to delete)."""
+    from jupyter_mlops.errors import InvalidInputError
+
+    run = active_run()
+    if run is None:
+        raise InvalidInputError("No active run: start one (or pass run ids to Client.delete_tag).")
+    run.client.delete_tag(run.id, key)
+
+
 def _require_existing_path(obj: Any) -> None:
     """Refuse a missing file before a run is auto-started for it."""
     from pathlib import Path

@@ -243,6 +243,14 @@ class RunStore:
             if conn.execute(delete(Run).where(Run.id == run_id)).rowcount == 0:
                 raise NotFoundError(f"Run {run_id} does not exist.")
 
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with write_connection(self.url) as conn:
+            gone = conn.execute(delete(Tag).where(Tag.run_id == run_id, Tag.key == key))
+            if gone.rowcount == 0:
+                if conn.execute(select(Run.id).where(Run.id == run_id)).first() is None:
+                    raise NotFoundError(f"Run {run_id} does not exist.")
+                raise NotFoundError(f"Run {run_id} has no tag {key!r}.")
+
     # ----------------------------------------------------------------- batched logging
     def log_batch(
         self, run_id: str, *, params: Iterable[tuple[str, str]] = (),

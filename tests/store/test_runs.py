@@ -138,6 +138,42 @@ def test_tags_set_at_start_and_later_last_value_wins(client):
     assert client.get_run(run.id).tags == {"team": "a", "stage": "prod", "owner": "bob"}
 
 
+def test_delete_tag_removes_one_tag_and_wins_over_a_queued_set(client):
+    run = client.create_run(tags={"team": "a", "stage": "dev"})
+    client.set_tag(run.id, "owner", "bob")  # still queued in the writer
+    client.delete_tag(run.id, "owner")
+    client.delete_tag(run.id, "stage")
+    client.flush()
+    assert client.get_run(run.id).tags == {"team": "a"}
+    assert client.search_runs("tags.stage = 'dev'") == []
+    with pytest.raises(NotFoundError, match="no tag 'stage'"):
+        client.delete_tag(run.id, "stage")
+    with pytest.raises(NotFoundError, match="does not exist"):
+        client.delete_tag("0" * 32, "team")
+    assert client.get_run(run.id).tags == {"team": "a"}
+
+
+def test_fluent_delete_tag_needs_an_active_run(client):
+    import jupyter_mlops as mlops
+
+    with pytest.raises(InvalidInputError, match="No active run"):
+        mlops.delete_tag("team")
+    with mlops.start_run(tags={"team": "a", "x": "1"}) as run:
+        mlops.delete_tag("x")
+    assert client.get_run(run.id).tags == {"team": "a"}
+
+
+def test_client_closes_and_works_as_a_context_manager(store_url, artifact_root):
+    from jupyter_mlops.client import Client
+
+    with Client(store_url, artifact_root) as c:
+        run = c.create_run()
+        c.log_metric(run.id, "loss", 0.5)  # queued; close() must write it
+    with Client(store_url, artifact_root) as reader:
+        assert reader.get_run(run.id).metrics == {"loss": 0.5}
+    c.close()  # idempotent
+
+
 # ----------------------------------------------------------------------------- metrics
 def test_every_metric_point_is_kept_with_default_steps(client):
     run = client.create_run()
