@@ -161,9 +161,14 @@ def db_current(args) -> None:
 
 
 def gc(args) -> int:
+    from jupyter_mlops.store.pipelines import PipelineStore
+
     client = _client(args)
     killed, report = client.gc(dry_run=args.dry_run)
+    # After the runs: a pipeline run whose tracked run was just marked KILLED goes too.
+    pipelines = PipelineStore(client.store.url).reap_pipeline_runs()
     print(f"runs marked KILLED: {len(killed)}")
+    print(f"pipeline runs marked KILLED: {len(pipelines)}")
     for field in ("checked", "deleted", "corrupt", "temp_removed"):
         if hasattr(report, field):
             value = getattr(report, field)

@@ -276,7 +276,11 @@ class PipelineStore:
         return _step(row) if row else None
 
     def reap_pipeline_runs(self) -> list[str]:
-        """Pipeline runs left RUNNING whose tracked run ended (its writer died): mark KILLED."""
+        """Pipeline runs left RUNNING whose tracked run ended (its writer died): mark KILLED.
+
+        Their steps that were running are FAILED (as when a run is interrupted), the ones
+        still waiting SKIPPED; finished steps keep their status and outputs.
+        """
         with read_connection(self.url) as conn:
             rows = conn.execute(select(PipelineRun.id).join(Run, Run.id == PipelineRun.run_id)
                                 .where(PipelineRun.status == "RUNNING",
@@ -288,8 +292,11 @@ class PipelineStore:
                     status="KILLED", ended_at=now(),
                     error="the process running this pipeline stopped"))
                 conn.execute(update(StepRun).where(
-                    StepRun.pipeline_run_id.in_(rows),
-                    StepRun.status.in_(("PENDING", "RUNNING"))).values(
+                    StepRun.pipeline_run_id.in_(rows), StepRun.status == "RUNNING").values(
+                    status="FAILED", ended_at=now(),
+                    error="the process running this pipeline stopped while this step ran"))
+                conn.execute(update(StepRun).where(
+                    StepRun.pipeline_run_id.in_(rows), StepRun.status == "PENDING").values(
                     status="SKIPPED", error="pipeline run was killed"))
         return list(rows)
 
