@@ -30,6 +30,7 @@ from jupyter_mlops.store.filter_sql import (
     _NUMERIC_TEXT,
     _ONE,
     LIKE_OPS,
+    NULL_OPS,
     ORDER_OPS,
     And,
     Comparison,
@@ -147,11 +148,9 @@ def _comparison(node: Comparison, index: RunIndex) -> np.ndarray:
 
 def _metric(column: tuple[np.ndarray, np.ndarray], op: str, values: tuple) -> np.ndarray:
     present, numbers = column
-    if op == "is null":
-        return ~present
-    if op == "is not null":
-        return present.copy()
-    return _number((numbers, present & ~np.isnan(numbers)), op, values)
+    # `is null` means "never logged" (a NaN latest value was logged); comparisons skip NaN.
+    usable = present if op in NULL_OPS else present & ~np.isnan(numbers)
+    return _number((numbers, usable), op, values)
 
 
 def _number(column: tuple[np.ndarray, np.ndarray], op: str, values: tuple) -> np.ndarray:
