@@ -6,14 +6,19 @@ Prints one JSON document:
 
 - ``overhead``: a chain of N steps (each a notebook sleeping ``WORK`` s) through
   ``run_pipeline`` vs the same N notebooks through ``papermill.execute_notebook`` one after
-  another; target: ours per step ≤ 1.05 × papermill + 0.1 s;
+  another; target: ours per step ≤ 1.05 × papermill + 0.1 s. Both sides per step are
+  total / N (papermill's median is reported too). Ours runs twice: as shipped (kernels of
+  the next steps started while the current one runs) and with ``warm_kernels=False``
+  (every kernel started when its step starts, like papermill: the orchestration alone);
 - ``cache_hit``: the cache decision for a step (normalise the notebook, hash its inputs,
   build the key, look it up) and a whole all-cached pipeline per step; target < 50 ms;
 - ``parallel``: 8 independent 2-second steps on 2 workers vs the same 8 notebooks run
   serially with papermill; target ≥ 1.8× faster.
 
-Both sides start a fresh kernel per notebook and run in this process after papermill is
-imported, so neither pays import time in the measurement.
+Both sides use a fresh kernel per notebook (ours may have started it ahead of time) and run
+in this process after papermill is imported, so neither pays import time in the measurement.
+``uptime``'s load average is recorded before and after: on a busy machine kernel starts
+slow down and the figures move.
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ def main() -> None:
     out.mkdir()
     bare_papermill(nb, out, 1, 0.0)  # warm the kernel spec lookup and OS caches
 
+    load_before = os.getloadavg()
     # -- overhead per step: chain of n steps vs n papermill calls
     pm_times = bare_papermill(nb, out, n, work)
     chain = pipeline_yaml(root / "chain.yaml", n, work, chain=True)
@@ -98,13 +104,24 @@ def main() -> None:
     run = run_pipeline(chain, workers=1, progress=False, force=True, client=client)
     ours_total = time.perf_counter() - t
     assert run.status == "SUCCEEDED", run
-    pm_step = statistics.median(pm_times)
+    t = time.perf_counter()
+    run = run_pipeline(chain, workers=1, progress=False, force=True, client=client,
+                       warm_kernels=False)
+    cold_total = time.perf_counter() - t
+    assert run.status == "SUCCEEDED", run
+    pm_step = sum(pm_times) / n
     ours_step = ours_total / n
-    overhead = {"steps": n, "work_s": work, "papermill_median_s": round(pm_step, 3),
+    cold_step = cold_total / n
+    target = 1.05 * pm_step + 0.1
+    overhead = {"steps": n, "work_s": work, "papermill_per_step_s": round(pm_step, 3),
+                "papermill_median_s": round(statistics.median(pm_times), 3),
+                "papermill_times_s": [round(x, 3) for x in pm_times],
                 "ours_per_step_s": round(ours_step, 3),
+                "ours_without_warm_kernels_per_step_s": round(cold_step, 3),
                 "overhead_per_step_s": round(ours_step - pm_step, 3),
-                "target_s": round(1.05 * pm_step + 0.1, 3),
-                "meets_target": ours_step <= 1.05 * pm_step + 0.1}
+                "overhead_without_warm_kernels_s": round(cold_step - pm_step, 3),
+                "target_s": round(target, 3), "meets_target": ours_step <= target,
+                "meets_target_without_warm_kernels": cold_step <= target}
 
     # -- cache hits: the decision alone, and a whole cached run
     t = time.perf_counter()
@@ -118,6 +135,7 @@ def main() -> None:
     decisions = []
     for _ in range(20):
         for step in spec.steps:
+            probe._kernels = {}  # the kernel name is read once per run: read it every time
             t = time.perf_counter()
             key = probe._cache_key(step)
             hit = pstore.find_cached_step(key)
@@ -136,15 +154,27 @@ def main() -> None:
     run = run_pipeline(fan, workers=2, progress=False, force=True, client=client)
     parallel = time.perf_counter() - t
     assert run.status == "SUCCEEDED", run
+    t = time.perf_counter()
+    run = run_pipeline(fan, workers=2, progress=False, force=True, client=client,
+                       warm_kernels=False)
+    parallel_cold = time.perf_counter() - t
+    assert run.status == "SUCCEEDED", run
     par = {"steps": 8, "work_s": 2.0, "workers": 2, "papermill_serial_s": round(serial, 2),
            "ours_parallel_s": round(parallel, 2), "speedup": round(serial / parallel, 2),
+           "ours_parallel_without_warm_kernels_s": round(parallel_cold, 2),
+           "speedup_without_warm_kernels": round(serial / parallel_cold, 2),
            "target_speedup": 1.8, "meets_target": serial / parallel >= 1.8}
 
     rows = [
         {"bench": "pipelines", "what": f"per-step time, chain of {n} × {work:g} s steps",
          "ours": f"{ours_step:.2f} s", "anchor": f"papermill {pm_step:.2f} s",
-         "ratio": f"+{ours_step - pm_step:.2f} s", "target": "≤ 1.05 × papermill + 0.1 s",
+         "ratio": f"{ours_step - pm_step:+.2f} s", "target": "≤ 1.05 × papermill + 0.1 s",
          "met": overhead["meets_target"]},
+        {"bench": "pipelines",
+         "what": f"per-step time, chain of {n} × {work:g} s steps, warm kernels off",
+         "ours": f"{cold_step:.2f} s", "anchor": f"papermill {pm_step:.2f} s",
+         "ratio": f"{cold_step - pm_step:+.2f} s", "target": "≤ 1.05 × papermill + 0.1 s",
+         "met": overhead["meets_target_without_warm_kernels"]},
         {"bench": "pipelines", "what": "cache-hit decision per step (median)",
          "ours": f"{cache['decision_median_ms']} ms", "anchor": "–", "ratio": "–",
          "target": "< 50 ms", "met": cache["meets_target"]},
@@ -153,7 +183,10 @@ def main() -> None:
          "target": "≥ 1.8×", "met": par["meets_target"]},
     ]
     print(json.dumps({"benchmark": "pipelines", "cpus": os.cpu_count(),
-                      "python": sys.version.split()[0], "overhead": overhead,
+                      "python": sys.version.split()[0],
+                      "load_avg_before": [round(x, 2) for x in load_before],
+                      "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+                      "overhead": overhead,
                       "cache_hit": cache, "parallel": par, "rows": rows}, indent=2))
     client.writer.close()
 

@@ -23,6 +23,10 @@ def add_commands(top) -> None:
     p.add_argument("--workers", type=int, help="steps run at once (default: CPUs)")
     p.add_argument("--executor", default="local",
                    help="'local' (default), 'dask' (local Dask cluster) or tcp://host:port")
+    p.add_argument("--no-warm-kernels", dest="warm_kernels", action="store_false",
+                   default=None, help="start each step's kernel only when the step starts "
+                   "(default: the local executor starts the next steps' kernels ahead of "
+                   "time; also MLOPS_WARM_KERNELS=0)")
     p.add_argument("--force", action="store_true", help="ignore the cache for every step")
     p.add_argument("--force-step", action="append", default=[], metavar="STEP",
                    help="ignore the cache for this step (repeatable)")
@@ -103,7 +107,8 @@ def pipeline_run(args) -> int:
     record = run_pipeline(
         args.pipeline, _params(args.param), workers=args.workers, executor=args.executor,
         force=args.force, force_steps=args.force_step, experiment=args.experiment,
-        client=_client(args), progress=False if args.no_progress else "auto")
+        client=_client(args), progress=False if args.no_progress else "auto",
+        warm_kernels=args.warm_kernels)
     if args.format == "json":
         dump_json(record.to_dict())
     else:

@@ -13,11 +13,13 @@ system or an fsspec artifact root such as ``s3://…``.
 from __future__ import annotations
 
 import abc
+import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.pipelines.kernels import KernelKey, KernelPool, warm_kernels_enabled
 
 Callback = Callable[[Any, BaseException | None], None]
 
@@ -44,6 +46,13 @@ class Executor(abc.ABC):
     def warm_up(self) -> None:
         """Start workers and import papermill in them, so the first step does not wait."""
 
+    def prestart(self, kernels: Sequence[KernelKey]) -> None:
+        """The kernels the next steps will need, most urgent first (``[]``: none any more).
+
+        An executor may start some of them ahead of time (the local one does); each kernel
+        still serves one step only. The default does nothing.
+        """
+
     def abort(self) -> None:
         """Stop now, abandoning running tasks (their kernels exit with their worker)."""
         self.shutdown()
@@ -65,41 +74,70 @@ class LocalExecutor(Executor):
     scripts without an ``if __name__ == "__main__"`` guard) or forking a threaded parent
     (``fork``; unsafe inside the Jupyter server).
 
+    While steps run, the kernels the next steps need are started ahead of time
+    (:class:`~jupyter_mlops.pipelines.kernels.KernelPool`: at most one spare per worker,
+    each kernel used by one step only), so a step does not wait for its kernel to start.
+
     Parameters
     ----------
     workers : int, optional
         Default: the number of CPUs.
+    warm_kernels : bool, optional
+        Start kernels ahead of time (default: on unless ``MLOPS_WARM_KERNELS=0``).
     """
 
-    def __init__(self, workers: int | None = None):
+    def __init__(self, workers: int | None = None, warm_kernels: bool | None = None):
         from concurrent.futures import ThreadPoolExecutor
 
         self.workers = max(1, int(workers or os.cpu_count() or 1))
         self.name = f"local:{self.workers}"
         self._pool = ThreadPoolExecutor(max_workers=self.workers,
                                         thread_name_prefix="mlops-step")
-        self._holders: list = []
+        #: The kernels started ahead of time (None when turned off).
+        self.kernels = KernelPool(self.workers) if warm_kernels_enabled(warm_kernels) else None
 
     def warm_up(self) -> None:
         from jupyter_mlops.pipelines.step import warm_up
 
         warm_up()
 
+    def prestart(self, kernels: Sequence[KernelKey]) -> None:
+        if self.kernels is not None:
+            self.kernels.want(kernels)
+
     def submit(self, fn: Callable, arg: Any, callback: Callback) -> None:
-        future = self._pool.submit(fn, arg)
+        from jupyter_mlops.pipelines.step import StepTask
+
+        kernel = None
+        if self.kernels is not None and isinstance(arg, StepTask):
+            # Taken here, in the submitting thread, so the runner's next `prestart` already
+            # counts it as used.
+            kernel = self.kernels.take(KernelKey.of(arg.kernel, arg.cwd, arg.env))
+        future = self._pool.submit(functools.partial(fn, kernel=kernel) if kernel else fn, arg)
 
         def done(f):
+            if f.cancelled():
+                if kernel is not None:
+                    kernel.discard()
+                callback(None, RuntimeError("cancelled: the executor was shut down"))
+                return
             exc = f.exception()
             callback(None if exc else f.result(), exc)
 
         future.add_done_callback(done)
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        try:
+            if self.kernels is not None:
+                self.kernels.close()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def abort(self) -> None:
         from jupyter_mlops.pipelines.step import stop_all_kernels
 
+        if self.kernels is not None:
+            self.kernels.close()
         stop_all_kernels()  # running steps then fail fast and their threads return
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -162,13 +200,15 @@ class DaskExecutor(Executor):
                 cluster.close()
 
 
-def make_executor(executor: str | Executor | None, workers: int | None = None) -> Executor:
+def make_executor(executor: str | Executor | None, workers: int | None = None,
+                  warm_kernels: bool | None = None) -> Executor:
     """``None``/``"local"`` → :class:`LocalExecutor`; ``"dask"`` → a local Dask cluster;
-    ``"tcp://host:port"`` → that Dask scheduler; an :class:`Executor` is used as is."""
+    ``"tcp://host:port"`` → that Dask scheduler; an :class:`Executor` is used as is.
+    ``warm_kernels`` only concerns the local executor."""
     if isinstance(executor, Executor):
         return executor
     if executor in (None, "", "local", "process", "processes"):
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, warm_kernels)
     if executor == "dask":
         return DaskExecutor(None, workers)
     if isinstance(executor, str) and executor.startswith(("tcp://", "tls://", "ucx://")):

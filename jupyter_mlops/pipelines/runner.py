@@ -10,7 +10,10 @@ dependants are SKIPPED while independent branches carry on.
 
 from __future__ import annotations
 
+import contextlib
 import queue
+import signal
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,6 +23,7 @@ from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import StepExecutionError
 from jupyter_mlops.pipelines.cache import cache_key, normalise_notebook
 from jupyter_mlops.pipelines.executors import Executor, make_executor
+from jupyter_mlops.pipelines.kernels import KernelKey
 from jupyter_mlops.pipelines.progress import Progress, make_progress
 from jupyter_mlops.pipelines.recording import Recorder
 from jupyter_mlops.pipelines.spec import DEFAULT_KERNEL, Pipeline, Step
@@ -34,7 +38,8 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
                  experiment: str | None = None, client=None,
                  progress: bool | str | Progress = "auto", trigger: str = "manual",
                  schedule_id: int | None = None, schedule_slot: float | None = None,
-                 pipeline_run_id: str | None = None, raise_on_failure: bool = False):
+                 pipeline_run_id: str | None = None, raise_on_failure: bool = False,
+                 warm_kernels: bool | None = None):
     """Run every step of a pipeline and record it.
 
     Parameters
@@ -63,6 +68,10 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
         Set by the scheduler: why the run started and which schedule slot it serves.
     raise_on_failure : bool
         Raise :class:`StepExecutionError` if a step failed (default: return the record).
+    warm_kernels : bool, optional
+        Local executor: start the kernels of the next steps while the current ones run
+        (each kernel still serves one step only). Default: on, unless the environment
+        variable ``MLOPS_WARM_KERNELS`` is ``0``.
 
     Returns
     -------
@@ -91,15 +100,16 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
     pstore = PipelineStore(client.store.url)
     pipe = pstore.save_pipeline(spec.name, raw_spec.to_dict(), raw_spec.digest(), spec.path)
     owned = not isinstance(executor, Executor)
-    ex = make_executor(executor, workers)
+    ex = make_executor(executor, workers, warm_kernels)
     try:
-        ex.warm_up()
-        run = _PipelineRun(client, pstore, spec, pipe.id, ex, experiment or spec.experiment
-                           or spec.name, force, force_steps, trigger, schedule_id,
-                           pipeline_run_id, progress)
-        if schedule_id is not None and schedule_slot is not None:
-            pstore.update_fire(schedule_id, schedule_slot, pipeline_run_id=run.prid)
-        record = run.execute()
+        with _sigterm_raises():
+            ex.warm_up()
+            run = _PipelineRun(client, pstore, spec, pipe.id, ex, experiment or spec.experiment
+                               or spec.name, force, force_steps, trigger, schedule_id,
+                               pipeline_run_id, progress)
+            if schedule_id is not None and schedule_slot is not None:
+                pstore.update_fire(schedule_id, schedule_slot, pipeline_run_id=run.prid)
+            record = run.execute()
     finally:
         if owned:
             ex.shutdown()
@@ -111,6 +121,38 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
             f"See `jupyter mlops pipeline show {record.id[:12]}`.",
             step=failed.step if failed else None)
     return record
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived while a pipeline ran (raised in the main thread, like Ctrl-C)."""
+
+    def __init__(self):
+        super().__init__(128 + signal.SIGTERM)
+
+    def __str__(self) -> str:
+        return "received SIGTERM"
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Turn SIGTERM into :class:`Terminated` while a pipeline runs, so it is recorded KILLED
+    and its kernels (running and started ahead of time) are stopped — only if nobody else
+    handles SIGTERM (a server does) and this is the main thread (where signals arrive)."""
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    try:
+        installed = (threading.current_thread() is threading.main_thread()
+                     and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL)
+        if installed:
+            signal.signal(signal.SIGTERM, raise_terminated)
+    except (ValueError, OSError):  # no signals here (embedded interpreter)
+        installed = False
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 class _PipelineRun:
@@ -130,6 +172,9 @@ class _PipelineRun:
         self.errors: dict[str, str] = {}
         self.done: queue.Queue = queue.Queue()
         self.running = 0
+        self.submitted = 0
+        self._kernels: dict[str, str] = {}
+        self._env: dict[str, str] | None = None
         self.parent = client.create_run(
             experiment=experiment, name=spec.name,
             tags={"mlops.pipeline": spec.name, "mlops.trigger": trigger})
@@ -160,6 +205,8 @@ class _PipelineRun:
             self._abandon(error)
             raise
         finally:
+            with contextlib.suppress(Exception):
+                self.ex.prestart([])  # no spare kernel outlives the run
             self.client.end_run(self.parent.id, {"SUCCEEDED": "FINISHED", "FAILED": "FAILED"}
                                 .get(status, "KILLED"))
             self.pstore.finish_pipeline_run(self.prid, status, error)
@@ -169,6 +216,7 @@ class _PipelineRun:
     def _loop(self) -> None:
         while True:
             self._start_ready()
+            self._prestart()
             if self.running == 0 and not self.retry_at:
                 if not any(s == "PENDING" for s in self.states.values()):
                     return
@@ -196,6 +244,31 @@ class _PipelineRun:
             if all(self.states[d] in FINAL_OK for d in self.spec.step(n).depends_on):
                 out.append(n)
         return out
+
+    def _prestart(self) -> None:
+        """Tell the executor which kernels the next steps need: the pending steps whose
+        dependencies are all running or done (so they may start as soon as a worker frees
+        up). Only once a step has been submitted: a fully cached run starts no kernel."""
+        if not self.submitted:
+            return
+        busy = ("RUNNING", *FINAL_OK)
+        nxt = [self._kernel_key(n) for n in self.order if self.states[n] == "PENDING"
+               and all(self.states[d] in busy for d in self.spec.step(n).depends_on)]
+        self.ex.prestart(nxt)
+
+    def _kernel_key(self, name: str) -> KernelKey:
+        step = self.spec.step(name)
+        return KernelKey.of(self._kernel(step), str(self.spec.base_dir), self._env_base())
+
+    def _env_base(self) -> dict[str, str]:
+        """The kernel environment shared by every attempt of this run."""
+        if self._env is None:
+            store = self.client.store
+            self._env = {"MLOPS_TRACKING_URI": store.url,
+                         "MLOPS_ARTIFACT_ROOT": store.artifact_root,
+                         "MLOPS_PARENT_RUN_ID": self.parent.id,
+                         "MLOPS_EXPERIMENT": self.experiment, "MLOPS_USER": current_user()}
+        return dict(self._env)
 
     def _start_ready(self) -> None:
         for name in self._ready():
@@ -254,13 +327,16 @@ class _PipelineRun:
     def _kernel(self, step: Step) -> str:
         if step.kernel:
             return step.kernel
-        import json
+        if step.name not in self._kernels:  # read once per run (asked again by _prestart)
+            import json
 
-        try:
-            nb = json.loads(self.spec.resolve_path(step.notebook).read_text())
-            return nb.get("metadata", {}).get("kernelspec", {}).get("name") or DEFAULT_KERNEL
-        except (OSError, ValueError):
-            return DEFAULT_KERNEL
+            try:
+                nb = json.loads(self.spec.resolve_path(step.notebook).read_text())
+                name = nb.get("metadata", {}).get("kernelspec", {}).get("name")
+            except (OSError, ValueError):
+                name = None
+            self._kernels[step.name] = name or DEFAULT_KERNEL
+        return self._kernels[step.name]
 
     def _submit(self, step: Step) -> None:
         name = step.name
@@ -275,9 +351,7 @@ class _PipelineRun:
                                 attempts=attempt, cache_key=self.keys.get(name),
                                 started_at=self.started[name])
         store = self.client.store
-        env = {"MLOPS_TRACKING_URI": store.url, "MLOPS_ARTIFACT_ROOT": store.artifact_root,
-               "MLOPS_RUN_ID": run_id, "MLOPS_PARENT_RUN_ID": self.parent.id,
-               "MLOPS_EXPERIMENT": self.experiment, "MLOPS_USER": current_user(),
+        env = {**self._env_base(), "MLOPS_RUN_ID": run_id,
                "MLOPS_NOTEBOOK_PATH": str(self.spec.resolve_path(step.notebook))}
         task = StepTask(
             pipeline=self.spec.name, step=name, attempt=attempt,
@@ -286,6 +360,7 @@ class _PipelineRun:
             timeout=step.timeout, env=env, artifact_root=store.artifact_root,
             outputs=tuple((o.name, str(self.spec.resolve_path(o.path))) for o in step.outputs))
         self.running += 1
+        self.submitted += 1
         self.ex.submit(execute_step, task,
                        lambda result, exc, n=name: self.done.put((n, result, exc)))
         self.progress.update(self.states, f"{name}: running"

@@ -20,13 +20,14 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import socket
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from jupyter_mlops.pipelines.kernels import START_TIMEOUT, KernelKey, StepKernel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,20 +72,47 @@ def warm_up() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def execute_step(task: StepTask) -> StepOutcome:
-    """Run ``task`` with papermill in a fresh kernel and report what happened."""
+class _Attempt:
+    """The kernel(s) of one running attempt, seen by its watchdog and by an abort."""
+
+    def __init__(self):
+        self.kernels: list[StepKernel] = []
+        self.timed_out = threading.Event()
+        self.stopped = threading.Event()  # the pipeline was interrupted
+
+    def check(self) -> None:
+        if self.timed_out.is_set() or self.stopped.is_set():
+            raise _StoppedBeforeStart()
+
+
+class _StoppedBeforeStart(Exception):
+    """The timeout passed, or the pipeline was interrupted, before the kernel was ready."""
+
+    def __str__(self) -> str:
+        return "stopped before the kernel was ready"
+
+
+def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcome:
+    """Run ``task`` with papermill in a kernel of its own and report what happened.
+
+    ``kernel``: one a :class:`~jupyter_mlops.pipelines.kernels.KernelPool` started ahead of
+    time for this task (taken by the executor when it submitted the task); without it, or if
+    it failed to start, the kernel is started here. Either way it serves this attempt only
+    and is shut down before this returns.
+    """
     started = time.time()
     tmp = Path(tempfile.mkdtemp(prefix="mlops-step-"))
     out_path = tmp / f"{task.step}.executed.ipynb"
-    holder: list = []
+    att = _Attempt()
+    holder, timed_out = att.kernels, att.timed_out
     with _live_lock:
-        _live_holders.append(holder)
-    timed_out = threading.Event()
+        _live_attempts.append(att)
     timer = None
     if task.timeout:
-        timer = threading.Timer(task.timeout, _kill_kernel, (holder, timed_out))
+        timer = threading.Timer(task.timeout, _kill_kernel, (att, timed_out))
         timer.daemon = True
     error, kind, cell_index = None, None, None
+    finished = False  # the notebook ran to its end or to a failing cell: the kernel is idle
     try:
         import papermill as pm
         from papermill.exceptions import PapermillExecutionError
@@ -92,14 +120,15 @@ def execute_step(task: StepTask) -> StepOutcome:
         if timer is not None:
             timer.start()
         try:
-            # No `cwd=` here: papermill would chdir the whole process. The kernel manager
-            # starts the kernel in the step's folder with the step's environment instead.
+            sk = _acquire_kernel(task, kernel, att)
+            # No `cwd=` here: papermill would chdir the whole process. The kernel already
+            # runs in the step's folder with the step's environment.
             pm.execute_notebook(
                 task.notebook, str(out_path), parameters=dict(task.parameters),
-                kernel_name=task.kernel, progress_bar=False, log_output=False,
-                kernel_manager_class=_step_kernel_manager(holder, task.env, task.cwd,
-                                                          tmp / "kernel.log"))
+                kernel_name=task.kernel, progress_bar=False, log_output=False, km=sk.km)
+            finished = True
         except PapermillExecutionError as exc:
+            finished = True
             cell_index = getattr(exc, "cell_index", None)
             where = f" (cell {cell_index + 1})" if isinstance(cell_index, int) else ""
             error, kind = f"{exc.ename}: {exc.evalue}{where}", "cell_error"
@@ -111,29 +140,31 @@ def execute_step(task: StepTask) -> StepOutcome:
                 error, kind = f"the kernel died ({exc})", "dead_kernel"
             else:
                 error, kind = f"{type(exc).__name__}: {exc}", "exception"
-            log_tail = _tail(tmp / "kernel.log")
+            log_tail = _tail(holder[-1].log_path) if holder else ""
             if log_tail and kind != "timeout":
                 error += f"; kernel log: {log_tail}"
     finally:
         if timer is not None:
             timer.cancel()
-        pid = _kernel_pid(holder)
-        _kill_group(holder)  # leave no kernel (or anything it spawned) behind
-        for km in holder:
-            log = getattr(km, "_step_log", None)
-            if log is not None:
-                log.close()
+        pid = holder[-1].pid if holder else None
+        for k in holder:  # leave no kernel (or anything it spawned) behind
+            with contextlib.suppress(Exception):
+                k.stop(graceful=finished and not timed_out.is_set())
+            k.remove_files()
         with _live_lock:
-            _live_holders.remove(holder)
+            _live_attempts.remove(att)
     try:
-        nb = json.loads(out_path.read_text()) if out_path.is_file() else None
+        raw = out_path.read_bytes() if out_path.is_file() else None
+        nb = json.loads(raw) if raw else None
         if nb is not None:
             found = analyse(nb)
             if kind in ("timeout", "dead_kernel"):
                 cell_index = _mark_interrupted(nb, error)
+                raw = None  # changed: serialise again
             elif error is None and found is not None:
                 cell_index, error, kind = found
-            data = json.dumps(nb, indent=1, ensure_ascii=False).encode()
+            data = raw if raw is not None else json.dumps(nb, indent=1,
+                                                          ensure_ascii=False).encode()
         else:
             data = None
             if error is None:
@@ -157,6 +188,28 @@ def execute_step(task: StepTask) -> StepOutcome:
             worker=f"{socket.gethostname()}:{os.getpid()}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _acquire_kernel(task: StepTask, kernel: StepKernel | None, att: _Attempt) -> StepKernel:
+    """The attempt's kernel: ``kernel`` (started ahead of time) once it is up and has the
+    attempt's variables, else a new one started now."""
+    holder = att.kernels
+    if kernel is not None:
+        holder.append(kernel)
+        try:
+            if kernel.ready.wait(START_TIMEOUT) and kernel.error is None and kernel.alive():
+                kernel.prepare(task.env)
+                return kernel
+        except Exception:  # noqa: BLE001, S110 - it died meanwhile: start one as without a pool
+            pass
+        holder.remove(kernel)
+        kernel.discard()
+    att.check()
+    sk = StepKernel(KernelKey.of(task.kernel, task.cwd, task.env), task.env)
+    holder.append(sk)
+    sk.start()
+    att.check()  # stopped while starting: do not run the notebook
+    return sk
 
 
 def analyse(nb: dict) -> tuple[int, str, str] | None:
@@ -232,75 +285,31 @@ def _tail(path: Path, limit: int = 1500) -> str:
     return "\n".join(lines).strip()[-limit:]
 
 
-def _step_kernel_manager(holder: list, env: dict[str, str], cwd: str, log_path: Path):
-    """A kernel manager class for one task: records its instances (so the watchdog can find
-    the kernel) and starts the kernel with the task's environment and working folder, its
-    own stdout/stderr going to ``log_path`` (quoted in the error if the kernel dies) instead
-    of the orchestrator's terminal.
-
-    A class per task, not process-wide state, so concurrent tasks in one worker process
-    (threads, or a multi-threaded Dask worker) never see each other's kernels or variables.
-    """
-    from jupyter_client.manager import AsyncKernelManager
-
-    class StepKernelManager(AsyncKernelManager):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            holder.append(self)
-
-        async def _async_pre_start_kernel(self, **kw):
-            kw["env"] = {**(kw.get("env") or os.environ), **env}
-            kw["cwd"] = cwd
-            log = open(log_path, "ab")  # noqa: SIM115 - the kernel process keeps it open
-            self._step_log = log
-            kw.setdefault("stdout", log)
-            kw.setdefault("stderr", log)
-            return await super()._async_pre_start_kernel(**kw)
-
-    return StepKernelManager
-
-
-def _kernel_process(holder: list):
-    for km in holder:
-        proc = getattr(getattr(km, "provisioner", None), "process", None)
-        if proc is not None and getattr(proc, "pid", None):
-            return proc
-    return None
-
-
-def _kernel_pid(holder: list) -> int | None:
-    proc = _kernel_process(holder)
-    return proc.pid if proc is not None else None
-
-
-#: Kernel-manager holders of the attempts running in this process (for :func:`stop_all_kernels`).
-_live_holders: list[list] = []
+#: The attempts running in this process (for :func:`stop_all_kernels`).
+_live_attempts: list[_Attempt] = []
 _live_lock = threading.Lock()
 
 
 def stop_all_kernels() -> None:
-    """Kill the kernels of every attempt running in this process (pipeline interrupted)."""
+    """Kill the kernels of every attempt running in this process (pipeline interrupted);
+    an attempt whose kernel is still starting does not run its notebook."""
     with _live_lock:
-        holders = list(_live_holders)
-    for holder in holders:
-        _kill_group(holder)
+        attempts = list(_live_attempts)
+    for att in attempts:
+        att.stopped.set()
+        _kill_group(att)
 
 
-def _kill_kernel(holder: list, flag: threading.Event) -> None:
+def _kill_kernel(att: _Attempt, flag: threading.Event) -> None:
     flag.set()
-    _kill_group(holder)
+    _kill_group(att)
 
 
-def _kill_group(holder: list) -> None:
+def _kill_group(att: _Attempt) -> None:
     """SIGKILL the kernel's process group (jupyter_client starts each kernel in its own).
 
     A process group id cannot be reused while any member lives, so signalling the group
     after the kernel itself exited only reaches what it left behind.
     """
-    proc = _kernel_process(holder)
-    if proc is None:
-        return
-    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(Exception):
-        proc.wait(timeout=5)
+    for kernel in list(att.kernels):
+        kernel._kill()
