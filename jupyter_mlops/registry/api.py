@@ -20,8 +20,8 @@ from jupyter_mlops.registry import gates
 from jupyter_mlops.registry.flavors import (
     AUTO_TRUST_PREFIXES,
     flavor_for_file,
-    flavor_for_model,
     get_flavor,
+    save_model,
 )
 from jupyter_mlops.registry.loaded import LoadedModel
 from jupyter_mlops.registry.signature import example_to_json, infer_signature, to_signature
@@ -117,9 +117,11 @@ class RegistryClient:
         Parameters
         ----------
         model : object or str
-            A fitted scikit-learn estimator/pipeline (saved with skops), any object with
-            ``predict`` when ``trusted=True`` (pickled), or ``"runs:/<run_id>/<artifact>"``
-            naming a model file a run logged (registered as is; not loaded).
+            A fitted scikit-learn estimator/pipeline (saved with skops; decision trees,
+            random forests and extra-trees in the faster ``sklearn-trees`` format), any
+            object with ``predict`` when ``trusted=True`` (pickled), or
+            ``"runs:/<run_id>/<artifact>"`` naming a model file a run logged (registered as
+            is; not loaded).
         name : str
             Model name; created on first registration.
         run : run id, run record or active run, optional
@@ -138,8 +140,9 @@ class RegistryClient:
             version, so loading it trusts them). Types from scikit-learn, NumPy and SciPy
             found in a file written here from your in-memory model are recorded without
             asking; a ``runs:/`` file's types must all be named here.
-        flavor : {"skops", "pickle", "joblib"}, optional
-            Override the format chosen from the model / file.
+        flavor : {"skops", "sklearn-trees", "pickle", "joblib"}, optional
+            Override the format chosen from the model / file. Left unset, a tree model that
+            ``sklearn-trees`` cannot store exactly is saved with skops.
         user : str, optional
             Who registers (default ``MLOPS_USER`` or the OS user).
 
@@ -183,8 +186,7 @@ class RegistryClient:
         else:
             run_id = _run_id(run)
             metrics = self._run_metrics(run_id) if run_id else {}
-            chosen = flavor_for_model(model, flavor, trusted)
-            saved = chosen.save(model)
+            chosen, saved = save_model(model, flavor, trusted)
             self._check_vouched(saved.untrusted_types, vouched, auto=True)
             info = self.client.store.blobs.put_bytes(saved.data)
             digest, size = info.digest, info.size

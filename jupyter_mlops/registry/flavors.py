@@ -3,8 +3,10 @@
 A *flavor* turns a model into bytes and back. ``skops`` loads without running code from the
 file: every type it names must be in the trusted set (skops' defaults, the types recorded on
 the version when it was registered, and any the caller passes), otherwise loading is refused
-with the offending type names. ``pickle`` and ``joblib`` files can run arbitrary code when
-loaded, so both saving and loading them need an explicit ``trusted=True``.
+with the offending type names. ``sklearn-trees`` (:mod:`.treefile`) is a faster file for
+scikit-learn's decision trees and forests with the same guarantee: it rebuilds only a fixed
+list of classes from JSON and plain arrays. ``pickle`` and ``joblib`` files can run arbitrary
+code when loaded, so both saving and loading them need an explicit ``trusted=True``.
 """
 
 from __future__ import annotations
@@ -138,6 +140,37 @@ class SkopsFlavor(Flavor):
                 "one it was saved with.") from exc
 
 
+class SklearnTreesFlavor(Flavor):
+    """Decision trees, random forests and extra-trees: JSON + arrays (see :mod:`.treefile`)."""
+
+    name = "sklearn-trees"
+    safe = True
+
+    def save(self, model: Any) -> SavedModel:
+        from jupyter_mlops.registry import treefile
+
+        try:
+            data = treefile.dumps(model)
+        except treefile.Unsupported as exc:
+            raise InvalidInputError(
+                f"The sklearn-trees format cannot store this {_class_name(model)} exactly: "
+                f"{exc}. Use flavor='skops' (or leave flavor unset: the registry then picks "
+                "skops by itself).") from None
+        return SavedModel(data, self.name, _class_name(model))
+
+    def inspect(self, data: bytes) -> SavedModel:
+        from jupyter_mlops.registry import treefile
+
+        return SavedModel(data, self.name, treefile.inspect(data))
+
+    def load(self, data: bytes, *, trusted: bool = False,
+             trusted_types: Iterable[str] = ()) -> Any:
+        # Nothing to trust: the file can only make us build the classes treefile allows.
+        from jupyter_mlops.registry import treefile
+
+        return treefile.loads(data)
+
+
 def _skops_dumps(model: Any) -> bytes:
     """``skops.io.dumps`` without pretty-printing ``schema.json``.
 
@@ -230,7 +263,8 @@ def _require_trust(flavor: str, trusted: bool) -> None:
             "trusted=True only if you trust whoever registered it.")
 
 
-FLAVORS: dict[str, Flavor] = {f.name: f for f in (SkopsFlavor(), PickleFlavor(), JoblibFlavor())}
+FLAVORS: dict[str, Flavor] = {f.name: f for f in (SkopsFlavor(), SklearnTreesFlavor(),
+                                                   PickleFlavor(), JoblibFlavor())}
 
 
 def get_flavor(name: str) -> Flavor:
@@ -241,12 +275,32 @@ def get_flavor(name: str) -> Flavor:
             f"Unknown model flavor {name!r}; known: {', '.join(FLAVORS)}.") from None
 
 
+def save_model(model: Any, flavor: str | None, trusted: bool) -> tuple[Flavor, SavedModel]:
+    """Write an in-memory model in the flavor :func:`flavor_for_model` picks.
+
+    Left to choose (``flavor=None``), a tree model whose content ``sklearn-trees`` cannot
+    express exactly is written with skops instead.
+    """
+    chosen = flavor_for_model(model, flavor, trusted)
+    if flavor is None and chosen.name == SklearnTreesFlavor.name:
+        from jupyter_mlops.registry import treefile
+
+        try:
+            return chosen, SavedModel(treefile.dumps(model), chosen.name, _class_name(model))
+        except treefile.Unsupported:
+            chosen = FLAVORS["skops"]
+    return chosen, chosen.save(model)
+
+
 def flavor_for_model(model: Any, flavor: str | None, trusted: bool) -> Flavor:
-    """Pick how to save an in-memory model: skops for scikit-learn, pickle only if trusted."""
+    """Pick how to save an in-memory model: skops for scikit-learn (the faster
+    ``sklearn-trees`` for tree models), pickle only if trusted."""
     if flavor is not None:
         chosen = get_flavor(flavor)
     elif is_sklearn_model(model):
-        chosen = FLAVORS["skops"]
+        from jupyter_mlops.registry import treefile
+
+        chosen = FLAVORS["sklearn-trees" if treefile.supports(model) else "skops"]
     else:
         chosen = FLAVORS["pickle"]
     if not chosen.safe and trusted is not True:
@@ -262,14 +316,17 @@ def flavor_for_file(data: bytes, filename: str, flavor: str | None, trusted: boo
     if flavor is not None:
         chosen = get_flavor(flavor)
     elif data[:4] == _ZIP_MAGIC:
-        chosen = FLAVORS["skops"]
+        from jupyter_mlops.registry import treefile
+
+        chosen = FLAVORS["sklearn-trees" if treefile.is_tree_file(data) else "skops"]
     elif filename.lower().endswith(".joblib"):
         chosen = FLAVORS["joblib"]
     elif data[:1] == b"\x80":
         chosen = FLAVORS["pickle"]
     else:
         raise InvalidInputError(
-            f"{filename!r} is not a model file the registry can read (skops, pickle or joblib).")
+            f"{filename!r} is not a model file the registry can read (skops, sklearn-trees, "
+            "pickle or joblib).")
     if not chosen.safe and trusted is not True:
         raise InvalidInputError(
             f"{filename!r} is a {chosen.name} file, which runs code when loaded. Pass "

@@ -47,9 +47,10 @@ def test_versions_count_up_and_every_uri_form_resolves(reg, pipeline, forest):
 
 
 def test_forest_types_from_our_own_file_are_recorded_and_trusted(reg, data, forest):
+    # With skops asked for (forests default to sklearn-trees, see test_treefile.py).
     X, _ = data
-    version = reg.register_model(forest, "rf")
-    assert version.trusted_types == ["sklearn.tree._tree.Tree"]
+    version = reg.register_model(forest, "rf", flavor="skops")
+    assert version.flavor == "skops" and version.trusted_types == ["sklearn.tree._tree.Tree"]
     np.testing.assert_array_equal(reg.load_model("models:/rf/1").predict(X), forest.predict(X))
 
 
