@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.reliability.faults import record
+
 HELPER = Path(__file__).resolve().parent / "helpers" / "writer.py"
 WORKERS, POINTS, ARTIFACTS = 8, 10_000, 3
 
@@ -43,6 +45,12 @@ def run_writers(url: str, root: str, env: dict, tmp_path: Path, workers: int = W
 
 def test_eight_writers_lose_nothing(client, subprocess_env, store_url, artifact_root, tmp_path):
     results = run_writers(store_url, artifact_root, subprocess_env, tmp_path)
+    found = sum(len(client.metric_history(res["run"], "m")) for res in results)
+    names = sum(len(client.list_artifacts(res["run"])) for res in results)
+    expected_names = len(results) * (ARTIFACTS + 1)
+    record("concurrent-writers", inputs=len(results), checked=found + names,
+           lost=max(0, WORKERS * POINTS - found) + max(0, expected_names - names),
+           backend=store_url.split(":", 1)[0])
     runs = client.search_runs(experiment="reliability", max_results=100)
     assert len(runs) == WORKERS and {r.status for r in runs} == {"FINISHED"}
     for worker, res in enumerate(results):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.faults import record
+
 HELPER = Path(__file__).resolve().parent / "helpers" / "killed_writer.py"
 
 
@@ -44,7 +46,29 @@ def reopen():
     return Client()  # opening reaps runs whose writer is gone
 
 
+def measure_loss(client, info: dict) -> tuple[int, int]:
+    """(items flushed before the kill that are missing or corrupt, items checked)."""
+    from jupyter_mlops.errors import MlopsError
+
+    try:
+        flushed = {p.step for p in client.metric_history(info["run"], "flushed")}
+    except MlopsError:
+        flushed = set()
+    lost = len(set(range(1000)) - flushed)
+    try:
+        ok = client.read_artifact(info["run"], "before.bin")[1] == b"durable before the kill"
+    except MlopsError:
+        ok = False
+    blobs = client.store.blobs
+    stored = set(blobs.iter_digests())
+    lost += (not ok) + sum(not blobs.verify(d) for d in stored)
+    lost += sum(a.digest not in stored for a in client.list_artifacts(info["run"]))
+    return lost, len(flushed) + 1 + len(stored)
+
+
 def assert_consistent(client, info: dict) -> None:
+    lost, checked = measure_loss(client, info)
+    record("sigkill-writer", faults=1, lost=lost, checked=checked)
     run = client.get_run(info["run"]).run
     assert run.status == "KILLED"
     assert [p.step for p in client.metric_history(info["run"], "flushed")] == list(range(1000))

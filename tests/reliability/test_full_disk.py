@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 
 from jupyter_mlops.errors import StoreUnavailableError
 from jupyter_mlops.store import blobs as blobs_module
+from tests.reliability.faults import record
 
 
 @pytest.fixture
@@ -75,7 +76,9 @@ def test_enospc_during_artifact_write(client, artifact_root, monkeypatch, where)
 
     monkeypatch.undo()  # space freed: the same call now succeeds
     rec = client.log_artifact(run.id, payload, name="big.bin")[0]
-    assert client.read_artifact(run.id, "big.bin")[1] == payload
+    got = client.read_artifact(run.id, "big.bin")[1]
+    record("enospc", faults=1, lost=int(got != payload), checked=1, where=where)
+    assert got == payload
     assert list(client.store.blobs.iter_digests()) == [rec.digest]
     client.end_run(run.id)
 
@@ -115,6 +118,9 @@ def test_disk_full_during_metric_writes_keeps_the_queue(client, store_url):
         event.remove(engine, "connect", cap)
         engine.dispose()  # space freed
     client.flush()  # the queued points are retried and land exactly once
-    assert [p.step for p in client.metric_history(run.id, "loss")] == list(range(30_100))
+    steps = [p.step for p in client.metric_history(run.id, "loss")]
+    record("sqlite-full", faults=1, lost=len(set(range(30_100)) - set(steps)),
+           checked=len(steps), duplicates=len(steps) - len(set(steps)))
+    assert steps == list(range(30_100))
     assert client.get_run(run.id).run.params == {"p": "x" * 5000}
     client.end_run(run.id)

@@ -19,6 +19,7 @@ from IPython.core.error import UsageError
 
 from jupyter_mlops.notebook import magics as magics_module
 from jupyter_mlops.notebook.magics import PARSER
+from tests.reliability.faults import record
 
 SUBPARSERS = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction))
 COMMANDS = sorted(SUBPARSERS.choices)
@@ -75,12 +76,14 @@ def _only_usage_errors(call, line, cell=None):
 def test_parser_line_magic_raises_only_usage_errors(stubbed, line):
     result = _only_usage_errors(stubbed.mlops, line)
     assert result in (None, OK)
+    record("fuzz-magic-parser", inputs=1)
 
 
 @settings(max_examples=300, deadline=None)
 @given(line=any_line, cell=st.text(max_size=40))
 def test_parser_cell_magic_raises_only_usage_errors(stubbed, line, cell):
     assert _only_usage_errors(stubbed.mlops, line, cell) in (None, OK)
+    record("fuzz-magic-parser", inputs=1)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -88,6 +91,7 @@ def test_every_subcommand_is_fuzzed(stubbed, command):
     """Each subcommand: its help and a bad option are usage errors; nothing exits."""
     for line in (f"{command} --help", f"{command} --no-such-option", f"{command} -h x"):
         assert _only_usage_errors(stubbed.mlops, line) is None
+    record("fuzz-magic-parser", inputs=3)
 
 
 def test_magic_does_not_catch_keyboard_interrupt_silently(stubbed, monkeypatch):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from tests.reliability.faults import record
 from tests.security.test_magic_fuzz import _only_usage_errors, lines
 
 STORE_COMMANDS = ["start", "end", "param", "metric", "tag", "runs", "status", "flush",
@@ -23,6 +24,7 @@ STORE_COMMANDS = ["start", "end", "param", "metric", "tag", "runs", "status", "f
 def test_store_commands_raise_only_usage_errors(magics, client, line):
     _only_usage_errors(magics.mlops, line)
     _flush(magics, client)  # what was accepted is also writable
+    record("fuzz-magic-store", inputs=1)
 
 
 def _flush(magics, client) -> bool:
@@ -60,3 +62,4 @@ def test_hostile_values_reach_the_store_safely(magics, client, line):
     magics.mlops("param after=1")
     magics.mlops("flush")
     assert client.count_runs() >= 1
+    record("hostile-magic-value", inputs=1)

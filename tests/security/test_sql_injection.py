@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import inspect
 
 from jupyter_mlops.errors import InvalidInputError, MlopsError, NotFoundError
+from tests.reliability.faults import record
 
 ORDER_PAYLOADS = [
     "name; DROP TABLE runs", "name DESC; DROP TABLE runs; --", "metrics.acc DESC --",
@@ -61,6 +62,7 @@ def test_order_by_payloads_are_refused_or_inert(client, seeded, order):
     except InvalidInputError:
         pass
     assert snapshot(client) == before
+    record("sql-injection", inputs=1)
 
 
 @pytest.mark.parametrize("filter_", FILTER_PAYLOADS)
@@ -73,6 +75,7 @@ def test_filter_payloads_are_refused_or_inert(client, seeded, filter_):
     else:
         assert len(runs) <= 4
     assert snapshot(client) == before
+    record("sql-injection", inputs=1)
 
 
 def test_quoted_keys_are_bound_as_data(client, seeded):
@@ -87,6 +90,7 @@ def test_quoted_keys_are_bound_as_data(client, seeded):
         except InvalidInputError:
             continue  # a key the grammar cannot spell is refused, which is also safe
         assert asc == ["r0", "r1", "r2", "r3"] and desc == ["r3", "r2", "r1", "r0"]
+    record("sql-injection", inputs=2 * len(seeded))
 
 
 def test_run_lookups_with_payloads_are_not_found(client, seeded):
@@ -96,6 +100,7 @@ def test_run_lookups_with_payloads_are_not_found(client, seeded):
             client.get_run(text)
         with pytest.raises((NotFoundError, InvalidInputError)):
             client.get_run(client.resolve_run_id(text))  # a LIKE wildcard matches nothing
+    record("sql-injection", inputs=18)
 
 
 sort_text = st.one_of(
@@ -114,3 +119,4 @@ def test_order_by_fuzz_raises_only_our_errors(client, seeded, order):
         client.search_runs(order_by=order, experiment="sqli", max_results=5)
     except MlopsError:
         pass
+    record("sql-injection", inputs=1)
