@@ -1,7 +1,8 @@
 """Route handlers of ``<base_url>/mlops/api/v1/``: parse, call the client off-loop, render.
 
 No SQL and no business logic here: every verb lands in one :class:`~jupyter_mlops.client.Client`
-method, like the magics and the CLI do.
+method (or, for a run diff, :func:`~jupyter_mlops.tracking.notebook_diff.diff_runs` on the
+client), like the magics and the CLI do.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from jupyter_mlops.server.schemas import (
     check_artifact_name,
     metric_history_json,
     run_detail_json,
+    run_diff_json,
     runs_page_json,
     safe_media_type,
 )
+from jupyter_mlops.tracking.notebook_diff import diff_runs
 
 API_ROOT = "mlops/api/v1"
 _RUN = r"(?P<run_id>[^/]+)"
@@ -130,6 +133,14 @@ class NotebookHandler(MlopsHandler):
         self.write_json(notebook)
 
 
+class RunDiffHandler(MlopsHandler):
+    @web.authenticated
+    @authorized
+    async def get(self, run_id: str, other_run_id: str) -> None:
+        diff = await self.call(lambda c: diff_runs(c, run_id, other_run_id))
+        self.write_json(run_diff_json(diff))
+
+
 class LineageHandler(MlopsHandler):
     @web.authenticated
     @authorized
@@ -151,6 +162,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     (rf"runs/{_RUN}/metrics/(?P<key>.+)", MetricHistoryHandler),
     (rf"runs/{_RUN}/artifacts/(?P<name>.+)", ArtifactHandler),
     (rf"runs/{_RUN}/notebook", NotebookHandler),
+    (rf"runs/{_RUN}/diff/(?P<other_run_id>[^/]+)", RunDiffHandler),
     ("lineage", LineageHandler),
     *registry_routes.ROUTES,
     *pipeline_routes.ROUTES,

@@ -110,6 +110,13 @@ def run_detail_json(detail: Any) -> dict[str, Any]:
     return out
 
 
+def run_diff_json(diff: Any) -> dict[str, Any]:
+    """A :class:`~jupyter_mlops.tracking.notebook_diff.RunDiff` as JSON: every aligned cell
+    (status, sources, unified line diffs of source and outputs), changed params and metrics,
+    and the runs without a notebook snapshot."""
+    return diff.to_dict()
+
+
 def runs_page_json(runs: list[Any], total: int, query: RunsQuery) -> dict[str, Any]:
     return {
         "runs": [run_json(r) for r in runs],

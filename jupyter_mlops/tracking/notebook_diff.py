@@ -42,6 +42,9 @@ class RunDiff(Record):
     cells: list[CellDiff]
     params: list[ValueDiff]
     metrics: list[ValueDiff]
+    #: Ids of the runs (left and/or right) that have no notebook snapshot; their side of
+    #: ``cells`` is empty, so a diff against them is not a statement about the notebooks.
+    missing_notebooks: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def changed_cells(self) -> list[CellDiff]:
@@ -122,15 +125,22 @@ def diff_values(left: dict, right: dict) -> list[ValueDiff]:
 
 
 def diff_runs(client, left_run_id: str, right_run_id: str) -> RunDiff:
-    """Diff two runs' notebooks (empty when a run has no snapshot), params and metrics."""
+    """Diff two runs' notebooks, params and metrics.
+
+    A run without a notebook snapshot diffs as an empty notebook and is listed in
+    ``missing_notebooks``.
+    """
     from jupyter_mlops.errors import NotFoundError
 
     left, right = client.get_run(left_run_id).run, client.get_run(right_run_id).run
-    notebooks = []
+    notebooks, missing = [], []
     for run_id in (left.id, right.id):
         try:
             notebooks.append(client.notebook_snapshot(run_id))
         except NotFoundError:
             notebooks.append({"cells": []})
+            if run_id not in missing:
+                missing.append(run_id)
     return RunDiff(left.id, right.id, diff_cells(*notebooks),
-                   diff_values(left.params, right.params), diff_values(left.metrics, right.metrics))
+                   diff_values(left.params, right.params), diff_values(left.metrics, right.metrics),
+                   missing_notebooks=missing)

@@ -1,6 +1,7 @@
 /** The one typed client of the jupyter_mlops REST API used by the panel. */
 import { apiUrl, requestAPI, requestRaw } from './api';
 import { IMonitorAlerts, IMonitorDetail, IMonitorSeries, IMonitorSummary } from './monitoringTypes';
+import { IRunDiff } from './notebookDiffTypes';
 import {
   IPipeline,
   IPipelineRun,
@@ -76,6 +77,11 @@ export class MlopsService {
 
   async notebook(runId: string): Promise<Record<string, unknown>> {
     return requestAPI<Record<string, unknown>>(`runs/${enc(runId)}/notebook`);
+  }
+
+  /** Diff of two runs' notebooks, params and metrics, computed by the server. */
+  async runDiff(leftRunId: string, rightRunId: string): Promise<IRunDiff> {
+    return requestAPI<IRunDiff>(`runs/${enc(leftRunId)}/diff/${enc(rightRunId)}`);
   }
 
   async lineage(node: string, depth?: number): Promise<ILineageGraph> {

@@ -168,9 +168,9 @@ def every_request(mlops_store, handler_verbs) -> list[tuple[str, str]]:
 
     from jupyter_mlops.server.handlers import API_ROOT, ROUTES
 
-    values = {"run_id": mlops_store.beta, "key": "acc", "name": "config/params.json",
-              "model": "churn", "version": "1", "request_id": "1", "pipeline": "train-churn",
-              "pipeline_run_id": "0" * 32, "schedule": "nightly",
+    values = {"run_id": mlops_store.beta, "other_run_id": mlops_store.beta, "key": "acc",
+              "name": "config/params.json", "model": "churn", "version": "1", "request_id": "1",
+              "pipeline": "train-churn", "pipeline_run_id": "0" * 32, "schedule": "nightly",
               "monitor": "churn-monitor"}
     out = []
     for pattern, handler in ROUTES:

@@ -98,6 +98,8 @@ def _seed(client: Client, data_dir: Path) -> tuple[dict[str, str], str]:
     client.end_run(evil.id)
     runs["evil"] = evil.id
 
+    runs.update(_seed_notebook_diff(client))
+
     live = client.create_run(experiment="iris", name="live-training")
     client.log_params(live.id, {"model": "svc", "lr": 0.05})
     client.log_metric(live.id, "acc", 0.4, step=0)
@@ -122,6 +124,32 @@ def _notebook(model: str, lr: float) -> dict:
                                     "language": "python"}},
         "nbformat": 4, "nbformat_minor": 5,
     }
+
+
+def _seed_notebook_diff(client: Client) -> dict[str, str]:
+    """Runs ``nbdiff-left``/``nbdiff-right`` (experiment ``notebook-diff``) whose notebooks
+    differ in every way the diff knows: an inserted cell, changed code, changed outputs only,
+    a removed cell — with markup in the sources and outputs, which must stay text."""
+    def code(source: str, stdout: str | None = None) -> dict:
+        outputs = [{"name": "stdout", "output_type": "stream", "text": stdout}] if stdout else []
+        return {"cell_type": "code", "execution_count": None, "metadata": {},
+                "outputs": outputs, "source": source}
+
+    title = {"cell_type": "markdown", "metadata": {}, "source": "# Notebook <b>diff</b>"}
+    left = [title, code("import math"), code("rate = 1\nprint(rate)", "1\n"),
+            code("print('<img src=x onerror=window.__xss=2>')", "<i>left</i>\n"),
+            code("leftover = True")]
+    right = [title, code("inserted = '<script>x</script>'"), code("import math"),
+             code("rate = 2\nprint(rate)", "2\n"),
+             code("print('<img src=x onerror=window.__xss=2>')", "<i>right</i>\n")]
+    out = {}
+    for name, cells in (("nbdiff-left", left), ("nbdiff-right", right)):
+        run = client.create_run(experiment="notebook-diff", name=name)
+        client.log_notebook(run.id, {"cells": cells, "metadata": {}, "nbformat": 4,
+                                     "nbformat_minor": 4})
+        client.end_run(run.id)
+        out[name] = run.id
+    return out
 
 
 def _seed_models_and_pipelines(client: Client, base: Path) -> tuple[dict[str, str], Path]:

@@ -156,7 +156,11 @@ def test_compare_two_runs(page: Page, lab, screenshots):
     for name in ("svc-lr0.1", "rf-lr0.01"):
         row(page, name).locator(".jp-mlops-select").check()
     expect(compare).to_have_text("Compare (2)")
-    compare.click()
+    # The notebook diff is computed by the server (notebook_diff.diff_runs), not in the panel.
+    with page.expect_response(lambda r: "/mlops/api/v1/runs/" in r.url and "/diff/" in r.url
+                              ) as diff_response:
+        compare.click()
+    assert diff_response.value.status == 200
     view = page.locator(f"{PANEL} .jp-mlops-compare")
     expect(view.locator(".jp-mlops-chart polyline")).to_have_count(2)
     diff = view.locator(".jp-mlops-param-diff")
@@ -176,6 +180,67 @@ def test_compare_two_runs(page: Page, lab, screenshots):
     expect(nbdiff.locator(".jp-mlops-line-add", has_text="print('trained')")).to_have_count(0)
     nbdiff.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshots / "05b-compare-notebook-diff.png"))
+
+
+def compare_runs(page: Page, experiment: str, *run_names: str) -> Locator:
+    choose_experiment(page, experiment)
+    for name in run_names:
+        row(page, name).locator(".jp-mlops-select").check()
+    page.locator(f"{PANEL} .jp-mlops-compare-button").click()
+    return page.locator(f"{PANEL} .jp-mlops-compare")
+
+
+def test_compare_notebook_diff_kinds(page: Page, lab, screenshots):
+    """Added, changed, outputs-only and removed cells as the server diffs them; markup in
+    sources and outputs is shown as text."""
+    open_panel(page, lab)
+    view = compare_runs(page, "notebook-diff", "nbdiff-left", "nbdiff-right")
+    nbdiff = view.locator(".jp-mlops-nbdiff")
+    expect(nbdiff.locator(".jp-mlops-nbdiff-summary")).to_have_text(
+        "1 changed, 1 added, 1 removed, 1 with different outputs, 2 unchanged")
+    expect(nbdiff.locator(".jp-mlops-nbdiff-cell")).to_have_count(4)
+    expect(nbdiff.locator(".jp-mlops-nbdiff-skip")).to_have_count(2)
+
+    added = nbdiff.locator(".jp-mlops-nbdiff-added")
+    expect(added.locator(".jp-mlops-nbdiff-title")).to_contain_text("only in nbdiff-right")
+    expect(added.locator(".jp-mlops-line-add")).to_have_text(
+        "+ inserted = '<script>x</script>'")
+
+    changed = nbdiff.locator(".jp-mlops-nbdiff-changed")
+    code = changed.locator(".jp-mlops-nbdiff-code").first
+    expect(code.locator(".jp-mlops-line-del")).to_have_text(["- rate = 1"])
+    expect(code.locator(".jp-mlops-line-add")).to_have_text(["+ rate = 2"])
+    expect(code.locator(".jp-mlops-line-ctx")).to_have_text(["  print(rate)"])
+    outputs = changed.locator(".jp-mlops-nbdiff-output-diff")
+    expect(outputs.locator(".jp-mlops-line-del")).to_have_text(["- 1"])
+    expect(outputs.locator(".jp-mlops-line-add")).to_have_text(["+ 2"])
+
+    same_code = nbdiff.locator(".jp-mlops-nbdiff-outputs-only")
+    expect(same_code.locator(".jp-mlops-nbdiff-title").first).to_contain_text(
+        "same code, different outputs")
+    expect(same_code.locator(".jp-mlops-nbdiff-code").first).to_have_text(
+        "print('<img src=x onerror=window.__xss=2>')")
+    expect(same_code.locator(".jp-mlops-line-del")).to_have_text(["- <i>left</i>"])
+    expect(same_code.locator(".jp-mlops-line-add")).to_have_text(["+ <i>right</i>"])
+
+    removed = nbdiff.locator(".jp-mlops-nbdiff-removed")
+    expect(removed.locator(".jp-mlops-nbdiff-title")).to_contain_text("only in nbdiff-left")
+    expect(removed.locator(".jp-mlops-line-del")).to_have_text("- leftover = True")
+
+    # Nothing from the notebooks became markup.
+    expect(nbdiff.locator("img, script, i, b")).to_have_count(0)
+    assert page.evaluate("window.__xss") is None
+    nbdiff.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshots / "05c-compare-notebook-diff-kinds.png"))
+
+
+def test_compare_run_without_notebook(page: Page, lab):
+    open_panel(page, lab)
+    view = compare_runs(page, "iris", "svc-lr0.1", '<img src=x onerror="window.__xss=1">')
+    expect(view.locator(".jp-mlops-empty", has_text="No notebook snapshot")).to_have_text(
+        'No notebook snapshot for <img src=x onerror="window.__xss=1">.')
+    expect(view.locator(".jp-mlops-error")).to_have_count(0)
+    assert page.evaluate("window.__xss") is None
 
 
 def test_lineage_graph_recentres(page: Page, lab, ui_store, screenshots):
