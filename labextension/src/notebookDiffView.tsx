@@ -122,7 +122,7 @@ function DiffLines(props: { lines: string[]; max?: number }): JSX.Element {
   );
 }
 
-/** Class suffix per kind (`jp-mlops-nbdiff-outputs` styles something else: a two-column grid). */
+/** CSS class suffix per kind of cell change. */
 const CELL_CLASS: Record<CellKind, string> = {
   same: 'same',
   changed: 'changed',
