@@ -195,6 +195,12 @@ def diff_html(diff) -> str:
                            f"<td>{e(str(v.right))}</td></tr>" for v in values)
             parts.append(f"<b>{title}</b><table><tr><th>key</th><th>left</th><th>right</th></tr>"
                          f"{rows}</table>")
+    missing = getattr(diff, "missing_notebooks", [])
+    if missing:
+        # An absent snapshot is not an empty notebook: listing every cell as added would lie.
+        parts.append("<b>cells</b>: not compared — no notebook snapshot for "
+                     + ", ".join(e(m[:8]) for m in missing))
+        return "".join(parts)
     changed = diff.changed_cells
     parts.append(f"<b>cells</b>: {len(diff.cells)} aligned, {len(changed)} differ")
     colors = {"added": "#2a7", "removed": "#c33", "changed": "#c80"}

@@ -56,3 +56,15 @@ def test_notebook_diff_aligns_inserted_cells():
     assert statuses == [("same", 0, 0), ("added", None, 1), ("changed", 1, 2), ("changed", 2, 3)]
     changed = diff_cells(left, right)[2]
     assert changed.source_diff == [] and "-1" in changed.outputs_diff and "+2" in changed.outputs_diff
+
+
+def test_diff_html_does_not_pretend_a_missing_snapshot_is_an_empty_notebook():
+    from jupyter_mlops.notebook.widgets import diff_html
+    from jupyter_mlops.tracking.notebook_diff import RunDiff, diff_cells
+
+    nb = {"cells": [{"cell_type": "code", "source": "a = 1", "outputs": []}]}
+    diff = RunDiff("a" * 32, "b" * 32, diff_cells(nb, {"cells": []}), [], [],
+                   missing_notebooks=["b" * 32])
+    text = diff_html(diff)
+    assert "no notebook snapshot for bbbbbbbb" in text
+    assert "removed" not in text and "a = 1" not in text
