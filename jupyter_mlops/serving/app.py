@@ -18,7 +18,12 @@ import logging
 import time
 from typing import Any
 
-from jupyter_mlops.serving.auth import Guard, cors_headers, generate_token, unauthorized_headers
+from jupyter_mlops.serving.auth import (
+    Guard,
+    cors_headers,
+    generate_token,
+    unauthorized_headers,
+)
 from jupyter_mlops.serving.inputs import InputError, jsonable, parse_body, row_count
 
 log = logging.getLogger(__name__)

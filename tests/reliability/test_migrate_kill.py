@@ -344,8 +344,7 @@ def test_blobs_are_streamed_not_held_in_memory(tmp_path):
     run = c.create_run(experiment="big", name="big")
     big = tmp_path / "big.bin"
     with open(big, "wb") as f:
-        for _ in range(48):
-            f.write(os.urandom(1 << 20))
+        f.writelines(os.urandom(1 << 20) for _ in range(48))
     c.log_artifact(run.id, big, name="big.bin")
     c.end_run(run.id)
     c.flush()

@@ -163,13 +163,14 @@ def test_allowed_origin_gets_cors(guarded):
     assert "authorization" in hdrs["access-control-allow-headers"]
     body = json.dumps({"ids": ["probe-4"], "y_true": [0]}).encode()
     status, hdrs, out = request(guarded, "POST", "/feedback", body, _json(Origin=ALLOWED))
-    assert status == 200 and hdrs["access-control-allow-origin"] == ALLOWED
+    assert status == 200 and out["received"] == 1
+    assert hdrs["access-control-allow-origin"] == ALLOWED
     # …but the token is still required, and other origins get no preflight.
-    status, _, out = request(guarded, "POST", "/feedback", body, _json(None, Origin=ALLOWED))
-    assert status == 401
+    assert request(guarded, "POST", "/feedback", body, _json(None, Origin=ALLOWED))[0] == 401
     status, hdrs, out = request(guarded, "OPTIONS", "/feedback", None,
                                 {"Origin": "http://evil.example"})
-    assert status == 403 and "access-control-allow-origin" not in hdrs
+    assert status == 403 and out["error_code"] == "CROSS_SITE_REQUEST"
+    assert "access-control-allow-origin" not in hdrs
 
 
 def test_auth_all_protects_every_route_but_the_probes(project):
@@ -239,8 +240,8 @@ def test_guard_unit_cases():
         return {"scheme": "http", "headers": [(k.lower().replace("_", "-").encode(),
                                                v.encode()) for k, v in headers.items()]}
 
-    ok = dict(host="127.0.0.1:5005", authorization="Bearer " + "t" * 32,
-              content_type="application/json")
+    ok = {"host": "127.0.0.1:5005", "authorization": "Bearer " + "t" * 32,
+          "content_type": "application/json"}
     assert guard.check(scope(**ok), "/feedback", "POST") is None
     assert guard.check(scope(**ok, origin="http://127.0.0.1:5005"), "/feedback", "POST") is None
     assert guard.check(scope(**ok, origin="https://app.example"), "/feedback",
