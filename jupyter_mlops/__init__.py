@@ -22,7 +22,8 @@ _FLUENT = (
 _LAZY = {name: "jupyter_mlops.fluent" for name in _FLUENT}
 _LAZY.update({"Client": "jupyter_mlops.client"})
 _LAZY.update({name: "jupyter_mlops.registry.fluent" for name in (
-    "register_model", "set_alias", "delete_alias", "load_model", "model_card",
+    "register_model", "set_alias", "delete_alias", "delete_model", "delete_model_version",
+    "load_model", "model_card",
     "compare_models", "propose", "approve", "reject", "list_models", "promote_if_better")})
 _LAZY.update({"run_pipeline": "jupyter_mlops.pipelines.runner",
               "reproduce": "jupyter_mlops.pipelines.reproduce",

@@ -303,6 +303,16 @@ class RegistryClient:
             name, alias, user=user or current_user(), reason=reason,
             require="set_alias" if gates.is_protected(policy, alias) else None)
 
+    def delete_version(self, name: str, version: int, *, reason: str | None = None,
+                       user: str | None = None) -> None:
+        """Delete one version (needs ``manage``; refused while an alias points at it)."""
+        self.store.delete_version(name, version, user=user or current_user(), reason=reason)
+
+    def delete_model(self, name: str, *, reason: str | None = None,
+                     user: str | None = None) -> int:
+        """Delete a model and its versions (needs ``manage``; refused while it has aliases)."""
+        return self.store.delete_model(name, user=user or current_user(), reason=reason)
+
     def alias_history(self, name: str, alias: str | None = None) -> list[AuditRecord]:
         """Every move of ``name``'s aliases (or just ``alias``), oldest first."""
         return self.store.alias_history(name, alias)

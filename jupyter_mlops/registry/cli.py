@@ -15,7 +15,7 @@ from jupyter_mlops.cli_format import print_table, when
 
 
 def add_commands(top: argparse._SubParsersAction) -> None:
-    """Add the ``models`` command group (list, show, alias, propose, approve, reject, card…)."""
+    """Add the ``models`` command group (list, show, alias, delete, propose, approve, card…)."""
     models = top.add_parser("models", help="model registry: versions, aliases, promotion") \
         .add_subparsers(dest="action", required=True, metavar="ACTION")
 
@@ -32,6 +32,11 @@ def add_commands(top: argparse._SubParsersAction) -> None:
     p.add_argument("alias")
     p.add_argument("version", nargs="?", type=int)
     p.add_argument("--delete", action="store_true", help="remove the alias")
+    _who(p)
+
+    p = models.add_parser("delete", help="delete one VERSION, or the whole model (needs manage)")
+    p.add_argument("name")
+    p.add_argument("version", nargs="?", type=int, help="omit to delete the model")
     _who(p)
 
     p = models.add_parser("propose", help="ask for ALIAS (default champion) to point at VERSION")
@@ -143,6 +148,16 @@ def models_alias(args) -> None:
     print(f"{args.name}@{args.alias} -> version {args.version}")
 
 
+def models_delete(args) -> None:
+    reg = _registry(args)
+    if args.version is None:
+        count = reg.delete_model(args.name, reason=args.reason, user=args.user)
+        print(f"Deleted model {args.name!r} and its {count} version(s).")
+    else:
+        reg.delete_version(args.name, args.version, reason=args.reason, user=args.user)
+        print(f"Deleted version {args.version} of {args.name!r}.")
+
+
 def models_propose(args) -> None:
     req = _registry(args).propose(args.name, args.version, args.alias, reason=args.reason,
                                   user=args.user)
@@ -214,5 +229,5 @@ def models_revoke(args) -> None:
 
 
 COMMANDS = {("models", name): globals()[f"models_{name}"] for name in (
-    "list", "show", "alias", "propose", "approve", "reject", "requests", "card", "history",
-    "roles", "grant", "revoke")}
+    "list", "show", "alias", "delete", "propose", "approve", "reject", "requests", "card",
+    "history", "roles", "grant", "revoke")}

@@ -49,6 +49,17 @@ def delete_alias(name: str, alias: str, reason: str | None = None, *, user: str 
     return registry().delete_alias(name, alias, reason=reason, user=user)
 
 
+def delete_model_version(name: str, version: int, reason: str | None = None, *,
+                         user: str | None = None) -> None:
+    """Delete one version (needs the manage action; refused while an alias points at it)."""
+    registry().delete_version(name, version, reason=reason, user=user)
+
+
+def delete_model(name: str, reason: str | None = None, *, user: str | None = None) -> int:
+    """Delete a model and all its versions (needs manage; refused while it has aliases)."""
+    return registry().delete_model(name, reason=reason, user=user)
+
+
 def load_model(uri: str, *, trusted: bool = False, trusted_types: list[str] | None = None):
     """Load ``"models:/NAME@ALIAS"`` or ``"models:/NAME/VERSION"`` (hash-verified)."""
     return registry().load_model(uri, trusted=trusted, trusted_types=trusted_types)

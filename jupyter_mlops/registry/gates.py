@@ -6,7 +6,8 @@ The policy lives in ``RegisteredModel.gate_policy``::
       "require_better": {"metric": "accuracy", "direction": "max", "min_delta": 0.0},
       "require_reproduced": true,
       "gated_aliases": ["champion"],      # default: ["champion"]
-      "protected_aliases": ["champion"]   # moving these directly needs the set_alias action
+      "protected_aliases": ["champion"],  # moving these directly needs the set_alias action
+      "separate_approver": true           # four eyes: nobody approves their own proposal
     }
 
 ``require_better`` compares the metric recorded on the candidate version with the one on the
@@ -29,7 +30,8 @@ from jupyter_mlops.store.registry_records import ModelVersionRecord
 #: snapshot? Set by ``jupyter_mlops.pipelines.reproduce.install_gate()``; None: cannot tell.
 REPRODUCE_CHECK: Callable[[str], Any] | None = None
 DEFAULT_GATED_ALIASES = ("champion",)
-_POLICY_KEYS = {"require_better", "require_reproduced", "gated_aliases", "protected_aliases"}
+_POLICY_KEYS = {"require_better", "require_reproduced", "gated_aliases", "protected_aliases",
+                "separate_approver"}
 
 
 def validate_policy(policy: dict | None) -> dict | None:
@@ -59,8 +61,9 @@ def validate_policy(policy: dict | None) -> dict | None:
             raise InvalidInputError("require_better's min_delta must be a number.") from None
         out["require_better"] = {"metric": better["metric"], "direction": direction,
                                  "min_delta": min_delta}
-    if policy.get("require_reproduced"):
-        out["require_reproduced"] = True
+    for flag in ("require_reproduced", "separate_approver"):
+        if policy.get(flag):
+            out[flag] = True
     for key in ("gated_aliases", "protected_aliases"):
         if key in policy:
             values = policy[key]

@@ -231,8 +231,9 @@ class RegistryStore:
                 updated_at=t)
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
             model = self._model_row(conn, name, lock=True)
-            version = (conn.execute(select(func.max(ModelVersion.version)).where(
-                ModelVersion.model_id == model.id)).scalar() or 0) + 1
+            version = max(conn.execute(select(func.max(ModelVersion.version)).where(
+                ModelVersion.model_id == model.id)).scalar() or 0,
+                self._highest_deleted(conn, name)) + 1
             values = dict(
                 model_id=model.id, version=version, run_id=run_id, digest=digest, size=size,
                 flavor=flavor, model_class=model_class[:512],
@@ -399,6 +400,65 @@ class RegistryStore:
                         {"alias": alias, "version": None, "previous": current.version}, reason)
         return current.version
 
+    @staticmethod
+    def _highest_deleted(conn: Connection, name: str) -> int:
+        """The highest version number of ``name`` ever deleted: numbers are never reused."""
+        rows = conn.execute(select(AuditEvent.details).where(
+            AuditEvent.target_type == "model", AuditEvent.target_id == name,
+            AuditEvent.action.in_(("delete_version", "delete_model"))))
+        return max((int(d.get("highest_version") or d.get("version") or 0)
+                    for (d,) in rows if isinstance(d, dict)), default=0)
+
+    def delete_version(self, name: str, version: int, *, user: str,
+                       reason: str | None = None) -> None:
+        """Delete one version (needs ``manage``); refused while an alias points at it.
+
+        Its pending promotion requests go with it; its blob is left for ``jupyter mlops gc``;
+        the audit log keeps the registration and the deletion, and the number is not reused.
+        """
+        check_user(user)
+        with write_connection(self.url) as conn:
+            model = self._model_row(conn, name, lock=True)
+            row = self._version_row(conn, model.id, name, version)
+            self._require(conn, user, "manage")
+            aliases = sorted(conn.execute(select(ModelAlias.alias).where(
+                ModelAlias.version_id == row.id)).scalars())
+            if aliases:
+                raise ConflictError(
+                    f"Version {version} of {name!r} is {', '.join(aliases)}: point "
+                    f"{'those aliases' if len(aliases) > 1 else 'that alias'} elsewhere or "
+                    "delete it first.")
+            conn.execute(delete(PromotionRequest).where(PromotionRequest.version_id == row.id))
+            conn.execute(delete(ModelVersion).where(ModelVersion.id == row.id))
+            conn.execute(update(RegisteredModel).where(RegisteredModel.id == model.id)
+                         .values(updated_at=now()))
+            self._audit(conn, user, "delete_version", "model", name,
+                        {"version": version, "digest": row.digest, "run_id": row.run_id},
+                        reason)
+
+    def delete_model(self, name: str, *, user: str, reason: str | None = None) -> int:
+        """Delete a model and all its versions (needs ``manage``); refused while it has
+        aliases. Returns how many versions went. The audit log keeps its history."""
+        check_user(user)
+        with write_connection(self.url) as conn:
+            model = self._model_row(conn, name, lock=True)
+            self._require(conn, user, "manage")
+            aliases = self._aliases_of_model(conn, model.id)
+            if aliases:
+                raise ConflictError(
+                    f"Model {name!r} still has aliases ({', '.join(sorted(aliases))}): "
+                    "delete them first, so no deployment loses its model by surprise.")
+            versions = list(conn.execute(select(ModelVersion.version).where(
+                ModelVersion.model_id == model.id)).scalars())
+            conn.execute(delete(PromotionRequest).where(PromotionRequest.model_id == model.id))
+            conn.execute(delete(ModelVersion).where(ModelVersion.model_id == model.id))
+            conn.execute(delete(RegisteredModel).where(RegisteredModel.id == model.id))
+            self._audit(conn, user, "delete_model", "model", name,
+                        {"versions": sorted(versions),
+                         "highest_version": max([*versions, self._highest_deleted(conn, name)])},
+                        reason)
+        return len(versions)
+
     def alias_history(self, name: str, alias: str | None = None) -> list[AuditRecord]:
         """Every alias move of ``name`` (oldest first), refused gate checks included."""
         check_model_name(name)
@@ -448,6 +508,12 @@ class RegistryStore:
                 raise ConflictError(
                     f"Request #{request_id} is already {req.status} (by {req.decided_by}).")
             self._require(conn, user, "approve")
+            if approve and req.proposed_by == user and (model.gate_policy or {}).get(
+                    "separate_approver"):
+                raise PermissionDeniedError(
+                    f"{user!r} proposed request #{request_id}; the policy of {model.name!r} "
+                    "(separate_approver) needs another user with the approve role to approve "
+                    "it.")
             row = conn.execute(select(ModelVersion.__table__).where(
                 ModelVersion.id == req.version_id)).one()
             verdict = None

@@ -92,3 +92,14 @@ def test_errors_are_mlops_errors_for_main_to_print(jm, two):
     two.grant_role("ada", "admin", by="ada")
     with pytest.raises(PermissionDeniedError):
         jm("models", "propose", "cancer", "1", "--user", "zed")
+
+
+
+def test_delete_version_then_model(jm, two):
+    from jupyter_mlops.errors import NotFoundError
+
+    assert "Deleted version 1 of 'cancer'" in jm("models", "delete", "cancer", "1", "-r", "old")
+    with pytest.raises(NotFoundError, match="no version 1"):
+        jm("models", "delete", "cancer", "1")
+    assert "1 version(s)" in jm("models", "delete", "cancer")
+    assert "no models registered" in jm("models", "list")

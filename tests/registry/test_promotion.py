@@ -226,3 +226,46 @@ def test_the_pipelines_reproduce_hook_plugs_in(reg, pipeline, monkeypatch):
     reg.set_gate_policy("m", {"require_reproduced": True})
     with pytest.raises(ConflictError, match=f"would re-run {version.run_id}"):
         reg.set_alias("m", "champion", 1)
+
+
+def test_separate_approver_policy_refuses_self_approval(team, pipeline):
+    team.grant_role("sam", "data_scientist", by="ada")
+    team.grant_role("sam", "ml_engineer", by="ada")  # may propose and approve
+    _register(team, pipeline, 0.9)
+    own = team.propose("m", 1, "champion", user="sam")
+    assert team.approve(own.id, user="sam").status == "APPROVED"  # no policy: allowed
+    team.set_gate_policy("m", {"separate_approver": True}, user="ada")
+    _register(team, pipeline, 0.95)
+    own = team.propose("m", 2, "champion", user="sam")
+    with pytest.raises(PermissionDeniedError, match="separate_approver"):
+        team.approve(own.id, user="sam")
+    assert team.store.get_promotion(own.id).status == "PENDING"
+    assert team.get_model("m").aliases == {"champion": 1}
+    assert team.approve(own.id, user="eli").status == "APPROVED"
+    assert team.get_model("m").aliases == {"champion": 2}
+    with pytest.raises(InvalidInputError, match="Unknown gate policy"):
+        team.set_gate_policy("m", {"four_eyes": True}, user="ada")
+
+
+def test_delete_versions_and_models(team, pipeline):
+    for metric in (0.8, 0.9, 0.95):
+        _register(team, pipeline, metric)
+    team.set_alias("m", "champion", 2, user="ada")
+    pending = team.propose("m", 3, "challenger", user="dana")
+    with pytest.raises(PermissionDeniedError, match="manage"):
+        team.delete_version("m", 1, user="dana")
+    with pytest.raises(ConflictError, match="champion"):
+        team.delete_version("m", 2, user="ada")
+    team.delete_version("m", 3, reason="leaked test data", user="ada")
+    assert [v.version for v in team.list_versions("m")] == [1, 2]
+    assert pending.id not in [p.id for p in team.list_promotions("m")]
+    # Numbers are never reused: the next registration is 4, not 3.
+    assert _register(team, pipeline, 0.97).version == 4
+    with pytest.raises(ConflictError, match="aliases"):
+        team.delete_model("m", user="ada")
+    team.delete_alias("m", "champion", user="ada")
+    assert team.delete_model("m", reason="retired", user="ada") == 3
+    assert "m" not in [m.name for m in team.list_models()]
+    actions = [e.action for e in team.audit_log("m")]
+    assert actions[0] == "delete_model" and "delete_version" in actions
+    assert _register(team, pipeline, 0.5).version == 5  # a new model of that name continues
