@@ -40,6 +40,8 @@ ENV_VARS = {
                "(default on; searches then run in SQL)."),
         EnvVar("MLOPS_SEARCH_INDEX_MAX_RUNS", "Stores with more runs are searched in SQL, "
                "bounding the index's memory (default 500000)."),
+        EnvVar("MLOPS_WARM_KERNELS", "0 stops pipelines from starting the next steps' kernels "
+               "while the current steps run (default on; each kernel still serves one step)."),
         EnvVar("MLOPS_SERVE_TOKEN", "Bearer token of `jupyter mlops serve` (default: a new "
                "one per start, printed and saved under MLOPS_HOME/runtime/)."),
     )

@@ -40,9 +40,13 @@ PER_ATTEMPT_ENV = frozenset({"MLOPS_RUN_ID", "MLOPS_PARENT_RUN_ID", "MLOPS_NOTEB
 
 #: Seconds a kernel may take to start and answer (papermill's default ``start_timeout``).
 START_TIMEOUT = 60.0
-#: Seconds a finished kernel gets to exit after a shutdown request (it flushes what the
-#: notebook logged); after half of it SIGTERM, at the end SIGKILL — jupyter_client's policy.
+#: Seconds a finished kernel gets to exit after a shutdown request (its exit hooks flush
+#: what the notebook logged); then it is killed. jupyter_client's default, too.
 SHUTDOWN_WAIT = 5.0
+#: An ipykernel whose heartbeat stays silent this long after a shutdown request has run its
+#: exit hooks and is only closing its sockets (see :meth:`StepKernel._shutdown`).
+HEARTBEAT_TIMEOUT = 0.15
+HEARTBEAT_MISSES = 3
 
 
 def warm_kernels_enabled(flag: bool | None = None) -> bool:
@@ -263,11 +267,41 @@ class StepKernel:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     async def _shutdown(self) -> None:
-        # No interrupt first (jupyter_client's shutdown_kernel sends SIGINT): the notebook
-        # has finished, so there is nothing to interrupt, and a SIGINT racing the shutdown
-        # request now and then costs the whole wait before SIGTERM.
+        """Ask the kernel to exit and wait until it has, or has nothing left worth waiting for.
+
+        No interrupt first (jupyter_client's ``shutdown_kernel`` sends SIGINT): the notebook
+        has finished, there is nothing to interrupt.
+
+        An ipykernel answers heartbeats until the last step of its exit, closing its sockets
+        (``IPKernelApp.close``, an exit hook registered when the kernel started, so it runs
+        after every hook the notebook's code registered: the library's flush of logged
+        values, the user's own). That step sometimes hangs for its 10-second flush timeout
+        (its control thread flushes output through an I/O thread the main thread has just
+        stopped, then the main thread joins it); jupyter_client then waits 2.5 s and sends
+        SIGTERM. So once the heartbeat has been silent ``HEARTBEAT_MISSES`` times in a row,
+        the kernel is killed at once; while it answers, it gets up to ``SHUTDOWN_WAIT``.
+        """
         await self.km.request_shutdown()
-        await self.km.finish_shutdown(waittime=SHUTDOWN_WAIT, pollinterval=0.01)
+        probe = _Heartbeat(self.km) if self._is_ipykernel() else None
+        if probe is None:
+            await self.km.finish_shutdown(waittime=SHUTDOWN_WAIT, pollinterval=0.01)
+            return
+        import time
+
+        deadline = time.monotonic() + SHUTDOWN_WAIT
+        try:
+            while self.alive() and time.monotonic() < deadline:
+                if probe.check() >= HEARTBEAT_MISSES:
+                    break  # past its exit hooks: the caller kills the process group
+                await asyncio.sleep(0.01)
+        finally:
+            probe.close()
+
+    def _is_ipykernel(self) -> bool:
+        try:
+            return any("ipykernel" in str(a) for a in self.km.kernel_spec.argv)
+        except Exception:  # noqa: BLE001 - unknown: wait as jupyter_client does
+            return False
 
     async def _cleanup(self) -> None:
         with self._lock:
@@ -278,6 +312,10 @@ class StepKernel:
             with contextlib.suppress(Exception):
                 kc.stop_channels()
         self.km.step_clients.clear()
+        prov = self.km.provisioner
+        if prov is not None and self.proc is not None and self.proc.poll() is not None:
+            with contextlib.suppress(Exception):
+                await prov.wait()  # reaps it and closes its pipes
         with contextlib.suppress(Exception):
             await self.km.cleanup_resources()
         if self.km.step_log_file is not None:
@@ -292,6 +330,45 @@ class StepKernel:
             os.killpg(proc.pid, signal.SIGKILL)  # jupyter_client gives each kernel a group
         with contextlib.suppress(Exception):
             proc.wait(timeout=5)
+
+
+class _Heartbeat:
+    """Pings a kernel's heartbeat socket without blocking (call :meth:`check` often)."""
+
+    def __init__(self, km):
+        if km.transport == "tcp":
+            self.url = f"tcp://{km.ip}:{km.hb_port}"
+        else:
+            self.url = f"{km.transport}://{km.ip}-{km.hb_port}"
+        self.sock = None
+        self.sent = 0.0
+        self.misses = 0
+
+    def check(self) -> int:
+        """Consecutive unanswered pings so far."""
+        import time
+
+        import zmq
+
+        now = time.monotonic()
+        if self.sock is None:
+            self.sock = zmq.Context.instance().socket(zmq.REQ)
+            self.sock.linger = 0
+            self.sock.connect(self.url)
+            self.sock.send(b"ping")
+            self.sent = now
+        elif self.sock.poll(0):
+            self.misses = 0
+            self.close()
+        elif now - self.sent > HEARTBEAT_TIMEOUT:
+            self.misses += 1
+            self.close()
+        return self.misses
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close(0)
+            self.sock = None
 
 
 class KernelPool:

@@ -55,6 +55,11 @@ def _kernels(tag: str) -> list[int]:
     return found
 
 
+@pytest.fixture(autouse=True)
+def _pool_on_by_default(monkeypatch):
+    monkeypatch.delenv("MLOPS_WARM_KERNELS", raising=False)
+
+
 @pytest.fixture
 def tag(monkeypatch) -> str:
     """Marks every kernel this test starts (they inherit the environment)."""
@@ -187,6 +192,40 @@ steps:
     assert run.step("hang").status == "FAILED" and "timed out" in run.step("hang").error
     with pytest.raises(ProcessLookupError):
         os.kill(int((project / "pid").read_text()), 0)
+    assert _kernels(tag) == []
+
+
+def test_exit_hooks_finish_and_a_stuck_exit_is_cut_short(pclient, project, tag):
+    """A kernel runs its exit hooks (the library flushes logged values there) however long
+    they take; once it is past them (its heartbeat stops), a hang in ipykernel's socket
+    teardown costs no more than about half a second."""
+    write_notebook(project / "hooks.ipynb",
+                   "import atexit, pathlib, time\n"
+                   "def flush():\n    time.sleep(1.5)\n"
+                   "    pathlib.Path('flushed').write_text('ok')\n"
+                   "atexit.register(flush)")
+    # ipykernel's race, made certain: after the shutdown request the control thread's
+    # flush blocks, and the main thread, closing the sockets, waits for it.
+    write_notebook(project / "stuck.ipynb",
+                   "import sys, threading, time\n_flush = sys.stdout.flush\n"
+                   "def flush(*args, **kwargs):\n"
+                   "    if threading.current_thread().name == 'Control':\n"
+                   "        time.sleep(60)\n"
+                   "    return _flush(*args, **kwargs)\n"
+                   "sys.stdout.flush = flush")
+    spec = write_yaml(project / "pipeline.yaml", """
+name: exits
+steps:
+  hooks: {notebook: hooks.ipynb}
+  stuck: {notebook: stuck.ipynb, depends_on: [hooks]}
+  stuck2: {notebook: stuck.ipynb, depends_on: [stuck]}
+""")
+    run = run_pipeline(spec, workers=1, progress=False)
+    assert run.status == "SUCCEEDED", run.error
+    assert (project / "flushed").read_text() == "ok"
+    for name in ("stuck", "stuck2"):
+        step = run.step(name)
+        assert step.ended_at - step.started_at < 4.0  # not the 5 s wait, nor 60 s
     assert _kernels(tag) == []
 
 
