@@ -71,8 +71,52 @@ class KernelKey:
             (k, str(v)) for k, v in env.items() if k not in PER_ATTEMPT_ENV)))
 
 
+def _client_class():
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class StepKernelClient(AsyncKernelClient):
+        """jupyter_client's client, whose ``wait_for_ready`` returns as soon as the kernel
+        has answered and its output channel is proven connected.
+
+        jupyter_client then also waits for 0.2 s of silence on that channel, to drop the
+        status messages of its own request; nbclient ignores messages that belong to no
+        cell anyway, so on a kernel started ahead of time that wait would be most of the
+        time a step spends before its first cell.
+        """
+
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            import time
+
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    msg = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    pass
+                else:
+                    if msg["msg_type"] == "kernel_info_reply":
+                        try:  # the status messages of that request prove the subscription
+                            await self.iopub_channel.get_msg(timeout=0.2)
+                        except Empty:
+                            pass  # not subscribed yet (zmq connects lazily): ask again
+                        else:
+                            self._handle_kernel_info_reply(msg)
+                            return
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+
+    return StepKernelClient
+
+
 def _manager_class():
     from jupyter_client.manager import AsyncKernelManager
+
+    client_class = _client_class()
 
     class StepKernelManager(AsyncKernelManager):
         """Starts the kernel in the step's folder with the step's environment, its output
@@ -81,6 +125,7 @@ def _manager_class():
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            self.client_factory = client_class
             self.step_env: dict[str, str] = {}
             self.step_cwd: str | None = None
             self.step_log: Path | None = None
