@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -189,6 +190,8 @@ def main() -> None:
                       "overhead": overhead,
                       "cache_hit": cache, "parallel": par, "rows": rows}, indent=2))
     client.writer.close()
+    os.chdir(REPO)
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
