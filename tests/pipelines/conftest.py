@@ -21,6 +21,11 @@ _LIBRARY_ENV = ("MLOPS_TRACKING_URI", "MLOPS_ARTIFACT_ROOT", "MLOPS_HOME", "MLOP
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
     """A project folder with a .mlops store; kernels started now inherit its location."""
+    return init_project(tmp_path, monkeypatch)
+
+
+def init_project(tmp_path: Path, monkeypatch) -> Path:
+    """Make ``tmp_path/project`` with its store the one everything started from now uses."""
     root = tmp_path / "project"
     (root / ".mlops").mkdir(parents=True)
     for name in _LIBRARY_ENV:

@@ -37,23 +37,13 @@ from sqlalchemy import inspect, select, text
 from jupyter_mlops.cli import main
 from tests.conftest import _postgres_database
 from tests.reliability.faults import record
+from tests.reliability.test_migrate import _clean_env  # noqa: F401  (autouse fixture)
 
 MIGRATE = [sys.executable, "-c",
            "import sys; from jupyter_mlops.cli import main; sys.exit(main(sys.argv[1:]))",
            "migrate"]
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch, tmp_path):
-    for name in ("MLOPS_TRACKING_URI", "MLOPS_ARTIFACT_ROOT", "MLOPS_USER", "MLOPS_EXPERIMENT",
-                 "MLOPS_RUN_ID", "MLOPS_PARENT_RUN_ID"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "mlops-home"))
-    monkeypatch.chdir(tmp_path)
-    yield
-    from jupyter_mlops.store import forget_open_stores
-
-    forget_open_stores()
 
 
 def tables():

@@ -35,18 +35,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipelines.conftest import write_notebook, write_yaml
+from tests.pipelines.conftest import init_project, write_notebook, write_yaml
 from tests.reliability.faults import record
 
 pytestmark = pytest.mark.kernel
 
-REPO = Path(__file__).resolve().parents[2]
 RUN = [sys.executable, "-c",
        "import sys; from jupyter_mlops.cli import main; sys.exit(main(sys.argv[1:]))",
        "pipeline", "run", "pipeline.yaml", "--workers", "2", "--no-progress",
        "--format", "json"]
-_LIBRARY_ENV = ("MLOPS_TRACKING_URI", "MLOPS_ARTIFACT_ROOT", "MLOPS_HOME", "MLOPS_USER",
-                "MLOPS_EXPERIMENT", "MLOPS_NOTEBOOK_PATH", "MLOPS_PARENT_RUN_ID", "MLOPS_RUN_ID")
 
 TRAIN_START = """\
 import os, pathlib, time, jupyter_mlops as mlops
@@ -71,16 +68,7 @@ mlops.log_metric('done', 1)"""
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Path:
-    root = tmp_path / "project"
-    (root / ".mlops").mkdir(parents=True)
-    for name in _LIBRARY_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MLOPS_TRACKING_URI", f"sqlite:///{root / '.mlops' / 'mlops.db'}")
-    monkeypatch.setenv("MLOPS_ARTIFACT_ROOT", str(root / ".mlops" / "artifacts"))
-    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
-        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
-    monkeypatch.chdir(root)
+    root = init_project(tmp_path, monkeypatch)
     (root / "raw.txt").write_text("a b c")
     write_notebook(root / "prep.ipynb",
                    "import pathlib, jupyter_mlops as mlops\n"
