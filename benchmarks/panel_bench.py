@@ -37,9 +37,7 @@ import argparse
 import json
 import math
 import os
-import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +55,8 @@ sys.path.insert(0, str(REPO))
 
 from _common import run_values
 from ours_bench import seed_runs
+
+from tests import lab_server
 
 CHROMIUM = os.environ.get("MLOPS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -104,12 +104,6 @@ _WATCH_JS = """([tabSel, rowSel]) => {
 
 def log(msg: str) -> None:
     print(f"[panel {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def summary(samples: list[float]) -> dict:
@@ -160,68 +154,12 @@ def seed(folder: Path, n_runs: int, n_points: int) -> dict:
 
 
 def start_lab(folder: Path, store: dict) -> tuple[subprocess.Popen, str, str, Path]:
-    import jupyter_mlops
-
-    built = Path(jupyter_mlops.__file__).parent / "labextension"
-    if not (built / "package.json").exists():
-        raise SystemExit(f"The lab extension is not built ({built}): cd labextension && jlpm build")
-    data = folder / "data"
-    (data / "labextensions").mkdir(parents=True)
-    (data / "labextensions" / "jupyter-mlops").symlink_to(built)
-    config = folder / "config"
-    config.mkdir()
-    (config / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": {"jupyter_mlops.server": True}}}))
-    settings = folder / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps(
-        {"fetchNews": "false", "checkForUpdates": False}))
-    root = folder / "root"
-    root.mkdir()
-    port, token = free_port(), secrets.token_hex(16)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
-    env.update({
-        "MLOPS_TRACKING_URI": store["uri"],
-        "MLOPS_ARTIFACT_ROOT": store["root"],
-        "MLOPS_HOME": str(folder),
-        "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data), os.environ.get("JUPYTER_PATH")])),
-        "JUPYTER_CONFIG_DIR": str(config),
-        "JUPYTERLAB_SETTINGS_DIR": str(folder / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(folder / "workspaces"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    })
-    lab_log = folder / "lab.log"
-    with open(lab_log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-             f"--port={port}", f"--IdentityProvider.token={token}",
-             f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.news_url=None",
-             "--ServerApp.port_retries=0"],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop(proc)
-                raise RuntimeError("jupyter lab did not start:\n"
-                                   + lab_log.read_text(errors="replace")[-3000:])
-            time.sleep(0.2)
-    return proc, url, token, lab_log
+    env.update({"MLOPS_TRACKING_URI": store["uri"], "MLOPS_ARTIFACT_ROOT": store["root"],
+                "MLOPS_HOME": str(folder)})
+    proc, url, token, _root = lab_server.start_lab(folder, env)
+    return proc, url, token, folder / "lab.log"
 
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 # ---------------------------------------------------------------------------- HTTP
@@ -363,7 +301,7 @@ def main() -> dict:
         if args.keep_log:
             out["lab_log_tail"] = lab_log.read_text(errors="replace")[-2000:]
     finally:
-        stop(proc)
+        lab_server.stop_lab(proc)
         shutil.rmtree(folder, ignore_errors=True)
     out["rows"] = rows(out)
     return out

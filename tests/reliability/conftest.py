@@ -1,4 +1,6 @@
-"""Fixtures for the reliability tests: a real S3-compatible server on loopback.
+"""Fixtures for the reliability tests: migrate targets and a real S3-compatible server.
+
+``target_url`` is an empty migrate target, once on SQLite and once on PostgreSQL.
 
 ``s3_server`` starts moto's server mode (``ThreadedMotoServer``, a real HTTP server speaking
 the S3 protocol) on a free 127.0.0.1 port once per session. ``s3_root`` creates a fresh bucket
@@ -15,7 +17,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import in_ci
+from tests.conftest import _postgres_database, in_ci
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -84,3 +86,13 @@ def s3_client(s3_server):
 
     return boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1",
                         aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="to-sqlite"),
+                        pytest.param("postgres", id="to-postgres", marks=pytest.mark.postgres)])
+def target_url(request, tmp_path):
+    """An empty migrate target: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'target.db'}"
+    else:
+        yield from _postgres_database(request)

@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 
 from jupyter_mlops.cli import main
-from tests.conftest import _postgres_database
 
 
 @pytest.fixture(autouse=True)
@@ -30,15 +29,6 @@ def _clean_env(monkeypatch, tmp_path):
     from jupyter_mlops.store import forget_open_stores
 
     forget_open_stores()
-
-
-@pytest.fixture(params=[pytest.param("sqlite", id="to-sqlite"),
-                        pytest.param("postgres", id="to-postgres", marks=pytest.mark.postgres)])
-def target_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'target.db'}"
-    else:
-        yield from _postgres_database(request)
 
 
 def _client(url, root):

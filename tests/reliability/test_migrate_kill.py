@@ -35,7 +35,6 @@ import pytest
 from sqlalchemy import inspect, select, text
 
 from jupyter_mlops.cli import main
-from tests.conftest import _postgres_database
 from tests.reliability.faults import record
 from tests.reliability.test_migrate import _clean_env  # noqa: F401  (autouse fixture)
 
@@ -130,15 +129,6 @@ def _env(folder: Path) -> dict:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [
         str(Path(jupyter_mlops.__file__).resolve().parents[1]), env.get("PYTHONPATH")]))
     return env
-
-
-@pytest.fixture(params=[pytest.param("sqlite", id="to-sqlite"),
-                        pytest.param("postgres", id="to-postgres", marks=pytest.mark.postgres)])
-def target_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'target.db'}"
-    else:
-        yield from _postgres_database(request)
 
 
 def kill_migrate(point: str, seed: int, url: str, root: str, target: str, target_root: str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
 import sys
@@ -70,31 +71,31 @@ def seeded(store):
     index.close()
 
 
-def sql_search(store, text, experiment=None, max_results=100, offset=0):
-    """The SQL path of search_runs, whatever the index's state."""
+@contextlib.contextmanager
+def _sql_only():
+    """Searches inside go to SQL, whatever the index's state."""
     saved = run_index.index_for
     run_index.index_for = lambda url: None
     try:
-        return store.runs.search_runs(text, experiment=experiment, max_results=max_results,
-                                      offset=offset)
+        yield
     finally:
         run_index.index_for = saved
+
+
+def sql_search(store, text, experiment=None, max_results=100, offset=0):
+    with _sql_only():
+        return store.runs.search_runs(text, experiment=experiment, max_results=max_results,
+                                      offset=offset)
 
 
 def sql_count(store, text, experiment=None):
-    saved = run_index.index_for
-    run_index.index_for = lambda url: None
-    try:
+    with _sql_only():
         return store.runs.count_runs(text, experiment=experiment)
-    finally:
-        run_index.index_for = saved
 
 
 def same(a, b) -> bool:
     """Records equal, NaN metrics included (NaN != NaN would fail plain equality)."""
-    def norm(records):
-        return [(r.to_dict()) for r in records]
-    return norm(a) == norm(b)
+    return [r.to_dict() for r in a] == [r.to_dict() for r in b]
 
 
 @settings(max_examples=300, deadline=None,

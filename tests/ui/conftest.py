@@ -7,22 +7,17 @@ Screenshots go to ``ui-tests/screenshots/`` (gitignored).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import jupyter_mlops
 from jupyter_mlops.client import Client
+from tests.lab_server import start_lab, stop_lab
 from tests.seed_panel import LAB_USER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,10 +169,6 @@ def _seed_models_and_pipelines(client: Client, base: Path) -> tuple[dict[str, st
 
 def _seed_demo_notebook(base: Path, uri: str, root: str) -> None:
     """Run the README's demo notebook headless into the UI store, as `make demo` does."""
-    import os
-    import subprocess
-    import sys
-
     repo = Path(__file__).resolve().parents[2]
     project = base / "demo"
     project.mkdir()
@@ -206,12 +197,6 @@ def ui_store(tmp_path_factory) -> Iterator[UiStore]:
     client.writer.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclasses.dataclass
 class Lab:
     url: str
@@ -225,63 +210,16 @@ class Lab:
 
 @pytest.fixture(scope="session")
 def lab(ui_store: UiStore, tmp_path_factory) -> Iterator[Lab]:
-    built = Path(jupyter_mlops.__file__).parent / "labextension"
-    if not (built / "package.json").exists():
-        pytest.fail(f"The lab extension is not built ({built}): cd labextension && jlpm build")
-    base = tmp_path_factory.mktemp("lab")
-    # Serve the build that belongs to the imported package, installed or not.
-    data = base / "data"
-    (data / "labextensions").mkdir(parents=True)
-    (data / "labextensions" / "jupyter-mlops").symlink_to(built)
-    config = base / "config"
-    config.mkdir()
-    (config / "jupyter_server_config.json").write_text(json.dumps(
-        {"ServerApp": {"jpserver_extensions": {"jupyter_mlops.server": True}}}))
-    # Own user settings and workspaces: no news toast, and theme changes stay in this session.
-    settings = base / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(json.dumps(
-        {"fetchNews": "false", "checkForUpdates": False}))
-    root = base / "root"
-    root.mkdir()
-    port, token = _free_port(), secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "MLOPS_TRACKING_URI": ui_store.tracking_uri,
-        "MLOPS_ARTIFACT_ROOT": ui_store.artifact_root,
-        "MLOPS_USER": LAB_USER,
-        "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data), os.environ.get("JUPYTER_PATH")])),
-        "JUPYTER_CONFIG_DIR": str(config),
-        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-    }
-    log = open(base / "lab.log", "wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--allow-root",
-         "--LabApp.news_url=None", "--ServerApp.port_retries=0",
-         "--LabApp.expose_app_in_browser=True"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("jupyter lab did not start:\n"
-                            + (base / "lab.log").read_text(errors="replace")[-4000:])
-            time.sleep(0.2)
-    yield Lab(url, token, root)
-    proc.terminate()
+    env = {**os.environ, "MLOPS_TRACKING_URI": ui_store.tracking_uri,
+           "MLOPS_ARTIFACT_ROOT": ui_store.artifact_root, "MLOPS_USER": LAB_USER}
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        proc, url, token, root = start_lab(
+            tmp_path_factory.mktemp("lab"), env, timeout=60,
+            extra_args=("--LabApp.expose_app_in_browser=True",))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield Lab(url, token, root)
+    stop_lab(proc)
 
 
 @pytest.fixture(scope="session")
