@@ -161,14 +161,10 @@ def db_current(args) -> None:
 
 
 def gc(args) -> int:
-    from jupyter_mlops.store.pipelines import PipelineStore
-
-    client = _client(args)
-    killed, report = client.gc(dry_run=args.dry_run)
-    # After the runs: a pipeline run whose tracked run was just marked KILLED goes too.
-    pipelines = PipelineStore(client.store.url).reap_pipeline_runs()
-    print(f"runs marked KILLED: {len(killed)}")
-    print(f"pipeline runs marked KILLED: {len(pipelines)}")
+    done = _client(args).gc(dry_run=args.dry_run)
+    report = done.blobs
+    print(f"runs marked KILLED: {len(done.runs_killed)}")
+    print(f"pipeline runs marked KILLED: {len(done.pipeline_runs_killed)}")
     for field in ("checked", "deleted", "corrupt", "temp_removed"):
         if hasattr(report, field):
             value = getattr(report, field)

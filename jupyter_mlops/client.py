@@ -6,6 +6,8 @@ Python objects into content-addressed artifacts and versioned datasets.
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import json
 import mimetypes
@@ -414,11 +416,27 @@ class Client:
         return self.store.lineage.graph(_node_id(node), depth)
 
     # ------------------------------------------------------------------ maintenance
-    def gc(self, dry_run: bool = False):
-        """Mark dead runs KILLED, verify blobs, prune unreferenced ones."""
+    def gc(self, dry_run: bool = False) -> GcReport:
+        """Mark dead runs and their pipeline runs KILLED, verify blobs, prune unreferenced ones.
+
+        ``dry_run`` only spares the blobs: a dead run is dead either way.
+        """
+        from jupyter_mlops.store.pipelines import PipelineStore
+
         killed = self.store.reap_dead_runs()
-        report = self.store.blobs.gc(self.store.catalog.referenced_digests(), dry_run=dry_run)
-        return killed, report
+        # After the runs: a pipeline run whose tracked run was just marked KILLED goes too.
+        pipelines = PipelineStore(self.store.url).reap_pipeline_runs()
+        blobs = self.store.blobs.gc(self.store.catalog.referenced_digests(), dry_run=dry_run)
+        return GcReport(runs_killed=killed, pipeline_runs_killed=pipelines, blobs=blobs)
+
+
+@dataclasses.dataclass(frozen=True)
+class GcReport:
+    """What :meth:`Client.gc` did: run ids and pipeline run ids marked KILLED, the blob check."""
+
+    runs_killed: list[str]
+    pipeline_runs_killed: list[str]
+    blobs: Any
 
 
 def _node_id(node: Any) -> str:

@@ -93,13 +93,13 @@ def test_sigkill_mid_artifact_write_leaves_no_partial_blob(client, subprocess_en
     assert len(temps) == 1 and temps[0].stat().st_size >= 1 << 20  # the torn write, unseen
     assert len(list(client.store.blobs.iter_digests())) == 1  # only "before.bin"
 
-    _, report = client.gc()
+    report = client.gc().blobs
     assert report.temp_removed == ()  # young: might belong to a live writer
     old = time.time() - 2 * 3600
     os.utime(temps[0], (old, old))
-    _, dry = client.gc(dry_run=True)
+    dry = client.gc(dry_run=True).blobs
     assert dry.temp_removed == (temps[0].name,) and temps[0].exists()
-    _, report = client.gc()
+    report = client.gc().blobs
     assert report.temp_removed == (temps[0].name,) and not temps[0].exists()
     assert report.corrupt == () and report.deleted == ()
     client.writer.close()
@@ -124,7 +124,7 @@ def test_sigkill_at_a_random_point_of_a_burst(client, subprocess_env, artifact_r
     old = time.time() - 2 * 3600
     for tmp in (Path(artifact_root) / "tmp").glob("*"):
         os.utime(tmp, (old, old))
-    _, report = client.gc()
+    report = client.gc().blobs
     assert report.corrupt == ()
     assert not list((Path(artifact_root) / "tmp").glob("*"))
     client.writer.close()

@@ -247,7 +247,7 @@ def test_sigkill_the_step_kernel(project, seed):
                  if o.get("ename") == "StepInterrupted"]
         assert len(marks) == 1
         seen = check_store(client)
-        _, report = client.gc()
+        report = client.gc().blobs
         assert report.corrupt == ()
     finally:
         client.writer.close()

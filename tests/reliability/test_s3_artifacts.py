@@ -52,7 +52,7 @@ def test_tampered_object_is_detected_and_gc_removes_it(client, s3_client):
     s3_client.put_object(Bucket=bucket, Key=key, Body=b"evil bytes!!!!")
     with pytest.raises(CorruptArtifactError, match="corrupt"):
         client.read_artifact(run.id, "w.bin")
-    _, report = client.gc()
+    report = client.gc().blobs
     assert report.corrupt == (rec.digest,)
     with pytest.raises(NotFoundError):
         client.read_artifact(run.id, "w.bin")
@@ -66,7 +66,7 @@ def test_gc_on_s3_keeps_referenced_and_young_blobs(client, s3_client):
     kept = client.log_artifact(run.id, b"kept", name="kept.bin")[0]
     orphan = client.store.blobs.put_bytes(b"nobody points at me")
     client.end_run(run.id)
-    _, report = client.gc()  # default grace period: a just-written orphan may be in flight
+    report = client.gc().blobs  # default grace period: a just-written orphan may be in flight
     assert report.deleted == () and report.checked == 2
     referenced = client.store.catalog.referenced_digests()
     dry = client.store.blobs.gc(referenced, dry_run=True, grace_s=0)

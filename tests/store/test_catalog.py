@@ -124,7 +124,7 @@ def test_a_corrupt_blob_is_reported_never_returned(client, tmp_path, artifact_ro
     assert not dest.exists()
 
     # gc reports and removes the corrupt blob; logging the content again then repairs it.
-    _, report = client.gc()
+    report = client.gc().blobs
     assert report.corrupt == (record.digest,)
     client.log_artifact(run.id, b"the real weights", name="model.bin")
     assert client.read_artifact(run.id, "model.bin")[1] == b"the real weights"
