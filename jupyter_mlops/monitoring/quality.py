@@ -70,7 +70,3 @@ def _as_label(value) -> str:
         return ""
     f = float(value)
     return str(int(f)) if f.is_integer() else str(f)
-
-
-#: Which way is better for each quality measure (for reports and alert defaults).
-HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "mae": False, "rmse": False}

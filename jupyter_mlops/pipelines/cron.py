@@ -139,13 +139,6 @@ class CronExpression:
                 return
             yield t
 
-    def latest_at_or_before(self, t: float, not_before: float) -> float | None:
-        """The newest slot in ``(not_before, t]``, or None (for catch-up decisions)."""
-        last = None
-        for s in self.slots_between(not_before, t):
-            last = s
-        return last
-
     # ----------------------------------------------------------------- internals
     def _instants(self, naive: dt.datetime) -> list[float]:
         """Real instants of one matching wall-clock time, applying the DST rules."""

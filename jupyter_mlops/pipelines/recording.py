@@ -6,10 +6,8 @@ place and in order; workers just return a :class:`StepOutcome`.
 
 from __future__ import annotations
 
-import json
 import mimetypes
 from pathlib import Path
-from typing import Any
 
 from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.pipelines.spec import Pipeline, Step
@@ -199,7 +197,3 @@ def _restore_file(client, blobs, digest: str, dest: Path) -> None:
 
 def _media(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-def as_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
