@@ -7,19 +7,19 @@ Python objects into content-addressed artifacts and versioned datasets.
 from __future__ import annotations
 
 import dataclasses
-
+import functools
 import io
 import json
 import mimetypes
-import numbers
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.extras import require
 from jupyter_mlops.store import Store, open_store
 from jupyter_mlops.store.catalog import check_label
 from jupyter_mlops.store.lineage import parse_node
@@ -33,43 +33,31 @@ from jupyter_mlops.store.records import (
     RunRecord,
 )
 from jupyter_mlops.tracking.buffer import BatchWriter
+# The one validation layer lives in jupyter_mlops.validation; these names stay importable
+# from here for existing callers.
+from jupyter_mlops.validation import (  # noqa: F401
+    INT64_MAX,
+    INT64_MIN,
+    MAX_KEY,
+    MAX_PARAM_VALUE,
+    check_key,
+    check_run_id,
+    check_step,
+    check_timestamp,
+    to_metric_value,
+    to_param_value,
+)
 
-MAX_KEY = 250
-MAX_PARAM_VALUE = 6000
+if TYPE_CHECKING:  # the registry is imported on first use: `import jupyter_mlops` stays light
+    from jupyter_mlops.registry.api import RegistryClient
 
 
-def check_key(key: Any, what: str = "key") -> str:
-    if not isinstance(key, str) or not key or len(key) > MAX_KEY or not key.isprintable():
+def _mapping(values: Any, what: str) -> Mapping:
+    if not isinstance(values, Mapping):
         raise InvalidInputError(
-            f"A {what} must be a printable string of 1–{MAX_KEY} characters; got {key!r}.")
-    return key
-
-
-def to_metric_value(key: str, value: Any) -> float:
-    """Accept ints, floats, numpy scalars and 0-d arrays; refuse anything else clearly."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        try:
-            if getattr(value, "shape", None) == ():  # numpy 0-d array / torch scalar tensor
-                return float(value)
-        except (TypeError, ValueError):
-            pass
-        raise InvalidInputError(
-            f"Metric {key!r} must be a number, got {type(value).__name__} {value!r}.")
-    return float(value)
-
-
-def to_param_value(key: str, value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str) \
-        if isinstance(value, (list, dict, tuple)) else str(value)
-    if "\x00" in text:
-        # PostgreSQL refuses NUL in text; refusing it here keeps one bad value from
-        # blocking the whole write queue behind it.
-        raise InvalidInputError(f"The value of {key!r} contains a NUL character (\\x00).")
-    if len(text) > MAX_PARAM_VALUE:
-        raise InvalidInputError(
-            f"Param {key!r} is {len(text)} characters; the limit is {MAX_PARAM_VALUE}. "
-            "Log large values as an artifact instead.")
-    return text
+            f"{what} must be a mapping of names to values (a dict), got "
+            f"{type(values).__name__}.")
+    return values
 
 
 class Client:
@@ -89,6 +77,7 @@ class Client:
         self.writer = BatchWriter(self.store.runs)
         self._steps: dict[tuple[str, str], int] = {}
         self._checked_keys: set[str] = set()  # metric names already validated
+        self._checked_runs: set[str] = set()  # run ids already validated
         self._steps_lock = threading.Lock()
         self._env_id: int | None = None
         self._hash_cache = None
@@ -96,6 +85,19 @@ class Client:
     @property
     def tracking_uri(self) -> str:
         return self.store.url
+
+    @functools.cached_property
+    def registry(self) -> RegistryClient:
+        """The model registry on this client's store (built once, on first use).
+
+        Its ``require_reproduced`` gate re-executes runs through *this* client, so it reads
+        the store the client was opened on, never the process default.
+        """
+        from jupyter_mlops.pipelines.reproduce import reproduce_check
+        from jupyter_mlops.registry.api import RegistryClient
+
+        return RegistryClient(self, reproduce_check=functools.partial(reproduce_check,
+                                                                      client=self))
 
     def close(self) -> None:
         """Write everything still queued and stop the writer thread (idempotent).
@@ -122,19 +124,26 @@ class Client:
                    tags: Mapping[str, Any] | None = None, parent_run_id: str | None = None,
                    user: str | None = None) -> RunRecord:
         """Start a RUNNING run; the environment is recorded and heartbeats begin."""
-        for k in tags or {}:
-            check_key(k, "tag key")
+        clean = {check_key(k, "tag key"): to_param_value(k, v, "tag")
+                 for k, v in _mapping(tags or {}, "tags").items()}
         if name is not None:
             check_label(name, "run name")
+        if parent_run_id is not None:
+            check_run_id(parent_run_id)
         run = self.store.runs.create_run(
             experiment=experiment, name=name, user=user or current_user(),
-            parent_run_id=parent_run_id, tags={k: str(v) for k, v in (tags or {}).items()},
+            parent_run_id=parent_run_id, tags=clean,
             environment_id=self._environment_id())
         self.writer.watch(run.id)
         return run
 
     def attach_run(self, run_id: str) -> RunRecord:
-        """Continue logging to an existing RUNNING run from this process."""
+        """Continue logging to an existing RUNNING run from this process.
+
+        The run stays owned by the process that started it: this process is recorded as an
+        attached writer, sends heartbeats while it lives, and its exit never ends the run nor
+        lets ``gc`` mark it KILLED while the owner is alive.
+        """
         run = self.store.runs.get_run(run_id)
         if run.status != "RUNNING":
             from jupyter_mlops.errors import ConflictError
@@ -168,46 +177,61 @@ class Client:
     # ------------------------------------------------------------------ logging (buffered)
     def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None,
                    timestamp: float | None = None) -> None:
+        """Queue one metric point; invalid input raises InvalidInputError here, never at flush.
+
+        Raises
+        ------
+        InvalidInputError
+            A malformed run id or key, a value that is not a number (or beyond the float
+            range), a step outside int64, or a timestamp outside 1970..9999 (epoch seconds).
+        """
         # Hot path (≈ µs): exact-type fast paths first, full validation only for the rest.
-        if key not in self._checked_keys:
+        if type(run_id) is not str or run_id not in self._checked_runs:
+            self._checked_runs.add(check_run_id(run_id))
+        if type(key) is not str or key not in self._checked_keys:
             self._checked_keys.add(check_key(key, "metric name"))
-        vt = type(value)
-        v = value if vt is float else float(value) if vt is int else to_metric_value(key, value)
-        if type(step) is int:
+        v = value if type(value) is float else to_metric_value(key, value)
+        if type(step) is int and INT64_MIN <= step < INT64_MAX:
             # One dict store is atomic under the GIL: no lock needed for explicit steps.
             self._steps[(run_id, key)] = step + 1
         else:
             step = self._next_step(run_id, key, step)
-        self.writer.add_metric(run_id, key, v, step, timestamp or time.time())
+        self.writer.add_metric(run_id, key, v, step,
+                               time.time() if timestamp is None else check_timestamp(timestamp))
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, Any], step: int | None = None,
                     timestamp: float | None = None) -> None:
-        ts = timestamp or time.time()
+        """Queue several metrics at one step; one invalid entry refuses them all."""
+        if type(run_id) is not str or run_id not in self._checked_runs:
+            self._checked_runs.add(check_run_id(run_id))
+        ts = time.time() if timestamp is None else check_timestamp(timestamp)
         known = self._checked_keys
         rows = []
-        for k, val in metrics.items():  # validate all first: a bad value logs nothing
-            if k not in known:
+        for k, val in _mapping(metrics, "metrics").items():  # validate all: a bad one logs none
+            if type(k) is not str or k not in known:
                 known.add(check_key(k, "metric name"))
-            vt = type(val)
-            rows.append((k, val if vt is float else float(val) if vt is int
-                         else to_metric_value(k, val)))
-        if type(step) is int:
+            rows.append((k, val if type(val) is float else to_metric_value(k, val)))
+        if type(step) is int and INT64_MIN <= step < INT64_MAX:
             steps = self._steps
             for k, _v in rows:
                 steps[(run_id, k)] = step + 1
             self.writer.add_metrics(run_id, [(k, v, step, ts) for k, v in rows])
         else:
+            if step is not None:
+                step = check_step(step)
             self.writer.add_metrics(run_id, [(k, v, self._next_step(run_id, k, step), ts)
                                              for k, v in rows])
 
     def _next_step(self, run_id: str, key: str, step: int | None) -> int:
         """Default steps count up per series (0, 1, 2…) so curves plot without bookkeeping."""
         if step is not None:
-            if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-                raise InvalidInputError(f"step must be an integer, got {step!r}.")
-            step = int(step)
+            step = check_step(step)
         with self._steps_lock:
             s = self._steps.get((run_id, key), 0) if step is None else step
+            if s > INT64_MAX:
+                raise InvalidInputError(
+                    f"The next automatic step of metric {key!r} would pass the 64-bit integer "
+                    f"range (the last step logged was {INT64_MAX}); pass step= explicitly.")
             self._steps[(run_id, key)] = s + 1
         return s
 
@@ -215,18 +239,25 @@ class Client:
         self.log_params(run_id, {key: value})
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
-        clean = {check_key(k, "param name"): to_param_value(k, v) for k, v in params.items()}
+        """Queue params (text up to 6,000 characters); one invalid entry refuses them all."""
+        check_run_id(run_id)
+        clean = {check_key(k, "param name"): to_param_value(k, v, "param")
+                 for k, v in _mapping(params, "params").items()}
         self.writer.add_params(run_id, clean)
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.set_tags(run_id, {key: value})
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
-        clean = {check_key(k, "tag key"): to_param_value(k, v) for k, v in tags.items()}
+        """Queue tags (text up to 6,000 characters); one invalid entry refuses them all."""
+        check_run_id(run_id)
+        clean = {check_key(k, "tag key"): to_param_value(k, v, "tag")
+                 for k, v in _mapping(tags, "tags").items()}
         self.writer.add_tags(run_id, clean)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         """Remove one tag; NotFoundError if the run does not have it."""
+        check_run_id(run_id)
         self.writer.flush()  # a queued set_tag of the same key must not land afterwards
         self.store.runs.delete_tag(run_id, check_key(key, "tag key"))
 
@@ -279,10 +310,45 @@ class Client:
         return record, self.store.blobs.get_bytes(record.digest)
 
     def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:
-        record = self.store.catalog.get_artifact(run_id, name)
+        """Copy an artifact, or a folder of artifacts, out of the store; return where it went.
+
+        A file artifact is written to ``dest``, or into ``dest`` under its base name when
+        ``dest`` is a folder. A folder logged with :meth:`log_artifact` (artifacts named
+        ``<name>/…``) is written below ``dest/<base name>`` when ``dest`` is a folder, else
+        below ``dest``. Every file is verified against its hash.
+
+        Raises
+        ------
+        NotFoundError
+            The run has no artifact (nor folder of artifacts) called ``name``.
+        PathEscapeError
+            A stored name would land outside the destination (``..``, an absolute name, a
+            symbolic link leading elsewhere). Stored names are data, not trusted paths: all
+            are checked before anything is written, and nothing is written outside ``dest``.
+        """
+        from jupyter_mlops.store.safe_paths import join_under
+
         dest = Path(dest)
+        try:
+            record = self.store.catalog.get_artifact(run_id, name)
+        except NotFoundError:
+            prefix = name.rstrip("/") + "/"
+            members = [a for a in self.store.catalog.list_artifacts(run_id)
+                       if a.name.startswith(prefix)]
+            if not members or prefix == "/":
+                raise
+            base = dest
+            if dest.is_dir():
+                base = join_under(dest, Path(prefix.rstrip("/")).name or prefix, "artifact name")
+            targets = [(a, join_under(base, a.name[len(prefix):], "artifact name"))
+                       for a in members]
+            for a, target in targets:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                join_under(base, a.name[len(prefix):], "artifact name")  # again, now it exists
+                self.store.blobs.copy_to(a.digest, target)
+            return base
         if dest.is_dir():
-            dest = dest / Path(record.name).name
+            dest = join_under(dest, Path(record.name).name or record.name, "artifact name")
         self.store.blobs.copy_to(record.digest, dest)
         return dest
 
@@ -420,23 +486,69 @@ class Client:
         """Mark dead runs and their pipeline runs KILLED, verify blobs, prune unreferenced ones.
 
         ``dry_run`` only spares the blobs: a dead run is dead either way.
+
+        Returns
+        -------
+        GcReport
+            ``runs_killed`` is exactly the runs this process marked KILLED: in this call, and
+            when it opened the store (opening reaps too) unless an earlier ``gc`` reported
+            them. ``blobs.missing`` lists referenced blobs that no longer exist.
+
+        Raises
+        ------
+        PathEscapeError
+            The artifact root's ``tmp/`` or ``blobs/`` is a symlink leading out of it.
         """
         from jupyter_mlops.store.pipelines import PipelineStore
 
-        killed = self.store.reap_dead_runs()
+        killed = self.store.take_reaped_on_open() + self.store.reap_dead_runs()
         # After the runs: a pipeline run whose tracked run was just marked KILLED goes too.
         pipelines = PipelineStore(self.store.url).reap_pipeline_runs()
         blobs = self.store.blobs.gc(self.store.catalog.referenced_digests(), dry_run=dry_run)
-        return GcReport(runs_killed=killed, pipeline_runs_killed=pipelines, blobs=blobs)
+        return GcReport(runs_killed=killed, pipeline_runs_killed=pipelines, blobs=blobs,
+                        missing_used_by=self._users_of(blobs.missing))
+
+    def _users_of(self, digests) -> dict[str, list[str]]:
+        """For each digest, the artifacts and model versions that point at it (for reports)."""
+        if not digests:
+            return {}
+        from sqlalchemy import select
+
+        from jupyter_mlops.store.engine import read_connection
+        from jupyter_mlops.store.orm import Artifact, ModelVersion, RegisteredModel
+
+        users: dict[str, list[str]] = {d: [] for d in digests}
+        with read_connection(self.store.url) as conn:
+            for d, run_id, name in conn.execute(select(
+                    Artifact.digest, Artifact.run_id, Artifact.name).where(
+                    Artifact.digest.in_(list(digests))).order_by(Artifact.id)):
+                users[d].append(f"artifact {name!r} of run {run_id}")
+            for d, model, version in conn.execute(select(
+                    ModelVersion.digest, RegisteredModel.name, ModelVersion.version).join(
+                    RegisteredModel, RegisteredModel.id == ModelVersion.model_id).where(
+                    ModelVersion.digest.in_(list(digests)))):
+                users[d].append(f"model {model!r} version {version}")
+        return users
 
 
 @dataclasses.dataclass(frozen=True)
 class GcReport:
-    """What :meth:`Client.gc` did: run ids and pipeline run ids marked KILLED, the blob check."""
+    """What :meth:`Client.gc` did: run ids and pipeline run ids marked KILLED, the blob check.
+
+    ``blobs`` is the :class:`jupyter_mlops.store.blobs.GcReport` of the artifact store
+    (deleted, corrupt and missing blobs); ``ok`` is false when a referenced blob is missing or
+    corrupt.
+    """
 
     runs_killed: list[str]
     pipeline_runs_killed: list[str]
     blobs: Any
+    #: Missing digest → what still points at it ("artifact 'model.pkl' of run …").
+    missing_used_by: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return bool(getattr(self.blobs, "ok", True))
 
 
 def _node_id(node: Any) -> str:
@@ -458,6 +570,8 @@ def _serialise(obj: Any, name: str) -> tuple[bytes, str]:
         if name.endswith(".csv"):
             obj.to_csv(buf, index=False)
             return buf.getvalue(), "text/csv"
+        require("pyarrow", "fastparquet", extra="parquet",
+                feature="A DataFrame artifact in Parquet (or name it .csv)")
         obj.to_parquet(buf)
         return buf.getvalue(), "application/vnd.apache.parquet"
     if isinstance(obj, (dict, list, tuple, str, int, float, bool)) or obj is None:

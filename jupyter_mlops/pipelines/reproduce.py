@@ -6,7 +6,8 @@ re-executes the run's stored notebook snapshot with its parameters in a fresh ke
 new run tagged ``mlops.reproduce_of``, and compares every recorded metric with the new value
 within a tolerance. The outcome is also written on the original run as tags
 (``mlops.reproduced`` = ``yes``/``no``, ``mlops.reproduced_by``) so the registry's promotion
-gate can read it; :func:`reproduce_check` is the hook that gate calls.
+gate can read it; :func:`reproduce_check` is the check that gate calls (``Client.registry``
+binds it to the Client, so it re-executes against the store the registry was built on).
 """
 
 from __future__ import annotations
@@ -122,23 +123,18 @@ def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 1e-9,
     return report
 
 
-def reproduce_check(run_id: str) -> tuple[bool, str]:
-    """Promotion-gate hook: ``(ok, detail)`` of reproducing ``run_id`` now."""
+def reproduce_check(run_id: str, *, client) -> tuple[bool, str]:
+    """Promotion-gate check: ``(ok, detail)`` of reproducing ``run_id`` in ``client``'s store.
+
+    ``client`` is required: a gate must read the store its registry was built on, never the
+    process default (``functools.partial(reproduce_check, client=c)`` is what
+    ``Client.registry`` hands the registry).
+    """
     try:
-        report = reproduce(run_id)
+        report = reproduce(run_id, client=client)
     except Exception as exc:  # a gate reports, it does not crash the promotion flow
         return False, f"could not reproduce run {run_id}: {exc}"
     return report.ok, report.summary()
-
-
-def install_gate() -> bool:
-    """Register :func:`reproduce_check` with the registry's gates when that module exists."""
-    try:
-        from jupyter_mlops.registry import gates
-    except ImportError:
-        return False
-    gates.REPRODUCE_CHECK = reproduce_check
-    return True
 
 
 # --------------------------------------------------------------------------- pieces
@@ -302,6 +298,3 @@ def _resolve(client, text: str) -> str:
     if len(matches) != 1:
         raise NotFoundError(f"No unique run id starts with {text!r}: give more characters.")
     return matches[0].id
-
-
-install_gate()

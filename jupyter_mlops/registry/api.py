@@ -4,14 +4,15 @@
 content-addressed blob store, rows to :class:`~jupyter_mlops.store.registry.RegistryStore`, the
 version's origin to the lineage graph (``run:<id> → model:<name>/<version>``). Identity: an
 explicit ``user=`` (the Jupyter server passes its authenticated user), else ``MLOPS_USER`` or
-the OS user.
+the OS user. The reproducibility check of the promotion gates is handed in by whoever builds
+the registry (``Client.registry`` binds it to the Client's store); this module imports no
+other component.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-import weakref
 from typing import Any
 
 from jupyter_mlops.config import current_user
@@ -37,25 +38,11 @@ from jupyter_mlops.store.registry_records import (
 
 _MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))?")
 _RUNS_URI = re.compile(r"runs:/(?P<run>[0-9a-f]{32})/(?P<artifact>.+)")
-_clients: "weakref.WeakKeyDictionary[Any, RegistryClient]" = weakref.WeakKeyDictionary()
-
-
-def _install_reproduce_gate() -> None:
-    """Wire the pipelines component's reproduce check into the promotion gates, once."""
-    from jupyter_mlops.registry import gates
-
-    if gates.REPRODUCE_CHECK is None:
-        from jupyter_mlops.pipelines.reproduce import install_gate
-
-        install_gate()
 
 
 def registry_for(client: Any) -> "RegistryClient":
-    """The (cached) :class:`RegistryClient` of a :class:`~jupyter_mlops.client.Client`."""
-    reg = _clients.get(client)
-    if reg is None:
-        reg = _clients[client] = RegistryClient(client)
-    return reg
+    """``client.registry``: the Client's own, built once with its reproduce check."""
+    return client.registry
 
 
 def parse_model_ref(ref: str) -> tuple[str, str | None, int | None]:
@@ -98,12 +85,16 @@ class RegistryClient:
     ----------
     client : jupyter_mlops.client.Client
         The store to use (its blob store holds the model files).
+    reproduce_check : ReproduceCheck, optional
+        What the ``require_reproduced`` gate asks: ``check(run_id) -> ok | (ok, detail)``,
+        about a run in ``client``'s store. Without one that gate fails, saying so.
+        ``Client.registry`` passes the pipelines component's check bound to the Client.
     """
 
-    def __init__(self, client: Any):
+    def __init__(self, client: Any, *, reproduce_check: gates.ReproduceCheck | None = None):
         self.client = client
         self.store = RegistryStore(client.store.url)
-        _install_reproduce_gate()
+        self.reproduce_check = reproduce_check
 
     # ================================================================== registering
     def register_model(
@@ -321,7 +312,8 @@ class RegistryClient:
         reproduced = None
         if gates.is_gated(policy, alias) and policy.get("require_reproduced"):
             # Before the transaction: the hook may take long, and must not hold a write lock.
-            reproduced = gates.check_reproduced(self.store.get_version(name, version))
+            reproduced = gates.check_reproduced(self.store.get_version(name, version),
+                                                self.reproduce_check)
         return functools.partial(gates.evaluate, alias=alias, reproduced=reproduced)
 
     # ================================================================== promotion

@@ -11,24 +11,34 @@ The policy lives in ``RegisteredModel.gate_policy``::
     }
 
 ``require_better`` compares the metric recorded on the candidate version with the one on the
-version the alias points at now (no current target passes). ``require_reproduced`` asks
-:data:`REPRODUCE_CHECK`, a hook the pipelines component installs; while it is unset the gate
-fails with a verdict that says so. Every verdict, passed or failed, is stored in the audit log.
+version the alias points at now (no current target passes). ``require_reproduced`` asks a
+:class:`ReproduceCheck` that whoever builds the registry hands it (``Client.registry`` binds
+the pipelines component's check to the Client's own store); a registry built without one
+fails that gate with a verdict that says so. Every verdict, passed or failed, is stored in
+the audit log.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.store.registry import check_alias
 from jupyter_mlops.store.registry_records import ModelVersionRecord
 
-#: ``check(run_id) -> bool | (bool, detail)``: does the run reproduce cleanly from its
-#: snapshot? Set by ``jupyter_mlops.pipelines.reproduce.install_gate()``; None: cannot tell.
-REPRODUCE_CHECK: Callable[[str], Any] | None = None
+
+class ReproduceCheck(Protocol):
+    """Does run ``run_id`` reproduce cleanly from its snapshot, on the registry's own store?
+
+    Returns ``ok`` or ``(ok, detail)``; raising counts as a failed gate, never a crash.
+    Injected at construction (``RegistryClient(client, reproduce_check=...)``), never looked
+    up in a module global, so each registry asks about runs in the store it was built on.
+    """
+
+    def __call__(self, run_id: str) -> bool | tuple[bool, str]: ...
+
+
 DEFAULT_GATED_ALIASES = ("champion",)
 _POLICY_KEYS = {"require_better", "require_reproduced", "gated_aliases", "protected_aliases",
                 "separate_approver"}
@@ -83,17 +93,16 @@ def is_protected(policy: dict | None, alias: str) -> bool:
     return bool(policy) and alias in policy.get("protected_aliases", ())
 
 
-def check_reproduced(version: ModelVersionRecord) -> dict:
-    """Ask the reproduce hook about ``version`` (outside any transaction: it may be slow)."""
-    hook = REPRODUCE_CHECK
+def check_reproduced(version: ModelVersionRecord, hook: ReproduceCheck | None) -> dict:
+    """Ask ``hook`` about ``version``'s run (outside any transaction: it may be slow)."""
     if version.run_id is None:
         return {"gate": "require_reproduced", "passed": False,
                 "detail": "the version has no run, so there is nothing to reproduce"}
     if hook is None:
         return {"gate": "require_reproduced", "passed": False,
-                "detail": "no reproduction check is installed "
-                          "(jupyter_mlops.registry.gates.REPRODUCE_CHECK is unset), so "
-                          f"run {version.run_id} cannot be shown to reproduce"}
+                "detail": "this registry was built without a reproduction check, so "
+                          f"run {version.run_id} cannot be shown to reproduce; use "
+                          "Client(...).registry, which checks on the Client's own store"}
     try:
         result = hook(version.run_id)
     except Exception as exc:  # a failing check is a failed gate, never a crash

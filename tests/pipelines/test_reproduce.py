@@ -42,12 +42,9 @@ steps:
     assert "data.csv (content changed)" in changed.summary()
     assert changed.new_run_id is None  # not re-executed
     assert pclient.get_run(step.run_id).tags["mlops.reproduced"] == "no"
-    # The registry's promotion gate asks the same question through its hook.
-    from jupyter_mlops.pipelines.reproduce import install_gate, reproduce_check
-
-    gates = pytest.importorskip("jupyter_mlops.registry.gates")
-    assert install_gate() and gates.REPRODUCE_CHECK is reproduce_check
-    ok, detail = gates.REPRODUCE_CHECK(step.run_id)
+    # The registry's promotion gate asks the same question through the check the Client
+    # built its registry with (bound to this client's store).
+    ok, detail = pclient.registry.reproduce_check(step.run_id)
     assert ok is False and "data.csv" in detail
 
     forced = reproduce(step.run_id, check_inputs=False)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from jupyter_mlops.errors import ConflictError, InvalidInputError, PermissionDeniedError
-from jupyter_mlops.registry import gates
+from jupyter_mlops.registry.api import RegistryClient
+
+
+def _with_check(reg, check):
+    """The same store's registry, built with ``check`` as its reproduce gate."""
+    return RegistryClient(reg.client, reproduce_check=check)
 
 
 @pytest.fixture
@@ -159,23 +164,23 @@ def test_a_candidate_without_the_metric_fails_the_gate(reg, pipeline):
         reg.set_alias("m", "champion", 1)
 
 
-def test_reproduced_gate_fails_clearly_while_no_check_is_installed(reg, pipeline, monkeypatch):
-    monkeypatch.setattr(gates, "REPRODUCE_CHECK", None)
+def test_reproduced_gate_fails_clearly_while_no_check_is_installed(reg, pipeline):
+    reg = _with_check(reg, None)
     _register(reg, pipeline, 0.9)
     reg.set_gate_policy("m", {"require_reproduced": True})
-    with pytest.raises(ConflictError, match="REPRODUCE_CHECK is unset"):
+    with pytest.raises(ConflictError, match="built without a reproduction check"):
         reg.set_alias("m", "champion", 1)
     assert reg.alias_history("m")[-1].action == "gate_failed"
 
 
-def test_reproduced_gate_asks_the_hook(reg, pipeline, monkeypatch):
+def test_reproduced_gate_asks_the_hook(reg, pipeline):
     seen = []
 
     def check(run_id):
         seen.append(run_id)
         return (run_id == v2.run_id, "rebuilt from snapshot")
 
-    monkeypatch.setattr(gates, "REPRODUCE_CHECK", check)
+    reg = _with_check(reg, check)
     v1 = _register(reg, pipeline, 0.9)
     v2 = _register(reg, pipeline, 0.9)
     reg.set_gate_policy("m", {"require_reproduced": True})
@@ -186,19 +191,19 @@ def test_reproduced_gate_asks_the_hook(reg, pipeline, monkeypatch):
     assert reg.alias_history("m")[-1].details["gate"]["checks"][0]["passed"] is True
 
 
-def test_a_crashing_reproduce_hook_fails_the_gate(reg, pipeline, monkeypatch):
+def test_a_crashing_reproduce_hook_fails_the_gate(reg, pipeline):
     def check(run_id):
         raise RuntimeError("kernel died")
 
-    monkeypatch.setattr(gates, "REPRODUCE_CHECK", check)
+    reg = _with_check(reg, check)
     _register(reg, pipeline, 0.9)
     reg.set_gate_policy("m", {"require_reproduced": True})
     with pytest.raises(ConflictError, match="kernel died"):
         reg.set_alias("m", "champion", 1)
 
 
-def test_both_gates_together(reg, pipeline, monkeypatch):
-    monkeypatch.setattr(gates, "REPRODUCE_CHECK", lambda run_id: True)
+def test_both_gates_together(reg, pipeline):
+    reg = _with_check(reg, lambda run_id: True)
     _register(reg, pipeline, 0.9)
     _register(reg, pipeline, 0.95)
     reg.set_gate_policy("m", {"require_better": "auc", "require_reproduced": True})
@@ -215,17 +220,19 @@ def test_the_pipelines_reproduce_hook_plugs_in(reg, pipeline, monkeypatch):
     # The package re-exports a function named like the module, so import the module itself.
     reproduce = importlib.import_module("jupyter_mlops.pipelines.reproduce")
 
-    def no_kernel_here(run_id, *args, **kwargs):
+    seen = []
+
+    def no_kernel_here(run_id, *args, client=None, **kwargs):
+        seen.append(client)
         raise RuntimeError(f"would re-run {run_id}")
 
-    monkeypatch.setattr(gates, "REPRODUCE_CHECK", None)
     monkeypatch.setattr(reproduce, "reproduce", no_kernel_here)
-    assert reproduce.install_gate() is True
-    assert gates.REPRODUCE_CHECK is reproduce.reproduce_check
+    reg = reg.client.registry  # what Client builds: the pipelines check, bound to the client
     version = _register(reg, pipeline, 0.9)
     reg.set_gate_policy("m", {"require_reproduced": True})
     with pytest.raises(ConflictError, match=f"would re-run {version.run_id}"):
         reg.set_alias("m", "champion", 1)
+    assert seen == [reg.client]  # re-executed through the registry's own client
 
 
 def test_separate_approver_policy_refuses_self_approval(team, pipeline):
