@@ -1,0 +1,192 @@
+"""The one validation layer: every value is checked where it enters, before any buffer.
+
+The Python API (:class:`~jupyter_mlops.client.Client`), the ``%mlops`` magics (through the
+fluent API), the REST handlers and monitoring all call these functions, so a value the store
+cannot hold is refused *at the call* with one :class:`InvalidInputError` line that names the
+field, says what is wrong and what to do. Nothing invalid reaches the write buffer, where one
+bad row used to fail every later flush.
+
+The rules, and why:
+
+* **keys** (metric, param and tag names): 1–250 printable characters (``str.isprintable``:
+  no control characters, no lone surrogates), 250 being the column width.
+* **text values**: valid UTF-8 (a lone surrogate such as ``"\\udcff"`` cannot be encoded and
+  is refused by SQLite and PostgreSQL alike), no NUL (PostgreSQL refuses it in text), at most
+  6,000 characters for params and tags.
+* **metric values**: real numbers, numpy scalars or 0-d arrays that convert to a float. NaN
+  and ±inf are accepted as before: both backends store them (NaN becomes NULL in the
+  latest-value index and stays NaN in the history); a number too large for a float is refused.
+* **integers** (steps, ids): within int64, the width of every integer column.
+* **timestamps**: epoch seconds, finite, from 1970-01-01 up to the end of year 9999 (what
+  ``datetime`` and every display can show); anything else is a unit or clock mistake.
+* **run ids**: 1–64 letters, digits, ``-`` or ``_`` (ours are 32 hex digits; pipelines and
+  tests may name theirs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+from typing import Any
+
+from jupyter_mlops.errors import InvalidInputError
+
+MAX_KEY = 250
+MAX_PARAM_VALUE = 6000
+MAX_RUN_ID = 64
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+#: 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z in epoch seconds.
+MIN_TIMESTAMP = 0.0
+MAX_TIMESTAMP = 253_402_300_799.0
+_RUN_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short, safe repr for a message: bounded, and printable even for hostile strings."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not replace our error with its own
+        text = f"<{type(value).__name__}>"
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def check_key(key: Any, what: str = "key") -> str:
+    """Return ``key`` if it is a valid metric, param or tag name, else raise.
+
+    Raises
+    ------
+    InvalidInputError
+        Not a string, empty, longer than :data:`MAX_KEY`, or holding a control character or a
+        lone surrogate.
+    """
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY or not key.isprintable():
+        raise InvalidInputError(
+            f"The {what} {_show(key)} is invalid: use 1–{MAX_KEY} printable characters "
+            "(no control characters or lone surrogates).")
+    return key
+
+
+def check_text(text: str, what: str, limit: int | None = None) -> str:
+    """Return ``text`` if it is valid UTF-8, NUL-free and at most ``limit`` characters."""
+    if limit is not None and len(text) > limit:
+        raise InvalidInputError(
+            f"The {what} is {len(text)} characters; the limit is {limit}. "
+            "Log large values as an artifact instead.")
+    if "\x00" in text:
+        # PostgreSQL refuses NUL in text; refusing it here keeps one bad value from
+        # reaching the write queue.
+        raise InvalidInputError(
+            f"The {what} contains a NUL character (\\x00); remove it.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(
+            f"The {what} is not valid UTF-8 (a lone surrogate {text[exc.start]!r} at position "
+            f"{exc.start}); decode bytes with errors='replace' before logging.") from None
+    return text
+
+
+def to_metric_value(key: str, value: Any) -> float:
+    """Accept ints, floats, numpy scalars and 0-d arrays as a float; refuse anything else.
+
+    NaN and ±inf are kept (both backends store them); a number beyond the float range is
+    refused, as is anything that is not a real number.
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if getattr(value, "shape", None) == () and not isinstance(value, (str, bytes)):
+            # numpy 0-d array / torch scalar tensor
+            try:
+                return _as_float(key, value)
+            except InvalidInputError:
+                raise
+            except Exception:
+                pass
+        raise InvalidInputError(
+            f"Metric {_show(key)} must be a number, got {type(value).__name__} "
+            f"{_show(value)}.")
+    return _as_float(key, value)
+
+
+def _as_float(key: str, value: Any) -> float:
+    try:
+        out = float(value)
+    except OverflowError:
+        raise InvalidInputError(
+            f"Metric {_show(key)} is {_show(value)}, beyond the float range (±1.8e308); "
+            "log its logarithm or a scaled value.") from None
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        raise InvalidInputError(
+            f"Metric {_show(key)} cannot be read as a number ({exc}).") from None
+    if type(out) is not float:  # a __float__ that returns a float subclass or worse
+        raise InvalidInputError(f"Metric {_show(key)} did not convert to a float.")
+    return out
+
+
+def check_int64(value: Any, what: str) -> int:
+    """Return ``value`` as an int if it is an integer within int64, else raise."""
+    if type(value) is int:
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+    elif isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = int(value)
+        if INT64_MIN <= value <= INT64_MAX:
+            return value
+    else:
+        raise InvalidInputError(
+            f"The {what} must be an integer, got {type(value).__name__} {_show(value)}.")
+    raise InvalidInputError(
+        f"The {what} {_show(value)} is outside the 64-bit integer range "
+        f"({INT64_MIN}..{INT64_MAX}); use a smaller number.")
+
+
+def check_step(step: Any) -> int:
+    """A metric step: an integer within int64."""
+    return check_int64(step, "step")
+
+
+def check_timestamp(ts: Any, what: str = "timestamp") -> float:
+    """Epoch seconds as a float, finite and within 1970..9999, else raise."""
+    if isinstance(ts, bool) or not isinstance(ts, numbers.Real):
+        raise InvalidInputError(
+            f"The {what} must be a number of seconds since 1970-01-01 (time.time()), got "
+            f"{type(ts).__name__} {_show(ts)}.")
+    try:
+        out = float(ts)
+    except (OverflowError, TypeError, ValueError, ArithmeticError):
+        out = math.inf
+    if not (MIN_TIMESTAMP <= out <= MAX_TIMESTAMP):  # also False for NaN
+        raise InvalidInputError(
+            f"The {what} {_show(ts)} is not a time between 1970 and 9999 in epoch seconds; "
+            "pass time.time() (seconds, not milliseconds) or leave it out.")
+    return out
+
+
+def to_param_value(key: str, value: Any, what: str = "param") -> str:
+    """A param or tag value as text: strings as they are, lists and dicts as JSON, else str()."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, default=str) if isinstance(value, (list, dict, tuple)) \
+                else str(value)
+        except Exception as exc:
+            raise InvalidInputError(
+                f"The value of {what} {_show(key)} cannot be turned into text ({exc}).") from None
+        if type(text) is not str:  # pragma: no cover - str() always returns a str
+            raise InvalidInputError(f"The value of {what} {_show(key)} is not text.")
+    return check_text(text, f"value of {what} {_show(key)}", MAX_PARAM_VALUE)
+
+
+def check_run_id(run_id: Any) -> str:
+    """Return ``run_id`` if it is 1–64 letters, digits, ``-`` or ``_``, else raise."""
+    if (not isinstance(run_id, str) or not run_id or len(run_id) > MAX_RUN_ID
+            or not _RUN_ID_CHARS.issuperset(run_id)):
+        raise InvalidInputError(
+            f"{_show(run_id)} is not a run id (1–{MAX_RUN_ID} letters, digits, '-' or '_'; "
+            "ours are 32 hex digits). List runs with `jupyter mlops runs list`.")
+    return run_id
