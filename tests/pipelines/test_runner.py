@@ -200,7 +200,7 @@ def test_timeout_kills_the_kernel(pclient, project):
 
 
 def test_dask_executor_gives_the_same_results_and_records(pclient, project):
-    pytest.importorskip("distributed")
+    # dask[distributed] is a test dependency: if it is missing the executor fails loudly.
     (project / "raw.txt").write_text("1 2 3 4")
     write_notebook(project / "prep.ipynb",
                    "import pathlib\nv = [int(x) for x in pathlib.Path('raw.txt').read_text().split()]\n"

@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import _postgres_database, in_ci
+from tests.conftest import _postgres_database
 
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -36,15 +36,10 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def s3_server():
     """Endpoint URL of moto's S3 server running on loopback for this session."""
-    try:
-        import s3fs  # noqa: F401
-        from moto import server as moto_server
-    except ImportError as exc:  # CI must never pass by silently not testing S3
-        message = ('S3 artifact tests need s3fs and "moto[server]" '
-                   f'(pip install -e ".[test]"): {exc}')
-        if in_ci():
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    # s3fs and moto[server] are test dependencies: a missing one is a broken install and fails.
+    import s3fs  # noqa: F401
+    from moto import server as moto_server
+
     port = _free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
