@@ -1,6 +1,7 @@
 """``jupyter mlops …``: the command-line front door (parse, call the client, print).
 
-Errors print one line to stderr and exit with status 2; no traceback for a user's mistake.
+Errors print one line to stderr and exit with the code ``jupyter_mlops.errors.ERROR_TABLE``
+gives them (2 for a refusal, 1 for a failed step); no traceback for a user's mistake.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("current", help="print the store's schema revision")
 
     p = top.add_parser("gc", help="mark dead runs KILLED, verify blobs, prune unreferenced ones")
-    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--dry-run", action="store_true",
+                   help="delete no blob or temp file; only report what would go")
+    p.add_argument("--verify", action="store_true",
+                   help="exit 1 if any referenced blob is missing or corrupt")
 
     p = top.add_parser("lineage", help="upstream/downstream graph of run:ID, dataset:ID …")
     p.add_argument("node")
@@ -56,19 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     from jupyter_mlops.store.transfer_cli import add_commands as add_transfer_commands
 
     COMMANDS.update(add_transfer_commands(top))
+    from jupyter_mlops.tracking.dead_letter_cli import add_commands as add_dead_letter_commands
+
+    COMMANDS.update(add_dead_letter_commands(top))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from jupyter_mlops.errors import MlopsError
+    from jupyter_mlops.errors import MlopsError, exit_code_for
 
     try:
         handler = COMMANDS[(args.group, getattr(args, "action", None))]
         return handler(args) or 0
     except MlopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code_for(exc)  # errors.ERROR_TABLE, the table REST statuses come from
     except BrokenPipeError:  # `… | head`
         return 0
 
@@ -161,18 +168,29 @@ def db_current(args) -> None:
 
 
 def gc(args) -> int:
+    """Exit 1 if a blob is corrupt (or, with --verify, corrupt or missing); else 0."""
     done = _client(args).gc(dry_run=args.dry_run)
     report = done.blobs
     print(f"runs marked KILLED: {len(done.runs_killed)}")
+    for run_id in done.runs_killed:
+        print(f"  {run_id}")
     print(f"pipeline runs marked KILLED: {len(done.pipeline_runs_killed)}")
-    for field in ("checked", "deleted", "corrupt", "temp_removed"):
-        if hasattr(report, field):
-            value = getattr(report, field)
-            print(f"blobs {field}: {len(value) if isinstance(value, (list, set, tuple)) else value}")
-    corrupt = getattr(report, "corrupt", [])
-    for digest in corrupt:
+    for run_id in done.pipeline_runs_killed:
+        print(f"  {run_id}")
+    would = "would be " if report.dry_run else ""
+    print(f"blobs checked: {report.checked}")
+    print(f"blobs {would}deleted (unreferenced): {len(report.deleted)}")
+    print(f"blobs corrupt ({would}removed): {len(report.corrupt)}")
+    for digest in report.corrupt:
         print(f"  corrupt blob {digest}: the artifacts pointing at it cannot be read")
-    return 1 if corrupt else 0
+    print(f"blobs missing: {len(report.missing)}")
+    for digest in report.missing:
+        users = done.missing_used_by.get(digest) or ["(a stored record)"]
+        print(f"  missing blob {digest}, used by {'; '.join(users)}")
+    print(f"temp files {would}removed: {len(report.temp_removed)}")
+    if report.missing and not args.verify:
+        print("(run `jupyter mlops gc --verify` to make missing blobs fail the command)")
+    return 1 if report.corrupt or (args.verify and report.missing) else 0
 
 
 def lineage(args) -> None:

@@ -5,6 +5,13 @@ calling thread only pays for a lock and a list append. Values are made durable b
 :meth:`BatchWriter.flush` — called at the end of every notebook cell, by ``flush()``, at run end
 and at interpreter exit — and by the background thread every ``interval`` seconds. The same
 thread sends heartbeats for live runs so a dead writer's runs can be told apart.
+
+A flush never wedges. Values are validated at the call (:mod:`jupyter_mlops.validation`), so
+nothing invalid is queued; if the store still refuses a run's batch because of its data, the
+batch is split until the refused rows are alone, every other row is written, and the refused
+ones are set aside in the dead-letter file (:mod:`jupyter_mlops.tracking.dead_letter`) with
+one :class:`DeadLetterWarning` naming the run and the recovery command. Only an outage (the
+store unreachable, locked or full) keeps batches queued for the next flush.
 """
 
 from __future__ import annotations
@@ -12,12 +19,20 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import warnings
 import weakref
 from collections import defaultdict
 
 from jupyter_mlops.config import float_env
-from jupyter_mlops.errors import NotFoundError
+from jupyter_mlops.errors import NotFoundError, StoreUnavailableError
 from jupyter_mlops.store.runs import RunStore
+from jupyter_mlops.tracking.dead_letter import (
+    DeadLetterFile,
+    DeadLetterWarning,
+    Item,
+    isolate,
+    refuses_row,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +48,34 @@ class _Pending:
         self.params: dict[str, str] = {}
         self.tags: dict[str, str] = {}
 
+    def items(self) -> list[Item]:
+        return ([("param", k, v) for k, v in self.params.items()]
+                + [("tag", k, v) for k, v in self.tags.items()]
+                + [("metric", *m) for m in self.metrics])
+
+    @classmethod
+    def of(cls, items: list[Item]) -> _Pending:
+        p = cls()
+        for item in items:
+            if item[0] == "metric":
+                p.metrics.append(item[1:])
+            elif item[0] == "param":
+                p.params[item[1]] = item[2]
+            else:
+                p.tags[item[1]] = item[2]
+        return p
+
+    def __len__(self) -> int:
+        return len(self.metrics) + len(self.params) + len(self.tags)
+
 
 class BatchWriter:
     """Queue params/metrics/tags per run and write them in batches off the calling thread."""
 
-    def __init__(self, runs: RunStore, interval: float = 1.0):
+    def __init__(self, runs: RunStore, interval: float = 1.0,
+                 dead_letter: DeadLetterFile | None = None):
         self._runs = runs
+        self._dead_letter = dead_letter  # built on first use: most writers never need it
         self._interval = interval
         self._heartbeat_every = float_env("MLOPS_HEARTBEAT_SECONDS", 10.0)
         self._lock = threading.Lock()  # guards _pending (held for microseconds)
@@ -91,11 +128,23 @@ class BatchWriter:
 
     # ------------------------------------------------------------- writing
     def flush(self) -> None:
-        """Write everything queued so far; raise the store's error if writing fails.
+        """Write everything queued so far.
 
-        On failure the batch is put back, so nothing logged is lost and a later flush retries.
+        Rows the store refuses because of their data are set aside in the dead-letter file
+        (one warning per run) and every other row is written. If the store itself fails
+        (unreachable, locked, full) the unwritten rows are put back, so nothing logged is
+        lost and a later flush retries, and the error is raised.
+
+        Raises
+        ------
+        StoreUnavailableError
+            The store cannot be written now (the rows stay queued), or refused rows could not
+            be set aside either (they stay queued too).
+        NotFoundError
+            A run was deleted; its queued values were discarded, every other run's written.
         """
         gone: list[str] = []
+        stuck: list[str] = []
         with self._write_lock:
             with self._lock:
                 batch, self._pending = self._pending, defaultdict(_Pending)
@@ -110,26 +159,85 @@ class BatchWriter:
                         # The run was deleted: retrying can never succeed, and re-queueing
                         # would block every other run's values behind it forever.
                         gone.append(run_id)
+                    except Exception as exc:
+                        if not refuses_row(exc):
+                            raise  # an outage: everything not yet written is re-queued
+                        left, error = self._set_aside(run_id, p)
+                        if isinstance(error, NotFoundError):
+                            gone.append(run_id)
+                        elif left is not None:
+                            batch[run_id] = left  # unwritten and not set aside: keep queued
+                            if error is not None:
+                                raise error from exc
+                            stuck.append(run_id)
+                            continue
                     del batch[run_id]  # written: never re-queued, so no duplicate points
             except BaseException:
-                # Re-queue the whole batch: params/tags are upserts, so the runs already
-                # written cost nothing but a duplicate metric row would — hence per-run pops.
+                # Re-queue what was not written: params/tags are upserts, but a duplicate
+                # metric row would not be — hence the per-run deletes above.
                 self._requeue(batch)
                 raise
+            self._requeue(batch)  # rows that could not be set aside, if any
         if gone:
             self._live.difference_update(gone)
             raise NotFoundError(
                 f"Run {', '.join(gone)} no longer exists (deleted?); the values logged to it "
                 "since the last flush were discarded. Start a new run to keep logging.")
+        if stuck:
+            raise StoreUnavailableError(
+                f"The store refused some values of run {', '.join(stuck)} and they could not "
+                f"be set aside in {self._dead_letter_file().path} either (logged above); "
+                "they stay queued. Free space or fix permissions there, then flush again.")
+
+    def _set_aside(self, run_id: str, p: _Pending
+                   ) -> tuple[_Pending | None, BaseException | None]:
+        """Write the run's rows half by half; set the refused ones aside in the file.
+
+        Returns ``(left, error)``: ``left`` is what is neither written nor set aside (None
+        when nothing is), ``error`` an outage or a deleted run met on the way.
+        """
+        done = isolate(self._runs, run_id, p.items())
+        if done.error is not None:
+            left = done.remaining + [i for i, _ in done.refused]
+            return _Pending.of(left), done.error
+        if not done.refused:
+            return None, None
+        dead = self._dead_letter_file()
+        first = done.refused[0][1]
+        text = str(first).splitlines()
+        reason = f"{type(first).__name__}: {text[0][:200] if text else ''}"
+        try:
+            dead.append(run_id, done.refused)
+        except OSError as exc:
+            log.error("jupyter-mlops: %d value(s) of run %s were refused by the store (%s) and "
+                      "could not be set aside in %s (%s); they stay queued.",
+                      len(done.refused), run_id, reason, dead.path, exc)
+            return _Pending.of([i for i, _ in done.refused]), None
+        warnings.warn(
+            f"jupyter-mlops: the store refused {len(done.refused)} value(s) of run {run_id} "
+            f"({reason}); every other value was written, and these were set aside in "
+            f"{dead.path}. See them with `jupyter mlops --tracking-uri '{dead.store}' "
+            "dead-letter list`; once the cause is fixed, write them with `... dead-letter "
+            "replay`.", DeadLetterWarning, stacklevel=2)
+        return None, None
+
+    def _dead_letter_file(self) -> DeadLetterFile:
+        if self._dead_letter is None:
+            self._dead_letter = DeadLetterFile(self._runs.url)
+        return self._dead_letter
 
     def _requeue(self, batch: dict[str, _Pending]) -> None:
         with self._lock:
             for run_id, p in batch.items():
-                mine = self._pending[run_id]
-                mine.metrics[:0] = p.metrics
-                mine.params = {**p.params, **mine.params}
-                mine.tags = {**p.tags, **mine.tags}
-                self._count += len(p.metrics)
+                self._requeue_one(run_id, p)
+
+    def _requeue_one(self, run_id: str, p: _Pending) -> None:
+        """Put ``p`` in front of what was logged to ``run_id`` since (hold ``_lock``)."""
+        mine = self._pending[run_id]
+        mine.metrics[:0] = p.metrics
+        mine.params = {**p.params, **mine.params}
+        mine.tags = {**p.tags, **mine.tags}
+        self._count += len(p)
 
     def pending(self) -> int:
         with self._lock:
