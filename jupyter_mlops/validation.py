@@ -190,3 +190,61 @@ def check_run_id(run_id: Any) -> str:
             f"{_show(run_id)} is not a run id (1–{MAX_RUN_ID} letters, digits, '-' or '_'; "
             "ours are 32 hex digits). List runs with `jupyter mlops runs list`.")
     return run_id
+
+
+MAX_ROW_ID = 256
+
+
+def check_row_ids(ids: Any, n: int | None = None, what: str = "ids") -> list[str]:
+    """Prediction row ids as text: each a string (1–256 characters, valid UTF-8, no NUL) or
+    an integer within int64, one per row when ``n`` is given.
+
+    Monitoring joins ground truth to predictions by these ids, so an id that is a list, a
+    float, None or a megabyte of text is refused here rather than stored.
+    """
+    import numpy as np
+
+    if ids is None or isinstance(ids, (str, bytes, bytearray, dict, set, frozenset)) \
+            or not hasattr(ids, "__iter__"):
+        raise InvalidInputError(
+            f"{what} must be a list or array of row ids (strings or integers), got "
+            f"{type(ids).__name__}.")
+    arr = ids if isinstance(ids, np.ndarray) else None
+    if arr is not None and arr.dtype.kind in "iu":  # fast path for integer arrays
+        if arr.ndim != 1:
+            raise InvalidInputError(f"{what} must be one-dimensional; got shape {arr.shape}.")
+        if arr.size and arr.dtype.kind == "u" and int(arr.max()) > INT64_MAX:
+            raise InvalidInputError(f"A row id in {what} is beyond the 64-bit integer range.")
+        out = [str(i) for i in arr.tolist()]
+    else:
+        items = ids.tolist() if hasattr(ids, "tolist") else ids
+        out = []
+        for i in items:
+            if isinstance(i, str):
+                if not i or len(i) > MAX_ROW_ID:
+                    raise InvalidInputError(
+                        f"Row id {_show(i)} in {what} must be 1–{MAX_ROW_ID} characters.")
+                out.append(check_text(str(i), f"row id {_show(i)} in {what}"))
+            elif isinstance(i, numbers.Integral) and not isinstance(i, bool):
+                out.append(str(check_int64(i, f"row id in {what}")))
+            else:
+                raise InvalidInputError(
+                    f"Row id {_show(i)} in {what} must be a string or an integer, not "
+                    f"{type(i).__name__}.")
+    if n is not None and len(out) != n:
+        raise InvalidInputError(f"{what} must have one entry per row ({n}); got {len(out)}.")
+    return out
+
+
+def check_timestamps(ts: Any, what: str = "timestamp") -> Any:
+    """An array of epoch seconds, each finite and within 1970..9999, else raise."""
+    import numpy as np
+
+    arr = np.asarray(ts, dtype=np.float64)
+    ok = (arr >= MIN_TIMESTAMP) & (arr <= MAX_TIMESTAMP)  # False for NaN
+    if not bool(np.all(ok)):
+        bad = arr[~ok][0]
+        raise InvalidInputError(
+            f"The {what} {_show(float(bad))} is not a time between 1970 and 9999 in epoch "
+            "seconds; pass time.time() (seconds, not milliseconds) or leave it out.")
+    return arr

@@ -9,19 +9,30 @@ ground truth to them and compute live quality) and checks the alert rules.
 
 Windows are cut by the process that logs (a notebook, or the model server's logging thread);
 two processes logging to one monitor each cut their own windows, numbered in one sequence.
+
+Input is checked at the call (:mod:`jupyter_mlops.validation`): row ids are strings of 1–256
+characters or integers within int64, one per row (an id given twice keeps its last value);
+arrays have one entry per row;
+timestamps are epoch seconds between 1970 and 9999. Rows still buffered in an open window
+when the interpreter exits are not lost: an ``atexit`` hook closes every live monitor's open
+window (however few rows it has), as :meth:`Monitor.flush` does.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.extras import require
 from jupyter_mlops.monitoring.alerts import (
     DEFAULT_COOLDOWN_S,
     AlertEvaluator,
@@ -38,6 +49,14 @@ from jupyter_mlops.monitoring.profile import (
 from jupyter_mlops.monitoring.quality import window_quality
 from jupyter_mlops.monitoring.windows import Chunk, parse_window, timestamps
 from jupyter_mlops.store.monitoring import MonitorInfo, MonitoringStore, WindowRecord
+from jupyter_mlops.validation import (
+    check_int64,
+    check_row_ids,
+    check_timestamp,
+    check_timestamps,
+)
+
+log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW = 1000
 TASKS = ("classification", "regression")
@@ -90,6 +109,7 @@ class Monitor:
         self._buffered = 0
         self._bucket: int | None = None
         self._lock = threading.RLock()
+        _live_monitors.add(self)
 
     # ------------------------------------------------------------------ identity
     @property
@@ -131,7 +151,9 @@ class Monitor:
         Raises
         ------
         InvalidInputError
-            Lengths disagree, or X cannot be read as a table.
+            Lengths disagree, X cannot be read as a table, a row id is not a string of
+            1–256 characters nor an integer within int64, or a timestamp is not between
+            1970 and 9999.
         """
         chunk = self._chunk(X, y_pred, ids, timestamp, model_version)
         closed: list[WindowRecord] = []
@@ -159,15 +181,18 @@ class Monitor:
             if preds.ndim != 1 or len(preds) != n:
                 raise InvalidInputError(
                     f"y_pred must have one value per row of X ({n}); got shape {preds.shape}.")
-        id_list = None
-        if ids is not None:
-            id_list = [str(i) for i in ids]
-            if len(id_list) != n:
-                raise InvalidInputError(f"ids must have one entry per row of X ({n}); got "
-                                        f"{len(id_list)}.")
-            if any(len(i) > 256 or not i for i in id_list):
-                raise InvalidInputError("Row ids must be 1–256 characters.")
-        return Chunk(frame, preds, id_list, timestamps(timestamp, n), version)
+        id_list = None if ids is None else check_row_ids(ids, n)
+        if version is not None:
+            version = check_int64(version, "model_version")
+        try:
+            ts = timestamps(timestamp, n)
+        except (TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, InvalidInputError):
+                raise
+            raise InvalidInputError(
+                f"timestamp must be epoch seconds, a datetime, or one of them per row ({exc})."
+            ) from None
+        return Chunk(frame, preds, id_list, check_timestamps(ts), version)
 
     def _frame(self, X):
         import pandas as pd
@@ -291,9 +316,12 @@ class Monitor:
                                  "prediction_value": values[j] if values else None,
                                  "prediction_label": labels[j][:256] if labels else None})
             offset += len(c)
-        return rows
+        # An id logged by two calls of one window: the last prediction wins (one upsert may
+        # not touch a row twice on PostgreSQL).
+        return list({r["row_id"]: r for r in rows}.values())
 
     def _save_rows(self, frame, preds, chunks, ts) -> str:
+        require("pyarrow", "fastparquet", extra="parquet", feature="A monitor's keep_rows")
         import io
 
         out = frame.copy()
@@ -333,7 +361,8 @@ class Monitor:
         Ground truth for ids not yet in a closed window is kept and counted when that
         window closes.
         """
-        ids = [str(i) for i in ids]
+        ids = check_row_ids(ids)
+        at = time.time() if timestamp is None else check_timestamp(timestamp)
         truth = np.asarray(y_true)
         if truth.ndim != 1 or len(truth) != len(ids):
             raise InvalidInputError(f"y_true must have one value per id ({len(ids)}); got "
@@ -343,8 +372,9 @@ class Monitor:
         values = truth.astype(np.float64).tolist() if truth.dtype.kind in "biuf" \
             else [None] * len(ids)
         labels = [s[:256] for s in label_strings(truth).tolist()]
-        at = time.time() if timestamp is None else float(timestamp)
-        seqs = self.store.add_feedback(self.id, list(zip(ids, values, labels)), at)
+        # One row per id (the last wins): one upsert may not touch a row twice on PostgreSQL.
+        rows = list({r[0]: r for r in zip(ids, values, labels)}.values())
+        seqs = self.store.add_feedback(self.id, rows, at)
         self.feedback_logged += len(ids)
         out: dict[int, dict[str, float]] = {}
         for seq in seqs:
@@ -446,6 +476,23 @@ class Monitor:
         return self.report()._repr_html_()
 
 
+# ============================================================================ exit
+#: Monitors alive in this process; their open windows are closed at interpreter exit.
+_live_monitors: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_monitors_at_exit() -> None:
+    """Close every live monitor's open window, so rows logged last are stored, not lost."""
+    for mon in list(_live_monitors):
+        try:
+            if mon._buffered:
+                mon.flush()
+        except Exception as exc:  # pragma: no cover - nothing left to report to
+            log.error("jupyter-mlops: monitor %r could not store its last %d row(s) at exit: "
+                      "%s", mon.name, mon._buffered, exc)
+
+
 # ============================================================================ creating
 def monitor(model: str, reference: Any = None, *, name: str | None = None,
             window: Any = _UNSET, thresholds: Mapping[str, float] | None = None,
@@ -526,6 +573,8 @@ def monitor(model: str, reference: Any = None, *, name: str | None = None,
     if task is not None:
         config["task"] = task
     if keep_rows is not None:
+        if keep_rows:  # fail now, not when the first window closes
+            require("pyarrow", "fastparquet", extra="parquet", feature="A monitor's keep_rows")
         config["keep_rows"] = bool(keep_rows)
     if reference is None:
         if existing is None:
