@@ -42,6 +42,11 @@ ENV_VARS = {
                "bounding the index's memory (default 500000)."),
         EnvVar("MLOPS_WARM_KERNELS", "0 stops pipelines from starting the next steps' kernels "
                "while the current steps run (default on; each kernel still serves one step)."),
+        EnvVar("MLOPS_ARCHIVE_MAX_BYTES", "Largest total a model file or stored profile (a "
+               "zip) may inflate to, in bytes or with a unit such as 4G (default 1G); larger "
+               "ones are refused before decompressing."),
+        EnvVar("MLOPS_ARCHIVE_MAX_RATIO", "Largest compression ratio a member over 1 MiB of "
+               "such a zip may have (default 200); higher ones are refused as zip bombs."),
         EnvVar("MLOPS_SERVE_TOKEN", "Bearer token of `jupyter mlops serve` (default: a new "
                "one per start, printed and saved under MLOPS_HOME/runtime/)."),
     )

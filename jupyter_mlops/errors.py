@@ -1,11 +1,14 @@
-"""One exception tree for the whole package.
+"""One exception tree for the whole package, and the one table front doors map it with.
 
 Every message says what happened and what to do next. Front doors map these to their own
-idiom: magics to a one-line ``UsageError``, REST handlers to a status code through
-:data:`HTTP_STATUS`, the CLI to a one-line message and exit code 2.
+idiom: magics to a one-line ``UsageError``; REST handlers to an HTTP status and the CLI to an
+exit code, both read from :data:`ERROR_TABLE` (through :func:`http_status_for` and
+:func:`exit_code_for`), so a REST client and a shell script see the same classification.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 
 class MlopsError(Exception):
@@ -29,6 +32,14 @@ class FilterSyntaxError(InvalidInputError):
         if text:
             pointer = f"\n  {text}\n  {' ' * position}^"
         super().__init__(f"{message} (at position {position}){pointer}")
+
+
+class PathEscapeError(InvalidInputError):
+    """A path taken from data or found by a walk would leave its root folder."""
+
+
+class ArchiveLimitError(InvalidInputError):
+    """An archive would inflate past the size or compression-ratio limit set for it."""
 
 
 class NotFoundError(MlopsError, LookupError):
@@ -64,23 +75,90 @@ class StepExecutionError(MlopsError):
         super().__init__(message)
 
 
-#: The one table REST handlers use; anything not listed is a 500.
-HTTP_STATUS: dict[type[MlopsError], int] = {
-    InvalidInputError: 400,
-    FilterSyntaxError: 400,
-    PermissionDeniedError: 403,
-    NotFoundError: 404,
-    AlreadyExistsError: 409,
-    ConflictError: 409,
-    CorruptArtifactError: 422,
-    StoreUnavailableError: 503,
-    StepExecutionError: 500,
+class MissingExtraError(MlopsError, ImportError):
+    """An optional feature was used without the extra that installs it (``extra`` names it).
+
+    Raised by :func:`jupyter_mlops.extras.require`; also an ``ImportError``, so code that
+    falls back when a module is absent keeps working.
+    """
+
+    def __init__(self, message: str, *, extra: str):
+        self.extra = extra
+        super().__init__(message)
+
+
+class TransferError(MlopsError):
+    """A store copy finished but does not match its source (a row count or a blob hash)."""
+
+
+class Mapped(NamedTuple):
+    """How a front door reports one kind of error."""
+
+    http_status: int
+    exit_code: int
+
+
+#: Exit codes of ``jupyter mlops``: 1 is "the work ran and failed" (as a failed pipeline
+#: run's exit status already is), 2 is "the command could not do what was asked" (a refusal,
+#: like argparse's own usage errors); the message on stderr says which refusal it was.
+EXIT_FAILED = 1
+EXIT_ERROR = 2
+
+#: THE table: every exception class of the tree, its HTTP status and its CLI exit code. A
+#: class not listed takes the entry of its nearest listed base class; the bare MlopsError has
+#: no entry on purpose, so a new direct subclass must be placed here (a test walks every
+#: subclass in the package and fails otherwise).
+ERROR_TABLE: dict[type[MlopsError], Mapped] = {
+    InvalidInputError: Mapped(400, EXIT_ERROR),
+    FilterSyntaxError: Mapped(400, EXIT_ERROR),
+    PermissionDeniedError: Mapped(403, EXIT_ERROR),
+    NotFoundError: Mapped(404, EXIT_ERROR),
+    AlreadyExistsError: Mapped(409, EXIT_ERROR),
+    ConflictError: Mapped(409, EXIT_ERROR),
+    # A failed step is the user's notebook raising: the request was understood and valid,
+    # and the server did its job, but the content it was asked to run could not be
+    # processed. That is 422 (Unprocessable Content), not 500 (which would page an operator
+    # for a user's bug) nor 409 (nothing about the resource's state conflicts; the same run
+    # fails again whatever the state). The CLI says "the work ran and failed": 1.
+    StepExecutionError: Mapped(422, EXIT_FAILED),
+    # Stored data no longer matches its hash: nothing the client sent is wrong, and retrying
+    # will not help; the server's own data failed an integrity check. That is a server-side
+    # fault, 500, logged with its traceback for the operator (the message names the blob and
+    # `jupyter mlops gc`). 422 would tell the client to fix a request that was fine.
+    CorruptArtifactError: Mapped(500, EXIT_ERROR),
+    # The copy's result differs from its source: the same integrity failure, found at the end.
+    TransferError: Mapped(500, EXIT_ERROR),
+    # The database cannot be reached, or its schema is of another version: try again later
+    # or upgrade; 503 tells a client that the fault is neither its request nor permanent.
+    StoreUnavailableError: Mapped(503, EXIT_ERROR),
+    # This installation lacks the optional part the request needs (pip install
+    # "jupyter-mlops[EXTRA]"): not the client's fault, and no retry helps until someone
+    # installs it. 501: the server does not support the functionality.
+    MissingExtraError: Mapped(501, EXIT_ERROR),
 }
+
+#: What an exception outside the table (a bug) gets: an internal error.
+UNMAPPED = Mapped(500, EXIT_ERROR)
+
+
+def mapping_for(error: BaseException | type[BaseException]) -> Mapped:
+    """The :data:`ERROR_TABLE` entry of ``error`` (an exception or its class).
+
+    The nearest listed class in its MRO wins; :data:`UNMAPPED` when none is listed.
+    """
+    cls = error if isinstance(error, type) else type(error)
+    for base in cls.__mro__:
+        entry = ERROR_TABLE.get(base)
+        if entry is not None:
+            return entry
+    return UNMAPPED
 
 
 def http_status_for(error: BaseException) -> int:
-    """Return the HTTP status for ``error`` by walking its class hierarchy."""
-    for cls in type(error).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 500
+    """The HTTP status a REST handler answers ``error`` with."""
+    return mapping_for(error).http_status
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The exit code ``jupyter mlops`` ends with when a command raises ``error``."""
+    return mapping_for(error).exit_code

@@ -227,6 +227,9 @@ class ReferenceProfile:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "ReferenceProfile":
+        from jupyter_mlops.archive_limits import check_zip
+
+        check_zip(data, "reference profile")  # a stored blob: bounded before inflating
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             header = json.loads(npz["header"].tobytes().decode())
             if header.get("format") != PROFILE_FORMAT:

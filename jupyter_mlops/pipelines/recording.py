@@ -12,6 +12,7 @@ from pathlib import Path
 from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.pipelines.spec import Pipeline, Step
 from jupyter_mlops.pipelines.step import StepOutcome
+from jupyter_mlops.store.safe_paths import join_under
 
 NOTEBOOK_MEDIA = "application/x-ipynb+json"
 TAG_PIPELINE = "mlops.pipeline"
@@ -138,8 +139,10 @@ class Recorder:
             if files is None:
                 _restore_file(self.client, blobs, info["digest"], dest)
             else:
+                # The relative names come from the store: checked, never trusted as paths.
                 for rel, digest in files.items():
-                    _restore_file(self.client, blobs, digest, dest / rel)
+                    _restore_file(self.client, blobs, digest,
+                                  join_under(dest, rel, "cached output file"))
         tags = {TAG_PIPELINE: self.spec.name, TAG_PIPELINE_RUN: self.prid, TAG_STEP: step.name,
                 TAG_ATTEMPT: 0, TAG_CWD: str(self.spec.base_dir), "mlops.cache": "hit"}
         if hit.run_id:

@@ -3,7 +3,9 @@
 A *flavor* turns a model into bytes and back. ``skops`` loads without running code from the
 file: every type it names must be in the trusted set (skops' defaults, the types recorded on
 the version when it was registered, and any the caller passes), otherwise loading is refused
-with the offending type names. ``sklearn-trees`` (:mod:`.treefile`) is a faster file for
+with the offending type names; its zip is first held to the archive limits
+(:mod:`jupyter_mlops.archive_limits`), so a zip bomb is refused before skops inflates it.
+``sklearn-trees`` (:mod:`.treefile`) is a faster file for
 scikit-learn's decision trees and forests with the same guarantee: it rebuilds only a fixed
 list of classes from JSON and plain arrays. ``pickle`` and ``joblib`` files can run arbitrary
 code when loaded, so both saving and loading them need an explicit ``trusted=True``.
@@ -106,6 +108,7 @@ class SkopsFlavor(Flavor):
     def inspect(self, data: bytes) -> SavedModel:
         import skops.io as sio
 
+        _check_skops_zip(data)
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
                 schema = json.loads(zf.read("schema.json"))
@@ -121,6 +124,7 @@ class SkopsFlavor(Flavor):
         from skops.io.exceptions import UntrustedTypesFoundException
 
         allowed = sorted(set(trusted_types))
+        _check_skops_zip(data)
         try:
             # skops audits every type in the file before constructing anything.
             return sio.loads(data, trusted=allowed)
@@ -138,6 +142,13 @@ class SkopsFlavor(Flavor):
                 f"The skops file passed the type audit but could not be rebuilt: "
                 f"{type(exc).__name__}: {exc}. Check that scikit-learn's version matches the "
                 "one it was saved with.") from exc
+
+
+def _check_skops_zip(data: bytes) -> None:
+    """Refuse a skops zip that would inflate past the archive limits, before skops reads it."""
+    from jupyter_mlops.archive_limits import check_zip
+
+    check_zip(data, "skops model file", json_members=("schema.json",))
 
 
 class SklearnTreesFlavor(Flavor):

@@ -30,7 +30,10 @@ Every tree is checked before the model is returned (building a ``Tree`` only cop
 arrays; nothing walks them before that): exact node dtype, counts that match the array
 lengths, children that point forward inside their own tree (so traversal stays in bounds and
 ends), split features below the model's feature count, and one feature count throughout the
-model. A failed check is an :class:`InvalidInputError`; nothing is returned.
+model. A failed check is an :class:`InvalidInputError`; nothing is returned. Before any of
+that, the zip's declared sizes are held to the archive limits
+(:mod:`jupyter_mlops.archive_limits`), so a small file that would inflate to gigabytes is
+refused without being decompressed.
 
 Saving walks the fitted model; anything it cannot express exactly this way (a subclass, a
 ``RandomState`` as ``random_state``, a callable, an object array of non-strings, …) raises
@@ -511,6 +514,10 @@ def _check_trees(nodes: np.ndarray, trees: list[tuple[int, int, int]],
 
 
 def _open(data: bytes):
+    from jupyter_mlops.archive_limits import check_zip
+
+    # Before NumPy inflates anything: a crafted member could deflate 1000:1.
+    check_zip(data, "sklearn-trees model file", json_members=(HEADER,))
     try:
         npz = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any failure to open is a bad file

@@ -24,6 +24,9 @@ class Store:
     url: str
     artifact_root: str
     local_dir: Path | None
+    #: Runs this process marked KILLED when it opened the store, not yet reported by ``gc``.
+    reaped_on_open: list[str] = dataclasses.field(default_factory=list, compare=False,
+                                                  repr=False)
 
     @functools.cached_property  # frozen dataclass: cached_property writes __dict__ directly
     def runs(self):
@@ -53,6 +56,13 @@ class Store:
         """Mark runs whose writer is gone KILLED (also done on open and by ``gc``)."""
         return self.runs.reap_dead_runs(float_env("MLOPS_DEAD_AFTER_SECONDS", 300.0))
 
+    def take_reaped_on_open(self) -> list[str]:
+        """The runs opening the store marked KILLED, once (``gc`` reports them)."""
+        with _lock:
+            taken = list(self.reaped_on_open)
+            self.reaped_on_open.clear()
+        return taken
+
 
 def open_store(tracking_uri: str | None = None, artifact_root: str | None = None) -> Store:
     """Open (creating and migrating if needed) the store; cached per (url, artifact root)."""
@@ -68,7 +78,7 @@ def open_store(tracking_uri: str | None = None, artifact_root: str | None = None
             Path(loc.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         ensure_schema(loc.tracking_uri)
         store = Store(loc.tracking_uri, loc.artifact_root, loc.local_dir)
-        store.reap_dead_runs()
+        store.reaped_on_open.extend(store.reap_dead_runs())
         _open_stores[key] = store
         return store
 

@@ -4,6 +4,11 @@ A blob lives at ``<root>/blobs/<d[:2]>/<d[2:4]>/<d>`` where ``d`` is the BLAKE3 
 of its bytes. Names users give artifacts live in the metadata store, never in a path, and
 every digest argument must be exactly 64 lowercase hex characters: that check is what keeps
 a crafted "digest" such as ``../../etc/passwd`` from escaping the root.
+
+Nothing found by walking the local root is trusted either (:mod:`.safe_paths`): the walk never
+follows a symlink, ``gc`` deletes a stale link and not what it points to, and a ``tmp/`` or
+``blobs/`` folder that is a symlink leading out of the root is refused before anything is
+written or deleted there.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from jupyter_mlops.errors import (
     CorruptArtifactError,
     InvalidInputError,
     NotFoundError,
+    PathEscapeError,
     StoreUnavailableError,
 )
+from jupyter_mlops.extras import require_for_url
 from jupyter_mlops.hashing import CHUNK_SIZE, hash_bytes, hash_file, new_hasher
+from jupyter_mlops.store import safe_paths
 
 __all__ = ["STALE_AFTER_S", "BlobInfo", "BlobStore", "GcReport"]
 
@@ -54,7 +62,8 @@ class GcReport:
 
     ``deleted``: unreferenced blobs; ``corrupt``: kept blobs whose content no longer matches
     their digest (removed as well, so logging the artifact again repairs it);
-    ``temp_removed``: names of stale temp files; ``bytes_freed``: size of removed blobs.
+    ``temp_removed``: names of stale temp files; ``bytes_freed``: size of removed blobs;
+    ``missing``: referenced digests with no blob at all (what points at them cannot be read).
     """
 
     checked: int
@@ -63,6 +72,12 @@ class GcReport:
     temp_removed: tuple[str, ...]
     bytes_freed: int
     dry_run: bool
+    missing: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when every referenced blob is present and intact."""
+        return not self.corrupt and not self.missing
 
 
 class BlobStore:
@@ -87,6 +102,7 @@ class BlobStore:
             root = root[len("file://") :]
         self._fs: Any = None
         if "://" in root:
+            require_for_url(root)  # s3fs is the 's3' extra
             import fsspec  # lazy: only remote roots pay for it
 
             self._fs, base = fsspec.core.url_to_fs(root, **(storage_options or {}))
@@ -159,11 +175,13 @@ class BlobStore:
 
     def _put_local(self, fileobj: BinaryIO) -> BlobInfo:
         # tmp/ sits beside blobs/ on the same filesystem, so the final rename is atomic.
-        with _temp_path(os.path.join(self._base, "tmp")) as tmp:
+        with _temp_path(safe_paths.owned_dir(self._base, "tmp")) as tmp:
             info = _write_synced(fileobj, tmp)
             if not self._claim_existing(info.digest):
                 final = self._key(info.digest)
                 os.makedirs(os.path.dirname(final), exist_ok=True)
+                # A symlinked blobs/ or blobs/ab/cd/ would publish the blob outside the root.
+                self._check_inside(os.path.dirname(final))
                 # Read-only, so code holding path_of() cannot edit a blob in place by accident.
                 os.chmod(tmp, stat.S_IMODE(os.stat(tmp).st_mode) & 0o444)
                 os.replace(tmp, final)
@@ -174,6 +192,8 @@ class BlobStore:
         key = self._key(digest)
         if self._fs is not None:
             return bool(self._fs.exists(key))
+        if os.path.islink(key):
+            return False  # not a stored blob: the rename that follows replaces the link
         try:
             # A fresh mtime lets gc's grace period protect a blob that is being re-referenced
             # right now. (Objects in remote stores cannot be touched cheaply.)
@@ -234,14 +254,14 @@ class BlobStore:
                 f"path_of() needs a local artifact root, but {self.root!r} is remote; "
                 "use copy_to() or get_bytes() instead."
             )
-        if not os.path.isfile(key):
+        if not _is_real_file(key):
             raise self._missing(digest)
         return key
 
     def exists(self, digest: str) -> bool:
         """Return whether a blob is stored (without verifying it)."""
         key = self._key(digest)
-        return os.path.isfile(key) if self._fs is None else bool(self._fs.exists(key))
+        return _is_real_file(key) if self._fs is None else bool(self._fs.exists(key))
 
     def size(self, digest: str) -> int:
         """Return a stored blob's size in bytes."""
@@ -255,17 +275,23 @@ class BlobStore:
         """Return whether a stored blob's content still matches its digest."""
         with self._open(digest) as f:
             if self._fs is None:
-                return hash_file(f.name) == digest  # mmap on all cores
+                return hash_file(self._key(digest)) == digest  # mmap on all cores
             return _copy(f, None).digest == digest
 
     def iter_digests(self) -> Iterator[str]:
-        """Yield the digest of every stored blob, in sorted order."""
+        """Yield the digest of every stored blob, in sorted order.
+
+        On a local root, only real folders and real files count: a symlink found on the way
+        is never followed (see :mod:`.safe_paths`).
+        """
         if self._fs is None:
-            blobs = os.path.join(self._base, "blobs")
-            for a in _listdir(blobs):
-                for b in _listdir(os.path.join(blobs, a)):
-                    for name in _listdir(os.path.join(blobs, a, b)):
-                        if _DIGEST.fullmatch(name) and (name[:2], name[2:4]) == (a, b):
+            blobs = safe_paths.owned_dir(self._base, "blobs")
+            for a in _real_dirs(blobs):
+                for b in _real_dirs(a.path):
+                    for blob in safe_paths.scan(b.path):
+                        name = blob.name
+                        if blob.is_file and _DIGEST.fullmatch(name) \
+                                and (name[:2], name[2:4]) == (a.name, b.name):
                             yield name
             return
         for path in sorted(self._fs.find(self._join("blobs"))):
@@ -297,18 +323,27 @@ class BlobStore:
         Returns
         -------
         GcReport
+            Also lists the referenced digests that have no blob (``missing``).
 
         Raises
         ------
         InvalidInputError
             An entry of ``referenced`` is not a digest (e.g. an artifact name was passed).
+        PathEscapeError
+            The local root's ``tmp/`` or ``blobs/`` is a symlink leading out of the root:
+            nothing was deleted.
         """
         referenced = set(referenced)
         for digest in referenced:
             _check_digest(digest)
+        if self._fs is None:  # refuse before deleting anything, not halfway through
+            for sub in ("blobs", "tmp"):
+                safe_paths.owned_dir(self._base, sub)
         now, checked, freed, deleted, corrupt = time.time(), 0, 0, [], []
+        present = set()
         for digest in list(self.iter_digests()):
             checked += 1
+            present.add(digest)
             with contextlib.suppress(NotFoundError, FileNotFoundError):  # removed meanwhile
                 size = self.size(digest)
                 if digest not in referenced and now - self._mtime(self._key(digest)) >= grace_s:
@@ -327,12 +362,17 @@ class BlobStore:
                     if not dry_run:
                         self._remove(path)
                     temps.append(path.replace("\\", "/").rsplit("/", 1)[-1])
-        return GcReport(checked, tuple(deleted), tuple(corrupt), tuple(temps), freed, dry_run)
+        # Present but skipped (removed meanwhile) still counts as present: only what no walk
+        # found, and is still absent now, is reported missing.
+        missing = tuple(sorted(d for d in referenced - present if not self.exists(d)))
+        return GcReport(checked, tuple(deleted), tuple(corrupt), tuple(temps), freed, dry_run,
+                        missing)
 
     def _temp_files(self) -> list[str]:
         if self._fs is None:
-            tmp_dir = os.path.join(self._base, "tmp")
-            return [os.path.join(tmp_dir, name) for name in _listdir(tmp_dir)]
+            # Files and stale links only: a link is removed itself, its target never.
+            tmp_dir = safe_paths.owned_dir(self._base, "tmp")
+            return [e.path for e in safe_paths.scan(tmp_dir) if e.is_file or e.is_symlink]
         tmp_dir = self._join("tmp")
         return sorted(self._fs.find(tmp_dir)) if self._fs.exists(tmp_dir) else []
 
@@ -347,13 +387,22 @@ class BlobStore:
     def _open(self, digest: str) -> BinaryIO:
         key = self._key(digest)
         try:
-            return open(key, "rb") if self._fs is None else self._fs.open(key, "rb")
+            if self._fs is None:
+                # A symlink planted at a blob's path is no stored blob: never read through it.
+                return os.fdopen(os.open(key, os.O_RDONLY | _O_NOFOLLOW), "rb")
+            return self._fs.open(key, "rb")
         except FileNotFoundError:
             raise self._missing(digest) from None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            raise CorruptArtifactError(
+                f"Artifact blob {digest} in {self.root!r} is a symbolic link, not a stored "
+                "blob, so it was not read. Remove the link and log the artifact again.") from None
 
     def _mtime(self, path: str) -> float:
         if self._fs is None:
-            return os.stat(path).st_mtime
+            return os.lstat(path).st_mtime  # a link's own age, not its target's
         try:
             return self._fs.modified(path).timestamp()
         except NotImplementedError:
@@ -365,11 +414,14 @@ class BlobStore:
                 raise FileNotFoundError(path)
             self._fs.rm(path)
             return
-        try:
-            os.remove(path)
-        except PermissionError:  # Windows will not delete a read-only file
-            os.chmod(path, stat.S_IWRITE)
-            os.remove(path)
+        safe_paths.remove_entry(path, self._base)
+
+    def _check_inside(self, path: str) -> None:
+        if not safe_paths.is_within(path, self._base):
+            raise PathEscapeError(
+                f"{path!r} resolves to {os.path.realpath(path)!r}, outside the artifact root "
+                f"{self.root!r} (a symbolic link on the way); nothing was written there. "
+                "Replace the link by a real folder.")
 
     def _missing(self, digest: str) -> NotFoundError:
         return NotFoundError(
@@ -426,11 +478,18 @@ def _write_synced(src: BinaryIO, path: str) -> BlobInfo:
     return info
 
 
-def _listdir(path: str) -> list[str]:
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _is_real_file(path: str) -> bool:
     try:
-        return sorted(os.listdir(path))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _real_dirs(path: str) -> list[safe_paths.Entry]:
+    return [e for e in safe_paths.scan(path) if e.is_dir]
 
 
 def _fsync_dir(path: str) -> None:

@@ -17,7 +17,7 @@ from jupyter_mlops.store.engine import redact, write_connection
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: Keep in step with the newest file in migrations/versions (a test checks it).
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 _ADVISORY_LOCK_ID = 0x6D6C6F7073  # "mlops"
 _checked: set[str] = set()
 

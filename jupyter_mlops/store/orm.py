@@ -82,12 +82,32 @@ class Run(Base):
     parent_run_id: Mapped[str | None] = mapped_column(
         ForeignKey("runs.id", ondelete="SET NULL"), index=True
     )
-    # Which process writes this run: "host:pid:proc-start-ticks". A run whose writer is gone is KILLED.
+    # The process that started (owns) this run: "host:pid:proc-start-ticks". Processes that
+    # attach later are listed in run_writers; they never take ownership.
     writer: Mapped[str | None] = mapped_column(String(256))
     environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
     # None = not checked; False = cells ran out of order / re-ran (see not_reproducible_reason).
     reproducible: Mapped[bool | None] = mapped_column(Boolean)
     not_reproducible_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class RunWriter(Base):
+    """A process that attached to a run it did not start (``Client.attach_run``).
+
+    The run stays owned by the process that created it (``runs.writer``). An attached
+    process only keeps the run alive while it lives: a run is reaped once its owner *and*
+    every attached writer are provably gone, or nobody sent a heartbeat for
+    ``MLOPS_DEAD_AFTER_SECONDS``. An attached process exiting never ends the run.
+    """
+
+    __tablename__ = "run_writers"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    # Same "host:pid:proc-start-ticks" token as runs.writer.
+    writer: Mapped[str] = mapped_column(String(256), primary_key=True)
+    attached_at: Mapped[float] = mapped_column(Float)
 
 
 class Param(Base):

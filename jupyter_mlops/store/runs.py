@@ -18,7 +18,7 @@ from sqlalchemy import and_, case, delete, func, select, update
 from jupyter_mlops.errors import ConflictError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
 from jupyter_mlops.store.orm import (
-    Experiment, LatestMetric, MetricChunk, Param, Run, RunChange, Tag,
+    Experiment, LatestMetric, MetricChunk, Param, Run, RunChange, RunWriter, Tag,
 )
 from jupyter_mlops.store.records import (
     RUN_STATUSES,
@@ -180,10 +180,23 @@ class RunStore:
                          not_reproducible_reason=None, tags=tags)
 
     def attach(self, run_id: str) -> RunRecord:
-        """Take over writing an existing RUNNING run (e.g. a pipeline step's run)."""
+        """Record this process as an attached writer of an existing run (a pipeline step's).
+
+        The run stays owned by the process that started it: attaching never changes
+        ``runs.writer``. This process's heartbeats keep the run alive while it lives, and its
+        exit alone never makes the run KILLED (see :meth:`reap_dead_runs`).
+        """
+        token, t = writer_token(), now()
         with write_connection(self.url) as conn:
-            conn.execute(update(Run).where(Run.id == run_id).values(
-                writer=writer_token(), heartbeat_at=now()))
+            owner = conn.execute(select(Run.writer).where(Run.id == run_id)).first()
+            if owner is None:
+                raise NotFoundError(f"Run {run_id} does not exist.")
+            if owner.writer != token:
+                stmt = upsert(conn, RunWriter.__table__).values(
+                    run_id=run_id, writer=token, attached_at=t)
+                conn.execute(stmt.on_conflict_do_nothing(index_elements=["run_id", "writer"]))
+            conn.execute(update(Run).where(Run.id == run_id, Run.status == "RUNNING")
+                         .values(heartbeat_at=t))
         return self.get_run(run_id)
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
@@ -225,18 +238,54 @@ class RunStore:
                              .values(heartbeat_at=now()))
 
     def reap_dead_runs(self, dead_after_s: float) -> list[str]:
-        """Mark RUNNING runs whose writer is gone (or silent too long) KILLED; return their ids."""
+        """Mark dead RUNNING runs KILLED; return the ids this call changed, and only those.
+
+        A run is dead when nobody (owner or attached writer) sent a heartbeat for
+        ``dead_after_s`` seconds — the only sign available for writers on other hosts — or
+        when its owner is provably gone on this host *and* so is every process that attached
+        to it. A run is changed only if it is still RUNNING with the heartbeat seen here, so
+        a heartbeat arriving meanwhile saves it, and of two concurrent reapers only one
+        reports it.
+        """
         cutoff = now() - dead_after_s
         with read_connection(self.url) as conn:
             rows = conn.execute(select(Run.id, Run.writer, Run.heartbeat_at)
                                 .where(Run.status == "RUNNING")).all()
-        dead = [r for r in rows if r.heartbeat_at < cutoff or writer_is_dead(r.writer)]
-        if dead:
+            attached: dict[str, list[str]] = {}
+            if rows:
+                for run_id, token in conn.execute(
+                        select(RunWriter.run_id, RunWriter.writer).join(
+                            Run, Run.id == RunWriter.run_id).where(Run.status == "RUNNING")):
+                    attached.setdefault(run_id, []).append(token)
+
+        def dead(r) -> bool:
+            if r.heartbeat_at < cutoff:
+                return True
+            return writer_is_dead(r.writer) \
+                and all(writer_is_dead(w) for w in attached.get(r.id, ()))
+
+        changed = []
+        candidates = [r for r in rows if dead(r)]
+        if candidates:
             with write_connection(self.url) as conn:
-                for r in dead:
-                    conn.execute(update(Run).where(Run.id == r.id, Run.status == "RUNNING")
-                                 .values(status="KILLED", end_time=r.heartbeat_at))
-        return [r.id for r in dead]
+                for r in candidates:
+                    done = conn.execute(update(Run).where(
+                        Run.id == r.id, Run.status == "RUNNING",
+                        Run.heartbeat_at == r.heartbeat_at,
+                    ).values(status="KILLED", end_time=r.heartbeat_at))
+                    if done.rowcount == 1:
+                        changed.append(r.id)
+        return changed
+
+    def writers_of(self, run_id: str) -> tuple[str | None, list[str]]:
+        """The run's owner token and the tokens of the processes attached to it."""
+        with read_connection(self.url) as conn:
+            owner = conn.execute(select(Run.writer).where(Run.id == run_id)).first()
+            if owner is None:
+                raise NotFoundError(f"Run {run_id} does not exist.")
+            tokens = conn.execute(select(RunWriter.writer).where(RunWriter.run_id == run_id)
+                                  .order_by(RunWriter.attached_at)).scalars().all()
+        return owner.writer, list(tokens)
 
     def delete_run(self, run_id: str) -> None:
         with write_connection(self.url) as conn:
