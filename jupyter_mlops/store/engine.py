@@ -18,22 +18,25 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from jupyter_mlops.errors import AlreadyExistsError, NotFoundError, StoreUnavailableError
+from jupyter_mlops.extras import require_for_url
 
 BUSY_TIMEOUT_S = 60.0
 _engines: dict[tuple[str, bool], Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def _configure_sqlite(engine: Engine, immediate: bool) -> None:
+def _configure_sqlite(engine: Engine, immediate: bool, read_only: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised via every test
         # Let SQLAlchemy's "begin" event below own transaction boundaries (pysqlite recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA synchronous = NORMAL")
-        cur.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            # journal_mode=WAL rewrites the file's header: never on a database we only read.
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -53,11 +56,73 @@ def get_engine(url: str, *, writer: bool = True) -> Engine:
             engine = create_engine(
                 url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
             )
-            _configure_sqlite(engine, immediate=writer)
+            read_only = is_read_only(url)
+            _configure_sqlite(engine, immediate=writer and not read_only, read_only=read_only)
         else:
+            require_for_url(url)  # psycopg is the 'postgres' extra
             engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
         _engines[key] = engine
         return engine
+
+
+def read_only_url(url: str) -> str:
+    """The URL of the same database, opened so that nothing can be written through it.
+
+    For a store that must only be read (``migrate``'s source): every engine, store class and
+    connection helper here accepts the returned URL, and the database itself refuses writes.
+
+    * SQLite: a ``file:`` URI with ``mode=ro`` (SQLAlchemy's ``uri=true``); the engine then
+      skips the ``journal_mode=WAL`` pragma, which would rewrite the file's header, and
+      starts transactions with a plain ``BEGIN`` (``BEGIN IMMEDIATE`` takes a write lock).
+      A file that does not exist is not created: opening it fails.
+    * PostgreSQL: libpq's ``options=-c default_transaction_read_only=on``, so every
+      transaction of the session is ``READ ONLY`` and the server refuses any write.
+
+    Raises
+    ------
+    InvalidInputError
+        ``url`` is an in-memory SQLite database or another kind of database.
+    """
+    from urllib.parse import quote
+
+    from sqlalchemy.engine import make_url
+
+    from jupyter_mlops.errors import InvalidInputError
+
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    query = dict(parsed.query)
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or query.get("mode") == "memory":
+            raise InvalidInputError(
+                f"{redact(url)} is an in-memory SQLite database: there is nothing to read "
+                "from another process. Give the path of a database file.")
+        if query.get("uri") != "true":
+            # SQLite URI syntax: '?', '#' and '%' in a path must be percent-encoded.
+            database = "file:" + quote(database, safe="/")
+        query.update(mode="ro", uri="true")
+        return parsed.set(database=database, query=query).render_as_string(hide_password=False)
+    if backend == "postgresql":
+        flag = "-c default_transaction_read_only=on"
+        options = query.get("options")
+        query["options"] = f"{options} {flag}" if options else flag
+        return parsed.set(query=query).render_as_string(hide_password=False)
+    raise InvalidInputError(
+        f"Unsupported database {backend!r} in {redact(url)}: use SQLite or PostgreSQL.")
+
+
+def is_read_only(url: str) -> bool:
+    """Whether ``url`` came from :func:`read_only_url` (or says the same thing itself)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return False
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.query.get("mode") == "ro"
+    return "default_transaction_read_only=on" in str(parsed.query.get("options", ""))
 
 
 def dispose_engines() -> None:

@@ -1,8 +1,11 @@
 """Copy a whole store to another database and artifact root, and prove the copy complete.
 
 Used by ``jupyter mlops migrate`` to move from the embedded default (SQLite plus a local
-folder) to a team setup (PostgreSQL plus an object store), or back. The source is read, never
-written (apart from being migrated to this version's schema, as any open does).
+folder) to a team setup (PostgreSQL plus an object store), or back. The source is only ever
+read: it is identified first without opening it for writing (:mod:`.identify`: a missing or
+foreign file, an MLflow database, a store at another schema are refused, named, untouched),
+then every read goes through a read-only URL (:func:`~.engine.read_only_url`: SQLite
+``mode=ro`` without the WAL pragma, PostgreSQL read-only transactions).
 
 The target must be empty, which is checked *before* anything is written to it (its schema is
 created or upgraded only then). Every table is copied in foreign-key order, in batches of
@@ -34,10 +37,10 @@ from sqlalchemy import Connection, Table, func, inspect, select, text, update
 from jupyter_mlops.errors import (
     ConflictError,
     InvalidInputError,
-    MlopsError,
     StoreUnavailableError,
+    TransferError,  # defined with the rest of the tree (and its status) in errors.py
 )
-from jupyter_mlops.store.engine import read_connection, redact, write_connection
+from jupyter_mlops.store.engine import read_connection, read_only_url, redact, write_connection
 
 __all__ = ["TransferError", "TransferReport", "migrate_store"]
 
@@ -45,10 +48,6 @@ __all__ = ["TransferError", "TransferReport", "migrate_store"]
 BATCH_ROWS = 2000
 #: Blob copies in flight (object stores are latency-bound, so overlap them).
 BLOB_WORKERS = 8
-
-
-class TransferError(MlopsError):
-    """The copy finished but does not match its source (a row count or a blob hash)."""
 
 
 @dataclass(frozen=True)
@@ -134,20 +133,26 @@ def migrate_store(source_url: str, target_url: str, source_artifacts: str | None
 
     Raises
     ------
+    NotFoundError
+        The source database does not exist (nothing is created).
     InvalidInputError
-        Source and target are the same, or only one artifact root was given.
+        Source and target are the same, or only one artifact root was given, or the source
+        is not a jupyter-mlops store (an empty or non-SQLite file, an MLflow tracking
+        database, another application's database: the message names which).
     ConflictError
         The target store already holds rows (nothing is written to it); with ``resume``,
         rows that are not this source's.
     StoreUnavailableError
-        The target has a schema newer than this version understands (nothing is written).
+        The target has a schema newer than this version understands (nothing is written), or
+        the source is a store at another schema version (upgrade it, or jupyter-mlops).
     CorruptArtifactError
         A source blob no longer matches its hash (the rows were copied; fix the source with
         ``jupyter mlops gc`` and re-run into a fresh target).
     TransferError
         A row count or a blob hash differs at the target after copying.
     """
-    from jupyter_mlops.store.migrate import ensure_schema, upgrade
+    from jupyter_mlops.store.identify import require_current_store
+    from jupyter_mlops.store.migrate import upgrade
     from jupyter_mlops.store.orm import Base
 
     say = progress or (lambda _line: None)
@@ -161,21 +166,23 @@ def migrate_store(source_url: str, target_url: str, source_artifacts: str | None
     if batch_rows < 1:
         raise InvalidInputError("batch_rows must be at least 1.")
 
-    ensure_schema(source_url)
+    # Identify the source before any engine touches it; from then on only read-only opens.
+    require_current_store(source_url, "source")
+    source_ro = read_only_url(source_url)
     # Derived tables (the search index's change log) are rebuilt by the target's own triggers.
     tables = [t for t in Base.metadata.sorted_tables if not t.info.get("derived")]
     # Look at the target before writing anything to it, even its schema.
-    rows_done = _check_target(source_url, target_url, tables, resume)
+    rows_done = _check_target(source_ro, target_url, tables, resume)
 
     t0 = time.perf_counter()
     copied: dict[str, int] = {}
     if rows_done:
         say("rows: already at the target (resuming an interrupted copy)")
-        with read_connection(source_url) as src:
+        with read_connection(source_ro) as src:
             copied = {t.name: _count(src, t) for t in tables}
     else:
         upgrade(target_url)
-        with read_connection(source_url) as src, write_connection(target_url) as dst:
+        with read_connection(source_ro) as src, write_connection(target_url) as dst:
             # Again inside the copy's transaction: nobody wrote since the check above.
             _require_empty(target_url, tables, dst)
             for table in tables:
@@ -185,14 +192,14 @@ def migrate_store(source_url: str, target_url: str, source_artifacts: str | None
             if dst.dialect.name == "postgresql":
                 _reset_sequences(dst, tables)
     rows_seconds = time.perf_counter() - t0
-    _verify_counts(source_url, target_url, tables, copied)
+    _verify_counts(source_ro, target_url, tables, copied)
 
     blobs = blob_bytes = verified = present = 0
     missing: tuple[str, ...] = ()
     t1 = time.perf_counter()
     if source_artifacts is not None:
         blobs, blob_bytes, verified, missing, present = _copy_blobs(
-            source_url, source_artifacts, target_artifacts, say)
+            source_ro, source_artifacts, target_artifacts, say)
     blobs_seconds = time.perf_counter() - t1
     return TransferReport(source_url, target_url, copied, blobs, blob_bytes, missing,
                           rows_seconds, blobs_seconds, verified, resumed=rows_done,

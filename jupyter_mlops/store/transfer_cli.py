@@ -1,7 +1,8 @@
 """``jupyter mlops migrate``: copy a whole store elsewhere (parse, call :mod:`.transfer`, print).
 
 ``jupyter_mlops/cli.py`` calls :func:`add_commands` on its top-level subparsers and merges the
-handler map it returns; its ``main`` prints any ``MlopsError`` as one line and exits 2.
+handler map it returns; its ``main`` prints any ``MlopsError`` as one line and exits with
+the code of ``jupyter_mlops.errors.ERROR_TABLE`` (2 for every refusal migrate raises).
 """
 
 from __future__ import annotations
