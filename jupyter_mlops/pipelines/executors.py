@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.extras import require
 from jupyter_mlops.pipelines.kernels import KernelKey, KernelPool, warm_kernels_enabled
 
 Callback = Callable[[Any, BaseException | None], None]
@@ -155,12 +156,8 @@ class DaskExecutor(Executor):
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None):
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError:
-            raise InvalidInputError(
-                "The Dask executor needs dask.distributed: pip install 'jupyter-mlops[dask]'."
-            ) from None
+        require("distributed", extra="dask", feature="The Dask executor")
+        from distributed import Client, LocalCluster
         self._cluster = None
         if address:
             self._client = Client(address, timeout="30s")

@@ -14,6 +14,8 @@ import os
 import socket
 from typing import Any
 
+from jupyter_mlops.extras import require
+
 log = logging.getLogger(__name__)
 
 
@@ -104,6 +106,7 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 5005, client=None,
     removed at exit) and ``ready(app)`` is called — by default it prints the URL and, if it
     was generated, the token.
     """
+    require("uvicorn", extra="serve", feature="The model server")
     import asyncio
 
     import uvicorn

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jupyter_mlops.extras import MissingExtraError, require
 from jupyter_mlops.hashing import hash_bytes
 
 #: Files larger than this are hashed but not parsed for schema and statistics.
@@ -103,6 +104,8 @@ def fingerprint_path(path: Path, digest: str) -> DataFingerprint:
     if path.is_file() and path.suffix.lower() in TABULAR_SUFFIXES and size <= SUMMARY_MAX_BYTES:
         try:
             df = _read_table(path)
+        except MissingExtraError:  # fixable by the user: say so rather than drop the summary
+            raise
         except Exception:  # an unreadable table is still a versioned file
             df = None
     return DataFingerprint(digest, str(path.resolve()), size, len(df) if df is not None else None,
@@ -121,6 +124,7 @@ def _read_table(path: Path):
 
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
+        require("pyarrow", "fastparquet", extra="parquet", feature="Reading a Parquet file")
         return pd.read_parquet(path)
     if suffix == ".jsonl":
         return pd.read_json(path, lines=True)
