@@ -162,7 +162,7 @@ class BatchWriter:
                     except Exception as exc:
                         if not refuses_row(exc):
                             raise  # an outage: everything not yet written is re-queued
-                        left, error = self._set_aside(run_id, p)
+                        left, error = self._set_aside(run_id, p, exc)
                         if isinstance(error, NotFoundError):
                             gone.append(run_id)
                         elif left is not None:
@@ -189,14 +189,14 @@ class BatchWriter:
                 f"be set aside in {self._dead_letter_file().path} either (logged above); "
                 "they stay queued. Free space or fix permissions there, then flush again.")
 
-    def _set_aside(self, run_id: str, p: _Pending
+    def _set_aside(self, run_id: str, p: _Pending, exc: BaseException
                    ) -> tuple[_Pending | None, BaseException | None]:
         """Write the run's rows half by half; set the refused ones aside in the file.
 
         Returns ``(left, error)``: ``left`` is what is neither written nor set aside (None
         when nothing is), ``error`` an outage or a deleted run met on the way.
         """
-        done = isolate(self._runs, run_id, p.items())
+        done = isolate(self._runs, run_id, p.items(), failed_with=exc)
         if done.error is not None:
             left = done.remaining + [i for i, _ in done.refused]
             return _Pending.of(left), done.error
@@ -208,10 +208,10 @@ class BatchWriter:
         reason = f"{type(first).__name__}: {text[0][:200] if text else ''}"
         try:
             dead.append(run_id, done.refused)
-        except OSError as exc:
+        except OSError as oserror:
             log.error("jupyter-mlops: %d value(s) of run %s were refused by the store (%s) and "
                       "could not be set aside in %s (%s); they stay queued.",
-                      len(done.refused), run_id, reason, dead.path, exc)
+                      len(done.refused), run_id, reason, dead.path, oserror)
             return _Pending.of([i for i, _ in done.refused]), None
         warnings.warn(
             f"jupyter-mlops: the store refused {len(done.refused)} value(s) of run {run_id} "

@@ -92,14 +92,23 @@ def write_items(runs, run_id: str, items: Sequence[Item]) -> None:
         metrics=[(i[1], i[2], i[3], i[4]) for i in items if i[0] == "metric"])
 
 
-def isolate(runs, run_id: str, items: Sequence[Item]) -> Isolated:
+def isolate(runs, run_id: str, items: Sequence[Item],
+            failed_with: BaseException | None = None) -> Isolated:
     """Write every row of ``items`` the store accepts; return the ones it refuses.
 
-    Halves are written left to right, so when an error that is not about the rows stops the
-    work (the store went away, the run was deleted), exactly ``remaining`` is unwritten.
+    ``failed_with`` is the error writing all of ``items`` at once already raised (the
+    caller's attempt): the work then starts from the two halves. Halves are written left to
+    right, so when an error that is not about the rows stops the work (the store went away,
+    the run was deleted), exactly ``remaining`` is unwritten.
     """
     refused: list[tuple[Item, BaseException]] = []
-    todo = [(0, len(items))]  # a stack of [start, end) ranges, leftmost on top
+    n = len(items)
+    if failed_with is None or n == 0:
+        todo = [(0, n)]  # a stack of [start, end) ranges, leftmost on top
+    elif n == 1:
+        return Isolated([(items[0], failed_with)], [], None)
+    else:
+        todo = [(n // 2, n), (0, n // 2)]
     while todo:
         start, end = todo.pop()
         try:
