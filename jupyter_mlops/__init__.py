@@ -7,7 +7,7 @@ load on first use, so importing this package and loading the extension stay fast
 
 from __future__ import annotations
 
-from jupyter_mlops.lifecycle import lazy_exports
+from jupyter_mlops.lifecycle import lazy_exports, run_start_hooks
 
 try:
     from jupyter_mlops._version import __version__
@@ -54,6 +54,29 @@ def load_ipython_extension(ipython) -> None:
     from jupyter_mlops.notebook.extension import load
 
     load(ipython)
+
+
+def _ensure_cell_hooks(run=None) -> None:
+    """In an IPython kernel, register the cell hooks as ``%load_ext jupyter_mlops`` does.
+
+    Runs when the fluent API starts or attaches to a run (a ``run_start_hooks`` entry), so a
+    notebook that only does ``import jupyter_mlops`` gets the same promises: every logged
+    value is durable at the end of its cell, and the run ends FINISHED or FAILED with the
+    notebook at kernel exit. IPython is never imported here: a plain script that has not
+    imported it is no shell.
+    """
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or getattr(shell, "events", None) is None:
+        return
+    from jupyter_mlops.notebook.extension import ensure_hooks
+
+    ensure_hooks(shell)
+
+
+run_start_hooks.append(_ensure_cell_hooks)
 
 
 def unload_ipython_extension(ipython) -> None:

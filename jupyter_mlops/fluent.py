@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.client import Client
-from jupyter_mlops.lifecycle import before_end_hooks
+from jupyter_mlops.lifecycle import before_end_hooks, run_start_hooks
 from jupyter_mlops.errors import InvalidInputError, MlopsError
 from jupyter_mlops.store.records import RunRecord
 
@@ -155,6 +155,8 @@ def start_run(experiment: str | None = None, name: str | None = None,
         run = ActiveRun(record, client)
     run.parent = current if nested else None
     _set_active(run)
+    for hook in list(run_start_hooks):  # the cell hooks, in a kernel (see jupyter_mlops/__init__)
+        hook(run)
     return run
 
 

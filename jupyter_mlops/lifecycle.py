@@ -12,6 +12,9 @@ from typing import Any
 #: Called with (active run, end status) just before a run ends; the notebook layer snapshots
 #: the notebook there. A hook must not raise.
 before_end_hooks: list[Callable[[Any, str], None]] = []
+#: Called with the active run when the fluent API starts or attaches to one; the package root
+#: registers the notebook's cell hooks there (injected: fluent never imports a front door).
+run_start_hooks: list[Callable[[Any], None]] = []
 
 
 class LazyModule:

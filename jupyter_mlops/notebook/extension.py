@@ -5,15 +5,26 @@ from __future__ import annotations
 _hooks = None
 
 
-def load(ipython) -> None:
+def ensure_hooks(ipython) -> None:
+    """Register the cell hooks in ``ipython`` once per kernel.
+
+    Called by ``%load_ext`` and by the fluent API when it starts (or attaches to) a run in an
+    IPython kernel, so values logged after a bare ``import jupyter_mlops`` are also durable
+    at the end of each cell and the run ends with the notebook's status at kernel exit.
+    """
     global _hooks
-    from jupyter_mlops.notebook.hooks import CellHooks
+    if _hooks is None:  # %load_ext after the fluent API (or twice) must not double-register
+        from jupyter_mlops.notebook.hooks import CellHooks
+
+        _hooks = CellHooks(ipython)
+        _hooks.register()
+
+
+def load(ipython) -> None:
     from jupyter_mlops.notebook.magics import MlopsMagics
 
     ipython.register_magics(MlopsMagics)
-    if _hooks is None:  # %load_ext twice must not double-register hooks
-        _hooks = CellHooks(ipython)
-        _hooks.register()
+    ensure_hooks(ipython)
 
 
 def unload(ipython) -> None:

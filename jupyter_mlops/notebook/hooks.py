@@ -8,6 +8,13 @@
   reason, and the user sees one warning.
 - When a run ends, the notebook (the saved file when its path is known, else the cells this
   kernel executed, in order) is stored as the run's code snapshot with its git state.
+- At kernel exit a run this kernel started and still holds is ended FINISHED, or FAILED when
+  the last cell failed by papermill's rule (:mod:`jupyter_mlops.tracking.outcome`): an
+  exception, a syntax error (IPython reports it in ``error_before_exec``: the cell never
+  ran), ``KeyboardInterrupt``, ``sys.exit(1)``; ``sys.exit(0)`` is a successful early end.
+
+The hooks are registered by ``%load_ext jupyter_mlops`` and, without it, by the fluent API's
+first run in an IPython kernel (:func:`jupyter_mlops.notebook.extension.ensure_hooks`).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.lifecycle import before_end_hooks, fluent
+from jupyter_mlops.tracking.outcome import fails_notebook
 
 PAPERMILL_HEADER = "# Parameters"
 
@@ -120,6 +128,7 @@ class CellHooks:
                 run.client.log_params(run.id, params)
             except Exception as exc:
                 print(f"jupyter-mlops: papermill parameters not recorded: {exc}", file=sys.stderr)
+        self._note_outcome(run, cell, result)
         if cell is not None and getattr(result, "execution_count", None) is not None:
             cell.execution_count = result.execution_count
             self._observe(run, cell, result)
@@ -132,15 +141,30 @@ class CellHooks:
                       "they are kept and retried after the next cell.", file=sys.stderr)
                 self._warned_flush = True
 
-    def _observe(self, run, cell: CellRecord, result) -> None:
+    def _watch(self, run) -> RunWatch:
         if self.watch is None or self.watch.run_id != run.id:
             self.watch = RunWatch(run.id)
-        w = self.watch
-        if not cell.source.strip() or cell.source.lstrip().startswith(("%mlops end", "%mlops status")):
+        return self.watch
+
+    def _note_outcome(self, run, cell: CellRecord | None, result) -> None:
+        """Remember whether this cell failed the notebook (the run's status at exit).
+
+        ``cell`` is None for the cell in which the fluent API registered these hooks (its
+        ``pre_run_cell`` had passed): it counts all the same, it may be the failing one.
+        """
+        if cell is not None and (not cell.source.strip() or cell.source.lstrip().startswith(
+                ("%mlops end", "%mlops status"))):
             return
         # Only the last cell counts: papermill stops at the failing cell, while an
         # interactive user's earlier typo says nothing about how the run ended.
-        w.failed_cell = getattr(result, "error_in_exec", None) is not None
+        self._watch(run).failed_cell = fails_notebook(
+            getattr(result, "error_before_exec", None)
+            or getattr(result, "error_in_exec", None))
+
+    def _observe(self, run, cell: CellRecord, result) -> None:
+        w = self._watch(run)
+        if not cell.source.strip() or cell.source.lstrip().startswith(("%mlops end", "%mlops status")):
+            return
         value = getattr(result, "result", None)
         if value is not None:
             cell.outputs.append({"output_type": "execute_result", "execution_count":
@@ -206,7 +230,8 @@ class CellHooks:
             return
         run = fluent.active_run()
         if run is not None and run.owned:
-            failed = self.watch is not None and self.watch.failed_cell
+            w = self.watch
+            failed = w is not None and w.run_id == run.id and w.failed_cell
             try:
                 fluent.end_run("FAILED" if failed else "FINISHED")
             except Exception as exc:  # pragma: no cover - nothing left to report to
