@@ -49,7 +49,14 @@ class MlopsServerApp(ExtensionApp):
                       self.serverapp.web_app.settings["base_url"], API_ROOT)
 
     async def stop_extension(self) -> None:
-        """Stop the scheduler loop and the worker threads (launched pipelines carry on)."""
-        if self.mlops is not None:
-            self.mlops.close()
-            self.mlops = None
+        """Stop the scheduler loop and the worker threads (launched pipelines carry on).
+
+        Never raises: jupyter_server stops its event loop only after this returns, so an
+        exception here used to leave the server running after SIGTERM.
+        """
+        mlops, self.mlops = self.mlops, None
+        if mlops is not None:
+            try:
+                mlops.close()
+            except Exception:
+                self.log.exception("jupyter_mlops: shutdown did not finish cleanly")

@@ -14,6 +14,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
 from jupyter_mlops.errors import InvalidInputError, MlopsError, http_status_for
+from jupyter_mlops.server.body import BodyTooLargeError, parse_json_body
 from jupyter_mlops.server.extension import MlopsExtension
 
 T = TypeVar("T")
@@ -71,10 +72,17 @@ class MlopsHandler(APIHandler):
         return value if value else None
 
     def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object, within the extension's size and depth limits.
+
+        Every handler reads its body here (never ``json.loads`` itself), so no body can reach
+        a handler that is too big (413), too deep, not UTF-8, or holding a lone surrogate or
+        an integer outside int64 (400 naming the field): such values would otherwise fail
+        later, inside a write, as a 500.
+        """
         try:
-            body = json.loads(self.request.body or b"{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInputError(f"The request body is not valid JSON: {exc}.")
+            body = parse_json_body(self.request.body or b"{}", self.mlops.body_limits)
+        except BodyTooLargeError as exc:
+            raise HTTPError(413, "%s", exc) from None
         if not isinstance(body, dict):
             raise InvalidInputError("The request body must be a JSON object.")
         return body

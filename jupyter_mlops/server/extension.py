@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from traitlets import Bool, Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
+
+from jupyter_mlops.server.workers import DaemonThreadExecutor
 
 T = TypeVar("T")
 
@@ -65,6 +66,26 @@ class MlopsExtension(LoggingConfigurable):
     default_metric_points = Int(
         2000, config=True, help="`max_points` of GET /runs/<id>/metrics/<key> when none is given."
     )
+    max_body_bytes = Int(
+        1024 * 1024,
+        config=True,
+        help="Largest JSON request body a REST route accepts, in bytes; larger ones are "
+        "answered 413 before being decoded (jupyter_server's ServerApp.max_body_size still "
+        "caps what is read at all).",
+    )
+    max_json_depth = Int(
+        64,
+        config=True,
+        help="Deepest nesting of arrays/objects a REST request body may have; deeper ones are "
+        "answered 400 before being decoded (a deep body would exhaust the parser's stack).",
+    )
+    shutdown_timeout = Float(
+        10.0,
+        config=True,
+        help="Seconds the server waits, when it stops, for the last buffered values to be "
+        "written; past that (a store that does not answer) it stops anyway and logs how many "
+        "values were not written. A failing write never keeps the server from stopping.",
+    )
     run_scheduler = Bool(
         True,
         config=True,
@@ -101,7 +122,7 @@ class MlopsExtension(LoggingConfigurable):
         super().__init__(**kwargs)
         self._client = None
         self._client_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(
+        self._executor = DaemonThreadExecutor(
             max_workers=max(1, self.max_workers), thread_name_prefix="mlops-rest"
         )
         self._scheduler = None
@@ -134,6 +155,16 @@ class MlopsExtension(LoggingConfigurable):
 
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, work)
+
+    @property
+    def body_limits(self):
+        """The :class:`~jupyter_mlops.server.body.BodyLimits` every REST body is parsed with."""
+        from jupyter_mlops.server.body import BodyLimits
+
+        return BodyLimits(
+            max_bytes=self.max_body_bytes, max_depth=self.max_json_depth,
+            raise_bytes="set c.MlopsExtension.max_body_bytes in jupyter_server_config.py",
+            raise_depth="set c.MlopsExtension.max_json_depth in jupyter_server_config.py")
 
     # ------------------------------------------------------------------ identity
     def acting_user(self, jupyter_user: Any, identity_provider: Any) -> tuple[str, str]:
@@ -193,16 +224,44 @@ class MlopsExtension(LoggingConfigurable):
     def close(self) -> None:
         """Stop the scheduler and worker threads; flush the client's buffered writes.
 
-        Pipeline runs the scheduler launched carry on: they are their own processes.
+        Never raises and returns within about ``shutdown_timeout`` seconds: jupyter_server
+        stops its event loop only after every extension's shutdown hook has returned, so an
+        exception here (a buffered value the store refuses) or a hang (a store that does not
+        answer) would leave the server running after SIGTERM. Pipeline runs the scheduler
+        launched carry on: they are their own processes.
         """
         with self._client_lock:
             self._closed = True
             scheduler, self._scheduler = self._scheduler, None
+            client, self._client = self._client, None
         if scheduler is not None:
-            scheduler.stop()
-            self.log.info("jupyter_mlops: pipeline scheduler stopped")
+            try:
+                scheduler.stop()
+                self.log.info("jupyter_mlops: pipeline scheduler stopped")
+            except Exception:
+                self.log.exception("jupyter_mlops: the pipeline scheduler did not stop cleanly")
         self._executor.shutdown(wait=False, cancel_futures=True)
-        with self._client_lock:
-            if self._client is not None:
-                self._client.writer.close()
-                self._client = None
+        if client is not None:
+            self._close_client(client)
+
+    def _close_client(self, client: Any) -> None:
+        """The last flush, on a daemon thread so that a hung store cannot hold the stop."""
+        failure: list[BaseException] = []
+
+        def last_flush() -> None:
+            try:
+                client.close()
+            except BaseException as exc:  # reported below; nothing may escape a stop
+                failure.append(exc)
+
+        thread = threading.Thread(target=last_flush, name="mlops-last-flush", daemon=True)
+        thread.start()
+        thread.join(self.shutdown_timeout)
+        if thread.is_alive():
+            self.log.error(
+                "jupyter_mlops: the store did not take the last buffered values within %.0f s "
+                "(c.MlopsExtension.shutdown_timeout); stopping without them.",
+                self.shutdown_timeout)
+        elif failure:
+            self.log.error("jupyter_mlops: the last buffered values could not be written: %s",
+                           failure[0])

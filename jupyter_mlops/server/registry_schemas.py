@@ -10,11 +10,15 @@ only in a sandboxed frame.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.server.body import check_int64
 
 MAX_REASON = 2000
+#: A number in a path: ASCII digits, no more than int64 can have (more is refused as too long).
+_NUMBER = re.compile(r"[0-9]{1,19}")
 
 
 def _reason(body: dict[str, Any]) -> str | None:
@@ -71,14 +75,18 @@ class DecisionBody:
 
 
 def parse_request_id(text: str) -> int:
-    if not text.isdigit():
-        raise InvalidInputError(f"Promotion request ids are numbers; got {text!r}.")
-    return int(text)
+    # ASCII digits only: str.isdigit() also accepts "²" or "٣", which int() refuses or reads.
+    if not _NUMBER.fullmatch(text):
+        raise InvalidInputError(
+            f"Promotion request ids are numbers of at most 19 digits; got {text[:40]!r}.")
+    return check_int64(int(text), "the promotion request id")
 
 
 def parse_version(text: str) -> int | str:
     """A version number, or an alias naming one (``champion``)."""
-    return int(text) if text.isdigit() else text
+    if _NUMBER.fullmatch(text):
+        return check_int64(int(text), "the version number")
+    return text
 
 
 # ---------------------------------------------------------------------- responses
