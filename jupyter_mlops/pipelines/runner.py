@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.config import current_user
-from jupyter_mlops.errors import StepExecutionError
+from jupyter_mlops.errors import InvalidInputError, StepExecutionError
 from jupyter_mlops.pipelines.cache import cache_key, normalise_notebook
 from jupyter_mlops.pipelines.executors import Executor, make_executor
 from jupyter_mlops.pipelines.kernels import KernelKey
 from jupyter_mlops.pipelines.progress import Progress, make_progress
 from jupyter_mlops.pipelines.recording import Recorder
-from jupyter_mlops.pipelines.spec import DEFAULT_KERNEL, Pipeline, Step
+from jupyter_mlops.pipelines.spec import Pipeline, Step
 from jupyter_mlops.pipelines.step import StepOutcome, StepTask, execute_step
 
 FINAL_OK = ("SUCCEEDED", "CACHED")
@@ -81,7 +81,8 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
     Raises
     ------
     InvalidInputError
-        The pipeline is invalid (every problem is listed) or a parameter is wrong.
+        The pipeline is invalid (every problem is listed), a parameter is wrong, or a
+        step's notebook names no kernel and the step sets none (papermill refuses those).
     StepExecutionError
         Only with ``raise_on_failure``: names the first failed step and its cell.
     """
@@ -94,6 +95,7 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
     spec = pipeline if isinstance(pipeline, Pipeline) else Pipeline.load(pipeline)
     raw_spec = spec
     spec = spec.with_parameters(parameters).validate()
+    kernels = step_kernels(spec)
     force_steps = set(force_steps)
     for name in force_steps:
         spec.step(name)  # NotFoundError for a typo
@@ -106,7 +108,7 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
             ex.warm_up()
             run = _PipelineRun(client, pstore, spec, pipe.id, ex, experiment or spec.experiment
                                or spec.name, force, force_steps, trigger, schedule_id,
-                               pipeline_run_id, progress)
+                               pipeline_run_id, progress, kernels)
             if schedule_id is not None and schedule_slot is not None:
                 pstore.update_fire(schedule_id, schedule_slot, pipeline_run_id=run.prid)
             record = run.execute()
@@ -121,6 +123,44 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
             f"See `jupyter mlops pipeline show {record.id[:12]}`.",
             step=failed.step if failed else None)
     return record
+
+
+def step_kernels(spec: Pipeline) -> dict[str, str]:
+    """The kernel of every step: its ``kernel`` field, else its notebook's kernelspec.
+
+    A notebook that names no kernel is refused before anything runs, as papermill refuses
+    it ("No kernel name found in notebook"): guessing ``python3`` would run an R or Julia
+    notebook, or one saved by a tool that writes no kernelspec, in the wrong language.
+    """
+    import json
+
+    kernels: dict[str, str] = {}
+    problems: list[str] = []
+    for step in spec.steps:
+        if step.kernel:
+            kernels[step.name] = step.kernel
+            continue
+        try:
+            nb = json.loads(spec.resolve_path(step.notebook).read_text(encoding="utf-8"))
+            meta = nb.get("metadata") if isinstance(nb, dict) else None
+            ks = (meta or {}).get("kernelspec") if isinstance(meta, dict) else None
+            name = ks.get("name") if isinstance(ks, dict) else None
+        except (OSError, ValueError) as exc:
+            problems.append(f"step {step.name!r}: field 'notebook': cannot read "
+                            f"{step.notebook!r} ({exc})")
+            continue
+        if not isinstance(name, str) or not name.strip():
+            problems.append(
+                f"step {step.name!r}: field 'kernel': the notebook {step.notebook!r} names no "
+                "kernel (metadata.kernelspec.name) and papermill will not guess one: set "
+                "`kernel: python3` (or another kernel) on the step, or open the notebook in "
+                "Jupyter, pick a kernel and save it")
+            continue
+        kernels[step.name] = name
+    if problems:
+        raise InvalidInputError(f"{spec.path or spec.name}: {len(problems)} problem(s):\n  "
+                                + "\n  ".join(problems))
+    return kernels
 
 
 class Terminated(SystemExit):
@@ -158,7 +198,8 @@ def _sigterm_raises():
 class _PipelineRun:
     def __init__(self, client, pstore, spec: Pipeline, pipeline_id: int, ex: Executor,
                  experiment: str, force: bool, force_steps: set[str], trigger: str,
-                 schedule_id: int | None, pipeline_run_id: str | None, progress):
+                 schedule_id: int | None, pipeline_run_id: str | None, progress,
+                 kernels: dict[str, str]):
         self.client, self.pstore, self.spec, self.ex = client, pstore, spec, ex
         self.force, self.force_steps = force, force_steps
         self.order = spec.order()
@@ -173,7 +214,7 @@ class _PipelineRun:
         self.done: queue.Queue = queue.Queue()
         self.running = 0
         self.submitted = 0
-        self._kernels: dict[str, str] = {}
+        self._kernels = kernels
         self._env: dict[str, str] | None = None
         self.parent = client.create_run(
             experiment=experiment, name=spec.name,
@@ -325,18 +366,7 @@ class _PipelineRun:
 
     # ----------------------------------------------------------------- execution
     def _kernel(self, step: Step) -> str:
-        if step.kernel:
-            return step.kernel
-        if step.name not in self._kernels:  # read once per run (asked again by _prestart)
-            import json
-
-            try:
-                nb = json.loads(self.spec.resolve_path(step.notebook).read_text())
-                name = nb.get("metadata", {}).get("kernelspec", {}).get("name")
-            except (OSError, ValueError):
-                name = None
-            self._kernels[step.name] = name or DEFAULT_KERNEL
-        return self._kernels[step.name]
+        return self._kernels[step.name]  # read once, before the run (step_kernels)
 
     def _submit(self, step: Step) -> None:
         name = step.name

@@ -23,7 +23,6 @@ from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
 
-DEFAULT_KERNEL = "python3"
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _STEP_KEYS = {"name", "notebook", "parameters", "depends_on", "inputs", "outputs", "retries",
@@ -72,7 +71,8 @@ class Step:
     timeout : float, optional
         Wall-clock limit for one attempt; the kernel is stopped when it passes.
     kernel : str, optional
-        Kernel name (default: the notebook's kernelspec, else ``python3``).
+        Kernel name (default: the notebook's kernelspec; a notebook without one is
+        refused, as papermill refuses it).
     cache : bool
         Whether a matching earlier success may stand in for running the step.
     """

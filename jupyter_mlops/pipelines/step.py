@@ -3,12 +3,19 @@
 :func:`execute_step` takes a picklable :class:`StepTask` and returns a :class:`StepOutcome`;
 it touches no database, only the blob store (so a worker on another machine needs the
 artifact root, not the metadata store). The status comes from what happened in the kernel,
-never from an exit code:
+never from an exit code, and agrees with papermill's (:mod:`jupyter_mlops.tracking.outcome`):
 
-- an ``error`` output in any code cell not tagged ``raises-exception`` → FAILED;
+- an ``error`` output in any code cell → FAILED, also in a cell tagged ``raises-exception``
+  (nbclient runs on past it, and papermill then fails the notebook all the same) — except
+  ``sys.exit()`` / ``sys.exit(0)`` / ``raise SystemExit``, which end the notebook early and
+  successfully (the cells after it never run, as under papermill);
 - a kernel that died, or a code cell that never ran → FAILED;
 - the step's wall-clock ``timeout`` passing → the kernel's whole process group is killed,
   the running cell gets an error output saying so, and the attempt is FAILED.
+
+Errors name the failing cell as ``(cell N)``: its position in the user's own notebook file,
+counting every cell from 1 (markdown too), not in papermill's executed copy (which has an
+injected parameters cell, and error banners papermill adds or removes).
 
 The executed notebook is uploaded in every case; declared outputs only after a success.
 """
@@ -28,6 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.pipelines.kernels import START_TIMEOUT, KernelKey, StepKernel
+from jupyter_mlops.tracking.outcome import is_clean_exit
+
+#: Cells papermill adds to the executed notebook (not the user's; not counted in "cell N").
+PAPERMILL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,6 +123,7 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcom
         timer = threading.Timer(task.timeout, _kill_kernel, (att, timed_out))
         timer.daemon = True
     error, kind, cell_index = None, None, None
+    log_note = ""  # the kernel's last words, after the message
     finished = False  # the notebook ran to its end or to a failing cell: the kernel is idle
     try:
         import papermill as pm
@@ -128,10 +140,10 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcom
                 kernel_name=task.kernel, progress_bar=False, log_output=False, km=sk.km)
             finished = True
         except PapermillExecutionError as exc:
+            # The executed notebook names the cell (in the user's numbering, below); this
+            # stands only if papermill wrote none.
             finished = True
-            cell_index = getattr(exc, "cell_index", None)
-            where = f" (cell {cell_index + 1})" if isinstance(cell_index, int) else ""
-            error, kind = f"{exc.ename}: {exc.evalue}{where}", "cell_error"
+            error, kind = f"{exc.ename}: {exc.evalue}", "cell_error"
         except Exception as exc:  # DeadKernelError, CellTimeoutError, kernel start failure…
             if timed_out.is_set():
                 error, kind = (f"timed out after {task.timeout:g} s; the kernel was "
@@ -142,7 +154,7 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcom
                 error, kind = f"{type(exc).__name__}: {exc}", "exception"
             log_tail = _tail(holder[-1].log_path) if holder else ""
             if log_tail and kind != "timeout":
-                error += f"; kernel log: {log_tail}"
+                log_note = f"; kernel log: {log_tail}"
     finally:
         if timer is not None:
             timer.cancel()
@@ -157,11 +169,14 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcom
         raw = out_path.read_bytes() if out_path.is_file() else None
         nb = json.loads(raw) if raw else None
         if nb is not None:
-            found = analyse(nb)
+            source = _read_notebook(task.notebook)
+            found = analyse(nb, source)
             if kind in ("timeout", "dead_kernel"):
-                cell_index = _mark_interrupted(nb, error)
+                cell_index = user_cell_index(nb, source, _mark_interrupted(nb, error))
+                if cell_index is not None:
+                    error += f" (cell {cell_index + 1})"
                 raw = None  # changed: serialise again
-            elif error is None and found is not None:
+            elif (error is None or kind == "cell_error") and found is not None:
                 cell_index, error, kind = found
             data = raw if raw is not None else json.dumps(nb, indent=1,
                                                           ensure_ascii=False).encode()
@@ -169,6 +184,8 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcom
             data = None
             if error is None:
                 error, kind = "papermill wrote no executed notebook", "exception"
+        if error is not None:
+            error += log_note
         from jupyter_mlops.store.blobs import BlobStore
 
         blobs = BlobStore(task.artifact_root)
@@ -212,20 +229,89 @@ def _acquire_kernel(task: StepTask, kernel: StepKernel | None, att: _Attempt) ->
     return sk
 
 
-def analyse(nb: dict) -> tuple[int, str, str] | None:
-    """First problem in an executed notebook: ``(cell index, message, kind)`` or None."""
+def analyse(nb: dict, source: dict | None = None) -> tuple[int | None, str, str] | None:
+    """First problem in an executed notebook: ``(cell index, message, kind)`` or None.
+
+    ``source``: the notebook as the user wrote it; the index and the "(cell N)" of the
+    message are positions in it (see :func:`user_cell_index`). A clean ``SystemExit`` ends
+    the search: papermill counts it a success, and the cells after it never ran on purpose.
+    """
     for i, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
-        tags = (cell.get("metadata") or {}).get("tags") or []
+        meta = cell.get("metadata") or {}
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "error" and "raises-exception" not in tags:
-                return i, f"{out.get('ename')}: {out.get('evalue')} (cell {i + 1})", "cell_error"
+            if out.get("output_type") != "error":
+                continue
+            if is_clean_exit(out.get("ename"), out.get("evalue")):
+                return None
+            at, label = _where(nb, source, i)
+            return at, f"{out.get('ename')}: {out.get('evalue')} ({label})", "cell_error"
+        if (meta.get("papermill") or {}).get("exception") is True:
+            # The kernel answered "error" without an error output (IPython prints a
+            # UsageError to stderr instead); papermill fails the notebook all the same.
+            at, label = _where(nb, source, i)
+            said = _last_stderr_line(cell)
+            return at, (f"{said} ({label})" if said else
+                        f"{label} failed without an error message"), "cell_error"
         src = cell.get("source", "")
         src = "".join(src) if isinstance(src, list) else src
         if src.strip() and cell.get("execution_count") is None:
-            return i, f"cell {i + 1} never ran", "not_executed"
+            at, label = _where(nb, source, i)
+            return at, f"{label} never ran", "not_executed"
     return None
+
+
+def user_cell_index(nb: dict, source: dict | None, index: int | None) -> int | None:
+    """Where cell ``index`` of papermill's executed notebook ``nb`` is in ``source``.
+
+    papermill's copy differs from the user's file only by its own cells (the injected
+    parameters, error banners — added after a failure, removed from an input that had
+    them); the user's cells keep their order. So the executed cell is the k-th cell that is
+    not papermill's in both. None: a cell of papermill's own (the injected parameters), or
+    the user's notebook could not be read (then no number is better than a wrong one).
+    """
+    cells = nb.get("cells", [])
+    if index is None or not 0 <= index < len(cells) or source is None \
+            or _is_papermills(cells[index]):
+        return None
+    k = sum(1 for c in cells[:index] if not _is_papermills(c))
+    own = [i for i, c in enumerate(source.get("cells", [])) if not _is_papermills(c)]
+    return own[k] if k < len(own) else None
+
+
+def _is_papermills(cell: dict) -> bool:
+    tags = (cell.get("metadata") or {}).get("tags") or []
+    return any(t in PAPERMILL_TAGS for t in tags)
+
+
+def _last_stderr_line(cell: dict) -> str | None:
+    for out in reversed(cell.get("outputs", [])):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text = out.get("text", "")
+            lines = [ln for ln in ("".join(text) if isinstance(text, list) else text
+                                   ).splitlines() if ln.strip()]
+            if lines:
+                return lines[-1].strip()[:500]
+    return None
+
+
+def _where(nb: dict, source: dict | None, index: int) -> tuple[int | None, str]:
+    """The user's index of executed cell ``index``, and how a message names it."""
+    at = user_cell_index(nb, source, index)
+    if at is not None:
+        return at, f"cell {at + 1}"
+    if _is_papermills(nb["cells"][index]):
+        return None, "papermill's injected parameters cell"
+    return None, f"cell {index + 1} of the executed notebook"
+
+
+def _read_notebook(path: str) -> dict | None:
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return nb if isinstance(nb, dict) else None
 
 
 def _mark_interrupted(nb: dict, message: str) -> int | None:
