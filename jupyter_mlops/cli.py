@@ -7,6 +7,7 @@ gives them (2 for a refusal, 1 for a failed step); no traceback for a user's mis
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -60,9 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     from jupyter_mlops.store.transfer_cli import add_commands as add_transfer_commands
 
     COMMANDS.update(add_transfer_commands(top))
-    from jupyter_mlops.tracking.dead_letter_cli import add_commands as add_dead_letter_commands
 
-    COMMANDS.update(add_dead_letter_commands(top))
+    dead = top.add_parser(
+        "dead-letter", help="rows the store refused at write time, set aside: list, replay",
+        description="A value the store refuses when the writer flushes (a constraint, a value "
+        "the database cannot hold) is set aside in dead-letter.jsonl next to the store instead "
+        "of blocking every later write.").add_subparsers(
+        dest="action", required=True, metavar="ACTION")
+    p = dead.add_parser("list", help="the rows set aside for this store")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p = dead.add_parser("replay", help="re-validate the rows and write those now accepted; "
+                        "exit 1 if some stay")
+    p.add_argument("--drop", action="store_true",
+                   help="remove the rows that are still refused instead of keeping them")
     return parser
 
 
@@ -205,6 +216,41 @@ def lineage(args) -> None:
         print(f"{args.node}: no lineage recorded")
 
 
+def dead_letter_list(args) -> None:
+    dead = _client(args).dead_letter()
+    rows = dead.rows()
+    if args.format == "json":
+        json.dump([dataclasses.asdict(r) for r in rows], sys.stdout, indent=2)
+        print()
+    elif not rows:
+        print(f"no rows set aside for {dead.store} ({dead.path})")
+    else:
+        print(f"{len(rows)} row(s) set aside for {dead.store} in {dead.path}:")
+        print_table(["RUN", "KIND", "KEY", "VALUE", "STEP", "SET ASIDE", "WHY"],
+                    [[_shown(r.run_id, 64)[:12], r.kind, _shown(r.key, 30), _shown(r.value, 30),
+                      "-" if r.step is None else r.step, when(r.at), _shown(r.error, 80)]
+                     for r in rows])
+
+
+def dead_letter_replay(args) -> int:
+    """Exit 0 when every row was written (or dropped), 1 when some stay set aside."""
+    report = _client(args).replay_dead_letter(drop=args.drop)
+    print(f"written: {report.written}  kept: {len(report.kept)}  dropped: {len(report.dropped)}")
+    for r in report.kept[:20]:
+        print(f"  kept {r.kind} {_shown(r.key, 30)} of run {_shown(r.run_id, 64)[:12]}: "
+              f"{_shown(r.error, 100)}")
+    if report.kept:
+        print("(fix the cause and replay again, or remove them with `dead-letter replay --drop`)")
+    return 1 if report.kept else 0
+
+
+def _shown(value, limit: int) -> str:
+    """Printable and bounded: a refused row may hold control characters or huge text."""
+    text = value if isinstance(value, str) else repr(value)
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def env(args) -> None:
     from jupyter_mlops.config import ENV_VARS, resolve_locations
     from jupyter_mlops.store.engine import redact
@@ -223,6 +269,8 @@ COMMANDS = {
     ("gc", None): gc,
     ("lineage", None): lineage,
     ("env", None): env,
+    ("dead-letter", "list"): dead_letter_list,
+    ("dead-letter", "replay"): dead_letter_replay,
 }
 from jupyter_mlops.cli_format import print_table, when
 from jupyter_mlops.pipelines.cli import HANDLERS as _PIPELINE_COMMANDS  # noqa: E402

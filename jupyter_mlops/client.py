@@ -33,6 +33,7 @@ from jupyter_mlops.store.records import (
     RunRecord,
 )
 from jupyter_mlops.tracking.buffer import BatchWriter
+from jupyter_mlops.tracking.dead_letter import DeadLetterFile, ReplayReport
 # The one validation layer lives in jupyter_mlops.validation; these names stay importable
 # from here for existing callers.
 from jupyter_mlops.validation import (  # noqa: F401
@@ -264,6 +265,20 @@ class Client:
     def flush(self) -> None:
         """Make everything logged so far durable."""
         self.writer.flush()
+
+    def dead_letter(self) -> DeadLetterFile:
+        """The file where rows the store refused at write time were set aside.
+
+        ``dead_letter().rows()`` lists them; see :mod:`jupyter_mlops.tracking.dead_letter`.
+        """
+        return self.writer.dead_letter_file()
+
+    def replay_dead_letter(self, drop: bool = False) -> ReplayReport:
+        """Re-validate the rows set aside and write those the store now accepts.
+
+        Rows still refused stay in the file, or are removed with ``drop=True``.
+        """
+        return self.dead_letter().replay(self.store.runs, drop=drop)
 
     # ------------------------------------------------------------------ artifacts
     def log_artifact(self, run_id: str, obj: Any, name: str | None = None,

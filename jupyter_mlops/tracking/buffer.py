@@ -186,7 +186,7 @@ class BatchWriter:
         if stuck:
             raise StoreUnavailableError(
                 f"The store refused some values of run {', '.join(stuck)} and they could not "
-                f"be set aside in {self._dead_letter_file().path} either (logged above); "
+                f"be set aside in {self.dead_letter_file().path} either (logged above); "
                 "they stay queued. Free space or fix permissions there, then flush again.")
 
     def _set_aside(self, run_id: str, p: _Pending, exc: BaseException
@@ -202,7 +202,7 @@ class BatchWriter:
             return _Pending.of(left), done.error
         if not done.refused:
             return None, None
-        dead = self._dead_letter_file()
+        dead = self.dead_letter_file()
         first = done.refused[0][1]
         text = str(first).splitlines()
         reason = f"{type(first).__name__}: {text[0][:200] if text else ''}"
@@ -221,7 +221,8 @@ class BatchWriter:
             "replay`.", DeadLetterWarning, stacklevel=2)
         return None, None
 
-    def _dead_letter_file(self) -> DeadLetterFile:
+    def dead_letter_file(self) -> DeadLetterFile:
+        """Where this writer sets aside rows the store refuses (built on first use)."""
         if self._dead_letter is None:
             self._dead_letter = DeadLetterFile(self._runs.url)
         return self._dead_letter
