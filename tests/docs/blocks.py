@@ -118,7 +118,8 @@ def parse_directive(comment: str, line: int) -> Directive:
         return Directive("skip", rest, line)
     if kind in ("background", "continue"):
         if rest:
-            raise DirectiveError(f"line {line}: 'docs-test: {kind}' takes no argument, got {rest!r}")
+            raise DirectiveError(
+                f"line {line}: 'docs-test: {kind}' takes no argument, got {rest!r}")
         return Directive(kind, "", line)
     raise DirectiveError(
         f"line {line}: unknown directive {kind!r} (known: skip: REASON, background, continue)")
