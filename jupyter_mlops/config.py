@@ -45,8 +45,9 @@ ENV_VARS = {
         EnvVar("MLOPS_ARCHIVE_MAX_BYTES", "Largest total a model file or stored profile (a "
                "zip) may inflate to, in bytes or with a unit such as 4G (default 1G); larger "
                "ones are refused before decompressing."),
-        EnvVar("MLOPS_ARCHIVE_MAX_RATIO", "Largest compression ratio a member over 1 MiB of "
-               "such a zip may have (default 200); higher ones are refused as zip bombs."),
+        EnvVar("MLOPS_ARCHIVE_MAX_RATIO", "Largest compression ratio such a zip, and each "
+               "member, may have once over 16 MiB inflated (default 200); higher ones are "
+               "refused as zip bombs."),
         EnvVar("MLOPS_SERVE_TOKEN", "Bearer token of `jupyter mlops serve` (default: a new "
                "one per start, printed and saved under MLOPS_HOME/runtime/)."),
     )

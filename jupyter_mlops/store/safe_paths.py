@@ -26,8 +26,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from jupyter_mlops.errors import PathEscapeError
 
-__all__ = ["Entry", "check_key_name", "is_within", "join_under", "owned_dir", "remove_entry",
-           "scan"]
+__all__ = ["Entry", "is_within", "join_under", "owned_dir", "remove_entry", "scan"]
 
 
 def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
@@ -56,12 +55,6 @@ def _relative_parts(name: str, what: str) -> list[str]:
             f"The {what} {name[:200]!r} climbs out of its destination folder ('..'); nothing "
             "was written. Rename it (or copy it by hand if you trust it).")
     return parts
-
-
-def check_key_name(name: str, what: str = "name") -> str:
-    """Refuse ``..``, absolute and empty names for keys of a non-local (fsspec) store."""
-    _relative_parts(name, what)
-    return name
 
 
 def join_under(root: str | os.PathLike[str], name: str, what: str = "name") -> Path:
