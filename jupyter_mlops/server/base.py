@@ -14,7 +14,7 @@ from jupyter_server.base.handlers import APIHandler
 from tornado.web import HTTPError
 
 from jupyter_mlops.errors import InvalidInputError, MlopsError, http_status_for
-from jupyter_mlops.server.body import BodyTooLargeError, parse_json_body
+from jupyter_mlops.request_body import BodyTooLargeError, parse_json_body
 from jupyter_mlops.server.extension import MlopsExtension
 
 T = TypeVar("T")

@@ -158,8 +158,8 @@ class MlopsExtension(LoggingConfigurable):
 
     @property
     def body_limits(self):
-        """The :class:`~jupyter_mlops.server.body.BodyLimits` every REST body is parsed with."""
-        from jupyter_mlops.server.body import BodyLimits
+        """The :class:`~jupyter_mlops.request_body.BodyLimits` every REST body is parsed with."""
+        from jupyter_mlops.request_body import BodyLimits
 
         return BodyLimits(
             max_bytes=self.max_body_bytes, max_depth=self.max_json_depth,

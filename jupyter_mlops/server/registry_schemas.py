@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.server.body import check_int64
+from jupyter_mlops.request_body import check_int64
 
 MAX_REASON = 2000
 #: A number in a path: ASCII digits, no more than int64 can have (more is refused as too long).

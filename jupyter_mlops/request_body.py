@@ -14,8 +14,10 @@ the field (``tags.note``, ``ids[3]``) or the limit and how to raise it:
   literals and no float that overflows to infinity (``1e999``).
 
 Well-formed bodies pay for a few C-level scans (``bytes.count``, one regex search); the
-field-by-field walk runs only when a scan saw something suspicious. Standard library only, so
-the model server (which must not import tornado) shares it.
+field-by-field walk runs only when a scan saw something suspicious. It sits below both front
+doors that read bodies (``server/`` and ``serving/``, which may not import each other) and
+needs only the standard library and :mod:`jupyter_mlops.errors` (NumPy for very bracket-heavy
+bodies).
 """
 
 from __future__ import annotations
