@@ -24,7 +24,16 @@ from jupyter_mlops.serving.auth import (
     generate_token,
     unauthorized_headers,
 )
-from jupyter_mlops.serving.inputs import InputError, jsonable, parse_body, row_count
+from jupyter_mlops.errors import MlopsError, http_status_for
+from jupyter_mlops.serving.inputs import (
+    InputError,
+    body_limits,
+    jsonable,
+    parse_body,
+    parse_feedback,
+    read_json,
+    row_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +41,10 @@ DEFAULT_MAX_BODY = 16 * 1024 * 1024
 #: Batches at least this big are scored in a worker thread so the event loop keeps answering.
 THREAD_ROWS = 2_000
 _JSON = [(b"content-type", b"application/json")]
+#: MLflow's error codes for the statuses a library error maps to (errors.http_status_for).
+_ERROR_CODES = {400: "INVALID_PARAMETER_VALUE", 403: "PERMISSION_DENIED",
+                404: "RESOURCE_DOES_NOT_EXIST", 409: "RESOURCE_CONFLICT",
+                503: "TEMPORARILY_UNAVAILABLE"}
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -59,13 +72,18 @@ class ServingApp:
     guard : Guard, optional
         Token, origin and Host checks (default: a random token nobody knows, so mutating
         routes are closed).
+    max_depth : int, optional
+        Deepest JSON nesting a body may have (default ``MLOPS_SERVE_MAX_JSON_DEPTH``, else
+        64); bodies are also refused when not UTF-8, holding a lone surrogate, or an integer
+        outside int64 (see :mod:`jupyter_mlops.request_body`).
     """
 
     def __init__(self, holder, sink=None, max_body: int = DEFAULT_MAX_BODY,
-                 guard: Guard | None = None):
+                 guard: Guard | None = None, max_depth: int | None = None):
         self.holder = holder
         self.sink = sink
         self.max_body = max_body
+        self.limits = body_limits(max_body, max_depth)
         self.guard = guard if guard is not None else Guard(generate_token())
         self.started = time.time()
         self._metrics()
@@ -182,7 +200,7 @@ class ServingApp:
         try:
             self._check_media_type(scope)
             body = await self._body(scope, receive)
-            parsed = parse_body(body)
+            parsed = parse_body(body, self.limits)
             n = row_count(parsed)
             if parsed.ids is not None and len(parsed.ids) != n:
                 raise InputError(f'"ids" has {len(parsed.ids)} entries for {n} rows.')
@@ -234,7 +252,8 @@ class ServingApp:
                     raise InputError("Bad Content-Length header.") from None
                 if declared > self.max_body:
                     raise InputError(f"The body is {declared} bytes; the limit is "
-                                     f"{self.max_body}. Send fewer rows per request.", 413,
+                                     f"{self.max_body}. Send fewer rows per request, or "
+                                     f"{self.limits.raise_bytes}.", 413,
                                      "REQUEST_TOO_LARGE")
         chunks, size = [], 0
         while True:
@@ -245,7 +264,8 @@ class ServingApp:
             size += len(chunk)
             if size > self.max_body:
                 raise InputError(f"The body is larger than the {self.max_body}-byte limit. "
-                                 "Send fewer rows per request.", 413, "REQUEST_TOO_LARGE")
+                                 f"Send fewer rows per request, or "
+                                 f"{self.limits.raise_bytes}.", 413, "REQUEST_TOO_LARGE")
             chunks.append(chunk)
             if not message.get("more_body"):
                 break
@@ -295,20 +315,28 @@ class ServingApp:
                 "NO_MONITOR"))
         try:
             self._check_media_type(scope)
-            obj = json.loads(await self._body(scope, receive))
-            if not isinstance(obj, dict) or not isinstance(obj.get("ids"), list) \
-                    or not isinstance(obj.get("y_true"), list) \
-                    or len(obj["ids"]) != len(obj["y_true"]):
-                raise InputError('Send {"ids": [...], "y_true": [...]} with one value per id.')
+            # Every id and label is checked before anything is written: a refused request
+            # records nothing, and no value the store cannot hold reaches it.
+            ids, labels = parse_feedback(read_json(await self._body(scope, receive),
+                                                   self.limits))
             monitor = self.sink.monitor
             updated = await asyncio.get_running_loop().run_in_executor(
-                None, monitor.log_feedback, obj["ids"], obj["y_true"])
-        except ValueError as exc:
-            return await self._error(send, InputError(f"Malformed feedback: {exc}"))
+                None, monitor.log_feedback, ids, labels)
         except InputError as exc:
             return await self._error(send, exc)
+        except MlopsError as exc:  # the monitor's own refusal, or the store being away
+            status = http_status_for(exc)
+            if status >= 500:
+                log.error("feedback failed: %s", exc)
+            return await self._error(send, InputError(
+                str(exc), status, _ERROR_CODES.get(status, "INTERNAL_ERROR")))
+        except Exception:
+            log.exception("feedback failed")
+            return await self._error(send, InputError(
+                "The server could not record this feedback; see its log.", 500,
+                "INTERNAL_ERROR"))
         await self._send(send, 200, json.dumps(
-            {"received": len(obj["ids"]),
+            {"received": len(ids),
              "windows": {str(k): v for k, v in updated.items()}}).encode())
         return 200
 

@@ -21,14 +21,30 @@ for integer columns. Anything else (strings, categories) goes through the regist
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
+import os
 from typing import Any
 
 import numpy as np
 
+from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.request_body import (
+    INT64_MAX,
+    INT64_MIN,
+    BodyLimits,
+    BodyTooLargeError,
+    JsonSyntaxError,
+    parse_json_body,
+)
+
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMERIC = ("float", "integer")
+#: Environment variable raising the nesting-depth limit of request bodies.
+MAX_DEPTH_ENV = "MLOPS_SERVE_MAX_JSON_DEPTH"
+#: Deep enough for any scoring shape (a batch of images as nested lists is 5 levels).
+DEFAULT_MAX_DEPTH = 64
+#: Longest row id (``ids`` of /invocations and /feedback), in characters.
+MAX_ID_CHARS = 256
 
 
 class InputError(Exception):
@@ -50,14 +66,45 @@ class Parsed:
     ids: list[str] | None
 
 
-def parse_body(body: bytes) -> Parsed:
-    """Decode the JSON and find which MLflow shape it uses."""
+def body_limits(max_bytes: int, max_depth: int | None = None) -> BodyLimits:
+    """The model server's :class:`BodyLimits`: ``max_depth`` defaults to
+    ``MLOPS_SERVE_MAX_JSON_DEPTH`` (else 64); Python's ``NaN``/``Infinity`` literals pass,
+    since ``json.dumps`` writes them and a float column takes them as missing values."""
+    if max_depth is None:
+        raw = os.environ.get(MAX_DEPTH_ENV, "").strip()
+        try:
+            max_depth = int(raw) if raw else DEFAULT_MAX_DEPTH
+        except ValueError:
+            raise InvalidInputError(f"{MAX_DEPTH_ENV}={raw!r} is not a whole number; set it to "
+                                    f"the deepest JSON nesting to accept, e.g. 100.") from None
+    if max_depth < 1:
+        raise InvalidInputError(f"The JSON nesting-depth limit must be at least 1, not "
+                                f"{max_depth} (see {MAX_DEPTH_ENV}).")
+    return BodyLimits(max_bytes=max_bytes, max_depth=max_depth,
+                      raise_bytes="start the server with a larger --max-body-mb",
+                      raise_depth=f"start the server with {MAX_DEPTH_ENV} set higher",
+                      allow_nan=True)
+
+
+#: Used when a caller gives no limits (tests, scripts): the server's defaults.
+_DEFAULT_LIMITS = body_limits(16 * 1024 * 1024, DEFAULT_MAX_DEPTH)
+
+
+def read_json(body: bytes, limits: BodyLimits | None = None) -> Any:
+    """Decode a request body within ``limits`` (size, nesting, UTF-8, int64), as InputError."""
     try:
-        obj = json.loads(body)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"The body is not UTF-8 text: {exc}.") from None
-    except ValueError as exc:
-        raise InputError(f"Malformed JSON: {exc}.") from None
+        return parse_json_body(body, limits or _DEFAULT_LIMITS)
+    except BodyTooLargeError as exc:
+        raise InputError(str(exc), 413, "REQUEST_TOO_LARGE") from None
+    except JsonSyntaxError as exc:
+        raise InputError(f"Malformed JSON: {exc.detail}.") from None
+    except InvalidInputError as exc:
+        raise InputError(str(exc)) from None
+
+
+def parse_body(body: bytes, limits: BodyLimits | None = None) -> Parsed:
+    """Decode the JSON and find which MLflow shape it uses."""
+    obj = read_json(body, limits)
     if not isinstance(obj, dict):
         raise InputError(f"Expected a JSON object with one of {', '.join(SHAPES)}; got a "
                          f"{type(obj).__name__}.")
@@ -98,10 +145,76 @@ def _ids(value: Any) -> list[str] | None:
     if not isinstance(value, list) or not all(isinstance(i, (str, int)) and
                                               not isinstance(i, bool) for i in value):
         raise InputError('"ids" must be a list of strings or integers, one per row.')
-    out = [str(i) for i in value]
-    if any(not i or len(i) > 256 for i in out):
-        raise InputError('Each of "ids" must be 1–256 characters.')
-    return out
+    return [row_id(v, f"ids[{i}]") for i, v in enumerate(value)]
+
+
+def row_id(value: Any, field: str) -> str:
+    """A row id as stored: a string of 1–256 characters, or an integer within int64."""
+    if type(value) is int:
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InputError(f"{field} is an integer outside the 64-bit range; send it as a "
+                             "string.", 400, "INVALID_PARAMETER_VALUE")
+        return str(value)
+    if type(value) is str and 0 < len(value) <= MAX_ID_CHARS:
+        return value
+    raise InputError(f"{field} must be a string of 1–{MAX_ID_CHARS} characters or an "
+                     f"integer; got {_kind(value)}.", 400, "INVALID_PARAMETER_VALUE")
+
+
+def parse_feedback(obj: Any) -> tuple[list[str], list[Any]]:
+    """``{"ids": [...], "y_true": [...]}`` → (ids, labels), every item checked.
+
+    An id is what :func:`row_id` accepts; a label is a string of 1–256 characters, a boolean,
+    an integer within int64 or a finite number. Anything else (a list, an object, null, a
+    megabyte of text) refuses the whole request before anything is recorded.
+    """
+    usage = 'Send {"ids": [...], "y_true": [...]} with one ground-truth value per id.'
+    if not isinstance(obj, dict):
+        raise InputError(f"{usage} Got {_kind(obj)}.")
+    unknown = set(obj) - {"ids", "y_true"}
+    if unknown:
+        raise InputError(f"Unknown field(s) {sorted(unknown)[:5]} in the feedback. {usage}")
+    ids, labels = obj.get("ids"), obj.get("y_true")
+    if not isinstance(ids, list) or not isinstance(labels, list):
+        bad = "ids" if not isinstance(ids, list) else "y_true"
+        raise InputError(f'"{bad}" must be a list; got {_kind(obj.get(bad))}. {usage}')
+    if len(ids) != len(labels):
+        raise InputError(f'"ids" has {len(ids)} entries but "y_true" has {len(labels)}. '
+                         f"{usage}")
+    return ([row_id(v, f"ids[{i}]") for i, v in enumerate(ids)],
+            [_label(v, f"y_true[{i}]") for i, v in enumerate(labels)])
+
+
+def _label(value: Any, field: str) -> Any:
+    kind = type(value)
+    if kind is bool or (kind is int and INT64_MIN <= value <= INT64_MAX):
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    if kind is str and 0 < len(value) <= MAX_ID_CHARS:
+        return value
+    raise InputError(f"{field} must be a class label or a number (a string of 1–"
+                     f"{MAX_ID_CHARS} characters, a boolean, an integer or a finite number); "
+                     f"got {_kind(value)}.", 400, "INVALID_PARAMETER_VALUE")
+
+
+def _kind(value: Any) -> str:
+    """What a rejected value is, without echoing it (it may be a megabyte long)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer outside the 64-bit range"
+    if isinstance(value, float):
+        return "a non-finite number"
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
 
 
 def _rows(data: Any, columns: list[str] | None, ids) -> Parsed:
