@@ -39,7 +39,9 @@ class DocSessions:
             current.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: the last document's kernel and servers stop when the docs tests end, not when
+# the whole suite does (a server on a documented port would otherwise outlive them for minutes).
+@pytest.fixture(scope="module")
 def doc_sessions(tmp_path_factory):
     sessions = DocSessions(tmp_path_factory)
     yield sessions

@@ -87,11 +87,13 @@ def _param(block, *marks):
 @pytest.mark.parametrize("block", [
     _param(b, pytest.mark.kernel, pytest.mark.slow) for b in BLOCKS if b.runnable])
 def test_block_runs(block, doc_sessions):
-    outcome = doc_sessions.get(DOCUMENTS[block.doc]).outcome(block)
+    session = doc_sessions.get(DOCUMENTS[block.doc])
+    outcome = session.outcome(block)
     if outcome.status == "skipped":
         pytest.skip(outcome.message)
     if outcome.status == "failed":
-        pytest.fail(outcome.message, pytrace=False)
+        pytest.fail(f"{outcome.message}\n(project folder: {session.project}; "
+                    f"kernel and command logs: {session.logs})", pytrace=False)
 
 
 @pytest.mark.parametrize("block", [_param(b) for b in BLOCKS if not b.runnable])
