@@ -2,34 +2,46 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Two stamps: `make demo` installs only what the demo runs (the package, no extras);
+# `make test` adds the test extras on top, once (they are most of a fresh install's time).
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.installed-test-stamp
 DEMO_DIR ?= demo-project
 # The venv's tools (jupyter, jupyter-builder, jlpm, papermill) come first for every recipe.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install demo test test-fast bench lab clean
+.PHONY: install install-test demo test test-fast bench lab clean
 
 $(PY):
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q -U pip
 
-# Editable install with test extras; builds the JupyterLab extension (jlpm) and links it.
+# Editable install of the package alone; builds the JupyterLab extension (jlpm) and links it.
 $(STAMP): $(PY) pyproject.toml labextension/package.json
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q -e .
 	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
 
 # Rebuild the panel when its TypeScript or CSS changed since the last build (pip's editable
-# build skips it once a build exists).
+# build skips it once a build exists). The install is order-only: pip has just built the
+# panel on a fresh clone, and a second build would add ~40 s to `make demo`.
 LABEXT_SRC := $(wildcard labextension/src/*) $(wildcard labextension/style/*) labextension/package.json
 LABEXT_BUILT := jupyter_mlops/labextension/package.json
-$(LABEXT_BUILT): $(STAMP) $(LABEXT_SRC)
+$(LABEXT_BUILT): $(LABEXT_SRC) | $(STAMP)
 	cd labextension && jlpm build
 	touch $@
 
 install: $(STAMP) $(LABEXT_BUILT)
+
+# The test extras (every optional feature, pytest, Playwright, moto) on top of `install`;
+# redone whenever `install` was (pyproject.toml changed).
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@
+
+install-test: install $(TEST_STAMP)
 
 ## demo: install, run the demo notebook twice with papermill on the embedded store, say where to look
 demo: install
@@ -48,14 +60,14 @@ lab: install
 	cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## test: install what the tests need (Debian chromium + PostgreSQL, Python deps), run the whole suite
-test: install
+test: install-test
 	scripts/install-system-deps
 	scripts/run-tests
 
-test-fast: install
+test-fast: install-test
 	$(PY) -m pytest -q -m "not browser and not slow" -x
 
-bench: install
+bench: install-test
 	$(PY) benchmarks/run.py
 
 clean:
