@@ -14,17 +14,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote
 
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError, StoreUnavailableError
-from jupyter_mlops.store.engine import read_connection, read_only_url, redact
+from jupyter_mlops.store.engine import read_only_url, redact
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+#: How this project names its Alembic revisions (migrations/versions/0001_….py).
+_OUR_REVISION = re.compile(r"\d{4}")
 #: Tables every MLflow tracking database has (``mlflow/store/tracking/dbmodels``); ``metrics``
 #: holds one row per logged value, which no jupyter-mlops schema has ever had.
 MLFLOW_TABLES = frozenset({"experiments", "runs", "metrics", "params", "tags"})
@@ -42,6 +46,9 @@ OLDER_STORE = "jupyter-mlops store (older schema)"
 NEWER_STORE = "jupyter-mlops store (newer schema)"
 MLFLOW = "MLflow tracking database"
 UNKNOWN = "unknown database"
+#: What opening a store may create or migrate: a new store (no file, an empty file, a
+#: database without tables) or a store of ours at a schema this version knows.
+OPENABLE = frozenset({MISSING, EMPTY_FILE, EMPTY_DATABASE, STORE, OLDER_STORE})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,14 +104,13 @@ def identify(url: str) -> Identified:
             # no locks, no side files, nothing created next to a stranger's database.
             ro = _with_query(ro, immutable="1")
     try:
-        with read_connection(ro) as conn:
-            tables = tuple(sorted(inspect(conn).get_table_names()))
-            revision = None
-            if "alembic_version" in tables:
-                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        tables, revision = _peek(ro)
+    except OperationalError as exc:
+        raise StoreUnavailableError(
+            f"Cannot read {redact(url)}: {exc.orig}. Check that it is reachable and "
+            "readable, then retry.") from exc
     except DatabaseError:
         # "file is not a database" and the like: a SQLite header on bytes SQLite cannot read.
-        # (Unreachable or locked databases arrive as StoreUnavailableError, not here.)
         if path is None:
             raise
         return Identified(url, DAMAGED)
@@ -116,9 +122,27 @@ def identify(url: str) -> Identified:
         return Identified(url, kind, revision, tables)
     if MLFLOW_TABLES <= found:
         return Identified(url, MLFLOW, revision, tables)
-    if OUR_TABLES <= found and revision is not None:
+    if revision is not None and (OUR_TABLES <= found or _OUR_REVISION.fullmatch(revision)):
         return Identified(url, NEWER_STORE, revision, tables)
     return Identified(url, UNKNOWN, revision, tables)
+
+
+def _peek(ro_url: str) -> tuple[tuple[str, ...], str | None]:
+    """(table names, Alembic revision) through a one-off read-only engine.
+
+    Not the engine cache: this look happens once, and an immutable SQLite connection must
+    not linger in a pool that later readers of a live store would share.
+    """
+    engine = create_engine(ro_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            tables = tuple(sorted(inspect(conn).get_table_names()))
+            revision = None
+            if "alembic_version" in tables:
+                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return tables, revision
+    finally:
+        engine.dispose()
 
 
 _HEADER_BYTES = 100
@@ -133,6 +157,29 @@ def _wal_file(path: Path) -> Path:
 def _with_query(url: str, **extra: str) -> str:
     parsed = make_url(url)
     return parsed.set(query={**parsed.query, **extra}).render_as_string(hide_password=False)
+
+
+def identify_if_foreign(url: str) -> Identified | None:
+    """:func:`identify` for a SQLite file our engines have never opened; else None (cheap).
+
+    Every SQLite store this package writes is in WAL mode (the engine sets it on connect, a
+    persistent change to the file's header), so a non-empty file whose header says otherwise
+    was never opened by us: it is looked at read-only before our engine's pragma rewrites it.
+    Reads at most 100 bytes on the common path; PostgreSQL is never looked at here (no
+    statement of ours changes a database by opening it).
+    """
+    path = sqlite_path(url) if url.startswith("sqlite") else None
+    if path is None or not path.is_file():
+        return None  # a new store, or a folder SQLite cannot open (reported as unavailable)
+    try:
+        with path.open("rb") as f:
+            head = f.read(_HEADER_BYTES)
+    except OSError:
+        return None  # the engine's own open reports it
+    if not head or (head[:len(SQLITE_MAGIC)] == SQLITE_MAGIC
+                    and head[_WAL_BYTE:_WAL_BYTE + 1] == b"\x02"):
+        return None  # an empty file becomes a new store; a WAL file is read as usual
+    return identify(url)
 
 
 def sqlite_path(url: str) -> Path | None:

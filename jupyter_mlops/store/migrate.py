@@ -53,21 +53,31 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
 
 
 def ensure_schema(url: str) -> None:
-    """Migrate a new or older store; refuse one written by a newer jupyter-mlops."""
+    """Migrate a new or older store; refuse one written by a newer jupyter-mlops.
+
+    A database that is not a store (an MLflow one, another application's SQLite file, a file
+    that is not SQLite) is refused with a message naming it, and left as it was: a SQLite
+    file our engine never opened is identified read-only first, before the engine's
+    ``journal_mode=WAL`` pragma could rewrite its header.
+    """
     if url in _checked:
         return
+    from jupyter_mlops.store import identify
     from jupyter_mlops.store.engine import read_connection
 
+    found = identify.identify_if_foreign(url)
+    if found is not None and found.kind not in identify.OPENABLE:
+        identify.require_current_store(url, "store")  # raises, naming what it is
     with read_connection(url) as conn:
         revision = current_revision(conn)
     if revision == HEAD_REVISION:
         _checked.add(url)
         return
     if revision is not None and not _is_known(revision):
-        raise StoreUnavailableError(
-            f"The store at {redact(url)} has schema {revision}, newer than this jupyter-mlops "
-            f"understands ({HEAD_REVISION}). Upgrade with `pip install -U jupyter-mlops`."
-        )
+        identify.require_current_store(url, "store")  # MLflow, newer store, unknown: named
+        raise StoreUnavailableError(  # pragma: no cover - identify found our head meanwhile
+            f"The store at {redact(url)} has schema {revision}, which this jupyter-mlops "
+            f"({HEAD_REVISION}) does not know. Upgrade with `pip install -U jupyter-mlops`.")
     upgrade(url)
 
 

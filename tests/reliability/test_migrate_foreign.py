@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import io
 import os
+import re
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -310,3 +311,23 @@ def test_paths_with_uri_characters_are_read_where_they_are(tmp_path):
     rc, err = run_migrate(f"sqlite:///{str(path).replace('%', '%25')}", tmp_path / "target.db")
     assert rc == 2 and "is an MLflow tracking database" in err, err
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("kind", ["MLflow tracking database", "unknown database",
+                                  "not a SQLite database", "damaged SQLite file"])
+def test_opening_a_foreign_database_as_the_store_names_it_and_leaves_it(kind, tmp_path):
+    """Not only migrate: a Client (any open) pointed at a stranger's file refuses it intact.
+
+    (A newer store of ours is refused by tests/store/test_migrations.py; being in WAL mode,
+    it is read like any store, which may add its empty side files.)
+    """
+    from jupyter_mlops.client import Client
+    from jupyter_mlops.errors import MlopsError
+
+    folder = tmp_path / "src"
+    folder.mkdir()
+    path = make_source(kind, folder)
+    before = snapshot(folder)
+    with pytest.raises(MlopsError, match=re.escape(kind)):
+        Client(f"sqlite:///{path}", str(tmp_path / "art"))
+    assert snapshot(folder) == before
