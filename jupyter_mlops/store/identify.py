@@ -4,9 +4,10 @@
 for a store of ours: opening one the usual way would switch it to WAL (a header rewrite) and
 then report a "newer schema". So before anything opens the source, :func:`identify` looks:
 a SQLite path is checked on disk first (missing, a folder, an empty file, not SQLite at all —
-the file's first 16 bytes say so), and only a real SQLite file, or a PostgreSQL database, is
-opened, read-only (:func:`~jupyter_mlops.store.engine.read_only_url`), to read its table
-names and Alembic revision. :func:`require_current_store` turns anything but a store at this
+the file's 100-byte header says so, and whether it is in WAL mode), and only a real SQLite
+file, or a PostgreSQL database, is opened, read-only
+(:func:`~jupyter_mlops.store.engine.read_only_url`; ``immutable`` for a WAL file without a
+``-wal`` file, so no side file appears), to read its table names and Alembic revision. :func:`require_current_store` turns anything but a store at this
 version's schema into one error whose message names what the database is and what to do.
 """
 
@@ -27,6 +28,9 @@ from jupyter_mlops.errors import InvalidInputError, NotFoundError, StoreUnavaila
 from jupyter_mlops.store.engine import read_only_url, redact
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_BYTES = 100
+#: Offset of the header's "file format write version": 2 means WAL mode.
+_WAL_BYTE = 18
 #: How this project names its Alembic revisions (migrations/versions/0001_….py).
 _OUR_REVISION = re.compile(r"\d{4}")
 #: Tables every MLflow tracking database has (``mlflow/store/tracking/dbmodels``); ``metrics``
@@ -143,11 +147,6 @@ def _peek(ro_url: str) -> tuple[tuple[str, ...], str | None]:
             return tables, revision
     finally:
         engine.dispose()
-
-
-_HEADER_BYTES = 100
-#: Offset of the header's "file format write version": 2 means WAL mode.
-_WAL_BYTE = 18
 
 
 def _wal_file(path: Path) -> Path:
