@@ -16,8 +16,8 @@ the field (``tags.note``, ``ids[3]``) or the limit and how to raise it:
 Well-formed bodies pay for a few C-level scans (``bytes.count``, one regex search); the
 field-by-field walk runs only when a scan saw something suspicious. It sits below both front
 doors that read bodies (``server/`` and ``serving/``, which may not import each other) and
-needs only the standard library and :mod:`jupyter_mlops.errors` (NumPy for very bracket-heavy
-bodies).
+needs only the standard library, :mod:`jupyter_mlops.errors` and the int64 bounds of
+:mod:`jupyter_mlops.validation` (NumPy for very bracket-heavy bodies).
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ import re
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
+from jupyter_mlops.validation import INT64_MAX, INT64_MIN
 
 #: Structure only: brackets become ``{``/``}``, quotes stay, every other byte goes.
 _BRACKETS = bytes.maketrans(b"[]", b"{}")
@@ -194,19 +192,11 @@ def field_name(path: list[str | int]) -> str:
     return out
 
 
-def check_int64(value: int, field: str) -> int:
-    """``value`` if it fits a signed 64-bit integer, else :class:`InvalidInputError`."""
+def _check_int64(value: int, field: str) -> int:
     if not INT64_MIN <= value <= INT64_MAX:
         raise InvalidInputError(
             f"{field!s} is {_short(value)}, outside the 64-bit integer range "
             f"[{INT64_MIN}, {INT64_MAX}]; send a smaller number (or a string).")
-    return value
-
-
-def check_text(value: str, field: str) -> str:
-    """``value`` if it holds no lone surrogate (text a database can store)."""
-    if _SURROGATE.search(value):
-        raise _not_utf8(field)
     return value
 
 
@@ -261,7 +251,7 @@ def _walk(value: Any, *, check_text: bool, check_numbers: bool, allow_nan: bool)
                     f"{field_name(path)} is {item.literal}, which is not JSON; send a finite "
                     "number or null.")
             if type(item) is int:
-                check_int64(item, field_name(path))
+                _check_int64(item, field_name(path))
             elif type(item) is float and not allow_nan and not math.isfinite(item):
                 raise InvalidInputError(
                     f"{field_name(path)} is a number too large for a 64-bit float; send a "

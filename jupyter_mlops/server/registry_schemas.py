@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.request_body import check_int64
+from jupyter_mlops.validation import check_int64
 
 MAX_REASON = 2000
 #: A number in a path: ASCII digits, no more than int64 can have (more is refused as too long).
@@ -79,13 +79,13 @@ def parse_request_id(text: str) -> int:
     if not _NUMBER.fullmatch(text):
         raise InvalidInputError(
             f"Promotion request ids are numbers of at most 19 digits; got {text[:40]!r}.")
-    return check_int64(int(text), "the promotion request id")
+    return check_int64(int(text), "promotion request id")
 
 
 def parse_version(text: str) -> int | str:
     """A version number, or an alias naming one (``champion``)."""
     if _NUMBER.fullmatch(text):
-        return check_int64(int(text), "the version number")
+        return check_int64(int(text), "version number")
     return text
 
 

@@ -29,13 +29,12 @@ import numpy as np
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.request_body import (
-    INT64_MAX,
-    INT64_MIN,
     BodyLimits,
     BodyTooLargeError,
     JsonSyntaxError,
     parse_json_body,
 )
+from jupyter_mlops.validation import MAX_ROW_ID, check_int64, check_row_ids, check_text
 
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMERIC = ("float", "integer")
@@ -43,8 +42,8 @@ _NUMERIC = ("float", "integer")
 MAX_DEPTH_ENV = "MLOPS_SERVE_MAX_JSON_DEPTH"
 #: Deep enough for any scoring shape (a batch of images as nested lists is 5 levels).
 DEFAULT_MAX_DEPTH = 64
-#: Longest row id (``ids`` of /invocations and /feedback), in characters.
-MAX_ID_CHARS = 256
+#: Longest class label of /feedback, in characters (as long as a row id).
+MAX_LABEL = MAX_ROW_ID
 
 
 class InputError(Exception):
@@ -149,15 +148,14 @@ def _ids(value: Any) -> list[str] | None:
 
 
 def row_id(value: Any, field: str) -> str:
-    """A row id as stored: a string of 1–256 characters, or an integer within int64."""
-    if type(value) is int:
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise InputError(f"{field} is an integer outside the 64-bit range; send it as a "
-                             "string.", 400, "INVALID_PARAMETER_VALUE")
-        return str(value)
-    if type(value) is str and 0 < len(value) <= MAX_ID_CHARS:
-        return value
-    raise InputError(f"{field} must be a string of 1–{MAX_ID_CHARS} characters or an "
+    """A row id as monitoring stores it (:func:`~jupyter_mlops.validation.check_row_ids`: a
+    string of 1–256 characters without NUL, or an integer within int64), named ``field``."""
+    if type(value) in (int, str):
+        try:
+            return check_row_ids([value], what=field)[0]
+        except InvalidInputError as exc:
+            raise InputError(str(exc), 400, "INVALID_PARAMETER_VALUE") from None
+    raise InputError(f"{field} must be a string of 1–{MAX_ROW_ID} characters or an "
                      f"integer; got {_kind(value)}.", 400, "INVALID_PARAMETER_VALUE")
 
 
@@ -187,14 +185,17 @@ def parse_feedback(obj: Any) -> tuple[list[str], list[Any]]:
 
 def _label(value: Any, field: str) -> Any:
     kind = type(value)
-    if kind is bool or (kind is int and INT64_MIN <= value <= INT64_MAX):
-        return value
-    if kind is float and math.isfinite(value):
-        return value
-    if kind is str and 0 < len(value) <= MAX_ID_CHARS:
-        return value
+    try:
+        if kind is bool or (kind is float and math.isfinite(value)):
+            return value
+        if kind is int:
+            return check_int64(value, field)
+        if kind is str and value:
+            return check_text(value, field, MAX_LABEL)
+    except InvalidInputError as exc:
+        raise InputError(str(exc), 400, "INVALID_PARAMETER_VALUE") from None
     raise InputError(f"{field} must be a class label or a number (a string of 1–"
-                     f"{MAX_ID_CHARS} characters, a boolean, an integer or a finite number); "
+                     f"{MAX_LABEL} characters, a boolean, an integer or a finite number); "
                      f"got {_kind(value)}.", 400, "INVALID_PARAMETER_VALUE")
 
 
