@@ -8,7 +8,6 @@ one line and the usage, never a traceback; nothing already logged is touched.
 from __future__ import annotations
 
 import argparse
-import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -16,13 +15,14 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import MagicArgumentParser
 
 from jupyter_mlops.lifecycle import fluent
+from jupyter_mlops.magic_syntax import literal, pair, split_line
 
 
 def _kv(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
+    kv = pair(text)
+    if kv is None or not kv[0]:
         raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    return key.strip(), value
+    return kv
 
 
 class _SubParser(MagicArgumentParser):
@@ -38,12 +38,17 @@ class _SubParser(MagicArgumentParser):
 
 
 def build_parser() -> MagicArgumentParser:
+    """The ``%mlops`` parser (see :data:`SUBCOMMANDS` for its subcommands and their help)."""
+    return _build()[0]
+
+
+def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentParser, str]]]:
     parser = MagicArgumentParser(prog="%mlops", formatter_class=argparse.HelpFormatter,
                                  description=(
         "Track experiments from notebook cells. Logging without `start` starts a run for "
         "this notebook. Values are durable when the cell finishes."))
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
-                                parser_class=_SubParser)
+    sub = _Subcommands(parser.add_subparsers(dest="command", metavar="COMMAND",
+                                             parser_class=_SubParser))
 
     p = sub.add_parser("start", help="start a run")
     p.add_argument("--experiment", "-e", help="experiment name (created if new)")
@@ -107,35 +112,41 @@ def build_parser() -> MagicArgumentParser:
     p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
     p.add_argument("--metrics", "-m", default="", help="comma-separated variable names")
-    return parser
+    return parser, sub.commands
 
 
-PARSER = build_parser()
+class _Subcommands:
+    """The subparsers action, recording each subcommand's parser and help as it is declared.
+
+    argparse keeps the help of a subcommand only in private attributes; recording it here
+    lets ``%mlops help`` be generated without reaching into argparse internals.
+    """
+
+    def __init__(self, action: Any):
+        self._action = action
+        self.commands: dict[str, tuple[argparse.ArgumentParser, str]] = {}
+
+    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        parser = self._action.add_parser(name, **kwargs)
+        self.commands[name] = (parser, kwargs.get("help") or "")
+        return parser
+
+
+# Every ``%mlops`` subcommand: name -> (its parser, its one-line help), in declaration order.
+PARSER, SUBCOMMANDS = _build()
 
 
 def help_text() -> str:
     """One usage line per subcommand, then what it does: generated from the parser."""
-    subparsers = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction))
-    helps = {c.dest: c.help for c in subparsers._choices_actions}
     lines = [PARSER.description, ""]
-    for name, sub in subparsers.choices.items():
+    for name, (sub, help_line) in SUBCOMMANDS.items():
         usage = " ".join(sub.format_usage().removeprefix("usage: ").split())
         if name == "track":
             usage = "%" + usage
-        lines.append(f"  {usage}\n      {helps.get(name, '')}")
+        lines.append(f"  {usage}\n      {help_line}")
     lines.append("\nFilters: metrics.acc > 0.9 and (params.model = 'svc' or params.model in "
                  "('lr', 'rf')) and status = 'FINISHED' and name like 'cv-%'")
     return "\n".join(lines)
-
-
-def _literal(text: str) -> Any:
-    """'0.01' -> 0.01, 'true' -> True, anything else stays a string."""
-    import ast
-
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return {"true": True, "false": False}.get(text.lower(), text)
 
 
 @magics_class
@@ -145,8 +156,10 @@ class MlopsMagics(Magics):
     @line_cell_magic
     def mlops(self, line: str = "", cell: str | None = None):
         try:
-            # shlex, not IPython's arg_split: that one keeps the quotes around a filter.
-            args = (PARSER.parse_args(shlex.split(line)) if line.strip()
+            # shlex rules (magic_syntax), not IPython's arg_split: that one keeps the quotes
+            # around a filter and reads a trailing `# comment` as more arguments.
+            words = split_line(line)
+            args = (PARSER.parse_args(words) if words
                     else argparse.Namespace(command="help"))
         except UsageError as exc:
             raise UsageError(f"{exc} (see `%mlops help`)") from None
@@ -318,11 +331,12 @@ class MlopsMagics(Magics):
         """``k=v`` pairs as literals; a bare name takes the variable's value."""
         out: dict[str, Any] = {}
         for item in pairs:
-            key, sep, raw = item.partition("=")
+            kv = pair(item)
+            key = kv[0] if kv else item
             if not key:
                 raise UsageError(f"Expected {what} as key=value or a variable name, got {item!r}.")
-            if sep:
-                out[key] = _literal(raw)
+            if kv:
+                out[key] = literal(kv[1])
             elif key in self.shell.user_ns:
                 out[key] = self.shell.user_ns[key]
             else:

@@ -5,7 +5,9 @@ The key hashes, as one JSON document:
 - the notebook's *code*, normalised: only code cells, each reduced to its syntax tree
   (``ast.dump``), so outputs, execution counts, cell and notebook metadata, markdown cells,
   comments, blank lines and spacing never invalidate it. IPython syntax (``%magic``,
-  ``!cmd``) is first turned into Python the way IPython does; a cell that still does not
+  ``!cmd``) is first turned into Python the way IPython does, and a ``%mlops`` line is then
+  spelt the way the magic reads it (comments, spacing and quoting dropped, see
+  :mod:`jupyter_mlops.magic_syntax`); a cell that still does not
   parse falls back to its token stream without comments and whitespace;
 - the step's effective parameters (after ``${...}`` substitution);
 - the content hash of every declared input (through the store's :class:`HashCache`, so an
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.hashing import hash_bytes
+from jupyter_mlops.magic_syntax import canonical_line
 
 CACHE_VERSION = 1
 
@@ -59,7 +62,32 @@ def normalise_code(source: str) -> str:
         return _tokens(python)
     if not tree.body:
         return ""
+    tree = _MlopsLines().visit(tree)
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+class _MlopsLines(ast.NodeTransformer):
+    """Give every ``%mlops`` line its canonical spelling (:mod:`jupyter_mlops.magic_syntax`).
+
+    IPython turns ``%mlops param  C=0.5  # note`` into
+    ``get_ipython().run_line_magic('mlops', 'param  C=0.5  # note')``: the line is a string
+    constant, so without this, spacing and comments the magic ignores would change the key.
+    """
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        func = node.func
+        if (isinstance(func, ast.Attribute) and func.attr in ("run_line_magic", "run_cell_magic")
+                and len(node.args) >= 2
+                and isinstance(node.args[0], ast.Constant) and node.args[0].value == "mlops"
+                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            node.args[1] = ast.Constant(canonical_line(node.args[1].value))
+            if (func.attr == "run_cell_magic" and len(node.args) >= 3
+                    and isinstance(node.args[2], ast.Constant)
+                    and isinstance(node.args[2].value, str)):
+                # the body of `%%mlops track` is code like any other cell
+                node.args[2] = ast.Constant(normalise_code(node.args[2].value))
+        return node
 
 
 def _to_python(source: str) -> str:
