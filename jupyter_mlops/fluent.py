@@ -69,6 +69,9 @@ class ActiveRun:
         self.client = client
         self.owned = owned
         self._token: contextvars.Token | None = None
+        # True while a `with start_run():` block around this run is executing: such a run is
+        # the code's own scope, so a plain start_run() inside it is refused, not auto-ended.
+        self.in_with_block = False
 
     @property
     def id(self) -> str:
@@ -82,9 +85,11 @@ class ActiveRun:
         return f"<ActiveRun {self.record.name!r} id={self.id}>"
 
     def __enter__(self) -> "ActiveRun":
+        self.in_with_block = True
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self.in_with_block = False
         if active_run() is self:
             end_run("FAILED" if exc_type else "FINISHED")
 
@@ -130,18 +135,26 @@ def start_run(experiment: str | None = None, name: str | None = None,
     ActiveRun
         With ``.id``; usable as a context manager.
 
+    Notes
+    -----
+    A run left open (say, by a cell that started one and never ended it) is ended FINISHED,
+    with one printed line saying so, before the new run starts; so are its open children.
+    Runs of a ``with start_run():`` block that is still executing, and a pipeline step's own
+    run, are never ended behind the code's back: starting a run inside one needs
+    ``nested=True``.
+
     Raises
     ------
     ConflictError
-        If a run is already active and ``nested`` is False.
+        If ``nested`` is False and the active run is a ``with`` block's still executing, or
+        the pipeline step's own run.
     """
-    from jupyter_mlops.errors import ConflictError
-
     current = active_run()
     if current is not None and not nested:
-        raise ConflictError(
-            f"Run {current.name!r} ({current.id}) is still active: end it with "
-            "`mlops.end_run()` / `%mlops end`, or pass nested=True for a child run.")
+        ended = _end_open_runs(current)
+        current = None
+    else:
+        ended = []
     client = get_client()
     attach = os.environ.get("MLOPS_RUN_ID")
     if attach and current is None and parent_run_id is None:
@@ -157,7 +170,33 @@ def start_run(experiment: str | None = None, name: str | None = None,
     _set_active(run)
     for hook in list(run_start_hooks):  # the cell hooks, in a kernel (see jupyter_mlops/__init__)
         hook(run)
+    for old in ended:
+        print(f"ended run {old.name!r} ({old.id[:8]}) to start {run.name!r}")
     return run
+
+
+def _end_open_runs(current: ActiveRun) -> list[ActiveRun]:
+    """End ``current`` and its open parents (FINISHED), innermost first; see start_run."""
+    from jupyter_mlops.errors import ConflictError
+
+    chain = []
+    run: ActiveRun | None = current
+    while run is not None:
+        chain.append(run)
+        run = getattr(run, "parent", None)
+    for run in chain:  # check them all before ending any: a refusal changes nothing
+        if run.in_with_block:
+            raise ConflictError(
+                f"Run {run.name!r} ({run.id}) is the run of a `with start_run()` block that is "
+                "still executing: pass nested=True for a child run, or start the new run "
+                "after the block.")
+        if not run.owned:
+            raise ConflictError(
+                f"Run {run.name!r} ({run.id}) is this pipeline step's own run: log to it, or "
+                "pass nested=True for a child run.")
+    for run in chain:
+        end_run("FINISHED")
+    return chain
 
 
 def end_run(status: str = "FINISHED") -> None:

@@ -56,17 +56,55 @@ def test_logging_without_start_starts_a_run(client):
     assert mlops.active_run() is None
 
 
-def test_start_run_while_one_is_active_is_a_clear_conflict(client):
-    outer = mlops.start_run(name="first")
-    with pytest.raises(ConflictError) as err:
-        mlops.start_run(name="second")
-    message = str(err.value)
-    assert "first" in message and outer.id in message
-    assert "end_run" in message and "nested=True" in message
-    assert mlops.active_run() is outer  # untouched
-    assert mlops.search_runs("name = 'second'") == []
-    mlops.end_run("KILLED")
-    assert mlops.get_run(outer.id).status == "KILLED"
+def test_starting_a_run_ends_the_one_left_open_and_says_so(client, capsys):
+    first = mlops.start_run(name="first")
+    mlops.log_metric("acc", 0.5)
+    second = mlops.start_run(name="second")
+    out = capsys.readouterr().out
+    assert out.splitlines() == [f"ended run 'first' ({first.id[:8]}) to start 'second'"]
+    assert mlops.active_run() is second
+    assert mlops.get_run(first.id).status == "FINISHED"
+    assert mlops.get_run(first.id).metrics == {"acc": 0.5}
+    mlops.end_run()
+    assert mlops.get_run(second.id).status == "FINISHED"
+    assert mlops.active_run() is None
+    assert capsys.readouterr().out == ""  # ending it by hand is silent
+
+
+def test_an_open_child_and_its_parent_are_both_ended(client, capsys):
+    parent = mlops.start_run(name="sweep")
+    child = mlops.start_run(name="trial", nested=True)
+    assert capsys.readouterr().out == ""  # nested=True keeps the parent open, silently
+    fresh = mlops.start_run(name="fresh")
+    assert capsys.readouterr().out.splitlines() == [
+        f"ended run 'trial' ({child.id[:8]}) to start 'fresh'",
+        f"ended run 'sweep' ({parent.id[:8]}) to start 'fresh'"]
+    assert {mlops.get_run(r.id).status for r in (parent, child)} == {"FINISHED"}
+    assert mlops.get_run(fresh.id).run.parent_run_id is None
+    mlops.end_run()
+
+
+def test_a_with_block_still_running_is_never_ended_behind_its_back(client, capsys):
+    with mlops.start_run(name="outer") as outer:
+        with pytest.raises(ConflictError) as err:
+            mlops.start_run(name="inner")
+        message = str(err.value)
+        assert "outer" in message and outer.id in message and "nested=True" in message
+        assert mlops.active_run() is outer  # untouched
+        assert mlops.search_runs("name = 'inner'") == []
+        # a child opened without `with` inside the block: still refused, and still open
+        child = mlops.start_run(name="child", nested=True)
+        with pytest.raises(ConflictError, match="outer"):
+            mlops.start_run(name="inner")
+        assert mlops.active_run() is child
+        assert mlops.get_run(child.id).status == "RUNNING"
+        mlops.end_run()
+    assert capsys.readouterr().out == ""
+    assert mlops.get_run(outer.id).status == "FINISHED"
+    # after the block, the same run object no longer protects anything
+    after = mlops.start_run(name="after")
+    mlops.end_run()
+    assert mlops.get_run(after.id).status == "FINISHED"
 
 
 def test_nested_runs(client):
@@ -164,3 +202,17 @@ def test_runs_started_in_asyncio_tasks_do_not_trample_each_other(client):
     for i, run_id in enumerate(ids):
         detail = mlops.get_run(run_id)
         assert (detail.status, detail.metrics) == ("FINISHED", {"who": float(i)})
+
+
+def test_a_pipeline_steps_own_run_is_not_ended_by_a_second_start(client, monkeypatch):
+    step_run = client.create_run(name="pipeline-step")
+    monkeypatch.setenv("MLOPS_RUN_ID", step_run.id)
+    attached = mlops.start_run()
+    with pytest.raises(ConflictError, match="pipeline step's own run"):
+        mlops.start_run(name="mine")
+    assert mlops.active_run() is attached
+    assert mlops.get_run(step_run.id).status == "RUNNING"
+    with mlops.start_run(name="mine", nested=True) as child:
+        pass
+    assert mlops.get_run(child.id).run.parent_run_id == step_run.id
+    mlops.end_run()
