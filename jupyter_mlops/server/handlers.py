@@ -20,6 +20,7 @@ from jupyter_mlops.server.schemas import (
     RunsQuery,
     attachment_header,
     check_artifact_name,
+    check_name_or_number,
     metric_history_json,
     run_detail_json,
     run_diff_json,
@@ -148,6 +149,7 @@ class LineageHandler(MlopsHandler):
         node = self.str_arg("node")
         if not node:
             raise InvalidInputError("Give the node to start from, e.g. ?node=run:<id>.")
+        check_name_or_number(node.partition(":")[2], "node id")
         depth = self.int_arg("depth", 10, 1, 50)
         graph = await self.call(lambda c: c.lineage(node, depth=depth))
         self.write_json(graph.to_dict())

@@ -22,6 +22,7 @@ from jupyter_mlops.server.pipeline_schemas import (
     pipeline_run_json,
     schedule_json,
 )
+from jupyter_mlops.server.schemas import check_name_or_number
 
 _PIPELINE = r"(?P<pipeline>[^/]+)"
 _PIPELINE_RUN = r"(?P<pipeline_run_id>[^/]+)"
@@ -104,6 +105,7 @@ class ScheduleHistoryHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self, schedule: str) -> None:
+        schedule = check_name_or_number(schedule, "schedule")
         limit = self.int_arg("limit", 50, 1, 1000)
 
         def load(client: Any) -> dict[str, Any]:
@@ -125,6 +127,7 @@ class _ScheduleActionHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def post(self, schedule: str) -> None:
+        schedule = check_name_or_number(schedule, "schedule")
         check_empty_body(self.json_body(), f"POST schedules/<name>/{self.action}")
         user = self.acting_user
         result = await self.call(self.act, schedule, user)

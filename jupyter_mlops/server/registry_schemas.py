@@ -84,7 +84,11 @@ def parse_request_id(text: str) -> int:
 
 def parse_version(text: str) -> int | str:
     """A version number, or an alias naming one (``champion``)."""
-    if _NUMBER.fullmatch(text):
+    if text.isdigit():  # any script's digits: the registry would try int() on them
+        if not _NUMBER.fullmatch(text):
+            raise InvalidInputError(
+                f"Version numbers are ASCII digits within the 64-bit integer range; got "
+                f"{text[:40]!r}.")
         return check_int64(int(text), "version number")
     return text
 

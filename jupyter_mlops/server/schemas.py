@@ -14,6 +14,8 @@ from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
 
+#: A number the store can look up: ASCII digits, no more than int64 has.
+_STORE_NUMBER = re.compile(r"[0-9]{1,19}")
 #: media types we pass through as Content-Type; anything else is served as octet-stream.
 _MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$")
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f"\\;]')
@@ -60,6 +62,18 @@ class RunPatch:
         if name is None and not tags:
             raise InvalidInputError("Nothing to update: give 'name' and/or 'tags'.")
         return cls(name=name, tags={k: str(v) for k, v in tags.items()})
+
+
+def check_name_or_number(text: str, what: str) -> str:
+    """A path segment that names something or gives its number (a schedule, a version, a
+    lineage node's id). The stores read any ``str.isdigit()`` text as a number, and that
+    includes "²" and "٣" (which ``int()`` refuses or misreads) and digit runs beyond int64
+    (which no integer column holds): refuse those here, as 400, instead of as a 500 there."""
+    if text.isdigit() and not (_STORE_NUMBER.fullmatch(text) and int(text) < 2**63):
+        raise InvalidInputError(
+            f"The {what} {text[:40]!r} reads as a number but is not one the store can hold: "
+            "numbers are ASCII digits 0-9 within the 64-bit integer range.")
+    return text
 
 
 def check_artifact_name(name: str) -> str:

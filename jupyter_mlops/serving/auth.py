@@ -82,7 +82,8 @@ def _split_host(value: str, default_port: int | None) -> tuple[str, int | None]:
     else:
         name, rest = value, ""
     port = default_port
-    if rest.startswith(":") and rest[1:].isdigit():
+    # isascii: str.isdigit() also holds for "²" (latin-1 0xB2 in a header), which int() refuses
+    if rest.startswith(":") and rest[1:].isascii() and rest[1:].isdigit():
         port = int(rest[1:])
     return name.rstrip("."), port
 

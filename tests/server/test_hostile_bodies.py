@@ -168,6 +168,35 @@ async def test_version_number_beyond_int64_is_400(api, registry_seed):
     assert "version number" in body["error"]["message"]
 
 
+PATH_NUMBERS = [
+    # (path parts, query) whose number no store can hold: "²" is str.isdigit() but int()
+    # refuses it; 20 digits overflow every integer column. Both were 500s.
+    (("models", "churn", "versions", "\u00b2"), None),
+    (("models", "churn", "versions", "99999999999999999999"), None),
+    (("models", "churn", "versions", "99999999999999999999", "card"), None),
+    (("schedules", "99999999999999999999", "history"), None),
+    (("schedules", "\u0663", "history"), None),
+    (("lineage",), {"node": "run:\u00b2"}),
+    (("lineage",), {"node": "dataset:99999999999999999999"}),
+]
+
+
+@pytest.mark.parametrize("parts,query", PATH_NUMBERS)
+async def test_numbers_in_paths_beyond_the_store_are_400(api, registry_seed, pipeline_seed,
+                                                         parts, query):
+    status, body = await api(*parts, params=query)
+    assert status == 400, (parts, body)
+    assert "64-bit integer range" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("schedule", ["99999999999999999999", "\u00b2"])
+async def test_schedule_actions_on_impossible_numbers_are_400(api, pipeline_seed, schedule):
+    status, body = await api("schedules", schedule, "pause", **_post({}))
+    assert status == 400, body
+    status, body = await api("schedules", pipeline_seed.schedule, "history")
+    assert status == 200 and body["schedule"]["paused"] is False
+
+
 # ---------------------------------------------------------------------- a real process
 def _server_env(mlops_store, home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLOPS_", "JUPYTER"))}

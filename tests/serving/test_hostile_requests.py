@@ -171,6 +171,27 @@ def test_bad_invocations_are_400_and_scoring_goes_on(hostile_server, project):
     good_feedback_lands(hostile_server, project)
 
 
+@pytest.mark.parametrize("header,value", [("Host", "127.0.0.1:\u00b2"),
+                                          ("Origin", "http://127.0.0.1:\u00b2"),
+                                          ("Host", "127.0.0.1:99999999999999999999")])
+def test_odd_ports_in_headers_are_not_a_500(hostile_server, project, header, value):
+    # A header is latin-1: byte 0xB2 is "²", which str.isdigit() accepts and int() refuses.
+    conn = http.client.HTTPConnection("127.0.0.1", hostile_server.port, timeout=60)
+    try:
+        conn.putrequest("POST", "/feedback", skip_host=header == "Host")
+        conn.putheader(header, value)
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Authorization", f"Bearer {TOKEN}")
+        body = json.dumps({"ids": ["odd-port"], "y_true": [1]}).encode()
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        status = conn.getresponse().status
+    finally:
+        conn.close()
+    assert status < 500
+    good_feedback_lands(hostile_server, project)
+
+
 def test_too_large_bodies_are_413_naming_the_limit(project):
     server = Server(project, "--monitor", "clf@champion", "--poll-seconds", "0",
                     "--max-body-mb", "0.01")
