@@ -117,3 +117,18 @@ def test_no_module_global_and_no_upward_import():
                 assert not name.startswith("jupyter_mlops.pipelines"), \
                     f"{path.name} imports {name}: the registry must not import pipelines"
     assert checked > 20  # the walk saw the registry's imports
+
+
+def test_through_the_cli_the_gate_reads_the_store_given_on_the_command_line(
+        client, pipeline, tmp_path, default_elsewhere, capsys):
+    from jupyter_mlops.cli import main
+    from jupyter_mlops.errors import ERROR_TABLE
+
+    _, version = _version_with_changed_input(client, pipeline, tmp_path)
+    client.flush()
+    rc = main(["--tracking-uri", client.store.url, "--artifact-root", client.store.artifact_root,
+               "models", "alias", "m", "champion", str(version.version)])
+    err = capsys.readouterr().err
+    assert rc == ERROR_TABLE[ConflictError].exit_code, err
+    assert "input data changed: train" in err
+    assert [p for p in default_elsewhere if p.exists()] == []
