@@ -359,11 +359,21 @@ class RegistryClient:
 
     # ================================================================== roles and audit
     def grant_role(self, user: str, role: str, *, by: str | None = None) -> RoleRecord:
-        """Give ``user`` a role (needs ``manage``; anyone may while nobody holds a role)."""
+        """Give ``user`` a role (needs ``manage``).
+
+        Until the first grant a store is single-user: whoever uses it holds every role, so
+        ``propose``, ``approve`` and moving a protected alias need no grant. The first grant
+        makes roles matter from then on (see :meth:`roles_apply`); grant yourself a role
+        first (e.g. ``admin``) before granting others one.
+        """
         return self.store.grant_role(user, role, by=by or current_user())
 
     def revoke_role(self, user: str, role: str, *, by: str | None = None) -> None:
         self.store.revoke_role(user, role, by=by or current_user())
+
+    def roles_apply(self) -> bool:
+        """Whether roles are checked: False until the first role is granted in this store."""
+        return self.store.roles_apply()
 
     def list_roles(self, user: str | None = None) -> list[RoleRecord]:
         return self.store.list_roles(user)

@@ -180,11 +180,26 @@ class RegistryStore:
             out.setdefault(role, set()).add(action)
         return out
 
+    @staticmethod
+    def _never_shared(conn: Connection) -> bool:
+        """True while no role has ever been granted in this store.
+
+        Such a store is one person's: whoever opens it holds every role. Before this rule
+        anyone could already grant themselves ``admin`` there (the bootstrap of ``manage``),
+        so treating them as admin outright gives nobody a power they lacked. The first
+        ``grant`` makes roles matter for good: revoking every role later does not reopen
+        the store (the grant stays in the audit log). Four-eyes policies
+        (``separate_approver``) are checked apart from roles and hold either way.
+        """
+        if conn.execute(select(RoleAssignment.user).limit(1)).first() is not None:
+            return False
+        return conn.execute(select(AuditEvent.id).where(
+            AuditEvent.action == "grant_role").limit(1)).first() is None
+
     def _require(self, conn: Connection, user: str, action: str) -> None:
         """Raise PermissionDeniedError unless one of ``user``'s roles grants ``action``."""
-        if action == "manage" and conn.execute(
-                select(func.count()).select_from(RoleAssignment)).scalar_one() == 0:
-            return  # bootstrap: in a store where nobody holds a role, anyone may set them up
+        if self._never_shared(conn):
+            return  # a single-user store: its user holds every role (see _never_shared)
         perms = self._permissions(conn)
         roles = set(conn.execute(select(RoleAssignment.role)
                                  .where(RoleAssignment.user == user)).scalars())
@@ -632,6 +647,11 @@ class RegistryStore:
             self._audit(conn, by, "grant_permission" if allowed else "revoke_permission",
                         "role", role, {"action": action})
         return self.permissions()
+
+    def roles_apply(self) -> bool:
+        """False while the store was never shared (no role ever granted): see _never_shared."""
+        with read_connection(self.url) as conn:
+            return not self._never_shared(conn)
 
     def may(self, user: str, action: str) -> bool:
         with read_connection(self.url) as conn:
