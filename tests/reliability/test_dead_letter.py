@@ -36,7 +36,16 @@ def _in_tmp_path(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # never find a real project's .mlops/ (PostgreSQL stores)
 
 
-def refuse_metric_key(monkeypatch, bad: set[str]) -> list[int]:
+@pytest.fixture
+def store_patch():
+    """Patches of RunStore undone on their own (``monkeypatch.undo()`` would also undo the
+    fixtures' chdir and environment); undone at teardown whatever happens."""
+    patch = pytest.MonkeyPatch()
+    yield patch
+    patch.undo()
+
+
+def refuse_metric_key(patch: pytest.MonkeyPatch, bad: set[str]) -> list[int]:
     """Make the store refuse any metric batch holding a key in ``bad``; count the writes."""
     original = RunStore._insert_metrics
     calls = [0]
@@ -52,8 +61,8 @@ def refuse_metric_key(monkeypatch, bad: set[str]) -> list[int]:
         calls[0] += 1
         return log_batch(self, *args, **kwargs)
 
-    monkeypatch.setattr(RunStore, "_insert_metrics", staticmethod(insert))
-    monkeypatch.setattr(RunStore, "log_batch", counted)
+    patch.setattr(RunStore, "_insert_metrics", staticmethod(insert))
+    patch.setattr(RunStore, "log_batch", counted)
     return calls
 
 
@@ -65,9 +74,9 @@ def cli(subprocess_env, url, root, *args) -> subprocess.CompletedProcess:
 
 
 def test_a_refused_row_is_set_aside_the_rest_written_and_replay_recovers_it(
-        client, store_url, artifact_root, subprocess_env, monkeypatch):
+        client, store_url, artifact_root, subprocess_env, store_patch):
     a, b = client.create_run(name="a").id, client.create_run(name="b").id
-    refuse_metric_key(monkeypatch, {"poison"})
+    refuse_metric_key(store_patch, {"poison"})
     for i in range(100):
         client.log_metric(a, "x", float(i))
         client.log_metric(b, "x", float(i))
@@ -80,7 +89,7 @@ def test_a_refused_row_is_set_aside_the_rest_written_and_replay_recovers_it(
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeadLetterWarning)  # reported once, not per flush
         client.flush()
-    monkeypatch.undo()  # the cause is fixed
+    store_patch.undo()  # the cause is fixed
 
     got = fresh_read(subprocess_env, store_url, artifact_root, [a, b])
     assert [p[1] for p in got[a]["metrics"]["x"]] == [float(i) for i in range(100)]
@@ -138,38 +147,38 @@ def test_a_real_database_refusal_is_isolated(client, store_url, artifact_root, s
     assert math.isnan(got["metrics"]["n"][0][1])
 
 
-def test_bisection_writes_every_good_row_in_few_writes(client, monkeypatch):
+def test_bisection_writes_every_good_row_in_few_writes(client, store_patch):
     """k refused rows among n cost O(k log n) writes, not n."""
     run = client.create_run().id
     bad = {"poison-1", "poison-2", "poison-3"}
-    calls = refuse_metric_key(monkeypatch, bad)
+    calls = refuse_metric_key(store_patch, bad)
     for i in range(1000):
         client.log_metric(run, "x", float(i))
         if i in (10, 500, 990):
             client.log_metric(run, f"poison-{(i % 3) + 1}", float(i))
     with pytest.warns(DeadLetterWarning, match="refused 3 value"):
         client.flush()
-    monkeypatch.undo()
+    store_patch.undo()
     assert [p.value for p in client.metric_history(run, "x")] == [float(i) for i in range(1000)]
     assert sorted(r.key for r in DeadLetterFile(client.tracking_uri).rows()) == sorted(bad)
     assert calls[0] <= 1 + 3 * 2 * math.ceil(math.log2(1003)), calls[0]
 
 
-def test_an_outage_keeps_rows_queued_and_sets_nothing_aside(client, monkeypatch):
+def test_an_outage_keeps_rows_queued_and_sets_nothing_aside(client, store_patch):
     run = client.create_run().id
     original = RunStore.log_batch
 
     def down(self, *args, **kwargs):
         raise StoreUnavailableError("The metadata store is unavailable (test outage).")
 
-    monkeypatch.setattr(RunStore, "log_batch", down)
+    store_patch.setattr(RunStore, "log_batch", down)
     for i in range(10):
         client.log_metric(run, "x", float(i))
     client.log_params(run, {"p": "1"})
     with pytest.raises(StoreUnavailableError):
         client.flush()
     assert client.writer.pending() == 11
-    monkeypatch.setattr(RunStore, "log_batch", original)
+    store_patch.setattr(RunStore, "log_batch", original)
     client.flush()
     assert [p.value for p in client.metric_history(run, "x")] == [float(i) for i in range(10)]
     assert client.get_run(run).run.params == {"p": "1"}
@@ -177,9 +186,9 @@ def test_an_outage_keeps_rows_queued_and_sets_nothing_aside(client, monkeypatch)
     record("outage-requeue", faults=1, lost=0, checked=11)
 
 
-def test_an_outage_during_bisection_loses_and_duplicates_nothing(client, monkeypatch):
+def test_an_outage_during_bisection_loses_and_duplicates_nothing(client, store_patch):
     run = client.create_run().id
-    refuse_metric_key(monkeypatch, {"poison"})
+    refuse_metric_key(store_patch, {"poison"})
     patched = RunStore.log_batch
     writes = [0]
 
@@ -189,7 +198,7 @@ def test_an_outage_during_bisection_loses_and_duplicates_nothing(client, monkeyp
             raise StoreUnavailableError("The metadata store is unavailable (test outage).")
         return patched(self, *args, **kwargs)
 
-    monkeypatch.setattr(RunStore, "log_batch", flaky)
+    store_patch.setattr(RunStore, "log_batch", flaky)
     for i in range(64):
         client.log_metric(run, "x", float(i), step=i)
     client.log_metric(run, "poison", 1.0)
@@ -197,15 +206,15 @@ def test_an_outage_during_bisection_loses_and_duplicates_nothing(client, monkeyp
         client.flush()
     with pytest.warns(DeadLetterWarning):
         client.flush()
-    monkeypatch.undo()
+    store_patch.undo()
     steps = [p.step for p in client.metric_history(run, "x")]
     assert steps == list(range(64))  # each point once: nothing lost, nothing written twice
     assert [r.key for r in DeadLetterFile(client.tracking_uri).rows()] == ["poison"]
 
 
-def test_rows_that_cannot_be_set_aside_stay_queued(client, monkeypatch, tmp_path):
+def test_rows_that_cannot_be_set_aside_stay_queued(client, store_patch, tmp_path):
     run = client.create_run().id
-    refuse_metric_key(monkeypatch, {"poison"})
+    refuse_metric_key(store_patch, {"poison"})
     (tmp_path / "a-file").write_text("not a folder")
     client.writer._dead_letter = DeadLetterFile(client.tracking_uri,
                                                 tmp_path / "a-file" / "dead-letter.jsonl")
@@ -222,9 +231,9 @@ def test_rows_that_cannot_be_set_aside_stay_queued(client, monkeypatch, tmp_path
     assert [r.key for r in good.rows()] == ["poison"] and client.writer.pending() == 0
 
 
-def test_the_writer_thread_survives_a_refused_row(client, monkeypatch):
+def test_the_writer_thread_survives_a_refused_row(client, store_patch):
     run = client.create_run().id
-    refuse_metric_key(monkeypatch, {"poison"})
+    refuse_metric_key(store_patch, {"poison"})
     client.writer._interval = 0.05
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeadLetterWarning)
@@ -238,20 +247,20 @@ def test_the_writer_thread_survives_a_refused_row(client, monkeypatch):
         while client.writer.pending() and time.monotonic() < deadline:
             time.sleep(0.05)
     assert client.writer._thread.is_alive()
-    monkeypatch.undo()
+    store_patch.undo()
     assert [p.value for p in client.metric_history(run, "x")] == [1.0, 2.0]
     assert [r.key for r in DeadLetterFile(client.tracking_uri).rows()] == ["poison"]
 
 
 def test_replay_keeps_what_is_still_refused_and_drop_removes_it(
-        client, store_url, artifact_root, subprocess_env, monkeypatch):
+        client, store_url, artifact_root, subprocess_env, store_patch):
     gone, live = client.create_run().id, client.create_run().id
-    refuse_metric_key(monkeypatch, {"poison"})
+    refuse_metric_key(store_patch, {"poison"})
     client.log_metric(gone, "poison", 1.0)
     client.log_metric(live, "poison", 2.0)
     with pytest.warns(DeadLetterWarning):
         client.flush()
-    monkeypatch.undo()
+    store_patch.undo()
     client.delete_run(gone)
     dead = DeadLetterFile(store_url)
     # A row no longer valid by today's rules, and another store's row sharing the file.
