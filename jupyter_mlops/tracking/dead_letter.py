@@ -154,10 +154,12 @@ class DeadRow:
 
     @classmethod
     def from_json(cls, data: dict) -> DeadRow:
+        at = data.get("at")
         return cls(store=str(data.get("store", "")), run_id=data.get("run_id"),
                    kind=data.get("kind"), key=data.get("key"), value=data.get("value"),
                    step=data.get("step"), timestamp=data.get("timestamp"),
-                   error=str(data.get("error", "")), at=float(data.get("at") or 0.0))
+                   error=str(data.get("error", "")),
+                   at=float(at) if isinstance(at, (int, float)) else 0.0)
 
     @classmethod
     def of(cls, store: str, run_id: str, item: Item, error: BaseException | str) -> DeadRow:
@@ -226,24 +228,27 @@ class DeadLetterFile:
     def rows(self) -> list[DeadRow]:
         """The rows set aside for this store, oldest first."""
         with self._locked():
-            return [DeadRow.from_json(d) for d in self._read() if d.get("store") == self.store]
+            return [DeadRow.from_json(d) for _, d in self._read() if self._mine(d)]
 
-    def _read(self) -> list[dict]:
+    def _mine(self, data: dict | None) -> bool:
+        return data is not None and data.get("store") == self.store
+
+    def _read(self) -> list[tuple[str, dict | None]]:
+        """Every line with its parsed object (None for a line that is not a JSON object: a
+        torn last line after a power cut, a hand edit; kept as it is, never fatal)."""
         try:
             text = self.path.read_text(encoding="utf-8", errors="surrogateescape")
         except FileNotFoundError:
             return []
-        out = []
-        for n, line in enumerate(text.splitlines(), 1):
+        out: list[tuple[str, dict | None]] = []
+        for line in text.splitlines():
             if not line.strip():
                 continue
             try:
                 data = json.loads(line)
             except ValueError:
-                # A torn last line (power cut mid-append) or a hand edit: keep it out of the
-                # way rather than refusing the whole file.
-                data = {"store": None, "unreadable": line, "line": n}
-            out.append(data if isinstance(data, dict) else {"store": None, "unreadable": line})
+                data = None
+            out.append((line, data if isinstance(data, dict) else None))
         return out
 
     def replay(self, runs, drop: bool = False) -> ReplayReport:
@@ -251,13 +256,16 @@ class DeadLetterFile:
 
         Rows still invalid or still refused stay in the file (with the new reason), or are
         removed with ``drop=True``. A store outage stops the replay: what was written is
-        removed from the file, the rest stays, and the error is raised.
+        removed from the file, the rest stays, and the error is raised. Lines of other stores
+        (and unreadable lines) are kept as they are. A crash after writing but before the
+        file is rewritten leaves the rows in it, and replaying them again adds a metric point
+        a second time (params and tags are simply set again).
         """
         written, kept, dropped = 0, [], []
         with self._locked():
             everything = self._read()
-            others = [d for d in everything if d.get("store") != self.store]
-            mine = [DeadRow.from_json(d) for d in everything if d.get("store") == self.store]
+            others = [line for line, d in everything if not self._mine(d)]
+            mine = [DeadRow.from_json(d) for _, d in everything if self._mine(d)]
             by_run: dict[Any, list[DeadRow]] = {}
             for row in mine:
                 problem = _invalid(row)
@@ -291,13 +299,13 @@ class DeadLetterFile:
             raise stop
         return ReplayReport(written, kept, dropped)
 
-    def _rewrite(self, others: list[dict], kept: list[DeadRow]) -> None:
-        lines = [json.dumps(d, ensure_ascii=True) for d in others] + [r.to_json() for r in kept]
+    def _rewrite(self, others: list[str], kept: list[DeadRow]) -> None:
+        lines = others + [r.to_json() for r in kept]
         if not lines:
             self.path.unlink(missing_ok=True)
             return
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "w", encoding="ascii") as f:
+        with open(tmp, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write("".join(line + "\n" for line in lines))
             f.flush()
             os.fsync(f.fileno())

@@ -268,6 +268,7 @@ def test_replay_keeps_what_is_still_refused_and_drop_removes_it(
         row = json.loads(dead.path.read_text().splitlines()[-1])
         f.write(json.dumps({**row, "timestamp": float("nan")}) + "\n")
         f.write(json.dumps({**row, "store": "postgresql://elsewhere/db"}) + "\n")
+        f.write('{"v": 1, "store": "sqlite:///torn by a power cut\n')
 
     kept = cli(subprocess_env, store_url, artifact_root, "replay")
     assert kept.returncode == 1, kept.stdout + kept.stderr
@@ -280,7 +281,9 @@ def test_replay_keeps_what_is_still_refused_and_drop_removes_it(
     assert dropped.returncode == 0, dropped.stdout + dropped.stderr
     assert "written: 0  kept: 0  dropped: 2" in dropped.stdout
     assert dead.rows() == []
-    assert "elsewhere" in dead.path.read_text()  # another store's rows are left alone
+    left = dead.path.read_text()
+    assert "elsewhere" in left  # another store's rows are left alone,
+    assert '{"v": 1, "store": "sqlite:///torn by a power cut\n' in left  # a torn line too
     assert [p.value for p in client.metric_history(live, "poison")] == [2.0]
 
 
