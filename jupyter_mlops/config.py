@@ -50,6 +50,8 @@ ENV_VARS = {
                "refused as zip bombs."),
         EnvVar("MLOPS_SERVE_TOKEN", "Bearer token of `jupyter mlops serve` (default: a new "
                "one per start, printed and saved under MLOPS_HOME/runtime/)."),
+        EnvVar("MLOPS_SERVE_MAX_JSON_DEPTH", "Deepest nesting of arrays/objects a request "
+               "body of `jupyter mlops serve` may have (default 64; deeper ones get 400)."),
     )
 }
 
