@@ -219,6 +219,7 @@ def test_killed_writer_is_reaped(client, spawn_helper):
     _assert_flushed_values_survived(client, run_id)
 
 
+@pytest.mark.slow  # spawns and kills a writer, 5.3 s measured (load 8)
 def test_killed_writer_is_reaped_on_next_open(client, spawn_helper, store_url, artifact_root):
     run_id = _kill_writer_after_flush(spawn_helper)
     client.writer.close()
@@ -235,6 +236,7 @@ def test_killed_writer_is_reaped_on_next_open(client, spawn_helper, store_url, a
 WORKERS, POINTS = 4, 5000
 
 
+@pytest.mark.slow  # 4 processes x 5000 points, 21.9 s measured (load 8)
 def test_many_processes_log_to_one_store_and_lose_nothing(client, spawn_helper, store_url,
                                                           artifact_root, tmp_path):
     shared = client.create_run(experiment="concurrency", name="shared")

@@ -88,6 +88,7 @@ def test_a_store_from_a_newer_version_is_refused(store_url, artifact_root, raw_d
     assert inspect(raw_db.engine).get_table_names() == ["alembic_version"]
 
 
+@pytest.mark.slow  # several processes race to migrate, 17.4 s measured (load 8)
 def test_concurrent_first_opens_migrate_once(store_url, artifact_root, spawn_helper, tmp_path,
                                              raw_db):
     go = tmp_path / "go"

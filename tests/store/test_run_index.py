@@ -98,6 +98,7 @@ def same(a, b) -> bool:
     return [r.to_dict() for r in a] == [r.to_dict() for r in b]
 
 
+@pytest.mark.slow  # 300 hypothesis examples, 21.6 s measured (load 8)
 @settings(max_examples=300, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(generated=filters)
