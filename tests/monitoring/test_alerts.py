@@ -77,6 +77,7 @@ def test_failed_launch_is_recorded(client, registered, reference, tmp_path):
     assert alert.action == "FAILED" and "no such executable" in alert.message
 
 
+@pytest.mark.slow  # a real pipeline run in a kernel, 43.8 s measured (load 9)
 @pytest.mark.kernel
 def test_alert_starts_a_real_pipeline_run(client, registered, reference, tmp_path,
                                           monkeypatch):

@@ -28,6 +28,7 @@ def watched(client, registered, reference, model):
     return mon
 
 
+@pytest.mark.slow  # renders the drift report figures, 8.7 s measured (load 9)
 def test_report_figures_and_standalone_html(watched, tmp_path):
     report = watched.report()
     assert set(report.figures) == {"psi per feature over time", "Drift share and live quality",
@@ -57,6 +58,7 @@ def test_prometheus_exposition(watched):
     assert 'feature="a",measure="psi"' in fresh and "mlops_monitor_drift_share" in fresh
 
 
+@pytest.mark.slow  # renders the drift report figures, 13.1 s measured (load 9)
 def test_magic_subcommand(watched, tmp_path, capsys, monkeypatch):
     from IPython.core.magic_arguments import MagicArgumentParser
 
@@ -84,6 +86,7 @@ def _cli(argv, capsys):
     return code, capsys.readouterr().out
 
 
+@pytest.mark.slow  # renders the drift report figures, 7.1 s measured (load 9)
 def test_cli(watched, client, tmp_path, capsys):
     code, out = _cli(["monitor", "list"], capsys)
     assert code == 0 and "clf@champion" in out and "3" in out

@@ -50,6 +50,7 @@ def test_several_aliases_on_one_version(two_versions):
     assert reg.alias_history("m", "challenger")[0].details["alias"] == "challenger"
 
 
+@pytest.mark.slow  # two processes race, 5.6 s measured (load 9)
 def test_two_processes_racing_leave_one_winner_and_a_complete_log(
         two_versions, spawn_helper, tmp_path):
     reg, n = two_versions, 25

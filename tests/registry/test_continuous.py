@@ -11,6 +11,9 @@ from sklearn.model_selection import train_test_split
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.registry.continuous import promote_if_better
 
+# Fits and registers real models: 14.5 s and 31.6 s measured (load 9).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def data():
