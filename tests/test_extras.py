@@ -100,10 +100,8 @@ def test_missing_extra_maps_to_501_and_exit_2():
     from jupyter_mlops import errors
 
     exc = MissingExtraError("x", extra="dask")
-    assert errors.http_status_for(exc) == 501
-    exit_code_for = getattr(errors, "exit_code_for", None)
-    if exit_code_for is not None:
-        assert exit_code_for(exc) == 2
+    assert errors.http_status_for(exc) == 501  # this server lacks the feature
+    assert errors.exit_code_for(exc) == errors.EXIT_ERROR  # a refusal, not a failed run
 
 
 def test_urls_without_an_extra_pass(tmp_path):
