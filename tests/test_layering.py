@@ -28,6 +28,7 @@ PROBES = {
     "front-doors-independent": ("notebook/_probe.py", "from jupyter_mlops.server import base"),
     "components-no-front-doors": ("monitoring/_probe.py", "from jupyter_mlops.server import base"),
     "front-doors-no-store": ("server/_probe.py", "from jupyter_mlops.store import runs"),
+    "sql-in-the-store": ("registry/_probe_sql.py", "import sqlalchemy"),
 }
 
 
