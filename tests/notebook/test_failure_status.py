@@ -17,10 +17,10 @@ import textwrap
 
 import nbformat
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .conftest import REPO
-
-pytestmark = pytest.mark.kernel
 
 START = {
     "load_ext": "%load_ext jupyter_mlops\n%mlops start --name {name}\n"
@@ -94,6 +94,7 @@ def _the_run(name: str):
         forget_open_stores()
 
 
+@pytest.mark.kernel
 @pytest.mark.slow
 @pytest.mark.parametrize(("start", "case"), [("import", c) for c in CASES]
                          + [("load_ext", c) for c in LOAD_EXT_CASES])
@@ -107,6 +108,7 @@ def test_the_run_ends_as_papermill_says(kernel_store, start, case):
     assert run.metrics["first"] == 1.0  # durable at the end of the first cell
 
 
+@pytest.mark.kernel
 @pytest.mark.slow
 def test_raise_in_the_parameters_cell_fails_the_run(kernel_store):
     nb = _notebook(START["import"].format(name="params"), "print('never')",
@@ -135,6 +137,7 @@ def test_import_alone_stays_light_and_a_script_keeps_what_it_logged(kernel_store
     assert run.metrics["loss"] == pytest.approx(0.01)
 
 
+@pytest.mark.kernel
 def test_a_bare_import_in_a_kernel_is_durable_at_cell_end(kernel_store):
     """Without %load_ext, values logged in a finished cell survive a SIGKILL of the kernel."""
     import signal
@@ -169,3 +172,32 @@ def test_a_bare_import_in_a_kernel_is_durable_at_cell_end(kernel_store):
     finally:
         client.close()
         forget_open_stores()
+
+
+@settings(max_examples=150, deadline=None)
+@given(cls=st.sampled_from([SystemExit, KeyboardInterrupt, ValueError]),
+       value=st.one_of(st.none(), st.integers(-3, 3), st.booleans(), st.text(max_size=8),
+                       st.sampled_from(["", "0", "1", "None"])))
+def test_the_exit_rule_is_papermills_own(cls, value):
+    """Whatever a cell raises, the hooks' verdict is the one papermill's own code gives its
+    error output (ipykernel reports ``ename`` = class name, ``evalue`` = ``str(exc)``)."""
+    import tempfile
+
+    from papermill.exceptions import PapermillExecutionError
+    from papermill.execute import raise_for_execution_errors
+
+    from jupyter_mlops.tracking.outcome import fails_notebook
+
+    exc = cls() if value is None else cls(value)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("raise it", execution_count=1, outputs=[
+        nbformat.v4.new_output("error", ename=type(exc).__name__, evalue=str(exc),
+                               traceback=[])])]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            raise_for_execution_errors(nb, os.path.join(tmp, "out.ipynb"))
+            papermill_fails = False
+        except PapermillExecutionError:
+            papermill_fails = True
+    assert fails_notebook(exc) is papermill_fails
+    assert fails_notebook(None) is False
