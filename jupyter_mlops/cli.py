@@ -102,7 +102,9 @@ def _client(args):
 def runs_list(args) -> None:
     client = _client(args)
     runs = client.search_runs(args.filter, args.experiment, args.order_by,
-                              max_results=max(1, min(args.limit, 50_000)))
+                              max_results=max(1, min(args.limit, 50_000)), warn=False)
+    if runs.hint:  # on stderr, so `--format json` output stays parseable
+        print(f"hint: {runs.hint}", file=sys.stderr)
     if args.format == "json":
         json.dump([r.to_dict() for r in runs], sys.stdout, indent=2)
         print()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import current_user
+from jupyter_mlops.display import RunList
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
 from jupyter_mlops.extras import require
 from jupyter_mlops.store import Store, open_store
@@ -480,9 +481,41 @@ class Client:
 
     def search_runs(self, filter: str | None = None, experiment: str | None = None,
                     order_by: Sequence[str] | str | None = None, max_results: int = 100,
-                    offset: int = 0) -> list[RunRecord]:
-        """Runs matching the filter language (see :mod:`jupyter_mlops.store.filters`)."""
-        return self.store.runs.search_runs(filter, experiment, order_by, max_results, offset)
+                    offset: int = 0, *, warn: bool = True) -> RunList:
+        """Runs matching the filter language (see :mod:`jupyter_mlops.store.filters`).
+
+        Returns
+        -------
+        RunList
+            A plain list of :class:`RunRecord` that renders as a table (HTML in a notebook,
+            text for ``print``). Its ``hint`` is None, or names the filter's keys that no run
+            has with the closest keys the store knows.
+
+        Warns
+        -----
+        UnknownFilterKeyWarning
+            With the same hint, when ``warn`` (front doors that show the hint themselves
+            pass ``warn=False``).
+        """
+        found = self.store.runs.search_runs(filter, experiment, order_by, max_results, offset)
+        hint = self.filter_hint(filter)
+        if hint and warn:
+            import warnings
+
+            from jupyter_mlops.errors import UnknownFilterKeyWarning
+
+            warnings.warn(hint, UnknownFilterKeyWarning, stacklevel=2)
+        return RunList(found, hint)
+
+    def filter_hint(self, filter: str | None) -> str | None:
+        """Why a filter may find nothing: each key it names that no run has, and the closest
+        known keys (``difflib``); None when every key exists (or the filter has none)."""
+        if not filter:
+            return None
+        from jupyter_mlops.store.filter_hints import unknown_key_hint
+        from jupyter_mlops.store.filters import parse_filter
+
+        return unknown_key_hint(self.store.url, parse_filter(filter))
 
     def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
         return self.store.runs.count_runs(filter, experiment)

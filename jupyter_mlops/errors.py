@@ -91,6 +91,13 @@ class TransferError(MlopsError):
     """A store copy finished but does not match its source (a row count or a blob hash)."""
 
 
+class UnknownFilterKeyWarning(UserWarning):
+    """A ``search_runs`` filter names a key no run has; the message names the closest ones.
+
+    A warning, not an error: the filter is valid and its (empty) answer is correct.
+    """
+
+
 class Mapped(NamedTuple):
     """How a front door reports one kind of error."""
 

@@ -302,8 +302,20 @@ def get_run(run_id: str):
 def search_runs(filter: str | None = None, experiment: str | None = None,
                 order_by: list[str] | str | None = None, max_results: int = 100,
                 offset: int = 0) -> list[RunRecord]:
-    """Search runs with the filter language, e.g. ``"metrics.acc > 0.9 and params.model = 'svc'"``."""
-    return get_client().search_runs(filter, experiment, order_by, max_results, offset)
+    """Search runs with the filter language, e.g. ``"metrics.acc > 0.9 and params.model = 'svc'"``.
+
+    A filter naming a key no run has warns (``UnknownFilterKeyWarning``) with the closest
+    known keys; the returned list (a ``RunList``) carries the same ``hint``.
+    """
+    found = get_client().search_runs(filter, experiment, order_by, max_results, offset,
+                                     warn=False)
+    if found.hint:
+        import warnings
+
+        from jupyter_mlops.errors import UnknownFilterKeyWarning
+
+        warnings.warn(found.hint, UnknownFilterKeyWarning, stacklevel=2)  # the caller's line
+    return found
 
 
 def lineage(obj: Any, depth: int = 10):

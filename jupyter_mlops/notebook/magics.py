@@ -235,7 +235,9 @@ class MlopsMagics(Magics):
 
         client = fluent.get_client()
         # Validate first so a bad filter is a one-line UsageError, not an empty widget.
-        client.search_runs(args.filter, args.experiment, args.order_by, max_results=1)
+        # A filter key no run has is shown as a hint line inside the table widget.
+        client.search_runs(args.filter, args.experiment, args.order_by, max_results=1,
+                           warn=False)
         display(RunsTable(client, args.filter, args.experiment, args.order_by,
                           limit=max(1, min(args.limit, 10_000))))
 

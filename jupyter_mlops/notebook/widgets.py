@@ -147,14 +147,17 @@ class RunsTable:
     def query(self):
         order = [o.strip() for o in self.order.value.split(",") if o.strip()] or None
         return self.client.search_runs(self.filter.value or None, self.experiment, order,
-                                       max_results=self.limit)
+                                       max_results=self.limit, warn=False)
 
     def refresh(self) -> None:
         from jupyter_mlops.errors import MlopsError
 
         try:
-            self.table.value = runs_html(self.query())
-            self.message.value = ""
+            found = self.query()
+            self.table.value = runs_html(found)
+            # a misspelt key: say which keys exist instead of showing a silent empty table
+            self.message.value = (f"<p class='jp-mlops-hint'>hint: {html.escape(found.hint)}</p>"
+                                  if found.hint else "")
         except MlopsError as exc:  # show the error in the widget, keep the last table
             self.message.value = f"<pre style='color:var(--jp-error-color1,red)'>{html.escape(str(exc))}</pre>"
 

@@ -70,7 +70,8 @@ class RunsHandler(MlopsHandler):
         def page(client: Any) -> tuple[list[Any], int]:
             runs = client.search_runs(
                 filter=query.filter, experiment=query.experiment,
-                order_by=query.order_by or None, max_results=query.limit, offset=query.offset)
+                order_by=query.order_by or None, max_results=query.limit, offset=query.offset,
+                warn=False)  # the hint goes into the answer, not the server's log
             return runs, client.count_runs(filter=query.filter, experiment=query.experiment)
 
         runs, total = await self.call(page)

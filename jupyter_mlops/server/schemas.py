@@ -137,6 +137,8 @@ def runs_page_json(runs: list[Any], total: int, query: RunsQuery) -> dict[str, A
         "total": total,
         "limit": query.limit,
         "offset": query.offset,
+        # Names filter keys no run has, with the closest known ones (Client.filter_hint).
+        "hint": getattr(runs, "hint", None),
     }
 
 

@@ -6,6 +6,9 @@ import dataclasses
 import math
 from typing import Any
 
+# Stdlib-only formatting below the store: records render without importing upward.
+from jupyter_mlops import display
+
 RUN_STATUSES = ("RUNNING", "FINISHED", "FAILED", "KILLED")
 
 
@@ -62,6 +65,12 @@ class RunRecord(Record):
     params: dict[str, str] = dataclasses.field(default_factory=dict)
     metrics: dict[str, float] = dataclasses.field(default_factory=dict)
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return display.run_text(self)
+
+    def _repr_html_(self) -> str:
+        return display.run_html(self)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,6 +162,12 @@ class RunDetail(Record):
     def tags(self) -> dict[str, str]:
         return self.run.tags
 
+    def __str__(self) -> str:
+        return display.detail_text(self)
+
+    def _repr_html_(self) -> str:
+        return display.detail_html(self)
+
 
 @dataclasses.dataclass(frozen=True)
 class LineageNode(Record):
@@ -181,6 +196,12 @@ class LineageGraph(Record):
     def downstream(self, node_id: str | None = None) -> set[str]:
         """Ids of every node fed by ``node_id`` (default: the root)."""
         return _reach(node_id or self.root, {(e.src, e.dst) for e in self.edges})
+
+    def __str__(self) -> str:
+        return display.lineage_text(self)
+
+    def _repr_html_(self) -> str:
+        return display.lineage_html(self)
 
 
 def _reach(start: str, pairs: set[tuple[str, str]]) -> set[str]:

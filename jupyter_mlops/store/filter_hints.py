@@ -1,0 +1,90 @@
+"""Help for a filter that names a key no run has: the closest keys the store does know.
+
+A misspelt key is not an error (``metrics.acc_val > 0.9`` is a valid filter that matches
+nothing), so the search still answers; this module says why it is empty. Every comparison on
+a key a run lacks is false — ``tags.team != 'x'`` included, as in MLflow — so the hint says
+that too, with the filter that does find runs without the key (``tags.team is null``).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from sqlalchemy import select
+
+from jupyter_mlops.store.engine import read_connection
+from jupyter_mlops.store.filter_sql import And, Comparison, Node, Not, Or
+from jupyter_mlops.store.orm import LatestMetric, Param, Tag
+
+_PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
+_KEYED = {"metric": LatestMetric, "param": Param, "tag": Tag}
+#: How many known keys a hint names at most.
+MAX_SUGGESTIONS = 3
+
+
+def keyed_operands(node: Node | None) -> dict[str, set[str]]:
+    """``{"metric": {"acc"}, "tag": {"team"}}``: the keys a filter compares, by kind."""
+    out: dict[str, set[str]] = {}
+    stack = [node] if node is not None else []
+    while stack:  # iterative: filters may nest up to MAX_NESTING_DEPTH
+        item = stack.pop()
+        if isinstance(item, Comparison):
+            if item.operand.kind in _KEYED:
+                out.setdefault(item.operand.kind, set()).add(item.operand.key)
+        elif isinstance(item, (And, Or)):
+            stack.extend(item.items)
+        elif isinstance(item, Not):
+            stack.append(item.item)
+    return out
+
+
+def unknown_key_hint(url: str, node: Node | None) -> str | None:
+    """One sentence naming each key of the filter that no run in the store has, or None.
+
+    Two indexed queries at most per kind of key: which of the filter's keys exist, and only
+    when one does not, the store's known keys of that kind to suggest from.
+    """
+    wanted = keyed_operands(node)
+    if not wanted:
+        return None
+    parts = []
+    with read_connection(url) as conn:
+        for kind in ("metric", "param", "tag"):
+            keys = wanted.get(kind)
+            if not keys:
+                continue
+            table = _KEYED[kind]
+            found = set(conn.execute(
+                select(table.key).where(table.key.in_(sorted(keys))).distinct()).scalars())
+            missing = sorted(keys - found)
+            if not missing:
+                continue
+            known = list(conn.execute(select(table.key).distinct()).scalars())
+            for key in missing:
+                parts.append(_sentence(kind, key, known))
+    if not parts:
+        return None
+    return " ".join(parts) + (
+        " A run without a key matches no comparison on it, not even != "
+        "(use `… is null` to find such runs).")
+
+
+def _sentence(kind: str, key: str, known: list[str]) -> str:
+    prefix = _PREFIX[kind]
+    close = difflib.get_close_matches(key, known, n=MAX_SUGGESTIONS, cutoff=0.6)
+    if not close:  # case slips and prefixes difflib's ratio misses: 'ACC', 'val'
+        folded = key.casefold()
+        close = [k for k in sorted(known) if folded in k.casefold()
+                 or k.casefold() in folded][:MAX_SUGGESTIONS]
+    if close:
+        return (f"No run has {prefix}.{key}; did you mean "
+                + ", ".join(f"{prefix}.{k}" for k in close) + "?")
+    if known:
+        shown = sorted(known)[:10]
+        more = f" (and {len(known) - len(shown)} more)" if len(known) > len(shown) else ""
+        return (f"No run has {prefix}.{key}; the {kind} keys are "
+                + ", ".join(shown) + more + ".")
+    return f"No run has {prefix}.{key}: no run has logged any {kind} yet."
+
+
+__all__ = ["MAX_SUGGESTIONS", "keyed_operands", "unknown_key_hint"]
