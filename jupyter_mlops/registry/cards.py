@@ -94,6 +94,9 @@ class ModelCard:
     def _repr_markdown_(self) -> str:
         return self.markdown
 
+    def __str__(self) -> str:  # print(card) in a terminal: the Markdown, not a dataclass dump
+        return self.markdown
+
     def save(self, path: str | Path) -> Path:
         """Write ``.html`` or Markdown (any other suffix) to ``path``."""
         path = Path(path)

@@ -64,3 +64,15 @@ def test_revoking_every_role_keeps_the_store_shared(reg, pipeline):
     assert reg.list_roles() == [] and reg.roles_apply() is True
     with pytest.raises(PermissionDeniedError, match="may not propose"):
         reg.propose("m", 1, "champion", user="ada")
+
+
+def test_print_card_shows_its_markdown_and_html_escapes(reg, pipeline, capsys):
+    run = reg.client.create_run(name="<script>alert(1)</script>")
+    reg.register_model(pipeline, "m", run=run, description="<script>bad()</script>")
+    reg.client.end_run(run.id)
+    card = reg.model_card("m", 1)
+    print(card)
+    out = capsys.readouterr().out
+    assert out.startswith("# Model card: m version 1\n") and "## " in out
+    assert "ModelCard(" not in out and "<script>" not in out
+    assert "<script>" not in card._repr_html_() and "&lt;script&gt;" in card._repr_html_()
