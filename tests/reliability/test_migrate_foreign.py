@@ -331,3 +331,25 @@ def test_opening_a_foreign_database_as_the_store_names_it_and_leaves_it(kind, tm
     with pytest.raises(MlopsError, match=re.escape(kind)):
         Client(f"sqlite:///{path}", str(tmp_path / "art"))
     assert snapshot(folder) == before
+
+
+def test_a_store_on_either_backend_is_copied_through_read_only_reads(store_url, tmp_path):
+    """The copy itself reads the source read-only (PostgreSQL: read-only transactions)."""
+    from jupyter_mlops.client import Client
+    from jupyter_mlops.store import forget_open_stores
+
+    c = Client(store_url, str(tmp_path / "src-art"))
+    for i in range(3):
+        run = c.create_run(experiment="e")
+        c.log_metrics(run.id, {"acc": i / 3, "loss": 1 - i / 3})
+        c.log_artifact(run.id, {"i": i}, name="cfg.json")
+        c.end_run(run.id)
+    c.close()
+    forget_open_stores()
+    before = _dump(store_url)
+    target = f"sqlite:///{tmp_path / 't.db'}"
+    rc = main(["migrate", "--from", store_url, "--to", target, "--from-artifacts",
+               str(tmp_path / "src-art"), "--to-artifacts", str(tmp_path / "t-art"), "-q"])
+    assert rc == 0
+    assert _dump(store_url) == before
+    assert len(_dump(target)["runs"]) == 3
