@@ -33,10 +33,14 @@ def handle(command: str, args: argparse.Namespace, shell: Any) -> Any:
 def _monitor(args: argparse.Namespace, shell: Any) -> None:
     from IPython.display import HTML, display
 
-    from jupyter_mlops.monitoring.monitor import get_monitor
+    from jupyter_mlops.monitoring.monitor import buffered_progress, get_monitor
 
     mon = get_monitor(args.name)
     report = mon.report(last=max(1, args.last), measure=args.measure)
     display(HTML(report.to_html(standalone=False)))
+    if not report.windows:  # nothing to draw until a window closes: say how far it is
+        print("\n".join(buffered_progress(mon.id)) or
+              f"No window has closed yet: {mon.progress().split(' (')[0]} logged in this "
+              "kernel; log predictions with Monitor.log_predictions().")
     if args.html:
         print(f"Wrote {report.save_html(args.html)}.")

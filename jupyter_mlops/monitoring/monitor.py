@@ -148,6 +148,13 @@ class Monitor:
             Which version produced them (default: what the alias points at when the
             window closes).
 
+        Returns
+        -------
+        LoggedWindows
+            The windows this call closed (a list of ``WindowRecord``, often empty). It shows
+            itself as one line on how full the open window is, e.g. ``window 37/1000 rows;
+            flush() to close it now``, so a notebook cell ending in this call says something.
+
         Raises
         ------
         InvalidInputError
@@ -156,7 +163,7 @@ class Monitor:
             1970 and 9999.
         """
         chunk = self._chunk(X, y_pred, ids, timestamp, model_version)
-        closed: list[WindowRecord] = []
+        closed = LoggedWindows(self)
         if len(chunk) == 0:
             return closed
         with self._lock:
@@ -253,6 +260,20 @@ class Monitor:
                     math.floor(now / self.window["seconds"]) > self._bucket:
                 return self._close_buffer()
         return []
+
+    def progress(self) -> str:
+        """One line on the open window: how many rows it holds, and when it will close."""
+        with self._lock:
+            buffered, bucket = self._buffered, self._bucket
+        tail = "; flush() to close it now" if buffered else ""
+        if "rows" in self.window:
+            return f"window {buffered}/{self.window['rows']} rows{tail}"
+        period = self.window["seconds"]
+        if not buffered or bucket is None:
+            return f"window 0 rows (a window closes every {period:g} s of row timestamps)"
+        closes = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime((bucket + 1) * period))
+        return (f"window {buffered} rows, closes with the first row stamped after {closes} "
+                f"(every {period:g} s){tail}")
 
     def flush(self) -> WindowRecord | None:
         """Close the open window now, however few rows it has (None if it is empty)."""
@@ -479,6 +500,35 @@ class Monitor:
 # ============================================================================ exit
 #: Monitors alive in this process; their open windows are closed at interpreter exit.
 _live_monitors: "weakref.WeakSet[Monitor]" = weakref.WeakSet()
+
+
+class LoggedWindows(list):
+    """What :meth:`Monitor.log_predictions` returns: the windows it closed (a plain list),
+    shown as a line on them and on how full the open window is (``window 37/1000 rows;
+    flush() to close it now``): a window needs ``window`` rows before anything is computed,
+    and a first try with a few rows should say so rather than print ``[]``."""
+
+    def __init__(self, monitor: Monitor):
+        super().__init__()
+        self._progress = monitor.progress
+
+    def __repr__(self) -> str:
+        closed = "".join(
+            f"closed window {w.seq} ({w.rows} rows, {w.columns_drifted} of "
+            f"{w.columns_checked} columns drifted); " for w in self)
+        return closed + self._progress()
+
+    __str__ = __repr__
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython: the same line, not a list
+        p.text(repr(self))
+
+
+def buffered_progress(monitor_id: int) -> list[str]:
+    """:meth:`Monitor.progress` of every monitor object in this process logging to
+    ``monitor_id`` that holds rows (``%mlops monitor`` reopens the monitor, so the rows a
+    notebook logged live in another object)."""
+    return [m.progress() for m in list(_live_monitors) if m.id == monitor_id and m._buffered]
 
 
 @atexit.register
