@@ -156,6 +156,9 @@ class RunList(list):
     def __str__(self) -> str:
         return runs_text(self, self.hint)
 
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text view (repr() stays a list's)
+        p.text(str(self))
+
 
 # ------------------------------------------------------------------ lineage
 def lineage_text(graph: Any) -> str:

@@ -69,6 +69,9 @@ class RunRecord(Record):
     def __str__(self) -> str:
         return display.run_text(self)
 
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text view: the summary, too
+        p.text(str(self))
+
     def _repr_html_(self) -> str:
         return display.run_html(self)
 
@@ -165,6 +168,9 @@ class RunDetail(Record):
     def __str__(self) -> str:
         return display.detail_text(self)
 
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text view: the summary, too
+        p.text(str(self))
+
     def _repr_html_(self) -> str:
         return display.detail_html(self)
 
@@ -199,6 +205,9 @@ class LineageGraph(Record):
 
     def __str__(self) -> str:
         return display.lineage_text(self)
+
+    def _repr_pretty_(self, p, cycle) -> None:  # IPython's text view: the summary, too
+        p.text(str(self))
 
     def _repr_html_(self) -> str:
         return display.lineage_html(self)
