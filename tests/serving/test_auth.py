@@ -173,6 +173,7 @@ def test_allowed_origin_gets_cors(guarded):
     assert "access-control-allow-origin" not in hdrs
 
 
+@pytest.mark.slow  # starts its own model server, 20.8 s measured (load 9)
 def test_auth_all_protects_every_route_but_the_probes(project):
     server = Server(project, "--auth", "all", "--poll-seconds", "0")
     try:
@@ -190,6 +191,7 @@ def test_auth_all_protects_every_route_but_the_probes(project):
         server.stop()
 
 
+@pytest.mark.slow  # starts its own model server, 20.7 s measured (load 9)
 def test_generated_token_is_printed_once_and_kept_in_a_private_file(project, tmp_path):
     token_file = tmp_path / "runtime" / "serve.json"
     server = Server(project, "--monitor", "clf@champion", "--poll-seconds", "0",
@@ -210,6 +212,7 @@ def test_generated_token_is_printed_once_and_kept_in_a_private_file(project, tmp
     assert not token_file.exists()  # removed when the server stops
 
 
+@pytest.mark.slow  # starts its own model server, 20.1 s measured (load 9)
 def test_given_token_is_not_printed(project, tmp_path):
     token_file = tmp_path / "given.json"
     server = Server(project, "--poll-seconds", "0", "--token-file", str(token_file))

@@ -10,7 +10,12 @@ import json
 import statistics
 import time
 
+import pytest
+
 from .conftest import Server
+
+# Each test starts its own model server: 28.6 s and 26.0 s measured (load 9).
+pytestmark = pytest.mark.slow
 
 BODY = json.dumps({"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1.0, 2.0, 3.0]]}})
 
