@@ -401,6 +401,28 @@ def test_stop_returns_while_the_store_hangs(mlops_store, tmp_path, caplog):
         blocker.close()
 
 
+def test_stop_survives_a_last_flush_that_raises(mlops_store, tmp_path, caplog, monkeypatch):
+    """A last flush that fails (the store went away) is logged, never raised: jupyter_server
+    stops its event loop only after the extension's stop returns, so a raise here used to
+    leave the server running after SIGTERM."""
+    import logging
+
+    from jupyter_mlops.errors import StoreUnavailableError
+    from jupyter_mlops.server.extension import MlopsExtension
+
+    ext = MlopsExtension(root_dir=str(tmp_path), run_scheduler=False)
+    client = ext.client()
+    client.set_tags(mlops_store.alpha[5], {"late": "value"})
+
+    def gone() -> None:
+        raise StoreUnavailableError("The metadata store is unavailable: connection refused.")
+
+    monkeypatch.setattr(client.writer, "flush", gone)
+    with caplog.at_level(logging.ERROR):
+        ext.close()
+    assert "could not be written: The metadata store is unavailable" in caplog.text
+
+
 def test_a_stuck_worker_does_not_hold_exit():
     """A REST worker stuck in a call (here: forever) does not keep the process alive."""
     code = ("import threading\n"
