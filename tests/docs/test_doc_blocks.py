@@ -55,18 +55,11 @@ KNOWN_BROKEN: dict[str, str] = {
     "docs/pipelines.md:L84": "no pipeline.yaml in the project (the example is "
                              "examples/pipeline/pipeline.yaml)",
     "docs/pipelines.md:L317": "after L84; on its own: version, X_test, y_test undefined",
-    # docs/registry.md
-    "docs/registry.md:L9": "model, X_train, y_train, auc, X_new undefined",
-    "docs/registry.md:L160": "after L9; on its own: no model churn (L9 registers none); "
-                             "propose needs a role",
-    "docs/registry.md:L194": "after L9 (runs on its own: a dict literal)",
     # Untagged fences: tag each bash/python (then it runs) or text (shown only).
     "docs/pipelines.md:L60": "untagged fence (sample validation output)",
     "docs/pipelines.md:L75": "untagged fence (CLI synopsis)",
     "docs/pipelines.md:L232": "untagged fence (CLI synopsis)",
     "docs/pipelines.md:L254": "untagged fence (CLI synopsis)",
-    "docs/registry.md:L244": "untagged fence (magics synopsis)",
-    "docs/registry.md:L250": "untagged fence (CLI synopsis)",
 }
 
 DOCUMENTS = {doc.rel: doc for doc in discover(REPO)}
