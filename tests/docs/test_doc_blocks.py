@@ -48,9 +48,6 @@ KNOWN_BROKEN: dict[str, str] = {
                       "curl share one block (serve needs its own block marked background)",
     "README.md:L165": "after L38; on its own: a synopsis, not commands ([--experiment E], "
                       "RUN_ID placeholders)",
-    # docs/monitoring.md
-    "docs/monitoring.md:L9": "X_train, X_batch, y_pred, request_ids, y_true undefined; no "
-                             "model churn@champion in a fresh project",
     # docs/pipelines.md
     "docs/pipelines.md:L84": "no pipeline.yaml in the project (the example is "
                              "examples/pipeline/pipeline.yaml)",
