@@ -17,6 +17,7 @@ def run_cell(kc, code: str, timeout: float = 60) -> dict:
     return reply
 
 
+@pytest.mark.slow  # kills a kernel mid-run, 7.5 s measured (load 9)
 def test_sigkilled_kernel_keeps_completed_cells_and_run_becomes_killed(kernel_store):
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(kernel_store))
     try:

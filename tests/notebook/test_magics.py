@@ -11,6 +11,7 @@ from .conftest import execute, make_notebook, text_of
 pytestmark = pytest.mark.kernel
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 10.2 s measured (load 9)
 def test_magics_record_params_metrics_tags_artifacts_and_datasets(kernel_store, read_client):
     (kernel_store / "data.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
     (kernel_store / "notes.txt").write_text("hello")
@@ -49,6 +50,7 @@ def test_magics_record_params_metrics_tags_artifacts_and_datasets(kernel_store, 
     assert run.reproducible is True
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 5.0 s measured (load 9)
 def test_bad_input_is_one_line_and_loses_nothing(kernel_store, read_client):
     nb = make_notebook(
         "%load_ext jupyter_mlops",
@@ -76,6 +78,7 @@ def test_bad_input_is_one_line_and_loses_nothing(kernel_store, read_client):
     assert [(p.step, p.value) for p in read_client.metric_history(run.id, "acc")] == [(0, 0.5), (1, 0.75)]
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 9.3 s measured (load 9)
 def test_track_cell_magic_records_variables_and_lineage(kernel_store, read_client):
     nb = make_notebook(
         "%load_ext jupyter_mlops",
@@ -95,6 +98,7 @@ def test_track_cell_magic_records_variables_and_lineage(kernel_store, read_clien
     assert len(cells) == 1 and graph.upstream() == {cells[0].id}
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 7.0 s measured (load 9)
 def test_rerun_cell_marks_run_not_reproducible_with_warning_once(kernel_store, read_client):
     nb = make_notebook(
         "%load_ext jupyter_mlops\n%mlops start --name rerun",
@@ -110,6 +114,7 @@ def test_rerun_cell_marks_run_not_reproducible_with_warning_once(kernel_store, r
     assert run.reproducible is False and "ran again" in run.not_reproducible_reason
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 8.0 s measured (load 9)
 def test_papermill_parameters_become_params(kernel_store, read_client):
     import nbformat
     import papermill as pm
@@ -125,6 +130,7 @@ def test_papermill_parameters_become_params(kernel_store, read_client):
     assert run.status == "FINISHED"  # closed at kernel shutdown
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 6.1 s measured (load 9)
 def test_failed_papermill_cell_marks_run_failed(kernel_store, read_client):
     import nbformat
     import papermill as pm
@@ -147,6 +153,7 @@ def test_help_lists_every_command(kernel_store):
         assert f"%mlops {command}" in out or command.startswith("%%") and command in out
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 13.1 s measured (load 9)
 def test_runs_table_escapes_html(kernel_store, read_client):
     nb = make_notebook(
         "%load_ext jupyter_mlops\n%mlops start --name '<img src=x onerror=alert(1)>'\n%mlops end",

@@ -13,6 +13,7 @@ def _outputs(cell, mime):
     return [o["data"][mime] for o in cell.outputs if mime in o.get("data", {})]
 
 
+@pytest.mark.slow  # runs notebooks in a kernel, 13.1 s measured (load 9)
 def test_views_render_without_a_widget_front_end(kernel_store, read_client):
     nb = make_notebook(
         "%load_ext jupyter_mlops\nimport jupyter_mlops as mlops",
