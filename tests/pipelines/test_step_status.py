@@ -93,6 +93,12 @@ def status_pipeline(project):
     _save(project / "raises_tag.ipynb", _nb(("code", "1 / 0", ["raises-exception"]),
                                             ("code", "print('runs')", [])))
     steps["raises_tag"] = {"notebook": "raises_tag.ipynb"}
+    # A kernelspec naming a kernel that is not installed: the attempt fails, saying which.
+    nb = _nb(("code", "x = 1", []))
+    nb.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "R",
+                                 "language": "R"}
+    _save(project / "missing_kernel.ipynb", nb)
+    steps["missing_kernel"] = {"notebook": "missing_kernel.ipynb"}
     # No kernelspec, but the step names its kernel: runs.
     _save(project / "no_kernelspec.ipynb", _nb(("code", "z = 3", []), kernelspec=False))
     steps["no_kernelspec"] = {"notebook": "no_kernelspec.ipynb", "kernel": "python3"}
@@ -113,6 +119,7 @@ def test_every_way_a_step_ends(pclient, project, status_pipeline):
         "numbering": ("FAILED", ["AssertionError: y is 2", "(cell 8)"]),
         "no_kernelspec": ("SUCCEEDED", None),
         "raises_tag": ("FAILED", ["ZeroDivisionError", "(cell 1)"]),
+        "missing_kernel": ("FAILED", ["No such kernel named no-such-kernel"]),
     })
     got = {name: steps[name].status for name in expected}
     assert got == {name: status for name, (status, _w) in expected.items()}
