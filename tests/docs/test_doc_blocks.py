@@ -48,15 +48,6 @@ KNOWN_BROKEN: dict[str, str] = {
                       "curl share one block (serve needs its own block marked background)",
     "README.md:L165": "after L38; on its own: a synopsis, not commands ([--experiment E], "
                       "RUN_ID placeholders)",
-    # docs/pipelines.md
-    "docs/pipelines.md:L84": "no pipeline.yaml in the project (the example is "
-                             "examples/pipeline/pipeline.yaml)",
-    "docs/pipelines.md:L317": "after L84; on its own: version, X_test, y_test undefined",
-    # Untagged fences: tag each bash/python (then it runs) or text (shown only).
-    "docs/pipelines.md:L60": "untagged fence (sample validation output)",
-    "docs/pipelines.md:L75": "untagged fence (CLI synopsis)",
-    "docs/pipelines.md:L232": "untagged fence (CLI synopsis)",
-    "docs/pipelines.md:L254": "untagged fence (CLI synopsis)",
 }
 
 DOCUMENTS = {doc.rel: doc for doc in discover(REPO)}
