@@ -22,8 +22,7 @@ from jupyter_mlops.display import RunList
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
 from jupyter_mlops.extras import require
 from jupyter_mlops.store import Store, open_store
-from jupyter_mlops.store.catalog import check_label
-from jupyter_mlops.store.lineage import parse_node
+from jupyter_mlops.store.labels import check_label
 from jupyter_mlops.store.records import (
     ArtifactRecord,
     DatasetVersionRecord,
@@ -82,6 +81,9 @@ class Client:
         self._checked_runs: set[str] = set()  # run ids already validated
         self._steps_lock = threading.Lock()
         self._env_id: int | None = None
+        self._env_lock = threading.Lock()
+        self._env_pending: list[str] = []  # runs created before the environment was known
+        self._env_thread: threading.Thread | None = None
         self._hash_cache = None
 
     @property
@@ -107,6 +109,7 @@ class Client:
         Exit does this anyway; call it (or use ``with Client(...) as client:``) in long-lived
         processes that are done with a store.
         """
+        self._environment_recorded()
         self.writer.close()
 
     def __enter__(self) -> Client:
@@ -132,10 +135,12 @@ class Client:
             check_label(name, "run name")
         if parent_run_id is not None:
             check_run_id(parent_run_id)
+        env_id = self._env_id
         run = self.store.runs.create_run(
             experiment=experiment, name=name, user=user or current_user(),
-            parent_run_id=parent_run_id, tags=clean,
-            environment_id=self._environment_id())
+            parent_run_id=parent_run_id, tags=clean, environment_id=env_id)
+        if env_id is None:
+            self._record_environment(run.id)
         self.writer.watch(run.id)
         return run
 
@@ -159,16 +164,60 @@ class Client:
         """Flush what is queued, then close the run with ``status``."""
         self.writer.unwatch(run_id)
         self.flush()
+        self._environment_recorded()
         self.store.runs.end_run(run_id, status)
 
-    def _environment_id(self) -> int:
-        if self._env_id is None:
-            from jupyter_mlops.tracking.capture import environment
+    def _record_environment(self, run_id: str) -> None:
+        """Record the environment of ``run_id``, computed off the caller's path.
 
+        Reading the installed distributions takes tens of milliseconds to seconds (a few
+        hundred metadata files): the first run of a process would wait for it. A thread
+        computes it once per client and links every run created meanwhile;
+        :meth:`_environment_recorded` waits for it before a run ends or is read.
+        """
+        with self._env_lock:
+            if self._env_id is None:
+                self._env_pending.append(run_id)
+                if self._env_thread is None:
+                    self._env_thread = threading.Thread(
+                        target=self._capture_environment, name="mlops-environment",
+                        daemon=True)
+                    self._env_thread.start()
+                return
+        self._environment_store().set_run_environment(run_id, self._env_id)
+
+    def _environment_store(self):
+        """Where environments are written: the stdlib writer of a SQLite file, else catalog."""
+        from jupyter_mlops.store.lite import LiteRunStore
+
+        runs = self.store.runs
+        return runs if isinstance(runs, LiteRunStore) else self.store.catalog
+
+    def _capture_environment(self) -> None:
+        import logging
+
+        from jupyter_mlops.tracking.capture import environment
+
+        try:
             env = environment()
-            self._env_id = self.store.catalog.get_or_create_environment(
+            target = self._environment_store()
+            env_id = target.get_or_create_environment(
                 env.digest, env.python, env.platform, env.packages)
-        return self._env_id
+            with self._env_lock:
+                self._env_id = env_id
+                pending, self._env_pending = self._env_pending, []
+            for run_id in pending:
+                target.set_run_environment(run_id, env_id)
+        except Exception as exc:  # a run without its environment beats a lost run
+            logging.getLogger(__name__).warning(
+                "jupyter-mlops: could not record the environment of runs %s: %s",
+                ", ".join(self._env_pending), exc)
+
+    def _environment_recorded(self) -> None:
+        """Wait until the environment thread (if any) has linked every run created so far."""
+        thread = self._env_thread
+        if thread is not None:
+            thread.join()
 
     def rename_run(self, run_id: str, name: str) -> RunRecord:
         return self.store.runs.rename_run(run_id, check_label(name, "run name"))
@@ -443,12 +492,15 @@ class Client:
         self.store.runs.mark_reproducible(run_id)
 
     def add_lineage(self, src: str, dst: str, relation: str) -> None:
+        from jupyter_mlops.store.lineage import parse_node
+
         (st, si), (dt, di) = parse_node(src), parse_node(dst)
         self.store.lineage.add_edge(st, si, dt, di, relation)
 
     # ------------------------------------------------------------------ reads
     def get_run(self, run_id: str) -> RunDetail:
         self.flush()  # read-your-writes within one process
+        self._environment_recorded()
         run = self.store.runs.get_run(run_id)
         cat = self.store.catalog
         from sqlalchemy import select
@@ -510,12 +562,9 @@ class Client:
     def filter_hint(self, filter: str | None) -> str | None:
         """Why a filter may find nothing: each key it names that no run has, and the closest
         known keys (``difflib``); None when every key exists (or the filter has none)."""
-        if not filter:
-            return None
-        from jupyter_mlops.store.filter_hints import unknown_key_hint
-        from jupyter_mlops.store.filters import parse_filter
+        from jupyter_mlops.store.filter_hints import filter_text_hint
 
-        return unknown_key_hint(self.store.url, parse_filter(filter))
+        return filter_text_hint(self.store.url, filter)
 
     def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
         return self.store.runs.count_runs(filter, experiment)

@@ -9,6 +9,8 @@ that too, with the filter that does find runs without the key (``tags.team is nu
 from __future__ import annotations
 
 import difflib
+import functools
+import threading
 
 from sqlalchemy import select
 
@@ -20,6 +22,14 @@ _PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
 _KEYED = {"metric": LatestMetric, "param": Param, "tag": Tag}
 #: How many known keys a hint names at most.
 MAX_SUGGESTIONS = 3
+#: Keys remembered as existing, per store, before the memory starts over.
+MAX_CONFIRMED = 10_000
+
+# Keys a store was seen to have: a search repeated with the same good keys (the panel pages,
+# widgets refresh) then costs no query. Only presence is remembered: a key deleted later at
+# worst loses its hint, a missing key is never taken for a present one.
+_confirmed: dict[str, set[tuple[str, str]]] = {}
+_confirmed_lock = threading.Lock()
 
 
 def keyed_operands(node: Node | None) -> dict[str, set[str]]:
@@ -38,13 +48,33 @@ def keyed_operands(node: Node | None) -> dict[str, set[str]]:
     return out
 
 
-def unknown_key_hint(url: str, node: Node | None) -> str | None:
+@functools.lru_cache(maxsize=256)
+def _keys_of_text(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    from jupyter_mlops.store.filters import parse_filter
+
+    return tuple((kind, frozenset(keys))
+                 for kind, keys in keyed_operands(parse_filter(text)).items())
+
+
+def filter_text_hint(url: str, text: str | None) -> str | None:
+    """:func:`unknown_key_hint` of a filter's text (parsed once per distinct text)."""
+    if not text:
+        return None
+    return unknown_key_hint(url, {kind: set(keys) for kind, keys in _keys_of_text(text)})
+
+
+def unknown_key_hint(url: str, node: Node | dict[str, set[str]] | None) -> str | None:
     """One sentence naming each key of the filter that no run in the store has, or None.
 
     Two indexed queries at most per kind of key: which of the filter's keys exist, and only
     when one does not, the store's known keys of that kind to suggest from.
     """
-    wanted = keyed_operands(node)
+    wanted = node if isinstance(node, dict) else keyed_operands(node)
+    with _confirmed_lock:
+        seen = _confirmed.get(url, set())
+        wanted = {kind: {k for k in keys if (kind, k) not in seen}
+                  for kind, keys in wanted.items()}
+    wanted = {kind: keys for kind, keys in wanted.items() if keys}
     if not wanted:
         return None
     parts = []
@@ -56,6 +86,7 @@ def unknown_key_hint(url: str, node: Node | None) -> str | None:
             table = _KEYED[kind]
             found = set(conn.execute(
                 select(table.key).where(table.key.in_(sorted(keys))).distinct()).scalars())
+            _remember(url, kind, found)
             missing = sorted(keys - found)
             if not missing:
                 continue
@@ -67,6 +98,14 @@ def unknown_key_hint(url: str, node: Node | None) -> str | None:
     return " ".join(parts) + (
         " A run without a key matches no comparison on it, not even != "
         "(use `… is null` to find such runs).")
+
+
+def _remember(url: str, kind: str, keys: set[str]) -> None:
+    with _confirmed_lock:
+        seen = _confirmed.setdefault(url, set())
+        if len(seen) + len(keys) > MAX_CONFIRMED:
+            seen.clear()
+        seen.update((kind, k) for k in keys)
 
 
 def _sentence(kind: str, key: str, known: list[str]) -> str:
@@ -87,4 +126,4 @@ def _sentence(kind: str, key: str, known: list[str]) -> str:
     return f"No run has {prefix}.{key}: no run has logged any {kind} yet."
 
 
-__all__ = ["MAX_SUGGESTIONS", "keyed_operands", "unknown_key_hint"]
+__all__ = ["MAX_SUGGESTIONS", "filter_text_hint", "keyed_operands", "unknown_key_hint"]

@@ -164,3 +164,13 @@ def test_the_cli_prints_the_hint_on_stderr(client, runs, store_url, artifact_roo
     assert json.loads(out) == [] and "hint: " in err
     assert main([*args, "--filter", "tags.team = 'x'"]) == 0
     assert "hint" not in capsys.readouterr().err
+
+
+def test_a_key_logged_after_a_hint_is_found_at_once(client, runs):
+    assert client.filter_hint("metrics.f1 > 0.5") is not None
+    run = client.create_run(name="later")
+    client.log_metric(run.id, "f1", 0.7)
+    client.flush()
+    assert client.filter_hint("metrics.f1 > 0.5") is None  # a missing key is never remembered
+    assert _names(client.search_runs("metrics.f1 > 0.5")) == {"later"}
+    assert client.filter_hint("metrics.f1 > 0.5 and metrics.f2 > 0") is not None
