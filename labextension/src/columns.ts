@@ -55,33 +55,71 @@ const BASE_COLUMNS: IColumn[] = [
   { id: 'user', title: 'User', width: 70, sortField: 'user', text: r => r.user }
 ];
 
-/** Base columns plus one per metric (then param) key seen in the loaded rows. */
-export function columnsFor(sample: IRun[], maxMetrics = 4, maxParams = 2): IColumn[] {
+/** Which metric and param columns the user chose; `null` = the default (first few keys). */
+export interface IColumnChoice {
+  metrics: string[] | null;
+  params: string[] | null;
+}
+
+export const DEFAULT_CHOICE: IColumnChoice = { metrics: null, params: null };
+
+/** Metric and param keys present in `sample`, each sorted. */
+export function keysOf(sample: IRun[]): { metrics: string[]; params: string[] } {
   const metricKeys = new Set<string>();
   const paramKeys = new Set<string>();
   for (const run of sample) {
     Object.keys(run.metrics ?? {}).forEach(k => metricKeys.add(k));
     Object.keys(run.params ?? {}).forEach(k => paramKeys.add(k));
   }
-  const metricCols: IColumn[] = [...metricKeys]
-    .sort()
-    .slice(0, maxMetrics)
-    .map(k => ({
-      id: `metrics.${k}`,
-      title: k,
-      width: 84,
-      sortField: `metrics.${quoteKey(k)}`,
-      text: r => formatNumber(r.metrics?.[k])
-    }));
-  const paramCols: IColumn[] = [...paramKeys]
-    .sort()
-    .slice(0, maxParams)
-    .map(k => ({
-      id: `params.${k}`,
-      title: k,
-      width: 84,
-      sortField: `params.${quoteKey(k)}`,
-      text: r => r.params?.[k] ?? ''
-    }));
+  return { metrics: [...metricKeys].sort(), params: [...paramKeys].sort() };
+}
+
+/**
+ * Base columns plus one per chosen metric (then param) key; without a choice, the first
+ * `maxMetrics` metric and `maxParams` param keys seen in the loaded rows.
+ */
+export function columnsFor(
+  sample: IRun[],
+  choice: IColumnChoice = DEFAULT_CHOICE,
+  maxMetrics = 4,
+  maxParams = 2
+): IColumn[] {
+  const keys = keysOf(sample);
+  const metricCols: IColumn[] = (choice.metrics ?? keys.metrics.slice(0, maxMetrics)).map(k => ({
+    id: `metrics.${k}`,
+    title: k,
+    width: 84,
+    // Metric values are numbers: the server orders them numerically.
+    sortField: `metrics.${quoteKey(k)}`,
+    text: r => formatNumber(r.metrics?.[k])
+  }));
+  const paramCols: IColumn[] = (choice.params ?? keys.params.slice(0, maxParams)).map(k => ({
+    id: `params.${k}`,
+    title: k,
+    width: 84,
+    sortField: `params.${quoteKey(k)}`,
+    text: r => r.params?.[k] ?? ''
+  }));
   return [...BASE_COLUMNS, ...metricCols, ...paramCols];
+}
+
+const CHOICE_STORAGE_KEY = 'jupyter-mlops:run-columns';
+
+export function loadColumnChoice(): IColumnChoice {
+  try {
+    const raw = JSON.parse(window.localStorage.getItem(CHOICE_STORAGE_KEY) ?? 'null');
+    const list = (v: unknown) =>
+      Array.isArray(v) && v.every(x => typeof x === 'string') ? (v as string[]) : null;
+    return raw ? { metrics: list(raw.metrics), params: list(raw.params) } : DEFAULT_CHOICE;
+  } catch {
+    return DEFAULT_CHOICE;
+  }
+}
+
+export function saveColumnChoice(choice: IColumnChoice): void {
+  try {
+    window.localStorage.setItem(CHOICE_STORAGE_KEY, JSON.stringify(choice));
+  } catch {
+    // Storage full or disabled: the choice lasts for this session only.
+  }
 }

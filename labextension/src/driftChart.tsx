@@ -3,6 +3,7 @@
  * threshold line, drifted points ringed. Used for drift scores and for live quality.
  */
 import * as React from 'react';
+import { IThresholdLine } from './driftThresholds';
 import { formatNumber } from './format';
 import { niceTicks, SERIES_COLORS, useWidth } from './metricChart';
 
@@ -27,7 +28,8 @@ export function DriftChart(props: {
   title: string;
   /** What the y axis measures (e.g. `psi`). */
   measure: string;
-  threshold?: number | null;
+  /** The statistic's threshold, drawn dashed and labelled with its direction. */
+  threshold?: IThresholdLine | null;
   /** Fix the y range's lower bound (default 0). */
   yMin?: number;
   className?: string;
@@ -47,10 +49,8 @@ export function DriftChart(props: {
   if (x0 === x1) {
     [x0, x1] = [x0 - 0.5, x1 + 0.5];
   }
-  const threshold =
-    props.threshold !== undefined && props.threshold !== null && Number.isFinite(props.threshold)
-      ? props.threshold
-      : null;
+  const line = props.threshold && Number.isFinite(props.threshold.value) ? props.threshold : null;
+  const threshold = line ? line.value : null;
   let y0 = Math.min(props.yMin ?? 0, ...values);
   let y1 = Math.max(...values, threshold ?? -Infinity);
   if (!Number.isFinite(y1)) {
@@ -94,11 +94,21 @@ export function DriftChart(props: {
           <text className="jp-mlops-chart-axis" x={4} y={PAD.top - 2}>
             {props.measure}
           </text>
-          {threshold !== null && (
-            <g className="jp-mlops-drift-threshold">
+          {line && threshold !== null && (
+            <g
+              className="jp-mlops-drift-threshold"
+              data-measure={line.measure}
+              data-threshold={String(line.value)}
+              data-direction={line.direction}
+              data-y={sy(threshold).toFixed(1)}
+            >
               <line x1={PAD.left} x2={W - PAD.right} y1={sy(threshold)} y2={sy(threshold)} />
-              <text x={W - PAD.right} y={sy(threshold) - 3} textAnchor="end">
-                {`threshold ${formatNumber(threshold)}`}
+              <text
+                x={W - PAD.right}
+                y={line.direction === 'above' ? sy(threshold) - 3 : sy(threshold) + 11}
+                textAnchor="end"
+              >
+                {line.label}
               </text>
             </g>
           )}
@@ -125,6 +135,9 @@ export function DriftChart(props: {
                     className={p[2] ? 'jp-mlops-drift-point-drifted' : 'jp-mlops-drift-point'}
                     cx={sx(p[0])}
                     cy={sy(p[1] as number)}
+                    data-seq={p[0]}
+                    data-value={String(p[1])}
+                    data-drifted={p[2] ? 'true' : 'false'}
                     r={p[2] ? 4 : 2.5}
                     fill={seriesColor(i)}
                   >

@@ -14,6 +14,23 @@ export interface ILineageTabProps {
 
 const DEFAULT_DEPTH = 3;
 
+/**
+ * Whether the answer names a node the store does not know: the server answers 404, or (older
+ * servers) a lone root with no edges whose label is just the id it was asked for.
+ */
+export function isUnknownNode(graph: ILineageGraph | undefined, error: unknown): boolean {
+  if ((error as { status?: number } | undefined)?.status === 404) {
+    return true;
+  }
+  return (
+    !!graph &&
+    graph.edges.length === 0 &&
+    graph.nodes.length === 1 &&
+    graph.nodes[0].id === graph.root &&
+    graph.nodes[0].label === graph.root
+  );
+}
+
 /** Keep labels inside their box; the full text stays in the tooltip. */
 function clip(text: string, max = 20): string {
   return text.length > max ? text.slice(0, max - 1) + '…' : text;
@@ -62,12 +79,18 @@ export function LineageTab(props: ILineageTabProps): JSX.Element {
       {!node && (
         <div className="jp-mlops-empty">Open a run and press “Lineage”, or type a node above.</div>
       )}
-      {graph.error && (
-        <div className="jp-mlops-error" role="alert">
-          {graph.error.message}
+      {node && isUnknownNode(graph.value, graph.error) ? (
+        <div className="jp-mlops-error jp-mlops-lineage-not-found" role="alert">
+          {`Not found: ${node}. No run, dataset or model with this id is in the store.`}
         </div>
+      ) : (
+        graph.error && (
+          <div className="jp-mlops-error" role="alert">
+            {graph.error.message}
+          </div>
+        )
       )}
-      {node && graph.value && (
+      {node && graph.value && !isUnknownNode(graph.value, graph.error) && (
         <LineageGraph graph={graph.value} focus={node} onSelect={props.onNodeChange} />
       )}
     </div>

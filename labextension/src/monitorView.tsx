@@ -7,9 +7,15 @@ import * as React from 'react';
 import { AlertsList, RulesList } from './alertsList';
 import { saveBlob } from './download';
 import { DriftChart, IWindowSeries } from './driftChart';
+import {
+  DRIFT_STATISTICS,
+  DriftMeasure,
+  thresholdLine,
+  verdictRule
+} from './driftThresholds';
 import { formatNumber, formatShortTime } from './format';
 import { KeyValueTable, Section } from './keyValueTable';
-import { IMonitorSeries } from './monitoringTypes';
+import { IColumnDrift, IMonitorSeries } from './monitoringTypes';
 import { MlopsService } from './service';
 import { useAsync } from './useAsync';
 import { ErrorLine, useAction } from './useAction';
@@ -24,26 +30,44 @@ export interface IMonitorViewProps {
   onBack(): void;
 }
 
-/** Per-feature score series; features drifted in the latest window first and flagged. */
-export function featureSeries(series: IMonitorSeries): IWindowSeries[] {
+function measureOf(c: IColumnDrift | null | undefined, measure: DriftMeasure): number | null {
+  const v = c?.measures[measure];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/**
+ * Per-feature series of one statistic (features without it, e.g. categorical ones for a KS
+ * p-value, are left out); features drifted in the latest window first and flagged.
+ */
+export function featureSeries(
+  series: IMonitorSeries,
+  measure: DriftMeasure,
+  kinds: Record<string, string> = {}
+): IWindowSeries[] {
   const latest = series.windows[series.windows.length - 1];
-  const out = series.features.map(f => ({
-    label: f,
-    points: series.windows.map(
-      w =>
-        [w.seq, w.features[f]?.score ?? null, w.features[f]?.drifted ?? false] as [
-          number,
-          number | null,
-          boolean
-        ]
-    ),
-    flagged: latest?.features[f]?.drifted ?? false
-  }));
+  const kind = DRIFT_STATISTICS.find(x => x.measure === measure)?.kind;
+  const out = series.features
+    // A statistic only decides the verdict of its own kind of feature (PSI is also computed
+    // for categorical features, but their verdict is chi-squared and Jensen–Shannon).
+    .filter(f => !kinds[f] || kinds[f] === kind)
+    .map(f => ({
+      label: f,
+      points: series.windows.map(
+        w =>
+          [w.seq, measureOf(w.features[f], measure), w.features[f]?.drifted ?? false] as [
+            number,
+            number | null,
+            boolean
+          ]
+      ),
+      flagged: latest?.features[f]?.drifted ?? false
+    }))
+    .filter(s => s.points.some(p => p[1] !== null));
   return out.sort((a, b) => Number(b.flagged) - Number(a.flagged));
 }
 
-function predictionSeries(series: IMonitorSeries): IWindowSeries[] {
-  if (!series.windows.some(w => w.prediction)) {
+function predictionSeries(series: IMonitorSeries, measure: DriftMeasure): IWindowSeries[] {
+  if (!series.windows.some(w => measureOf(w.prediction, measure) !== null)) {
     return [];
   }
   const latest = series.windows[series.windows.length - 1];
@@ -52,12 +76,18 @@ function predictionSeries(series: IMonitorSeries): IWindowSeries[] {
       label: series.prediction_feature,
       points: series.windows.map(w => [
         w.seq,
-        w.prediction?.score ?? null,
+        measureOf(w.prediction, measure),
         w.prediction?.drifted ?? false
       ]),
       flagged: latest?.prediction?.drifted ?? false
     }
   ];
+}
+
+/** Every feature drifted in the latest window, whatever statistics it has. */
+function driftedFeatures(series: IMonitorSeries): string[] {
+  const latest = series.windows[series.windows.length - 1];
+  return series.features.filter(f => latest?.features[f]?.drifted);
 }
 
 function qualitySeries(series: IMonitorSeries): IWindowSeries[] {
@@ -79,10 +109,15 @@ export function MonitorView(props: IMonitorViewProps): JSX.Element {
   const d = detail.value;
   const s = series.value;
   const latest = s?.windows[s.windows.length - 1];
-  const features = s ? featureSeries(s) : [];
-  const drifted = features.filter(f => f.flagged).map(f => f.label);
+  const [measure, setMeasure] = React.useState<DriftMeasure>('psi');
+  const thresholds = s?.thresholds ?? {};
+  const kinds = Object.fromEntries((d?.reference.columns ?? []).map(c => [c.name, c.kind]));
+  const features = s && d ? featureSeries(s, measure, kinds) : [];
+  const drifted = s ? driftedFeatures(s) : [];
   const quality = s ? qualitySeries(s) : [];
-  const prediction = s ? predictionSeries(s) : [];
+  const prediction = s ? predictionSeries(s, measure) : [];
+  const line = thresholdLine(measure, thresholds);
+  const statLabel = DRIFT_STATISTICS.find(x => x.measure === measure)?.label ?? measure;
 
   return (
     <div className="jp-mlops-monitor jp-mlops-scroll-page" data-monitor={name}>
@@ -141,20 +176,46 @@ export function MonitorView(props: IMonitorViewProps): JSX.Element {
       )}
       {s && s.windows.length > 0 && (
         <>
-          <DriftChart
-            className="jp-mlops-feature-drift"
-            series={features}
-            title={`${s.score_measure} per feature over time`}
-            measure={s.score_measure}
-            threshold={s.threshold}
-          />
+          <div className="jp-mlops-toolbar jp-mlops-drift-statistic">
+            <label>
+              {'Statistic '}
+              <select
+                className="jp-mlops-drift-measure"
+                aria-label="Drift statistic"
+                value={measure}
+                onChange={e => setMeasure(e.target.value as DriftMeasure)}
+              >
+                {DRIFT_STATISTICS.map(x => (
+                  <option key={x.measure} value={x.measure}>
+                    {`${x.label} (${x.kind})`}
+                  </option>
+                ))}
+              </select>
+            </label>
+          </div>
+          <div className="jp-mlops-muted jp-mlops-drift-rule">{verdictRule(thresholds)}</div>
+          {features.length > 0 ? (
+            <DriftChart
+              className="jp-mlops-feature-drift"
+              series={features}
+              title={`${statLabel} per feature over time`}
+              measure={measure}
+              threshold={line}
+            />
+          ) : (
+            <div className="jp-mlops-empty jp-mlops-feature-drift">
+              {`No feature has a ${statLabel} (it is computed for ${
+                DRIFT_STATISTICS.find(x => x.measure === measure)?.kind
+              } features).`}
+            </div>
+          )}
           {prediction.length > 0 && (
             <DriftChart
               className="jp-mlops-prediction-drift"
               series={prediction}
-              title={`Prediction drift (${s.score_measure})`}
-              measure={s.score_measure}
-              threshold={s.threshold}
+              title={`Prediction drift (${statLabel})`}
+              measure={measure}
+              threshold={line}
             />
           )}
           {quality.length > 0 ? (

@@ -130,6 +130,7 @@ export function RunDetails(props: IRunDetailsProps): JSX.Element {
       <Section title="Artifacts" count={r.artifacts.length}>
         <Artifacts
           artifacts={r.artifacts}
+          load={a => service.downloadArtifact(r.id, a.name)}
           onDownload={a =>
             act(() =>
               service
@@ -200,25 +201,83 @@ export function RunDetails(props: IRunDetailsProps): JSX.Element {
   );
 }
 
-function Artifacts(props: { artifacts: IArtifact[]; onDownload(a: IArtifact): void }): JSX.Element {
+/** Image types shown as thumbnails (an <img> never runs scripts, SVG included). */
+const THUMBNAIL_TYPES = /^image\/(png|jpeg|gif|webp|svg\+xml)$/;
+const THUMBNAIL_MAX_BYTES = 5 * 1024 * 1024;
+
+export function isThumbnail(a: IArtifact): boolean {
+  return THUMBNAIL_TYPES.test(a.media_type) && a.size <= THUMBNAIL_MAX_BYTES;
+}
+
+/** A logged figure: its bytes fetched with the API's auth headers, shown from a blob URL. */
+function Thumbnail(props: { artifact: IArtifact; load(a: IArtifact): Promise<Blob> }): JSX.Element {
+  const { artifact, load } = props;
+  const [url, setUrl] = React.useState<string | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    let objectUrl: string | null = null;
+    let live = true;
+    load(artifact)
+      .then(blob => {
+        if (live) {
+          objectUrl = URL.createObjectURL(blob);
+          setUrl(objectUrl);
+        }
+      })
+      .catch(err => live && setError(String(err?.message ?? err)));
+    return () => {
+      live = false;
+      if (objectUrl) {
+        URL.revokeObjectURL(objectUrl);
+      }
+    };
+  }, [artifact.name, artifact.digest]);
+  if (error) {
+    return <span className="jp-mlops-muted">{`no preview: ${error}`}</span>;
+  }
+  return url ? (
+    <img className="jp-mlops-thumbnail" src={url} alt={artifact.name} title={artifact.name} />
+  ) : (
+    <span className="jp-mlops-muted">loading…</span>
+  );
+}
+
+function Artifacts(props: {
+  artifacts: IArtifact[];
+  load(a: IArtifact): Promise<Blob>;
+  onDownload(a: IArtifact): void;
+}): JSX.Element {
   if (props.artifacts.length === 0) {
     return <div className="jp-mlops-empty">No artifacts.</div>;
   }
+  const figures = props.artifacts.filter(isThumbnail);
   return (
-    <table className="jp-mlops-kv jp-mlops-artifacts">
-      <tbody>
-        {props.artifacts.map(a => (
-          <tr key={a.name}>
-            <th title={`${a.kind} · ${a.media_type} · ${a.digest}`}>{a.name}</th>
-            <td>{formatBytes(a.size)}</td>
-            <td>
-              <button className="jp-mlops-link" onClick={() => props.onDownload(a)}>
-                download
-              </button>
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      {figures.length > 0 && (
+        <div className="jp-mlops-thumbnails">
+          {figures.map(a => (
+            <figure key={a.name} className="jp-mlops-figure" data-artifact={a.name}>
+              <Thumbnail artifact={a} load={props.load} />
+              <figcaption>{a.name}</figcaption>
+            </figure>
+          ))}
+        </div>
+      )}
+      <table className="jp-mlops-kv jp-mlops-artifacts">
+        <tbody>
+          {props.artifacts.map(a => (
+            <tr key={a.name}>
+              <th title={`${a.kind} · ${a.media_type} · ${a.digest}`}>{a.name}</th>
+              <td>{formatBytes(a.size)}</td>
+              <td>
+                <button className="jp-mlops-link" onClick={() => props.onDownload(a)}>
+                  download
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }

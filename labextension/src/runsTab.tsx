@@ -1,7 +1,15 @@
 /** The Runs tab: filter, sortable virtualised table, selection → compare, click → details. */
 import * as React from 'react';
 import { ApiError } from './api';
-import { columnsFor, ISort, orderByClause } from './columns';
+import {
+  columnsFor,
+  IColumnChoice,
+  ISort,
+  keysOf,
+  loadColumnChoice,
+  orderByClause,
+  saveColumnChoice
+} from './columns';
 import { CompareView } from './compareView';
 import { RunDetails } from './runDetails';
 import { RunsTable } from './runsTable';
@@ -56,7 +64,19 @@ export function RunsTab(props: IRunsTabProps): JSX.Element {
       sample.push(r);
     }
   }
-  const columns = React.useMemo(() => columnsFor(sample), [sample.map(r => r.id).join()]);
+  const sampleKey = sample.map(r => r.id).join();
+  const [choice, setChoice] = React.useState<IColumnChoice>(loadColumnChoice);
+  const [picking, setPicking] = React.useState(false);
+  const keys = React.useMemo(() => keysOf(sample), [sampleKey]);
+  const columns = React.useMemo(() => columnsFor(sample, choice), [sampleKey, choice]);
+  const shown = new Set(columns.map(c => c.id));
+  const toggleColumn = (kind: 'metrics' | 'params', key: string) => {
+    const current = columns.filter(c => c.id.startsWith(`${kind}.`)).map(c => c.title);
+    const next = current.includes(key) ? current.filter(k => k !== key) : [...current, key];
+    const updated = { ...choice, [kind]: next };
+    setChoice(updated);
+    saveColumnChoice(updated);
+  };
 
   // Poll while any on-screen run is live.
   const anyLiveVisible = (): boolean => {
@@ -138,6 +158,11 @@ export function RunsTab(props: IRunsTabProps): JSX.Element {
             {filterError.message}
           </pre>
         )}
+        {runs.hint && !filterError && (
+          <div className="jp-mlops-filter-hint" role="status">
+            {runs.hint}
+          </div>
+        )}
         {otherError && (
           <div className="jp-mlops-error" role="alert">
             {otherError.message}
@@ -152,6 +177,14 @@ export function RunsTab(props: IRunsTabProps): JSX.Element {
               : `${runs.total.toLocaleString()} runs`}
           </span>
           <button
+            className="jp-mlops-button jp-mlops-columns-button"
+            aria-expanded={picking}
+            aria-controls="jp-mlops-column-picker"
+            onClick={() => setPicking(p => !p)}
+          >
+            Columns
+          </button>
+          <button
             className="jp-mlops-button jp-mlops-compare-button"
             disabled={selected.size < 2}
             onClick={() => setView({ kind: 'compare', runIds: [...selected] })}
@@ -164,6 +197,31 @@ export function RunsTab(props: IRunsTabProps): JSX.Element {
             </button>
           )}
         </div>
+        {picking && (
+          <div
+            className="jp-mlops-column-picker"
+            id="jp-mlops-column-picker"
+            role="group"
+            aria-label="Columns"
+          >
+            {(['metrics', 'params'] as const).map(kind => (
+              <fieldset key={kind} className="jp-mlops-column-group">
+                <legend>{kind === 'metrics' ? 'Metrics' : 'Params'}</legend>
+                {keys[kind].length === 0 && <span className="jp-mlops-muted">none logged</span>}
+                {keys[kind].map(k => (
+                  <label key={k} className="jp-mlops-column-option" data-column={`${kind}.${k}`}>
+                    <input
+                      type="checkbox"
+                      checked={shown.has(`${kind}.${k}`)}
+                      onChange={() => toggleColumn(kind, k)}
+                    />
+                    {k}
+                  </label>
+                ))}
+              </fieldset>
+            ))}
+          </div>
+        )}
         {runs.total === 0 && !runs.error ? (
           <div className="jp-mlops-empty">
             {filter || experiment

@@ -21,6 +21,8 @@ export interface IRunsWindow {
   /** Total matching runs, `null` until the first page arrives. */
   total: number | null;
   error: ApiError | Error | null;
+  /** The server's hint about the filter (e.g. unknown keys and the closest known ones). */
+  hint: string | null;
   loading: boolean;
   /** The run at absolute row `index`, or undefined while its page loads. */
   rowAt(index: number): IRun | undefined;
@@ -37,6 +39,7 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
   const visible = React.useRef<[number, number]>([0, PAGE_SIZE - 1]);
   const [total, setTotal] = React.useState<number | null>(null);
   const [error, setError] = React.useState<ApiError | Error | null>(null);
+  const [hint, setHint] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
   const [, setVersion] = React.useState(0);
   const selectionKey = JSON.stringify(selection);
@@ -64,6 +67,7 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
           pages.current.set(page, result.runs);
           evictFarPages(pages.current, page);
           setTotal(result.total);
+          setHint(result.hint ?? null);
           setError(null);
         })
         .catch(err => {
@@ -103,6 +107,7 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
     inFlight.current.clear();
     setTotal(null);
     setError(null);
+    setHint(null);
     visible.current = [0, PAGE_SIZE - 1];
     fetchPage(0);
   }, [fetchPage]);
@@ -128,7 +133,7 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
     []
   );
 
-  return { total, error, loading, rowAt, setVisible, refresh };
+  return { total, error, hint, loading, rowAt, setVisible, refresh };
 }
 
 function evictFarPages(pages: Map<number, IRun[]>, around: number): void {

@@ -33,6 +33,8 @@ export interface IRunsPage {
   total: number;
   limit: number;
   offset: number;
+  /** Present when the filter names keys no run has: the closest known keys. */
+  hint?: string | null;
 }
 
 export interface IArtifact {
