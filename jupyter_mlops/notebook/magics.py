@@ -146,6 +146,8 @@ def help_text() -> str:
         lines.append(f"  {usage}\n      {help_line}")
     lines.append("\nFilters: metrics.acc > 0.9 and (params.model = 'svc' or params.model in "
                  "('lr', 'rf')) and status = 'FINISHED' and name like 'cv-%'")
+    lines.append("Lines read like Python: a trailing `# comment` is ignored, `K = V` is `K=V`, "
+                 "and a value with spaces or '#' is quoted: %mlops param note=\"a # b\"")
     return "\n".join(lines)
 
 

@@ -124,3 +124,15 @@ def test_the_magic_reads_lines_like_python_users_write_them(kernel_store, read_c
     assert run.params == {"C": "0.5", "max_iter": "200", "solver": "lbfgs", "note": "a # b"}
     assert run.metrics == {"acc": 0.9}
     assert run.tags["team"] == "vision"
+
+
+def test_help_states_the_reading_rules_and_is_generated_from_the_parser():
+    from jupyter_mlops.notebook.magics import PARSER, SUBCOMMANDS, help_text
+
+    text = help_text()
+    assert "trailing `# comment` is ignored" in text
+    # every subcommand argparse knows is listed, with the help it was declared with
+    assert {"start", "param", "runs", "model", "monitor", "track"} <= set(SUBCOMMANDS)
+    assert PARSER.parse_args(["monitor", "churn@champion"]).command == "monitor"
+    for name, (_parser, help_line) in SUBCOMMANDS.items():
+        assert help_line and help_line in text, name
