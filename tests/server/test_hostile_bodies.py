@@ -28,8 +28,19 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from jupyter_mlops.client import Client
+from tests.reliability import faults
 
 REPO = Path(__file__).resolve().parents[2]
+#: Read now: the mlops_store fixture clears every MLOPS_* variable before a test runs.
+_FAULT_LOG = os.environ.get(faults.LOG_ENV)
+
+
+def record(kind: str, **counts) -> None:
+    """:func:`tests.reliability.faults.record`, into the log named when the module loaded."""
+    if _FAULT_LOG:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(faults.LOG_ENV, _FAULT_LOG)
+            faults.record(kind, **counts)
 #: A smaller body limit than the default (1 MiB), so the 413 case sends less; still above the
 #: 200 kB of the 100,000-deep body, which must meet the depth limit, not this one.
 BODY_LIMIT = 256 * 1024
@@ -49,13 +60,15 @@ def _stored_tags(mlops_store, run_id: str) -> dict[str, str]:
         return client.get_run(run_id).run.tags
 
 
-async def _good_patch_lands(api, mlops_store, run_id: str) -> None:
+async def _good_patch_lands(api, mlops_store, run_id: str, refused: int = 0) -> None:
     value = uuid.uuid4().hex
     status, body = await api("runs", run_id, method="PATCH",
                              body=json.dumps({"tags": {"after": value}}))
+    stored = _stored_tags(mlops_store, run_id).get("after") == value
+    record("hostile-rest-body", inputs=refused, lost=int(not stored), checked=1)
     assert status == 200, body
     assert body["tags"]["after"] == value
-    assert _stored_tags(mlops_store, run_id)["after"] == value
+    assert stored
 
 
 # ---------------------------------------------------------------------- PATCH runs/<id>
@@ -89,7 +102,7 @@ async def test_poison_patch_is_400_and_the_next_patch_lands(api, mlops_store, ca
         assert names in body["error"]["message"], (case, body)
         assert body["error"]["type"] == "InvalidInputError"
     assert _stored_tags(mlops_store, run_id) == before
-    await _good_patch_lands(api, mlops_store, run_id)
+    await _good_patch_lands(api, mlops_store, run_id, refused=3)
 
 
 async def test_depth_message_says_how_to_raise_it(api, mlops_store):
@@ -282,8 +295,10 @@ def test_server_stops_on_sigterm_after_poison_requests(mlops_store, tmp_path):
         try:
             server.proc.wait(60)  # a generous bound: it must stop, not stop fast
         except subprocess.TimeoutExpired:
+            record("sigterm-after-poison", faults=1, inputs=len(POISON_PATCHES), lost=1)
             pytest.fail("jupyter server ignored SIGTERM after poison requests:\n"
                         + server.tail())
+        record("sigterm-after-poison", faults=1, inputs=len(POISON_PATCHES), checked=1)
         assert "Traceback" not in server.tail(), server.tail()
     finally:
         server.stop()
@@ -373,8 +388,10 @@ def test_random_hostile_bodies_never_5xx_and_writes_go_on(live_server, route, ra
     value = uuid.uuid4().hex
     status, body = server.request("PATCH", f"runs/{store.run_id}",
                                   json.dumps({"tags": {"probe": value}}).encode())
+    stored = _stored_tags(store, store.run_id).get("probe") == value
+    record("hostile-rest-body-fuzz", inputs=1, lost=int(not stored), checked=1)
     assert status == 200, (body, server.tail())
-    assert _stored_tags(store, store.run_id)["probe"] == value
+    assert stored
 
 
 # ---------------------------------------------------------------------- stopping

@@ -23,6 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from tests.reliability.faults import record
+
 from .conftest import TOKEN, Server
 
 ROW = [0.1, 0.2, 0.3]
@@ -64,9 +66,11 @@ def good_feedback_lands(server, project) -> None:
                           json.dumps({"instances": [ROW], "ids": ids}).encode(), token=None)
     assert status == 200, out
     status, out = request(server, "/feedback", json.dumps({"ids": ids, "y_true": [1]}).encode())
+    stored = feedback_rows(project, ids)
+    record("hostile-serving-request", lost=int(stored != 1), checked=1)
     assert status == 200, out
     assert out["received"] == 1
-    assert feedback_rows(project, ids) == 1
+    assert stored == 1
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +141,9 @@ def test_bad_feedback_is_400_records_nothing_and_feedback_goes_on(hostile_server
         assert names in out["message"], (case, out)
         assert len(out["message"]) < 1000, case  # a refused megabyte is not echoed back
     time.sleep(1.0)  # the sink drains every 0.5 s: give a leak time to land
-    assert feedback_rows(project) == before, "a refused feedback request was recorded"
+    leaked = feedback_rows(project) - before
+    record("refused-feedback", inputs=len(BAD_FEEDBACK), leaked=leaked)
+    assert leaked == 0, "a refused feedback request was recorded"
     assert feedback_rows(project, ["a", "b", "ok"]) == 0
     good_feedback_lands(hostile_server, project)
 
@@ -234,11 +240,14 @@ def test_server_stops_on_sigterm_after_poison_requests(project):
             assert request(server, "/invocations", body, token=None)[0] == 400
         good_feedback_lands(server, project)
         server.proc.send_signal(signal.SIGTERM)
+        tried = len(BAD_FEEDBACK) + len(BAD_INVOCATIONS)
         try:
             server.proc.wait(60)  # a generous bound: it must stop, not stop fast
         except subprocess.TimeoutExpired:
+            record("sigterm-after-poison", faults=1, inputs=tried, lost=1)
             pytest.fail("the model server ignored SIGTERM after poison requests:\n"
                         + server.log.read_text(errors="replace")[-4000:])
+        record("sigterm-after-poison", faults=1, inputs=tried, checked=1)
         assert "Traceback" not in server.log.read_text(errors="replace")
     finally:
         server.stop()
