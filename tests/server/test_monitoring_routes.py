@@ -86,6 +86,7 @@ async def test_monitor_alerts(api, monitor_seed):
     assert status == 200 and len(body["alerts"]) == 1
 
 
+@pytest.mark.slow  # renders the drift report, 7.2 s measured (load 9)
 async def test_monitor_report_attachment_with_csp(raw_fetch, monitor_seed):
     status, headers, body = await raw_fetch(f"{API_ROOT}/monitors/churn-monitor/report")
     assert status == 200
@@ -100,6 +101,7 @@ async def test_monitor_report_attachment_with_csp(raw_fetch, monitor_seed):
     assert "data:image/png;base64," in html and "<script" not in html
 
 
+@pytest.mark.slow  # renders the drift report, 6.6 s (+5.5 s setup) measured (load 9)
 async def test_monitor_report_inline(raw_fetch, monitor_seed):
     status, headers, _ = await raw_fetch(
         f"{API_ROOT}/monitors/churn-monitor/report?inline=1&last=2")
