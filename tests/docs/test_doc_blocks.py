@@ -26,28 +26,6 @@ from .conftest import REPO
 #: "after Lnn" means the block fails because that earlier block did; what follows "on its own"
 #: is what DOCS_TEST_KEEP_GOING=1 shows it would hit next.
 KNOWN_BROKEN: dict[str, str] = {
-    # README.md
-    "README.md:L38": "trailing `# comment` on a %mlops line is a UsageError; data/train.csv "
-                     "is never created by the docs (issue 15)",
-    "README.md:L45": "after L38; on its own: LogisticRegression, C, max_iter, X, y, X_test, "
-                     "y_test undefined (and %%mlops track shows the NameError without failing "
-                     "the cell)",
-    "README.md:L51": "after L38; on its own: trailing `# comment` on %mlops metric is a "
-                     "UsageError; reports/confusion.png is never created",
-    "README.md:L72": "after L38; on its own: the run left open above makes start_run raise "
-                     "ConflictError; losses, df_train, fig undefined; `tags.team != 'x'` "
-                     "returns nothing for untagged runs (issue 15)",
-    "README.md:L100": "after L38; on its own: clf, X_test undefined; propose needs a role the "
-                      "README never grants; print(card) prints a raw object (issue 15)",
-    "README.md:L115": "after L38; on its own: `reproduce RUN_ID` is a placeholder; the block "
-                      "ends in `jupyter mlops scheduler`, which runs until stopped (needs its "
-                      "own block marked background)",
-    "README.md:L129": "after L38; on its own: X_train, X_batch, y_pred, request_ids undefined; "
-                      "the snippet would show nothing (the window needs 1,000 rows; issue 15)",
-    "README.md:L136": "after L38; on its own: no model or monitor churn@champion; serve and "
-                      "curl share one block (serve needs its own block marked background)",
-    "README.md:L165": "after L38; on its own: a synopsis, not commands ([--experiment E], "
-                      "RUN_ID placeholders)",
 }
 
 DOCUMENTS = {doc.rel: doc for doc in discover(REPO)}
