@@ -138,6 +138,7 @@ def test_import_alone_stays_light_and_a_script_keeps_what_it_logged(kernel_store
 
 
 @pytest.mark.kernel
+@pytest.mark.slow
 def test_a_bare_import_in_a_kernel_is_durable_at_cell_end(kernel_store):
     """Without %load_ext, values logged in a finished cell survive a SIGKILL of the kernel."""
     import signal
