@@ -198,6 +198,7 @@ def test_odd_ports_in_headers_are_not_a_500(hostile_server, project, header, val
     good_feedback_lands(hostile_server, project)
 
 
+@pytest.mark.slow  # starts its own server (a smaller --max-body-mb)
 def test_too_large_bodies_are_413_naming_the_limit(project):
     server = Server(project, "--monitor", "clf@champion", "--poll-seconds", "0",
                     "--max-body-mb", "0.01")
