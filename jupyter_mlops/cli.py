@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tracking-uri", help="SQLAlchemy URL (default: MLOPS_TRACKING_URI "
                         "or the project's .mlops/mlops.db)")
     parser.add_argument("--artifact-root", help="artifact folder or fsspec URL")
+    parser.add_argument("--verbose", "-v", action="store_true",
+                        help="print the store in use and why it was chosen (to stderr)")
     top = parser.add_subparsers(dest="group", metavar="COMMAND", required=True)
 
     runs = top.add_parser("runs", help="list and inspect runs").add_subparsers(
@@ -74,7 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "exit 1 if some stay")
     p.add_argument("--drop", action="store_true",
                    help="remove the rows that are still refused instead of keeping them")
+    _verbose_everywhere(parser)
     return parser
+
+
+def _verbose_everywhere(parser: argparse.ArgumentParser) -> None:
+    """Let ``-v`` follow any command too (``jupyter mlops runs list -v``), not only precede it.
+
+    SUPPRESS: a command that is not given ``-v`` leaves the top-level value alone.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                if "--verbose" not in sub._option_string_actions:
+                    sub.add_argument("--verbose", "-v", action="store_true",
+                                     default=argparse.SUPPRESS,
+                                     help="print the store in use and why (to stderr)")
+                _verbose_everywhere(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,9 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         handler = COMMANDS[(args.group, getattr(args, "action", None))]
+        if args.verbose:
+            print(f"jupyter mlops: {_location(args).describe()}", file=sys.stderr)
         return handler(args) or 0
     except MlopsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_with_store(exc, args)}", file=sys.stderr)
         return exit_code_for(exc)  # errors.ERROR_TABLE, the table REST statuses come from
     except BrokenPipeError:  # `… | head`
         return 0
@@ -95,6 +115,26 @@ def _client(args):
     from jupyter_mlops.client import Client
 
     return Client(args.tracking_uri, args.artifact_root)
+
+
+def _location(args):
+    from jupyter_mlops.config import resolve_locations
+
+    return resolve_locations(args.tracking_uri, args.artifact_root)
+
+
+def _with_store(exc, args) -> str:
+    """A failed lookup names the store it searched (the Client's own messages already do)."""
+    from jupyter_mlops.config import redact_url
+    from jupyter_mlops.errors import NotFoundError
+
+    text = str(exc)
+    if not isinstance(exc, NotFoundError):
+        return text
+    loc = _location(args)
+    if redact_url(loc.tracking_uri) in text:
+        return text
+    return f"{text} (searched {loc.describe()})"
 
 
 
@@ -207,6 +247,7 @@ def gc(args) -> int:
 
 
 def lineage(args) -> None:
+    """An unknown id fails (NotFoundError, exit 1); a known one without edges prints so."""
     graph = _client(args).lineage(args.node)
     if args.format == "json":
         print(json.dumps(graph.to_dict(), indent=2))
@@ -215,7 +256,7 @@ def lineage(args) -> None:
     for e in graph.edges:
         print(f"{labels.get(e.src, e.src)} --{e.relation}--> {labels.get(e.dst, e.dst)}")
     if not graph.edges:
-        print(f"{args.node}: no lineage recorded")
+        print(f"{graph.root}: no lineage recorded")
 
 
 def dead_letter_list(args) -> None:
@@ -258,7 +299,8 @@ def env(args) -> None:
     from jupyter_mlops.store.engine import redact
 
     loc = resolve_locations(args.tracking_uri, args.artifact_root)
-    print(f"tracking URI:  {redact(loc.tracking_uri)}\nartifact root: {loc.artifact_root}\n")
+    print(f"tracking URI:  {redact(loc.tracking_uri)}\nartifact root: {loc.artifact_root}\n"
+          f"chosen by:     {loc.reason}\n")
     for var in ENV_VARS.values():
         print(f"{var.name}\n    {var.help}")
 

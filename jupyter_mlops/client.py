@@ -73,8 +73,15 @@ class Client:
         ``.mlops/artifacts``.
     """
 
-    def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None):
-        self.store: Store = open_store(tracking_uri, artifact_root)
+    def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None, *,
+                 start: Path | None = None):
+        from jupyter_mlops.config import resolve_locations
+
+        #: Which store and why (``location.describe()``): front doors show it, errors name it.
+        #: ``start`` is where a project ``.mlops/`` is looked for (the notebook's, pipeline
+        #: file's or server root's folder; default the cwd).
+        self.location = resolve_locations(tracking_uri, artifact_root, start)
+        self.store: Store = open_store(self.location.tracking_uri, self.location.artifact_root)
         self.writer = BatchWriter(self.store.runs)
         self._steps: dict[tuple[str, str], int] = {}
         self._checked_keys: set[str] = set()  # metric names already validated
@@ -161,7 +168,8 @@ class Client:
         return run
 
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        """Flush what is queued, then close the run with ``status``."""
+        """Flush what is queued, then close the run with ``status`` (``run_id``: or a prefix)."""
+        run_id = self._full_run_id(run_id)
         self.writer.unwatch(run_id)
         self.flush()
         self._environment_recorded()
@@ -223,7 +231,7 @@ class Client:
         return self.store.runs.rename_run(run_id, check_label(name, "run name"))
 
     def delete_run(self, run_id: str) -> None:
-        self.store.runs.delete_run(run_id)
+        self.store.runs.delete_run(self._full_run_id(run_id))
 
     # ------------------------------------------------------------------ logging (buffered)
     def log_metric(self, run_id: str, key: str, value: Any, step: int | None = None,
@@ -464,14 +472,19 @@ class Client:
 
     # ------------------------------------------------------------------ code snapshots
     def log_notebook(self, run_id: str, notebook: Mapping | bytes,
-                     path: str | None = None) -> None:
-        """Store the notebook (nbformat JSON) that produced the run, with its git state."""
+                     path: str | None = None, git_dir: str | None = None) -> None:
+        """Store the notebook (nbformat JSON) that produced the run, with its git state.
+
+        The git state is that of ``path``'s repository, else of ``git_dir`` (a kernel whose
+        notebook file is unknown passes its working folder: the code is still in a repo).
+        """
         from jupyter_mlops.tracking.capture import git_state
 
         data = notebook if isinstance(notebook, bytes) else json.dumps(
             notebook, sort_keys=True, ensure_ascii=False).encode()
         info = self.store.blobs.put_bytes(data)
-        git = git_state(path) if path else None
+        where = path or git_dir
+        git = git_state(where) if where else None
         diff_digest = self.store.blobs.put_bytes(git.diff).digest if git and git.diff else None
         self.store.catalog.add_code_snapshot(
             run_id, info.digest, notebook_path=path, git_commit=git and git.commit,
@@ -479,6 +492,7 @@ class Client:
             git_diff_digest=diff_digest)
 
     def notebook_snapshot(self, run_id: str) -> dict:
+        run_id = self._full_run_id(run_id)
         snap = self.store.catalog.code_snapshot(run_id)
         if snap is None:
             self.store.runs.get_run(run_id)
@@ -501,6 +515,7 @@ class Client:
     def get_run(self, run_id: str) -> RunDetail:
         self.flush()  # read-your-writes within one process
         self._environment_recorded()
+        run_id = self._full_run_id(run_id)
         run = self.store.runs.get_run(run_id)
         cat = self.store.catalog
         from sqlalchemy import select
@@ -517,19 +532,57 @@ class Client:
                          children=children)
 
     def resolve_run_id(self, text: str) -> str:
-        """Accept a full run id or a unique prefix (tables print the first 8–12 characters)."""
-        text = str(text).strip()
-        if len(text) == 32:
-            return text
-        if not text.isalnum() or len(text) < 4:
-            raise InvalidInputError(f"{text!r} is not a run id (give at least 4 of its characters).")
-        # Safe to splice: text is alphanumeric, and the filter binds it as a parameter anyway.
-        matches = self.search_runs(f"run_id like '{text}%'", max_results=2)
+        """A full run id from a full id or a unique prefix (tables print the first 12)."""
+        return self.resolve_id("run", text)
+
+    def _full_run_id(self, run_id: Any) -> str:
+        # Our generated ids are 32 characters: those go straight to the store (which says
+        # "does not exist"), sparing the hot paths a query; anything else may be a prefix.
+        if isinstance(run_id, str) and len(run_id) == 32:
+            return run_id
+        return self.resolve_id("run", run_id)
+
+    def resolve_id(self, kind: str, text: Any) -> str:
+        """The one id of kind ``run``, ``dataset``, ``artifact`` or ``model`` that ``text`` names.
+
+        ``text`` is a full id or, like git, a unique prefix of at least 4 characters (a run
+        id, a dataset's or model file's digest; ``name/version`` for a model version).
+        Other lineage kinds (cell, pipeline, monitor) are returned unchanged.
+
+        Raises
+        ------
+        NotFoundError
+            Nothing has that id or prefix in this store (the message names the store).
+        InvalidInputError
+            ``text`` cannot be an id, or the prefix matches several records (the message
+            lists up to 5 of them, with their names).
+        """
+        from jupyter_mlops.store.ids import MIN_PREFIX, find_ids
+
+        text = str(getattr(text, "id", text)).strip()
+        if kind == "run":
+            check_run_id(text)
+        elif not text or len(text) > 256:
+            raise InvalidInputError(f"{text[:40]!r} is not a {kind} id (1–256 characters).")
+        matches = find_ids(self.store.url, kind, text)
+        if len(matches) == 1:
+            return matches[0][0]
         if not matches:
-            raise NotFoundError(f"No run id starts with {text!r}. List runs with `%mlops runs`.")
-        if len(matches) > 1:
-            raise InvalidInputError(f"{text!r} matches several runs; give more characters.")
-        return matches[0].id
+            short = (f" (a prefix needs at least {MIN_PREFIX} characters)"
+                     if len(text) < MIN_PREFIX else "")
+            raise NotFoundError(f"No {kind} {text!r} in {self.location.describe()}{short}. "
+                                f"{_LIST_HINT.get(kind, '')}".rstrip())
+        shown = "; ".join(f"{i} ({label})" if label else i for i, label in matches[:5])
+        more = ", and more" if len(matches) > 5 else ""
+        raise InvalidInputError(f"{text!r} is the start of several {kind} ids: {shown}{more}. "
+                                "Give more characters.")
+
+    def resolve_node(self, node: Any) -> str:
+        """``"kind:full id"`` for a lineage node given with a full id or a unique prefix."""
+        from jupyter_mlops.store.lineage import parse_node
+
+        kind, ident = parse_node(_node_id(node))
+        return f"{kind}:{self.resolve_id(kind, ident)}"
 
     def search_runs(self, filter: str | None = None, experiment: str | None = None,
                     order_by: Sequence[str] | str | None = None, max_results: int = 100,
@@ -572,11 +625,15 @@ class Client:
     def metric_history(self, run_id: str, key: str,
                        max_points: int | None = None) -> list[MetricPoint]:
         self.flush()
-        return self.store.runs.metric_history(run_id, key, max_points)
+        return self.store.runs.metric_history(self._full_run_id(run_id), key, max_points)
 
     def lineage(self, node: Any, depth: int = 10) -> LineageGraph:
-        """Upstream and downstream graph of a run id, ``"type:id"`` string or record."""
-        return self.store.lineage.graph(_node_id(node), depth)
+        """Upstream and downstream graph of a run id, ``"type:id"`` string or record.
+
+        Ids may be unique prefixes (see :meth:`resolve_id`); an id nothing has raises
+        NotFoundError, so "no lineage" always means a record that exists without edges.
+        """
+        return self.store.lineage.graph(self.resolve_node(node), depth)
 
     # ------------------------------------------------------------------ maintenance
     def gc(self, dry_run: bool = False) -> GcReport:
@@ -646,6 +703,14 @@ class GcReport:
     @property
     def ok(self) -> bool:
         return bool(getattr(self.blobs, "ok", True))
+
+
+_LIST_HINT = {
+    "run": "List runs with `jupyter mlops runs list` (or `%mlops runs`).",
+    "dataset": "`jupyter mlops runs show <run>` lists the datasets of a run.",
+    "artifact": "`jupyter mlops runs show <run>` lists the artifacts of a run.",
+    "model": "List models with `jupyter mlops models list`.",
+}
 
 
 def _node_id(node: Any) -> str:

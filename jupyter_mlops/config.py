@@ -64,6 +64,29 @@ class Locations:
     artifact_root: str
     #: Local folder for caches (hash cache); None when the store is remote and no project dir.
     local_dir: Path | None
+    #: How the store was chosen: "argument", "environment", "project" or "home".
+    source: str = "home"
+    #: The same in words, naming the variable, option or folder (shown by every front door).
+    reason: str = ""
+
+    def describe(self) -> str:
+        """One line naming the store (password hidden) and why it is the one in use."""
+        return f"store {redact_url(self.tracking_uri)} ({self.reason})"
+
+
+def redact_url(url: str) -> str:
+    """Hide a password in a URL without importing SQLAlchemy (``%load_ext`` stays cheap)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}"))
+    except ValueError:  # a port that is not a number, …: say nothing of what it holds
+        return "<unparseable URL>"
 
 
 def find_project_dir(start: Path | None = None) -> Path | None:
@@ -83,17 +106,38 @@ def default_home() -> Path:
 def resolve_locations(
     tracking_uri: str | None = None, artifact_root: str | None = None, start: Path | None = None
 ) -> Locations:
-    """Resolve the store URL and artifact root: arguments, then env vars, then the project dir."""
-    tracking_uri = tracking_uri or os.environ.get("MLOPS_TRACKING_URI") or None
+    """Resolve the store URL and artifact root, and say why.
+
+    Order: explicit arguments, then ``MLOPS_TRACKING_URI`` / ``MLOPS_ARTIFACT_ROOT``, then a
+    project ``.mlops/`` found by walking up from ``start`` (the notebook's or pipeline file's
+    folder; default the cwd), then ``MLOPS_HOME`` or ``~/.mlops``.
+    """
+    start_dir = (start or Path.cwd()).resolve()
+    if tracking_uri:
+        source, reason = "argument", "given explicitly (--tracking-uri / tracking_uri=)"
+    elif os.environ.get("MLOPS_TRACKING_URI"):
+        tracking_uri = os.environ["MLOPS_TRACKING_URI"]
+        source, reason = "environment", "environment variable MLOPS_TRACKING_URI"
+    else:
+        tracking_uri = None
     artifact_root = artifact_root or os.environ.get("MLOPS_ARTIFACT_ROOT") or None
-    local_dir = find_project_dir(start) or default_home()
+    project = find_project_dir(start_dir)
+    local_dir = project or default_home()
     if tracking_uri is None:
         tracking_uri = f"sqlite:///{local_dir / 'mlops.db'}"
+        if project is not None:
+            source, reason = "project", f"project folder {project}, found walking up from {start_dir}"
+        elif os.environ.get("MLOPS_HOME"):
+            source, reason = "home", (f"environment variable MLOPS_HOME; no project .mlops/ "
+                                      f"above {start_dir}")
+        else:
+            source, reason = "home", f"user default; no project .mlops/ above {start_dir}"
     elif tracking_uri.startswith("sqlite:///") and tracking_uri != "sqlite:///:memory:":
         local_dir = Path(tracking_uri[len("sqlite:///"):]).resolve().parent
     if artifact_root is None:
         artifact_root = str(local_dir / "artifacts")
-    return Locations(tracking_uri=tracking_uri, artifact_root=artifact_root, local_dir=local_dir)
+    return Locations(tracking_uri=tracking_uri, artifact_root=artifact_root, local_dir=local_dir,
+                     source=source, reason=reason)
 
 
 def current_user() -> str:
