@@ -379,7 +379,7 @@ class Client:
 
     def read_artifact(self, run_id: str, name: str) -> tuple[ArtifactRecord, bytes]:
         """The artifact's record and bytes, verified against its hash."""
-        record = self.store.catalog.get_artifact(run_id, name)
+        record = self.store.catalog.get_artifact(self._full_run_id(run_id), name)
         return record, self.store.blobs.get_bytes(record.digest)
 
     def download_artifact(self, run_id: str, name: str, dest: str | Path) -> Path:

@@ -136,15 +136,14 @@ class MlopsExtension(LoggingConfigurable):
         with self._client_lock:
             if self._client is None:
                 from jupyter_mlops.client import Client
-                from jupyter_mlops.config import resolve_locations
 
-                loc = resolve_locations(
-                    self.tracking_uri or None, self.artifact_root or None, Path(self.root_dir)
-                )
-                self.log.info(
-                    "jupyter_mlops: store %s, artifacts %s", loc.tracking_uri, loc.artifact_root
-                )
-                self._client = Client(loc.tracking_uri, loc.artifact_root)
+                # The Client keeps the resolved location and its reason (the health route
+                # reports both, so the panel can say which store it shows and why).
+                self._client = Client(self.tracking_uri or None, self.artifact_root or None,
+                                      start=Path(self.root_dir))
+                loc = self._client.location
+                self.log.info("jupyter_mlops: %s, artifacts %s", loc.describe(),
+                              loc.artifact_root)
             return self._client
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

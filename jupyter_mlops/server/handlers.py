@@ -39,7 +39,9 @@ class HealthHandler(MlopsHandler):
     async def get(self) -> None:
         def probe(client: Any) -> dict[str, Any]:
             client.count_runs()
-            return {"tracking_uri": _redact(client.tracking_uri)}
+            loc = client.location  # which store, and why: the panel shows it
+            return {"tracking_uri": _redact(client.tracking_uri), "source": loc.source,
+                    "reason": loc.reason}
 
         store = await self.call(probe)
         self.write_json({"status": "ok", "version": _version(), "store": store})
@@ -91,13 +93,13 @@ class RunHandler(MlopsHandler):
         change = RunPatch.from_json(self.json_body())
 
         def update(client: Any) -> Any:
-            client.get_run(run_id)  # 404 before any write
+            run_id_ = client.get_run(run_id).run.id  # 404 before any write; a prefix → full id
             if change.name is not None:
-                client.rename_run(run_id, change.name)
+                client.rename_run(run_id_, change.name)
             if change.tags:
-                client.set_tags(run_id, change.tags)
+                client.set_tags(run_id_, change.tags)
                 client.flush()
-            return client.get_run(run_id)
+            return client.get_run(run_id_)
 
         detail = await self.call(update)
         self.write_json(run_detail_json(detail))
@@ -139,7 +141,8 @@ class RunDiffHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self, run_id: str, other_run_id: str) -> None:
-        diff = await self.call(lambda c: diff_runs(c, run_id, other_run_id))
+        diff = await self.call(lambda c: diff_runs(c, c.resolve_run_id(run_id),
+                                                   c.resolve_run_id(other_run_id)))
         self.write_json(run_diff_json(diff))
 
 
@@ -150,7 +153,9 @@ class LineageHandler(MlopsHandler):
         node = self.str_arg("node")
         if not node:
             raise InvalidInputError("Give the node to start from, e.g. ?node=run:<id>.")
-        check_name_or_number(node.partition(":")[2], "node id")
+        kind, _, ident = node.partition(":")
+        if kind != "run":  # run ids are text, even all-digit ones; other kinds have numbers
+            check_name_or_number(ident, "node id")
         depth = self.int_arg("depth", 10, 1, 50)
         graph = await self.call(lambda c: c.lineage(node, depth=depth))
         self.write_json(graph.to_dict())
