@@ -615,6 +615,8 @@ class Client:
     def filter_hint(self, filter: str | None) -> str | None:
         """Why a filter may find nothing: each key it names that no run has, and the closest
         known keys (``difflib``); None when every key exists (or the filter has none)."""
+        if not filter:  # nothing to hint at: skip the import (SQLAlchemy) behind it
+            return None
         from jupyter_mlops.store.filter_hints import filter_text_hint
 
         return filter_text_hint(self.store.url, filter)

@@ -6,8 +6,12 @@
   assignments are logged as params of the run.
 - Re-executed or out-of-order cells mark the run "not reproducible from top to bottom", with the
   reason, and the user sees one warning.
-- When a run ends, the notebook (the saved file when its path is known, else the cells this
-  kernel executed, in order) is stored as the run's code snapshot with its git state.
+- When a run ends, the notebook (the saved file when its path is known, else every cell this
+  kernel executed, in order, including those before ``%load_ext``: a variable defined there is
+  needed to reproduce the run) is stored as the run's code snapshot with its git state (of
+  the notebook's folder, else of the kernel's working folder). A papermill run knows its input
+  notebook when papermill injected ``PAPERMILL_INPUT_PATH`` (``--inject-input-path`` or
+  ``--inject-paths``); the kernel has no other way to learn it.
 - At kernel exit a run this kernel started and still holds is ended FINISHED, or FAILED when
   the last cell failed by papermill's rule (:mod:`jupyter_mlops.tracking.outcome`): an
   exception, a syntax error (IPython reports it in ``error_before_exec``: the cell never
@@ -23,6 +27,7 @@ import ast
 import atexit
 import hashlib
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +37,9 @@ from jupyter_mlops.lifecycle import before_end_hooks, fluent
 from jupyter_mlops.tracking.outcome import fails_notebook
 
 PAPERMILL_HEADER = "# Parameters"
+#: Parameters papermill injects about the run itself (``--inject-paths``): provenance, not
+#: the user's parameters, so they are not logged as params.
+PAPERMILL_PATH_PARAMS = ("PAPERMILL_INPUT_PATH", "PAPERMILL_OUTPUT_PATH")
 
 
 def parse_parameters_cell(source: str) -> dict[str, Any]:
@@ -81,6 +89,7 @@ class CellHooks:
         self.shell = shell
         self.watch: RunWatch | None = None
         self._pending_params: dict[str, Any] = {}
+        self._papermill_input: str | None = None
         self._current: CellRecord | None = None
         self._warned_flush = False
 
@@ -92,7 +101,7 @@ class CellHooks:
         # papermill's parameters cell usually runs before `%load_ext`: find it in the history.
         for source in reversed(self.shell.user_ns.get("In", [])):
             if is_injected_parameters(source, None):
-                self._pending_params = parse_parameters_cell(source)
+                self._take_parameters(source)
                 break
         atexit.register(self.at_exit)
 
@@ -112,7 +121,15 @@ class CellHooks:
         cell_id = getattr(info, "cell_id", None) or _source_id(source)
         self._current = CellRecord(cell_id, source, None)
         if is_injected_parameters(source, getattr(info, "cell_meta", None)):
-            self._pending_params = parse_parameters_cell(source)
+            self._take_parameters(source)
+
+    def _take_parameters(self, source: str) -> None:
+        params = parse_parameters_cell(source)
+        found = params.get("PAPERMILL_INPUT_PATH")
+        if isinstance(found, str) and found.endswith(".ipynb"):
+            self._papermill_input = found
+        self._pending_params = {k: v for k, v in params.items()
+                                if k not in PAPERMILL_PATH_PARAMS}
 
     def post_run_cell(self, result) -> None:
         cell = self._current
@@ -204,7 +221,27 @@ class CellHooks:
     def notebook_path(self) -> str | None:
         from jupyter_mlops.tracking.capture import notebook_path_hint
 
-        return notebook_path_hint(self.shell.user_ns)
+        found = notebook_path_hint(self.shell.user_ns)
+        if found is None and self._papermill_input:
+            # Relative to where papermill was started, which is usually the kernel's folder.
+            candidate = Path(self._papermill_input)
+            if candidate.is_file():
+                found = str(candidate.resolve())
+        return found
+
+    def kernel_history(self) -> list[CellRecord]:
+        """Every cell this kernel executed, in order (IPython's raw input history), with the
+        outputs this kernel saw while a run was active; ``%mlops end``/``status`` left out."""
+        watched = {c.execution_count: c for c in (self.watch.cells if self.watch else [])}
+        raw = getattr(getattr(self.shell, "history_manager", None), "input_hist_raw", None) or []
+        cells = []
+        for count, source in enumerate(raw):
+            if count == 0 or not source.strip() or source.lstrip().startswith(
+                    ("%mlops end", "%mlops status")):
+                continue
+            seen = watched.get(count)
+            cells.append(CellRecord(f"h{count}", source, count, seen.outputs if seen else []))
+        return cells
 
     # ----------------------------------------------------------------- run end
     def before_end(self, run, status: str) -> None:
@@ -214,11 +251,13 @@ class CellHooks:
             w = self.watch if self.watch and self.watch.run_id == run.id else None
             if path:
                 notebook: Any = Path(path).read_bytes()
-            elif w and w.cells:
-                notebook = history_notebook(w.cells)
             else:
-                return
-            run.client.log_notebook(run.id, notebook, path=path)
+                cells = self.kernel_history() or (w.cells if w else [])
+                if not cells:
+                    return
+                notebook = history_notebook(cells)
+            run.client.log_notebook(run.id, notebook, path=path,
+                                    git_dir=None if path else os.getcwd())
             if w and not w.flagged and w.cells:
                 run.client.mark_reproducible(run.id)
         except Exception as exc:

@@ -1,0 +1,113 @@
+"""Provenance of notebook runs (issue 15): the stored notebook is the whole kernel history, and
+every run records where its code came from (notebook path, git commit, dirty diff) — also
+under papermill, whose kernel learns its input notebook only from the injected parameters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from .conftest import execute, make_notebook, text_of
+
+pytestmark = pytest.mark.kernel
+
+
+def _git_repo(folder: Path) -> str:
+    """Make ``folder`` a repository with one commit and one uncommitted change."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(folder), *args], check=True,
+                              capture_output=True, text=True).stdout.strip()
+    git("init", "-q")
+    (folder / "train.py").write_text("lr = 0.1\n")
+    git("add", "train.py")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "one")
+    (folder / "train.py").write_text("lr = 0.2\n")  # dirty
+    return git("rev-parse", "HEAD")
+
+
+def _fresh_client():
+    """A client opened after the kernel exited (no cached view of the store)."""
+    from jupyter_mlops.client import Client
+    from jupyter_mlops.store import forget_open_stores
+
+    forget_open_stores()
+    return Client()
+
+
+def test_cells_before_load_ext_are_stored_and_reproduce(kernel_store, read_client):
+    commit = _git_repo(kernel_store)
+    nb = make_notebook(
+        "base = 41",  # before the extension is loaded: only IPython's history has it
+        "%load_ext jupyter_mlops",
+        "%mlops start --name before-load",
+        "import jupyter_mlops as mlops\nmlops.log_metric('answer', base + 1)",
+        "%mlops end",
+    )
+    execute(nb, kernel_store, allow_errors=False)
+    [run] = read_client.search_runs("name = 'before-load'")
+    detail = read_client.get_run(run.id)
+    assert detail.metrics == {"answer": 42.0}
+    snapshot = read_client.notebook_snapshot(run.id)
+    sources = [c["source"] for c in snapshot["cells"]]
+    assert sources[0] == "base = 41", sources
+    assert not any(s.startswith("%mlops end") for s in sources)
+    # No notebook file is known to a bare kernel: the git state is that of its folder.
+    assert detail.code.git_commit == commit and detail.code.git_dirty is True
+    diff = read_client.store.blobs.get_bytes(detail.code.git_diff_digest).decode()
+    assert "+lr = 0.2" in diff
+
+    from jupyter_mlops.pipelines.reproduce import reproduce
+
+    report = reproduce(run.id, client=read_client, timeout=300)
+    assert report.status == "reproduced", report.summary()
+    assert read_client.get_run(report.new_run_id).metrics == {"answer": 42.0}
+
+
+def test_papermill_run_records_input_path_and_commit(kernel_store, read_client):
+    commit = _git_repo(kernel_store)
+    src = make_notebook("import jupyter_mlops as mlops\nmlops.start_run(name='pm')\n"
+                        "mlops.log_metric('alpha', alpha)", "mlops.end_run()")
+    src.cells[0:0] = [nbformat.v4.new_code_cell("alpha = 1.0")]
+    src.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(src, kernel_store / "train.ipynb")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "papermill"), "train.ipynb", "out.ipynb",
+         "-p", "alpha", "0.5", "--inject-input-path", "--kernel", "python3"],
+        cwd=kernel_store, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    read_client = _fresh_client()
+    [run] = read_client.search_runs("name = 'pm'")
+    detail = read_client.get_run(run.id)
+    assert detail.metrics == {"alpha": 0.5}
+    # The injected path is provenance, not a parameter of the user's.
+    assert detail.params == {"alpha": "0.5"}
+    assert detail.code.notebook_path == str((kernel_store / "train.ipynb").resolve())
+    assert detail.code.git_commit == commit and detail.code.git_dirty is True
+    stored = read_client.notebook_snapshot(run.id)
+    assert stored == json.loads((kernel_store / "train.ipynb").read_text())
+
+
+def test_papermill_without_path_still_records_commit_and_history(kernel_store, read_client):
+    commit = _git_repo(kernel_store)
+    src = make_notebook("import jupyter_mlops as mlops\nmlops.start_run(name='pm-bare')\n"
+                        "mlops.log_metric('alpha', alpha)", "mlops.end_run()")
+    src.cells[0:0] = [nbformat.v4.new_code_cell("alpha = 1.0")]
+    src.cells[0].metadata["tags"] = ["parameters"]
+    nbformat.write(src, kernel_store / "bare.ipynb")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "papermill"), "bare.ipynb", "out.ipynb",
+         "-p", "alpha", "0.25", "--kernel", "python3"],
+        cwd=kernel_store, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    read_client = _fresh_client()
+    [run] = read_client.search_runs("name = 'pm-bare'")
+    detail = read_client.get_run(run.id)
+    assert detail.code.notebook_path is None
+    assert detail.code.git_commit == commit
+    sources = [c["source"] for c in read_client.notebook_snapshot(run.id)["cells"]]
+    assert any("alpha = 0.25" in s for s in sources), sources  # the injected cell ran first
