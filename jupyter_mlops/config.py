@@ -32,6 +32,10 @@ ENV_VARS = {
         EnvVar("MLOPS_EXPERIMENT", "Experiment that new runs go to (default: 'Default')."),
         EnvVar("MLOPS_HEARTBEAT_SECONDS", "How often a live run proves it is alive (default 10)."),
         EnvVar("MLOPS_DEAD_AFTER_SECONDS", "A run silent this long is marked KILLED (default 300)."),
+        EnvVar("MLOPS_EXIT_FLUSH_SECONDS", "Longest the interpreter's exit waits to write "
+               "queued values (default 10); what the store has not taken by then (locked by "
+               "another process, down) goes to the dead-letter file for `jupyter mlops "
+               "dead-letter replay`."),
         EnvVar("MLOPS_NOTEBOOK_PATH", "Path of the notebook a kernel runs, when the front end "
                "does not say (set by pipelines)."),
         EnvVar("MLOPS_PARENT_RUN_ID", "Run that new runs are children of (set by pipelines)."),

@@ -22,10 +22,10 @@ import threading
 import warnings
 import weakref
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from jupyter_mlops.config import float_env
 from jupyter_mlops.errors import NotFoundError, StoreUnavailableError
-from jupyter_mlops.store.runs import RunStore
 from jupyter_mlops.tracking.dead_letter import (
     DeadLetterFile,
     DeadLetterWarning,
@@ -33,6 +33,9 @@ from jupyter_mlops.tracking.dead_letter import (
     isolate,
     refuses_row,
 )
+
+if TYPE_CHECKING:  # annotation only: the store's writer is lite or SQLAlchemy's RunStore
+    from jupyter_mlops.store.runs import RunStore
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +90,10 @@ class BatchWriter:
         self._closed = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
+        # The batch a flush has taken and not finished (only while it holds _write_lock), and
+        # whether exit gave up on this writer: see _flush_all_at_exit.
+        self._inflight: dict[str, _Pending] | None = None
+        self._abandoned = False
         _writers.add(self)
 
     # ------------------------------------------------------------- producer side
@@ -149,8 +156,13 @@ class BatchWriter:
             with self._lock:
                 batch, self._pending = self._pending, defaultdict(_Pending)
                 self._count = 0
+                self._inflight = batch
             try:
                 for run_id in list(batch):
+                    if self._abandoned:
+                        # Exit set this batch aside in the dead-letter file: writing any more
+                        # of it would only add duplicates on replay.
+                        break
                     p = batch[run_id]
                     try:
                         self._runs.log_batch(run_id, params=p.params.items(),
@@ -229,8 +241,33 @@ class BatchWriter:
 
     def _requeue(self, batch: dict[str, _Pending]) -> None:
         with self._lock:
+            # Under the same lock as _take_unwritten: a row is in the in-flight batch or back
+            # in _pending, never in both, so exit sets it aside once.
+            self._inflight = None
+            if self._abandoned:
+                return  # already in the dead-letter file
             for run_id, p in batch.items():
                 self._requeue_one(run_id, p)
+
+    def _take_unwritten(self) -> dict[str, list[Item]]:
+        """Stop writing for good; return every row not known to be written, per run.
+
+        That is what is queued plus the batch a flush is still writing. A write of that batch
+        already waiting inside the store when this is called may yet commit before the
+        process ends: its rows are then both stored and set aside (replay would add such a
+        metric point twice; params and tags are set again). No later write starts.
+        """
+        with self._lock:
+            self._abandoned = True
+            self._closed = True
+            runs: dict[str, list[Item]] = {}
+            for part in (self._inflight or {}, self._pending):
+                for run_id, p in list(part.items()):
+                    if len(p):
+                        runs.setdefault(run_id, []).extend(p.items())
+            self._pending = defaultdict(_Pending)
+            self._count = 0
+            return runs
 
     def _requeue_one(self, run_id: str, p: _Pending) -> None:
         """Put ``p`` in front of what was logged to ``run_id`` since (hold ``_lock``)."""
@@ -285,11 +322,72 @@ class BatchWriter:
 # Interpreter exit flushes every writer (daemon threads are not joined).
 _writers: "weakref.WeakSet[BatchWriter]" = weakref.WeakSet()
 
+#: Seconds the exit flush may take before unwritten rows go to the dead-letter file.
+EXIT_FLUSH_ENV = "MLOPS_EXIT_FLUSH_SECONDS"
+EXIT_FLUSH_DEFAULT = 10.0
+
 
 @atexit.register
 def _flush_all_at_exit() -> None:
-    for writer in list(_writers):
+    """Flush every writer, but never for longer than ``MLOPS_EXIT_FLUSH_SECONDS``.
+
+    Why a deadline: with another process holding SQLite's write lock, a flush waits out the
+    store's busy timeout (60 s) once behind the writer thread and once more itself, so a
+    server told to stop took three minutes to exit. The flushes run in helper threads; what
+    is not written by the deadline — or not at all, because the store is down — is set aside
+    in the dead-letter file with one warning line, never lost:
+    ``jupyter mlops dead-letter replay`` writes it once the store is free.
+    """
+    import time
+
+    writers = list(_writers)
+    if not writers:
+        return
+    limit = max(0.0, float_env(EXIT_FLUSH_ENV, EXIT_FLUSH_DEFAULT))
+    deadline = time.monotonic() + limit
+    failures: dict[BatchWriter, BaseException] = {}
+
+    def flush(writer: BatchWriter) -> None:
         try:
             writer.flush()
-        except Exception as exc:  # pragma: no cover - nothing left to report to
-            log.error("jupyter-mlops: could not flush at exit: %s", exc)
+        except Exception as exc:
+            failures[writer] = exc
+
+    helpers = []
+    for writer in writers:
+        writer._closed = True  # the writer thread starts no new flush
+        writer._wake.set()
+        helper = threading.Thread(target=flush, args=(writer,), name="mlops-exit-flush",
+                                  daemon=True)
+        helper.start()
+        helpers.append((writer, helper))
+    for writer, helper in helpers:
+        helper.join(max(0.0, deadline - time.monotonic()))
+        unwritten = writer._take_unwritten()
+        if not unwritten:
+            continue
+        error = failures.get(writer)
+        reason = (f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+                  if error is not None and str(error) else
+                  f"not written within {EXIT_FLUSH_ENV}={limit:g} s of exit "
+                  "(is another process holding the database's write lock?)")
+        _set_aside_at_exit(writer, unwritten, reason)
+
+
+def _set_aside_at_exit(writer: BatchWriter, unwritten: dict[str, list[Item]],
+                       reason: str) -> None:
+    count = sum(len(items) for items in unwritten.values())
+    runs = ", ".join(sorted(unwritten))
+    dead = writer.dead_letter_file()
+    try:
+        for run_id, items in unwritten.items():
+            dead.append(run_id, [(item, reason) for item in items])
+    except OSError as exc:
+        log.error("jupyter-mlops: %d value(s) of run %s could not be written at exit (%s) nor "
+                  "set aside in %s (%s); they are lost.", count, runs, reason, dead.path, exc)
+        return
+    # One line, through logging: warnings filters are often "ignore" in servers, and at exit
+    # logging's last-resort handler still prints a WARNING to stderr.
+    log.warning("jupyter-mlops: %d value(s) of run %s were not written at exit (%s); they "
+                "were set aside in %s. Once the store is free: `jupyter mlops --tracking-uri "
+                "'%s' dead-letter replay`.", count, runs, reason, dead.path, dead.store)
