@@ -179,3 +179,35 @@ def seed_monitor(client, windows: int = 4, rows: int = 400) -> MonitorSeed:
             truth[: rows // 5] = 1 - truth[: rows // 5]  # 80 % accurate
             mon.log_feedback(ids, truth, timestamp=t0 + 3600.0 * w + 60)
     return MonitorSeed(MONITOR, mon.model_ref, windows, DRIFTED_FEATURE, len(mon.alerts()))
+
+
+# ----------------------------------------------------------------------------- figures
+#: The figure artifact ``seed_figure`` logs (a PNG the run detail shows as a thumbnail).
+FIGURE_NAME = "figures/roc.png"
+
+
+def png_bytes(width: int = 64, height: int = 40) -> bytes:
+    """A real PNG (a diagonal stripe on white) written with zlib alone, no imaging library."""
+    import struct
+    import zlib
+
+    rows = b"".join(
+        b"\x00" + b"".join(b"\x20\x60\xc0" if abs(x * height - y * width) < 2 * width else
+                           b"\xff\xff\xff" for x in range(width))
+        for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+def seed_figure(client, run_id: str, folder: Path) -> str:
+    """Log :data:`FIGURE_NAME` (image/png) on ``run_id``; returns its name."""
+    path = Path(folder) / "roc.png"
+    path.write_bytes(png_bytes())
+    client.log_artifact(run_id, path, name=FIGURE_NAME, kind="figure")
+    return FIGURE_NAME

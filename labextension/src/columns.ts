@@ -75,8 +75,9 @@ export function keysOf(sample: IRun[]): { metrics: string[]; params: string[] } 
 }
 
 /**
- * Base columns plus one per chosen metric (then param) key; without a choice, the first
- * `maxMetrics` metric and `maxParams` param keys seen in the loaded rows.
+ * The name, one column per chosen metric (then param) key, then the other base columns;
+ * without a choice, the first `maxMetrics` metric and `maxParams` param keys seen in the
+ * loaded rows.
  */
 export function columnsFor(
   sample: IRun[],
@@ -100,7 +101,8 @@ export function columnsFor(
     sortField: `params.${quoteKey(k)}`,
     text: r => r.params?.[k] ?? ''
   }));
-  return [...BASE_COLUMNS, ...metricCols, ...paramCols];
+  // Metrics and params right after the name, so a narrow panel shows them without scrolling.
+  return [BASE_COLUMNS[0], ...metricCols, ...paramCols, ...BASE_COLUMNS.slice(1)];
 }
 
 const CHOICE_STORAGE_KEY = 'jupyter-mlops:run-columns';

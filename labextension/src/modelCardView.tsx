@@ -35,8 +35,17 @@ export function ModelCardView(props: {
   const host = React.useRef<HTMLDivElement>(null);
   const [style, setStyle] = React.useState<string | null>(null);
   const c = card.value;
-  // The theme's colours are read from the mounted panel, so the frame waits for them.
+  // The theme's colours are read from the mounted panel, so the frame waits for them, and
+  // read again when the theme changes (else the card keeps the old theme's colours).
   React.useEffect(() => setStyle(cardStyle(host.current)), [c]);
+  React.useEffect(() => {
+    const observer = new MutationObserver(() => setStyle(cardStyle(host.current)));
+    observer.observe(document.body, {
+      attributes: true,
+      attributeFilter: ['data-jp-theme-light', 'data-jp-theme-name']
+    });
+    return () => observer.disconnect();
+  }, []);
   const srcDoc =
     c && style !== null
       ? '<!doctype html><html><head><meta charset="utf-8">' +

@@ -188,6 +188,9 @@ def ui_store(tmp_path_factory) -> Iterator[UiStore]:
     _seed_demo_notebook(base, uri, root)
     client = Client(uri, root)
     runs, live = _seed(client, base)
+    from tests.seed_panel import seed_figure
+
+    seed_figure(client, runs["rf-lr0.1"], base)  # a thumbnail in the run detail (issue 15)
     pipeline_runs, pipeline_path = _seed_models_and_pipelines(client, base)
     from tests.seed_panel import seed_monitor
 
