@@ -118,9 +118,11 @@ def _client(args):
 
 
 def _location(args):
+    """The store a command uses: a pipeline file's command looks from that file's folder."""
     from jupyter_mlops.config import resolve_locations
+    from jupyter_mlops.pipelines.cli import store_start
 
-    return resolve_locations(args.tracking_uri, args.artifact_root)
+    return resolve_locations(args.tracking_uri, args.artifact_root, store_start(args))
 
 
 def _with_store(exc, args) -> str:
@@ -134,7 +136,7 @@ def _with_store(exc, args) -> str:
     loc = _location(args)
     if redact_url(loc.tracking_uri) in text:
         return text
-    return f"{text} (searched {loc.describe()})"
+    return f"{text} Searched {loc.describe()}."
 
 
 

@@ -231,8 +231,12 @@ def monitor_metrics(args) -> None:
 def serve(args) -> None:
     from jupyter_mlops.serving.server import serve as run
 
+    client = _client(args)
+    # Which store the model comes from, and why, before anything can fail on it (a "model
+    # not found" then also names this store: cli.main adds it to every NotFoundError).
+    print(f"jupyter mlops serve: {client.location.describe()}", file=sys.stderr, flush=True)
     # Prints where it serves and the token once it listens (serving.server.announce).
-    run(args.ref, host=args.host, port=args.port, client=_client(args), monitor=args.monitor,
+    run(args.ref, host=args.host, port=args.port, client=client, monitor=args.monitor,
         sample=args.sample, trusted=args.trusted, poll_interval=args.poll_seconds,
         max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level,
         token=args.token, auth=args.auth, allow_origins=args.allow_origin,

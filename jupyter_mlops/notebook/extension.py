@@ -25,6 +25,23 @@ def load(ipython) -> None:
 
     ipython.register_magics(MlopsMagics)
     ensure_hooks(ipython)
+    print(f"jupyter-mlops: {_location().describe()}")
+
+
+def _location():
+    """Where the kernel's runs go, and why; the config resolver alone (no SQLAlchemy import).
+
+    A default client already made (or set by ``set_client``) wins: it is the store in use.
+    """
+    import sys
+
+    fluent = sys.modules.get("jupyter_mlops.fluent")
+    client = getattr(fluent, "_client", None)
+    if client is not None:
+        return client.location
+    from jupyter_mlops.config import resolve_locations
+
+    return resolve_locations()
 
 
 def unload(ipython) -> None:

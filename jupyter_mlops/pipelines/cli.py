@@ -78,10 +78,11 @@ def add_commands(top) -> None:
     p.add_argument("--once", action="store_true", help="one pass, then exit")
 
 
-def _client(args):
+def _client(args, start=None):
     from jupyter_mlops.client import Client
 
-    return Client(getattr(args, "tracking_uri", None), getattr(args, "artifact_root", None))
+    return Client(getattr(args, "tracking_uri", None), getattr(args, "artifact_root", None),
+                  start=start)
 
 
 def _params(pairs: list[str]) -> dict[str, str]:
@@ -101,13 +102,31 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- pipeline
+def store_start(args):
+    """The folder the store is looked for from: a pipeline file's own, for the commands that
+    take one (its project's .mlops/, not the cwd's); None (the cwd) for every other command."""
+    if (getattr(args, "group", None), getattr(args, "action", None)) in (
+            ("pipeline", "run"), ("schedule", "add")):
+        return _folder_of(args.pipeline)
+    return None
+
+
+def _folder_of(pipeline: str):
+    """Where to look for the project's .mlops/: the pipeline file's folder, not the cwd."""
+    from pathlib import Path
+
+    path = Path(pipeline).expanduser()
+    return path if path.is_dir() else path.parent
+
+
 def pipeline_run(args) -> int:
     from jupyter_mlops.pipelines.runner import run_pipeline
 
     record = run_pipeline(
         args.pipeline, _params(args.param), workers=args.workers, executor=args.executor,
         force=args.force, force_steps=args.force_step, experiment=args.experiment,
-        client=_client(args), progress=False if args.no_progress else "auto",
+        client=_client(args, start=_folder_of(args.pipeline)),
+        progress=False if args.no_progress else "auto",
         warm_kernels=args.warm_kernels)
     if args.format == "json":
         dump_json(record.to_dict())
@@ -179,7 +198,7 @@ def schedule_add(args) -> None:
     s = add_schedule(args.pipeline, args.cron, timezone=args.tz, parameters=_params(args.param),
                      name=args.name, catchup=args.catchup,
                      max_catchup_age=args.max_catchup_age, allow_overlap=args.allow_overlap,
-                     client=_client(args))
+                     client=_client(args, start=_folder_of(args.pipeline)))
     print(f"schedule {s.name!r} ({s.cron} {s.timezone}): next run {when(s.next_fire_at)}. "
           "Keep `jupyter mlops scheduler` or the Jupyter server running for it to fire.")
 
