@@ -11,6 +11,7 @@ import functools
 import io
 import json
 import mimetypes
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -428,7 +429,7 @@ class Client:
     # ------------------------------------------------------------------ datasets
     def log_dataset(self, run_id: str | None, data: Any, name: str,
                     role: str = "input") -> DatasetVersionRecord:
-        """Version a file, folder or DataFrame by content and link it to the run."""
+        """Version a file, folder, DataFrame or numpy array by content; link it to the run."""
         from jupyter_mlops.tracking.capture import fingerprint_dataframe, fingerprint_path
 
         if role not in ("input", "output"):
@@ -441,9 +442,13 @@ class Client:
             fp = fingerprint_path(path, self.hash_cache().hash(path))
         elif hasattr(data, "dtypes") and hasattr(data, "columns"):
             fp = fingerprint_dataframe(data)
+        elif _is_ndarray(data):
+            fp = _fingerprint_array(data)
         else:
             raise InvalidInputError(
-                f"log_dataset takes a path or a pandas DataFrame, not {type(data).__name__}.")
+                f"Cannot log a {type(data).__module__}.{type(data).__qualname__} as a dataset: "
+                "pass a file or folder path, a pandas DataFrame or a numpy array (convert "
+                "other data with pandas.DataFrame(...) or numpy.asarray(...)).")
         record = self.store.catalog.add_dataset_version(
             name, fp.digest, source=fp.source, size=fp.size, row_count=fp.row_count,
             schema=fp.schema, stats=fp.stats, run_id=run_id)
@@ -747,3 +752,17 @@ def _serialise(obj: Any, name: str) -> tuple[bytes, str]:
         f"Cannot store a {type(obj).__name__} as artifact {name!r}: pass a file path, bytes, "
         "a JSON-able value, a DataFrame or a figure (models go to the model registry).")
 
+
+def _is_ndarray(data: Any) -> bool:
+    numpy = sys.modules.get("numpy")  # an array exists only once numpy was imported
+    return numpy is not None and isinstance(data, numpy.ndarray)
+
+
+def _fingerprint_array(data):
+    """A numpy array's fingerprint: content digest; shape and dtype as its schema."""
+    from jupyter_mlops.hashing import hash_array
+    from jupyter_mlops.tracking.capture import DataFingerprint
+
+    return DataFingerprint(hash_array(data), None, int(data.nbytes),
+                           int(data.shape[0]) if data.ndim else None,
+                           {"dtype": str(data.dtype), "shape": str(list(data.shape))}, None)

@@ -56,6 +56,38 @@ def hash_bytes(data: bytes | bytearray | memoryview) -> str:
     return blake3.blake3(data, max_threads=blake3.blake3.AUTO).hexdigest()
 
 
+def hash_array(array) -> str:
+    """Return the content digest of a numpy array: its dtype, shape and values.
+
+    Deterministic across processes and machines: the values are hashed in C order in native
+    byte order, so a transposed copy, a Fortran-ordered array or a big-endian array with the
+    same values gives the same digest, and the same bytes under another dtype or shape do not.
+
+    Raises
+    ------
+    InvalidInputError
+        For an object array (its bytes are memory addresses, not values).
+    """
+    import json
+
+    import numpy as np
+
+    a = np.asarray(array)
+    if a.dtype.hasobject:
+        raise InvalidInputError(
+            f"Cannot version a numpy array of dtype {a.dtype} by content (it holds Python "
+            "objects): convert it to a numeric or string dtype, or to a pandas DataFrame.")
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    dtype = a.dtype.descr if a.dtype.names else a.dtype.str
+    header = json.dumps(["ndarray", dtype, list(a.shape)]).encode()
+    hasher = new_hasher()
+    hasher.update(len(header).to_bytes(8, "little") + header)
+    if a.size:
+        hasher.update(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
+    return hasher.hexdigest()
+
+
 def hash_file(path: str | os.PathLike[str]) -> str:
     """Return the BLAKE3 hex digest of one file's content.
 
