@@ -133,3 +133,20 @@ def test_load_ext_prints_the_store_and_why(projects, monkeypatch):
     [line] = text_of(nb.cells[0]).splitlines()
     assert line.startswith("jupyter-mlops: store sqlite:///")
     assert str(projects / "a" / ".mlops") in line and str(deep) in line
+
+
+def test_serve_names_its_store_at_start_and_in_model_not_found(projects, monkeypatch, capsys):
+    from jupyter_mlops.cli import main
+    from jupyter_mlops.serving.__main__ import main as serving_main
+
+    pytest.importorskip("uvicorn")
+    monkeypatch.chdir(projects / "a")
+    store = str(projects / "a" / ".mlops" / "mlops.db")
+    assert main(["serve", "models:/no-such-model@champion"]) != 0
+    err = capsys.readouterr().err
+    first, *rest = err.splitlines()
+    assert first.startswith("jupyter mlops serve: store sqlite:///") and store in first
+    assert "no-such-model" in rest[-1] and store in rest[-1] and "found walking up" in rest[-1]
+    assert rest[-1].count(store) == 1  # named once, not twice
+    assert serving_main(["models:/no-such-model@champion"]) != 0
+    assert store in capsys.readouterr().err.splitlines()[-1]

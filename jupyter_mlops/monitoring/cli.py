@@ -12,6 +12,7 @@ import json
 import sys
 
 from jupyter_mlops.cli_format import print_table, when
+from jupyter_mlops.errors import NotFoundError
 
 
 def add_commands(top: argparse._SubParsersAction) -> None:
@@ -236,11 +237,14 @@ def serve(args) -> None:
     # not found" then also names this store: cli.main adds it to every NotFoundError).
     print(f"jupyter mlops serve: {client.location.describe()}", file=sys.stderr, flush=True)
     # Prints where it serves and the token once it listens (serving.server.announce).
-    run(args.ref, host=args.host, port=args.port, client=client, monitor=args.monitor,
-        sample=args.sample, trusted=args.trusted, poll_interval=args.poll_seconds,
-        max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level,
-        token=args.token, auth=args.auth, allow_origins=args.allow_origin,
-        allow_hosts=args.allow_host, token_file=args.token_file)
+    try:
+        run(args.ref, host=args.host, port=args.port, client=client, monitor=args.monitor,
+            sample=args.sample, trusted=args.trusted, poll_interval=args.poll_seconds,
+            max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level,
+            token=args.token, auth=args.auth, allow_origins=args.allow_origin,
+            allow_hosts=args.allow_host, token_file=args.token_file)
+    except NotFoundError as exc:  # `python -m jupyter_mlops.serving` too: name the store
+        raise NotFoundError(f"{exc} Searched {client.location.describe()}.") from exc
 
 
 HANDLERS = {
