@@ -192,8 +192,30 @@ class MlopsMagics(Magics):
     def _cmd_start(self, args, cell):
         run = fluent.start_run(experiment=args.experiment, name=args.name or self._default_name(),
                                tags=dict(args.tag), nested=args.nested)
+        if not run.owned:
+            self._apply_start_options(run, args)
         print(f"Started run {run.name!r} ({run.id}) in experiment "
               f"{run.record.experiment!r}.")
+
+    @staticmethod
+    def _apply_start_options(run, args) -> None:
+        """Honour ``--name``/``--tag``/``--experiment`` on a pipeline step's own run.
+
+        The step's run was created before its kernel started, in the pipeline's experiment,
+        and is attached here: the name and tags are applied to it; the experiment cannot
+        change (the pipeline's runs stay together), so the one asked for is kept as the tag
+        ``mlops.requested_experiment`` and one line says so. Nothing is dropped silently.
+        """
+        client = run.client
+        if dict(args.tag):
+            client.set_tags(run.id, dict(args.tag))
+        if args.name and args.name != run.name:
+            run.record = client.rename_run(run.id, args.name)
+        if args.experiment and args.experiment != run.record.experiment:
+            client.set_tag(run.id, "mlops.requested_experiment", args.experiment)
+            print(f"This pipeline step's run stays in experiment {run.record.experiment!r}; "
+                  f"--experiment {args.experiment!r} is recorded as the tag "
+                  "mlops.requested_experiment.")
 
     def _cmd_end(self, args, cell):
         run = fluent.active_run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from jupyter_mlops import fluent
@@ -21,7 +22,9 @@ def register_model(model: Any, name: str, run: Any = _ACTIVE, signature: Any = N
                    flavor: str | None = None, user: str | None = None):
     """Register ``model`` as the next version of ``name``.
 
-    ``run`` defaults to the active run (pass ``None`` for no run); everything else is as in
+    ``run`` defaults to the active run, else, inside a pipeline step, the step's own run
+    (``MLOPS_RUN_ID``: the model is linked to the run that made it even if the notebook never
+    started one); pass ``None`` for no run. Everything else is as in
     :meth:`jupyter_mlops.registry.api.RegistryClient.register_model`.
 
     Returns
@@ -29,7 +32,7 @@ def register_model(model: Any, name: str, run: Any = _ACTIVE, signature: Any = N
     ModelVersionRecord
     """
     if run is _ACTIVE:
-        run = fluent.active_run()
+        run = fluent.active_run() or os.environ.get("MLOPS_RUN_ID") or None
         if isinstance(model, str) and model.startswith("runs:/"):
             run = None  # the URI names its run
     return registry().register_model(
