@@ -144,6 +144,47 @@ def check_int64(value: Any, what: str) -> int:
         f"({INT64_MIN}..{INT64_MAX}); use a smaller number.")
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def ascii_digits(text: Any) -> bool:
+    """True when ``text`` is a non-empty string of the ASCII digits 0-9 only.
+
+    Use it, not ``str.isdigit()``, to tell an id from a name: ``isdigit`` is also true of
+    ``"²"``, ``"٣"`` and other Unicode digits, which ``int()`` then refuses with ValueError.
+    """
+    return isinstance(text, str) and bool(text) and _ASCII_DIGITS.issuperset(text)
+
+
+def parse_int(text: Any, what: str, lo: int = INT64_MIN, hi: int = INT64_MAX) -> int:
+    """Parse user text as a decimal integer within ``lo..hi``, else raise one clear line.
+
+    Accepted: an optional ``-`` or ``+`` and the ASCII digits 0-9, nothing else (no spaces,
+    no ``_``, no Unicode digits). Why not ``isdigit()`` + ``int()``: ``"²"`` passes the first
+    and makes the second raise ValueError, ``int()`` refuses more than 4,300 digits with
+    ValueError too, and 20 digits overflow every integer column of the store.
+
+    Raises
+    ------
+    InvalidInputError
+        ``text`` is not such a number, or is outside ``lo..hi`` (the message names ``what``).
+    """
+    digits = text[1:] if isinstance(text, str) and text[:1] in ("-", "+") else text
+    if not ascii_digits(digits):
+        raise InvalidInputError(
+            f"The {what} must be a whole number written with the digits 0-9; got "
+            f"{_show(text)}.")
+    # Compare lengths before converting: int() of thousands of digits is slow, then refused.
+    widest = max(len(str(abs(lo))), len(str(abs(hi))))
+    significant = digits.lstrip("0") or "0"
+    if len(significant) <= widest:
+        value = -int(significant) if text[0] == "-" else int(significant)
+        if lo <= value <= hi:
+            return value
+    raise InvalidInputError(
+            f"The {what} {_show(text)} is outside {lo}..{hi}; use a number in that range.")
+
+
 def check_step(step: Any) -> int:
     """A metric step: an integer within int64."""
     return check_int64(step, "step")

@@ -10,6 +10,7 @@ import numpy as np
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.monitoring.alerts import parse_duration
+from jupyter_mlops.validation import ascii_digits, parse_int
 
 
 def parse_window(window: Any) -> dict:
@@ -26,8 +27,8 @@ def parse_window(window: Any) -> dict:
         return {"rows": window}
     if isinstance(window, str):
         text = window.strip().lower()
-        if text.endswith("rows") or text.isdigit():
-            return parse_window(int(text.removesuffix("rows").strip()))
+        if text.endswith("rows") or ascii_digits(text):
+            return {"rows": parse_int(text.removesuffix("rows").strip(), "window row count", 1)}
         seconds = parse_duration(text)
         if seconds <= 0:
             raise InvalidInputError("A time window must be longer than zero.")

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.validation import INT64_MAX, ascii_digits, parse_int
 
 _MONTHS = {m: i + 1 for i, m in enumerate(
     "jan feb mar apr may jun jul aug sep oct nov dec".split())}
@@ -201,10 +202,10 @@ def _field(text: str, name: str, lo: int, hi: int, aliases: dict | None) -> list
         s = s.strip().lower()
         if aliases and s in aliases:
             return aliases[s]
-        if not s.isdigit():
+        if not ascii_digits(s):  # isdigit() also passes "²", which int() refuses
             raise InvalidInputError(f"Cron field {name} {text!r}: {s!r} is not a number"
                                     + (f" or a name ({', '.join(aliases)})" if aliases else ""))
-        v = int(s)
+        v = parse_int(s, f"value of cron field {name} {text!r}")
         if not lo <= v <= hi:
             raise InvalidInputError(f"Cron field {name} {text!r}: {v} is outside {lo}-{hi}.")
         return v
@@ -214,9 +215,9 @@ def _field(text: str, name: str, lo: int, hi: int, aliases: dict | None) -> list
         body, _, step_s = part.partition("/")
         step = 1
         if step_s:
-            if not step_s.isdigit() or int(step_s) == 0:
+            if not ascii_digits(step_s) or not step_s.strip("0"):  # no digits, or zero
                 raise InvalidInputError(f"Cron field {name} {text!r}: bad step {step_s!r}.")
-            step = int(step_s)
+            step = parse_int(step_s, f"step of cron field {name} {text!r}", 1, INT64_MAX)
         if body in ("*", "?"):
             a, b = lo, hi if name != "day-of-week" else 6
         elif "-" in body:

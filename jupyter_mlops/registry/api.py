@@ -35,6 +35,7 @@ from jupyter_mlops.store.registry_records import (
     RegisteredModelRecord,
     RoleRecord,
 )
+from jupyter_mlops.validation import ascii_digits, check_int64, parse_int
 
 _MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))?")
 _RUNS_URI = re.compile(r"runs:/(?P<run>[0-9a-f]{32})/(?P<artifact>.+)")
@@ -63,9 +64,7 @@ def parse_model_ref(ref: str) -> tuple[str, str | None, int | None]:
     check_model_name(name)
     if version is None or version == "latest":
         return name, alias and check_alias(alias), None
-    if not version.isdigit() or int(version) < 1:
-        raise InvalidInputError(f"{version!r} in {ref!r} is not a version number (1, 2, …).")
-    return name, None, int(version)
+    return name, None, parse_int(version, f"version in {ref!r} (1, 2, …)", 1)
 
 
 def _run_id(run: Any) -> str | None:
@@ -219,9 +218,11 @@ class RegistryClient:
         """Version ``version`` of ``name`` (an int, an alias, or None for the latest)."""
         if version is None or version == "latest":
             return self.store.get_latest_version(name)
-        if isinstance(version, str) and not version.isdigit():
-            return self.store.get_version_by_alias(name, version)
-        return self.store.get_version(name, int(version))
+        if isinstance(version, str):
+            if not ascii_digits(version):
+                return self.store.get_version_by_alias(name, version)
+            return self.store.get_version(name, parse_int(version, "model version", 1))
+        return self.store.get_version(name, check_int64(version, "model version"))
 
     def resolve(self, uri: str) -> ModelVersionRecord:
         """The version a ``models:/`` URI names."""

@@ -12,6 +12,7 @@ from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
 from jupyter_mlops.store.orm import Artifact, DatasetVersion, LineageEdge, Run
 from jupyter_mlops.store.records import LineageEdgeRecord, LineageGraph, LineageNode
+from jupyter_mlops.validation import INT64_MAX, ascii_digits
 
 NODE_TYPES = ("run", "dataset", "artifact", "model", "cell", "pipeline", "monitor")
 MAX_NODES = 2000
@@ -81,7 +82,10 @@ class LineageStore:
             for rid, name in conn.execute(select(Run.id, Run.name).where(
                     Run.id.in_(by_type["run"]))):
                 labels[f"run:{rid}"] = name
-        ints = {t: [int(i) for i in ids if i.isdigit()] for t, ids in by_type.items()}
+        # Only ASCII digits within int64 can be row ids ("²" would make int() raise, 20
+        # digits overflow the column): anything else simply has no label.
+        ints = {t: [n for n in (int(i) for i in ids if ascii_digits(i) and len(i) <= 19)
+                    if n <= INT64_MAX] for t, ids in by_type.items()}
         if ints.get("dataset"):
             for did, name, ver in conn.execute(select(
                     DatasetVersion.id, DatasetVersion.name, DatasetVersion.version)

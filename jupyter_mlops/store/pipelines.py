@@ -30,6 +30,7 @@ from jupyter_mlops.store.orm import (
     StepRun,
 )
 from jupyter_mlops.store.records import Record
+from jupyter_mlops.validation import ascii_digits, check_int64, parse_int
 
 PIPELINE_RUN_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "KILLED")
 STEP_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CACHED")
@@ -337,8 +338,10 @@ class PipelineStore:
 
     @staticmethod
     def _schedule_cond(name_or_id: str | int):
-        if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
-            return Schedule.id == int(name_or_id)
+        if isinstance(name_or_id, int):
+            return Schedule.id == check_int64(name_or_id, "schedule id")
+        if ascii_digits(name_or_id):  # "²" is a name, not an id that int() refuses
+            return Schedule.id == parse_int(name_or_id, "schedule id")
         return Schedule.name == name_or_id
 
     def list_schedules(self) -> list[ScheduleRecord]:
