@@ -159,6 +159,7 @@ def start_run(experiment: str | None = None, name: str | None = None,
     attach = os.environ.get("MLOPS_RUN_ID")
     if attach and current is None and parent_run_id is None:
         run = ActiveRun(client.attach_run(attach), client, owned=False)
+        _honour_options(run, experiment, name, tags)
     else:
         parent = parent_run_id or (current.id if nested and current else None) \
             or os.environ.get("MLOPS_PARENT_RUN_ID") or None
@@ -173,6 +174,26 @@ def start_run(experiment: str | None = None, name: str | None = None,
     for old in ended:
         print(f"ended run {old.name!r} ({old.id[:8]}) to start {run.name!r}")
     return run
+
+
+def _honour_options(run: ActiveRun, experiment: str | None, name: str | None,
+                    tags: dict[str, Any] | None) -> None:
+    """Apply start_run's options to a pipeline step's own run (attached, not created here).
+
+    The name and tags are applied. The experiment cannot change (the step's run was created
+    in the pipeline's, and the pipeline's runs stay together), so the one asked for is kept
+    as the tag ``mlops.requested_experiment`` and one line says so: nothing is dropped
+    silently.
+    """
+    client = run.client
+    if tags:
+        client.set_tags(run.id, dict(tags))
+    if name and name != run.name:
+        run.record = client.rename_run(run.id, name)
+    if experiment and experiment != run.record.experiment:
+        client.set_tag(run.id, "mlops.requested_experiment", experiment)
+        print(f"This pipeline step's run stays in experiment {run.record.experiment!r}; "
+              f"experiment {experiment!r} is recorded as the tag mlops.requested_experiment.")
 
 
 def _end_open_runs(current: ActiveRun) -> list[ActiveRun]:

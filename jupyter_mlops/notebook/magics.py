@@ -8,6 +8,7 @@ one line and the usage, never a traceback; nothing already logged is touched.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -190,32 +191,16 @@ class MlopsMagics(Magics):
         print(help_text())
 
     def _cmd_start(self, args, cell):
-        run = fluent.start_run(experiment=args.experiment, name=args.name or self._default_name(),
-                               tags=dict(args.tag), nested=args.nested)
-        if not run.owned:
-            self._apply_start_options(run, args)
+        # A pipeline step's run is attached, and start_run applies the options given to it
+        # (see fluent._honour_options): only an explicit --name renames it, never the
+        # notebook-derived default.
+        attaching = bool(os.environ.get("MLOPS_RUN_ID")) and not args.nested
+        run = fluent.start_run(
+            experiment=args.experiment,
+            name=args.name or (None if attaching else self._default_name()),
+            tags=dict(args.tag), nested=args.nested)
         print(f"Started run {run.name!r} ({run.id}) in experiment "
               f"{run.record.experiment!r}.")
-
-    @staticmethod
-    def _apply_start_options(run, args) -> None:
-        """Honour ``--name``/``--tag``/``--experiment`` on a pipeline step's own run.
-
-        The step's run was created before its kernel started, in the pipeline's experiment,
-        and is attached here: the name and tags are applied to it; the experiment cannot
-        change (the pipeline's runs stay together), so the one asked for is kept as the tag
-        ``mlops.requested_experiment`` and one line says so. Nothing is dropped silently.
-        """
-        client = run.client
-        if dict(args.tag):
-            client.set_tags(run.id, dict(args.tag))
-        if args.name and args.name != run.name:
-            run.record = client.rename_run(run.id, args.name)
-        if args.experiment and args.experiment != run.record.experiment:
-            client.set_tag(run.id, "mlops.requested_experiment", args.experiment)
-            print(f"This pipeline step's run stays in experiment {run.record.experiment!r}; "
-                  f"--experiment {args.experiment!r} is recorded as the tag "
-                  "mlops.requested_experiment.")
 
     def _cmd_end(self, args, cell):
         run = fluent.active_run()
@@ -229,11 +214,9 @@ class MlopsMagics(Magics):
 
     def _cmd_metric(self, args, cell):
         values = self._values(args.pairs, "metric")
-        for key, value in values.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    and getattr(value, "shape", None) != ():
-                raise UsageError(f"Metric {key!r} must be a number, got {value!r}. "
-                                 "Usage: %mlops metric acc=0.93 [--step N]")
+        # Checked before _ensure_run, so a typo never starts a run; by the validation layer
+        # every front door shares, so the magic accepts exactly what the API accepts.
+        _check_metrics(values, "Usage: %mlops metric acc=0.93 [--step N]")
         self._ensure_run()
         fluent.log_metrics(values, step=args.step)
 
@@ -377,10 +360,7 @@ class MlopsMagics(Magics):
                 raise UsageError(f"--{what}s names {name!r}, which the cell did not define.")
             out[name] = self.shell.user_ns[name]
         if what == "metric":
-            for k, v in out.items():
-                if isinstance(v, bool) or not isinstance(v, (int, float)) \
-                        and getattr(v, "shape", None) != ():
-                    raise UsageError(f"Metric {k!r} must be a number, got {type(v).__name__}.")
+            _check_metrics(out, "Usage: %%mlops track --metrics NAME,…")
         return out
 
     def _path_or_var(self, text: str) -> Any:
@@ -389,6 +369,19 @@ class MlopsMagics(Magics):
         if Path(text).expanduser().exists() or text not in self.shell.user_ns:
             return text
         return self.shell.user_ns[text]
+
+
+def _check_metrics(values: dict[str, Any], usage: str) -> None:
+    """Refuse a metric name or value the API would refuse, as one UsageError line."""
+    from jupyter_mlops.errors import InvalidInputError
+    from jupyter_mlops.validation import check_key, to_metric_value
+
+    for key, value in values.items():
+        try:
+            check_key(key, "metric name")
+            to_metric_value(key, value)
+        except InvalidInputError as exc:
+            raise UsageError(f"{exc} {usage}") from None
 
 
 # `%mlops?` shows the generated help, so it can never drift from the parser.
