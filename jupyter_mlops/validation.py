@@ -107,8 +107,8 @@ def to_metric_value(key: str, value: Any) -> float:
             except Exception:
                 pass
         raise InvalidInputError(
-            f"Metric {_show(key)} must be a number, got {type(value).__name__} "
-            f"{_show(value)}.")
+            f"Metric {_show(key)} must be a number, got {_show(value)} "
+            f"({type(value).__name__}).")
     return _as_float(key, value)
 
 

@@ -34,7 +34,13 @@ from jupyter_mlops.request_body import (
     JsonSyntaxError,
     parse_json_body,
 )
-from jupyter_mlops.validation import MAX_ROW_ID, check_int64, check_row_ids, check_text
+from jupyter_mlops.validation import (
+    MAX_ROW_ID,
+    check_int64,
+    check_row_ids,
+    check_text,
+    parse_int,
+)
 
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _NUMERIC = ("float", "integer")
@@ -71,11 +77,9 @@ def body_limits(max_bytes: int, max_depth: int | None = None) -> BodyLimits:
     since ``json.dumps`` writes them and a float column takes them as missing values."""
     if max_depth is None:
         raw = os.environ.get(MAX_DEPTH_ENV, "").strip()
-        try:
-            max_depth = int(raw) if raw else DEFAULT_MAX_DEPTH
-        except ValueError:
-            raise InvalidInputError(f"{MAX_DEPTH_ENV}={raw!r} is not a whole number; set it to "
-                                    f"the deepest JSON nesting to accept, e.g. 100.") from None
+        # parse_int, not int(): int() also takes "٣" and " 7 " and numbers beyond int64.
+        max_depth = parse_int(raw, f"deepest JSON nesting to accept ({MAX_DEPTH_ENV}={raw!r}, "
+                              "e.g. 100)") if raw else DEFAULT_MAX_DEPTH
     if max_depth < 1:
         raise InvalidInputError(f"The JSON nesting-depth limit must be at least 1, not "
                                 f"{max_depth} (see {MAX_DEPTH_ENV}).")
