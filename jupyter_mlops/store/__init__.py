@@ -30,6 +30,12 @@ class Store:
 
     @functools.cached_property  # frozen dataclass: cached_property writes __dict__ directly
     def runs(self):
+        # A SQLite file writes through the stdlib (lite) and loads SQLAlchemy only for what
+        # else is asked of it: the first metric of a notebook never pays for that import.
+        from jupyter_mlops.store import lite
+
+        if lite.sqlite_path(self.url) is not None:
+            return lite.LiteRunStore(self.url)
         from jupyter_mlops.store.runs import RunStore
 
         return RunStore(self.url)
@@ -66,7 +72,7 @@ class Store:
 
 def open_store(tracking_uri: str | None = None, artifact_root: str | None = None) -> Store:
     """Open (creating and migrating if needed) the store; cached per (url, artifact root)."""
-    from jupyter_mlops.store.migrate import ensure_schema
+    from jupyter_mlops.store import lite
 
     loc = resolve_locations(tracking_uri, artifact_root)
     key = (loc.tracking_uri, loc.artifact_root)
@@ -76,7 +82,10 @@ def open_store(tracking_uri: str | None = None, artifact_root: str | None = None
             return store
         if loc.tracking_uri.startswith("sqlite:///") and loc.local_dir is not None:
             Path(loc.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        ensure_schema(loc.tracking_uri)
+        if not lite.schema_is_current(loc.tracking_uri):  # one read when up to date
+            from jupyter_mlops.store.migrate import ensure_schema
+
+            ensure_schema(loc.tracking_uri)
         store = Store(loc.tracking_uri, loc.artifact_root, loc.local_dir)
         store.reaped_on_open.extend(store.reap_dead_runs())
         _open_stores[key] = store
@@ -85,12 +94,17 @@ def open_store(tracking_uri: str | None = None, artifact_root: str | None = None
 
 def forget_open_stores() -> None:
     """Drop cached stores and engines (tests, and child processes after fork)."""
-    from jupyter_mlops.store import migrate
-    from jupyter_mlops.store.engine import dispose_engines
-    from jupyter_mlops.store.run_index import drop_indexes
+    import sys
+
+    from jupyter_mlops.store import lite
 
     with _lock:
         _open_stores.clear()
-        migrate.forget_checked()
-    drop_indexes()
-    dispose_engines()
+        lite.close_connections()
+        # Nothing to forget in modules never imported (and importing them costs SQLAlchemy).
+        if "jupyter_mlops.store.migrate" in sys.modules:
+            sys.modules["jupyter_mlops.store.migrate"].forget_checked()
+    if "jupyter_mlops.store.run_index" in sys.modules:
+        sys.modules["jupyter_mlops.store.run_index"].drop_indexes()
+    if "jupyter_mlops.store.engine" in sys.modules:
+        sys.modules["jupyter_mlops.store.engine"].dispose_engines()

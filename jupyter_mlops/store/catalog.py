@@ -29,8 +29,7 @@ from jupyter_mlops.store.records import (
     DatasetVersionRecord,
     EnvironmentRecord,
 )
-
-MAX_NAME = 1024
+from jupyter_mlops.store.labels import MAX_NAME, check_label  # noqa: F401 (re-exported)
 
 
 def _artifact(row: Artifact) -> ArtifactRecord:
@@ -47,16 +46,6 @@ def _dataset(row: DatasetVersion, role: str | None = None) -> DatasetVersionReco
 def _code(row: CodeSnapshot) -> CodeSnapshotRecord:
     return CodeSnapshotRecord(row.id, row.run_id, row.notebook_path, row.digest, row.git_commit,
                               row.git_branch, row.git_dirty, row.git_diff_digest, row.created_at)
-
-
-def check_label(name: str, what: str = "artifact name") -> str:
-    """Validate a user label: printable, bounded; it is never used as a path."""
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInputError(f"The {what} must be a non-empty string.")
-    if len(name) > MAX_NAME or any(ord(c) < 32 for c in name):
-        raise InvalidInputError(
-            f"The {what} must be at most {MAX_NAME} printable characters.")
-    return name
 
 
 class CatalogStore:

@@ -14,10 +14,9 @@ from sqlalchemy import Connection, inspect, text
 
 from jupyter_mlops.errors import StoreUnavailableError
 from jupyter_mlops.store.engine import redact, write_connection
+from jupyter_mlops.store.schema_head import HEAD_REVISION  # re-exported: callers import it here
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-#: Keep in step with the newest file in migrations/versions (a test checks it).
-HEAD_REVISION = "0006"
 _ADVISORY_LOCK_ID = 0x6D6C6F7073  # "mlops"
 _checked: set[str] = set()
 

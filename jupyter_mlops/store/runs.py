@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import socket
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -17,6 +15,15 @@ from sqlalchemy import and_, case, delete, func, select, update
 
 from jupyter_mlops.errors import ConflictError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+# One definition for both write paths (lite is the stdlib one for SQLite files).
+from jupyter_mlops.store.lite import (  # noqa: F401
+    CHANGE_LOG_KEEP, DEFAULT_EXPERIMENT, MAX_RESULTS_LIMIT,
+)
+# Writer tokens live in a module without SQLAlchemy (the stdlib write path uses them too);
+# re-exported here for existing callers.
+from jupyter_mlops.store.writers import (  # noqa: F401
+    _proc_start_ticks, run_is_dead, writer_is_dead, writer_token,
+)
 from jupyter_mlops.store.orm import (
     Experiment, LatestMetric, MetricChunk, Param, Run, RunChange, RunWriter, Tag,
 )
@@ -27,49 +34,7 @@ from jupyter_mlops.store.records import (
     RunRecord,
 )
 
-DEFAULT_EXPERIMENT = "Default"
-MAX_RESULTS_LIMIT = 50_000
 MetricRow = tuple[str, float, int, float]  # key, value, step, timestamp
-
-
-def writer_token() -> str:
-    """Identify this process across PID reuse: host, pid and the kernel's start tick."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start_ticks(os.getpid())}"
-
-
-def _proc_start_ticks(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            # Field 22; the command name (field 2) may contain spaces, so split after ")".
-            fields = f.read().rsplit(b")", 1)[1].split()
-    except OSError:
-        return "?"
-    if fields[:1] in ([b"Z"], [b"X"]):
-        # Exited, not yet reaped (an orphan waits for init, which may take a while): the
-        # pid still answers kill(pid, 0), but the process will never write again.
-        return "exited"
-    try:
-        return fields[19].decode()
-    except IndexError:
-        return "?"
-
-
-def writer_is_dead(token: str | None) -> bool:
-    """True only when we can prove the writer process on *this* host is gone."""
-    if not token:
-        return False
-    host, _, rest = token.partition(":")
-    pid_s, _, ticks = rest.partition(":")
-    if host != socket.gethostname() or not pid_s.isdigit():
-        return False
-    pid = int(pid_s)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return ticks not in ("", "?") and _proc_start_ticks(pid) not in (ticks, "?")
 
 
 def _run_select():
@@ -106,15 +71,16 @@ def _compiled_filter(text: str):
     return None if node is None else compile_filter(node)
 
 
-#: Entries of the search index's change log kept (see orm.RunChange); an index further
-#: behind than this rebuilds from scratch.
-CHANGE_LOG_KEEP = 200_000
+#: CHANGE_LOG_KEEP (from lite): entries of the search index's change log kept (see
+#: orm.RunChange); an index further behind than this rebuilds from scratch.
 
 
 def _prune_change_log(conn) -> None:
     """Drop change-log entries older than the newest CHANGE_LOG_KEEP (cheap when none are)."""
+    from jupyter_mlops.store import lite  # read at call time: the one setting of both paths
+
     newest = select(func.max(RunChange.seq)).scalar_subquery()
-    conn.execute(delete(RunChange).where(RunChange.seq < newest - CHANGE_LOG_KEEP))
+    conn.execute(delete(RunChange).where(RunChange.seq < newest - lite.CHANGE_LOG_KEEP))
 
 
 class RunStore:
@@ -258,14 +224,9 @@ class RunStore:
                             Run, Run.id == RunWriter.run_id).where(Run.status == "RUNNING")):
                     attached.setdefault(run_id, []).append(token)
 
-        def dead(r) -> bool:
-            if r.heartbeat_at < cutoff:
-                return True
-            return writer_is_dead(r.writer) \
-                and all(writer_is_dead(w) for w in attached.get(r.id, ()))
-
         changed = []
-        candidates = [r for r in rows if dead(r)]
+        candidates = [r for r in rows
+                      if run_is_dead(r.heartbeat_at, r.writer, attached.get(r.id, ()), cutoff)]
         if candidates:
             with write_connection(self.url) as conn:
                 for r in candidates:
@@ -323,25 +284,13 @@ class RunStore:
 
     @staticmethod
     def _insert_metrics(conn, run_id: str, metrics: Sequence[MetricRow]) -> None:
-        from jupyter_mlops.store.metric_chunks import pack
+        # One encoding of chunks and of the batch's newest points for both write paths.
+        from jupyter_mlops.store.lite import pack_chunks, pack_latest
 
-        by_key: dict[str, list[tuple[float, int, float]]] = {}
-        for k, v, st, t in metrics:
-            by_key.setdefault(k, []).append((v, st, t))
-        chunks = []
-        for k, points in by_key.items():
-            data, first, last = pack(points)
-            chunks.append({"run_id": run_id, "key": k, "n": len(points), "first_step": first,
-                           "last_step": last, "data": data})
-        conn.execute(MetricChunk.__table__.insert(), chunks)
-        # Newest point per key in this batch, then one upsert that keeps whichever is newer.
-        latest: dict[str, list] = {}
-        for k, v, s, t in metrics:
-            cur = latest.get(k)
-            if cur is None or (s, t) >= (cur[2], cur[3]):
-                latest[k] = [k, v, s, t, (cur[4] + 1) if cur else 1]
-            else:
-                cur[4] += 1
+        conn.execute(MetricChunk.__table__.insert(), [
+            {"run_id": run_id, "key": k, "n": n, "first_step": first, "last_step": last,
+             "data": data} for k, n, first, last, data in pack_chunks(metrics)])
+        # One upsert that keeps whichever point is newer (lite._UPSERT_LATEST: same rule).
         stmt = upsert(conn, LatestMetric.__table__)
         ex, tbl = stmt.excluded, LatestMetric.__table__.c
         newer = (ex.step > tbl.step) | and_(ex.step == tbl.step, ex.timestamp >= tbl.timestamp)
@@ -350,8 +299,8 @@ class RunStore:
             "step": case((newer, ex.step), else_=tbl.step),
             "timestamp": case((newer, ex.timestamp), else_=tbl.timestamp),
             "count": tbl.count + ex.count,
-        }), [{"run_id": run_id, "key": k, "value": None if v != v else v, "step": s,
-              "timestamp": t, "count": c} for k, v, s, t, c in latest.values()])
+        }), [{"run_id": run_id, "key": k, "value": v, "step": s, "timestamp": t, "count": c}
+             for k, v, s, t, c in pack_latest(metrics)])
 
     # ----------------------------------------------------------------- reads
     def get_run(self, run_id: str) -> RunRecord:

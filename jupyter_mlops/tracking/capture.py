@@ -30,20 +30,67 @@ class EnvironmentInfo:
 
 @functools.lru_cache(maxsize=1)
 def environment() -> EnvironmentInfo:
-    """The interpreter and installed distributions, hashed (computed once per process)."""
+    """The interpreter and installed distributions, hashed (computed once per process).
+
+    The digest keys pipeline caches and deduplicates environments, so it must not change
+    with how it is computed: names and versions are exactly ``dist.metadata["Name"]`` and
+    ``dist.version``, read from the metadata file's header only (parsing a few hundred whole
+    METADATA files with the email parser took most of a second).
+    """
     from importlib import metadata
 
     packages: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name")
+        name, version = _name_and_version(dist)
         if name:
-            packages[name.lower()] = dist.version
+            packages[name.lower()] = version
     packages = dict(sorted(packages.items()))
     py = platform.python_version()
     plat = platform.platform()
     digest = hash_bytes(json.dumps([py, sys.implementation.name, packages]).encode())
     return EnvironmentInfo(digest, py, plat, packages)
 
+
+def _name_and_version(dist) -> tuple[str | None, str | None]:
+    """``Name`` and ``Version`` of a distribution, as its email-parsed metadata gives them.
+
+    The header ends at the first empty line; header names are case-insensitive and the first
+    occurrence wins (``Message.get``); continuation lines (leading whitespace) belong to the
+    header before them. Anything unusual — no file path, an unreadable file, a missing
+    field — falls back to importlib's own parser.
+    """
+    path = getattr(dist, "_path", None)
+    if isinstance(path, Path) and path.is_dir():
+        for filename in ("METADATA", "PKG-INFO"):
+            try:
+                f = open(path / filename, encoding="utf-8")
+            except OSError:
+                continue
+            name = version = key = None
+            try:
+                with f:
+                    for line in f:
+                        if line in ("\n", "\r\n"):
+                            break
+                        if line[:1] in (" ", "\t"):
+                            if key in ("name", "version"):
+                                name = None  # a folded Name/Version: let email parse it
+                                break
+                            continue
+                        key, _, value = line.partition(":")
+                        key = key.lower()
+                        # email's compat32 policy: leading blanks and the line end go.
+                        value = value.lstrip(" \t").rstrip("\r\n")
+                        if key == "name" and name is None:
+                            name = value
+                        elif key == "version" and version is None:
+                            version = value
+            except (OSError, UnicodeDecodeError):
+                break
+            if name and version is not None:
+                return name, version
+            break
+    return dist.metadata.get("Name"), dist.version
 
 @dataclass(frozen=True)
 class GitState:

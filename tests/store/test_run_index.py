@@ -178,9 +178,9 @@ def test_a_reader_behind_pruned_entries_rebuilds(seeded):
 
 
 def test_end_run_prunes_the_change_log(store, monkeypatch):
-    from jupyter_mlops.store import runs as runs_module
+    from jupyter_mlops.store import lite  # defines it for both write paths
 
-    monkeypatch.setattr(runs_module, "CHANGE_LOG_KEEP", 3)
+    monkeypatch.setattr(lite, "CHANGE_LOG_KEEP", 3)
     run = store.runs.create_run(experiment="e", name="a", user="u")
     store.runs.log_batch(run.id, params=[(f"p{i}", "v") for i in range(10)])
     store.runs.end_run(run.id)

@@ -1,0 +1,412 @@
+"""The embedded store's first-call path on the standard library's ``sqlite3``, no SQLAlchemy.
+
+Why: importing SQLAlchemy (and Alembic) costs more than half a second, while a notebook's
+first ``%mlops metric`` needs only a handful of statements. For a plain SQLite file store,
+:class:`LiteRunStore` checks the schema revision with one read of ``alembic_version``, and
+creates runs, logs batches, sends heartbeats and ends runs here. Everything else (search,
+registry, reads) loads the SQLAlchemy :class:`~jupyter_mlops.store.runs.RunStore` on first
+use. PostgreSQL and SQLite URLs with options always take the SQLAlchemy path.
+
+The statements below have the semantics of the SQLAlchemy ones in ``runs.py`` (the same
+upserts, the same "newer point wins" rule for ``latest_metrics``); tests/store runs the same
+write tests through both and compares the rows. SQLite's triggers (migration 0005) log every
+write into ``run_changes``, so the search index sees these rows like any other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import sqlite3
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+
+from jupyter_mlops.errors import (
+    AlreadyExistsError, InvalidInputError, NotFoundError, StoreUnavailableError,
+)
+from jupyter_mlops.store.records import RUN_STATUSES, ExperimentRecord, RunRecord
+from jupyter_mlops.store.schema_head import HEAD_REVISION
+from jupyter_mlops.store.writers import run_is_dead, writer_token
+
+#: engine.BUSY_TIMEOUT_S's value (engine imports SQLAlchemy; a test checks they agree).
+BUSY_TIMEOUT_S = 60.0
+#: Entries of run_changes kept; runs.py imports these three names from here.
+CHANGE_LOG_KEEP = 200_000
+DEFAULT_EXPERIMENT = "Default"
+MAX_RESULTS_LIMIT = 50_000
+_PREFIX = "sqlite:///"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file of a plain ``sqlite:///PATH`` URL, else None (this path is not for it).
+
+    URLs with options (``?mode=ro``, ``uri=true``), in-memory databases and paths that
+    need URL decoding stay with SQLAlchemy, which knows how to read them.
+    """
+    if not url.startswith(_PREFIX):
+        return None
+    path = url[len(_PREFIX):]
+    if not path or path == ":memory:" or any(c in path for c in "?%#"):
+        return None
+    return path
+
+
+def schema_is_current(url: str) -> bool:
+    """True when ``url`` is a SQLite store already at HEAD_REVISION (one read, read-only).
+
+    Anything else — no file yet, an older or newer store, another application's database —
+    returns False, and ``migrate.ensure_schema`` (SQLAlchemy, Alembic) decides what to do.
+    The file is opened read-only so a foreign database is never touched here.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:  # no such table, not a database, locked…: let migrate decide
+        return False
+    finally:
+        conn.close()
+    return row is not None and row[0] == HEAD_REVISION
+
+
+class _Connection:
+    """One ``sqlite3`` connection per store file, tuned like engine.get_engine's."""
+
+    def __init__(self, path: str):
+        self.path = path
+        # check_same_thread=False: the buffer's flush thread and the cell's thread share it;
+        # self.lock keeps one transaction at a time on it.
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction (see engine.py for why IMMEDIATE)."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    def read(self, sql: str, args: Sequence = ()) -> list[tuple]:
+        with self.lock:
+            try:
+                return self.conn.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+
+def _translate(exc: sqlite3.Error, path: str) -> Exception:
+    """The errors engine._translate gives for the same failures through SQLAlchemy."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        if "FOREIGN KEY constraint failed" in str(exc):
+            return NotFoundError(
+                f"A record this refers to does not exist (was a run deleted?): {exc}")
+        return AlreadyExistsError(f"That record already exists ({exc}).")
+    if isinstance(exc, sqlite3.DataError):
+        return InvalidInputError(f"The store refused a value: {exc}.")
+    return StoreUnavailableError(
+        f"The metadata store at sqlite:///{path} is unavailable: {exc}. "
+        "Check that it is reachable and not full, then retry.")
+
+
+_connections: dict[str, _Connection] = {}
+_connections_lock = threading.Lock()
+
+
+def _connection(path: str) -> _Connection:
+    with _connections_lock:
+        found = _connections.get(path)
+        if found is None:
+            try:
+                found = _connections[path] = _Connection(path)
+            except sqlite3.Error as exc:
+                raise _translate(exc, path) from exc
+        return found
+
+
+def close_connections() -> None:
+    """Close every connection (store.forget_open_stores, tests, after fork)."""
+    with _connections_lock:
+        for c in _connections.values():
+            c.conn.close()
+        _connections.clear()
+
+
+def pack_latest(metrics: Sequence[tuple[str, float, int, float]]) -> list[tuple]:
+    """The newest point per key of one batch and the batch's count per key.
+
+    ``(key, value, step, timestamp, count)`` rows, NaN as None; shared by both write paths.
+    """
+    latest: dict[str, list] = {}
+    for k, v, s, t in metrics:
+        cur = latest.get(k)
+        if cur is None or (s, t) >= (cur[2], cur[3]):
+            latest[k] = [k, v, s, t, (cur[4] + 1) if cur else 1]
+        else:
+            cur[4] += 1
+    return [(k, None if v != v else v, s, t, c) for k, v, s, t, c in latest.values()]
+
+
+def pack_chunks(metrics: Sequence[tuple[str, float, int, float]]) -> list[tuple]:
+    """One ``(key, n, first_step, last_step, blob)`` chunk per key of one batch."""
+    from jupyter_mlops.store.metric_chunks import pack
+
+    by_key: dict[str, list[tuple[float, int, float]]] = {}
+    for k, v, st, t in metrics:
+        by_key.setdefault(k, []).append((v, st, t))
+    chunks = []
+    for k, points in by_key.items():
+        data, first, last = pack(points)
+        chunks.append((k, len(points), first, last, data))
+    return chunks
+
+
+_UPSERT_VALUE = ("INSERT INTO {table} (run_id, key, value) VALUES (?, ?, ?) "
+                 "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value")
+# The incoming point replaces the stored one when it is at a later step, or at the same step
+# and not older; the count always adds up (runs.RunStore._insert_metrics, same rule).
+_UPSERT_LATEST = (
+    "INSERT INTO latest_metrics (run_id, key, value, step, timestamp, count) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
+    "value = CASE WHEN {newer} THEN excluded.value ELSE latest_metrics.value END, "
+    "step = CASE WHEN {newer} THEN excluded.step ELSE latest_metrics.step END, "
+    "timestamp = CASE WHEN {newer} THEN excluded.timestamp ELSE latest_metrics.timestamp END, "
+    "count = latest_metrics.count + excluded.count"
+).format(newer="(excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step"
+               " AND excluded.timestamp >= latest_metrics.timestamp))")
+
+
+class LiteRunStore:
+    """:class:`~jupyter_mlops.store.runs.RunStore` for a SQLite file, writes on ``sqlite3``.
+
+    The methods a first run needs are here; any other attribute is the SQLAlchemy
+    ``RunStore``'s, created (and SQLAlchemy imported) on first use.
+    """
+
+    def __init__(self, url: str):
+        path = sqlite_path(url)
+        if path is None:
+            raise InvalidInputError(f"{url} is not a plain SQLite file URL.")
+        self.url = url
+        self._path = path
+        self._experiments: dict[str, ExperimentRecord] = {}
+        self._full = None
+        self._full_lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        # Only called for attributes not found here: searches, reads, registry helpers.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.full, name)
+
+    @property
+    def full(self):
+        """The SQLAlchemy RunStore of the same URL (imports SQLAlchemy the first time)."""
+        with self._full_lock:
+            if self._full is None:
+                from jupyter_mlops.store.runs import RunStore
+
+                self._full = RunStore(self.url)
+            return self._full
+
+    @property
+    def _db(self) -> _Connection:
+        return _connection(self._path)
+
+    # ----------------------------------------------------------------- experiments, runs
+    def get_or_create_experiment(self, name: str | None) -> ExperimentRecord:
+        name = (name or DEFAULT_EXPERIMENT).strip()
+        if not name or len(name) > 256:
+            raise InvalidInputError("Experiment names must be 1–256 characters.")
+        found = self._experiments.get(name) or self._experiment_by_name(name)
+        if found is None:
+            with self._db.write() as conn:
+                conn.execute("INSERT INTO experiments (name, created_at) VALUES (?, ?) "
+                             "ON CONFLICT (name) DO NOTHING", (name, time.time()))
+            found = self._experiment_by_name(name)
+            assert found is not None
+        self._experiments[name] = found
+        return found
+
+    def _experiment_by_name(self, name: str) -> ExperimentRecord | None:
+        rows = self._db.read(
+            "SELECT id, name, description, created_at FROM experiments WHERE name = ?", (name,))
+        return ExperimentRecord(*rows[0]) if rows else None
+
+    def create_run(
+        self, *, experiment: str | None, name: str | None, user: str,
+        parent_run_id: str | None = None, tags: dict[str, str] | None = None,
+        environment_id: int | None = None, run_id: str | None = None,
+    ) -> RunRecord:
+        exp = self.get_or_create_experiment(experiment)
+        run_id = run_id or uuid.uuid4().hex
+        t = time.time()
+        name = name or f"run-{run_id[:8]}"
+        tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        with self._db.write() as conn:
+            if parent_run_id and conn.execute(
+                    "SELECT 1 FROM runs WHERE id = ?", (parent_run_id,)).fetchone() is None:
+                raise NotFoundError(f"Parent run {parent_run_id} does not exist.")
+            conn.execute(
+                'INSERT INTO runs (id, experiment_id, name, status, "user", start_time, '
+                "heartbeat_at, parent_run_id, writer, environment_id) "
+                "VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)",
+                (run_id, exp.id, name, user, t, t, parent_run_id, writer_token(),
+                 environment_id))
+            if tags:
+                conn.executemany("INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+                                 [(run_id, k, v) for k, v in tags.items()])
+        return RunRecord(id=run_id, experiment_id=exp.id, experiment=exp.name, name=name,
+                         status="RUNNING", user=user, start_time=t, end_time=None,
+                         parent_run_id=parent_run_id, reproducible=None,
+                         not_reproducible_reason=None, tags=tags)
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        status = status.upper()
+        if status not in RUN_STATUSES or status == "RUNNING":
+            raise InvalidInputError(
+                f"Unknown end status {status!r}: use FINISHED, FAILED or KILLED.")
+        t = time.time()
+        with self._db.write() as conn:
+            done = conn.execute("UPDATE runs SET status = ?, end_time = ?, heartbeat_at = ? "
+                                "WHERE id = ?", (status, t, t, run_id))
+            if done.rowcount == 0:
+                raise NotFoundError(f"Run {run_id} does not exist.")
+            conn.execute("DELETE FROM run_changes WHERE seq < "
+                         "(SELECT max(seq) FROM run_changes) - ?", (CHANGE_LOG_KEEP,))
+
+    def mark_reproducible(self, run_id: str) -> None:
+        with self._db.write() as conn:
+            conn.execute("UPDATE runs SET reproducible = 1 "
+                         "WHERE id = ? AND reproducible IS NULL", (run_id,))
+
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            marks = ", ".join("?" * len(run_ids))
+            with self._db.write() as conn:
+                conn.execute(f"UPDATE runs SET heartbeat_at = ? WHERE id IN ({marks}) "
+                             "AND status = 'RUNNING'", (time.time(), *run_ids))
+
+    def reap_dead_runs(self, dead_after_s: float) -> list[str]:
+        """As RunStore.reap_dead_runs (same rule, runs.writers.run_is_dead)."""
+        cutoff = time.time() - dead_after_s
+        rows = self._db.read(
+            "SELECT id, writer, heartbeat_at FROM runs WHERE status = 'RUNNING'")
+        if not rows:
+            return []
+        attached: dict[str, list[str]] = {}
+        for run_id, token in self._db.read(
+                "SELECT w.run_id, w.writer FROM run_writers w JOIN runs r ON r.id = w.run_id "
+                "WHERE r.status = 'RUNNING'"):
+            attached.setdefault(run_id, []).append(token)
+        candidates = [r for r in rows
+                      if run_is_dead(r[2], r[1], attached.get(r[0], ()), cutoff)]
+        changed = []
+        if candidates:
+            with self._db.write() as conn:
+                for run_id, _, beat in candidates:
+                    done = conn.execute(
+                        "UPDATE runs SET status = 'KILLED', end_time = ? WHERE id = ? "
+                        "AND status = 'RUNNING' AND heartbeat_at = ?", (beat, run_id, beat))
+                    if done.rowcount == 1:
+                        changed.append(run_id)
+        return changed
+
+    # ----------------------------------------------------------------- batched logging
+    def log_batch(
+        self, run_id: str, *, params: Iterable[tuple[str, str]] = (),
+        metrics: Sequence[tuple[str, float, int, float]] = (),
+        tags: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Write params, metrics and tags of one run in one transaction (as RunStore's)."""
+        params, tags = dict(params), dict(tags)
+        chunks = pack_chunks(metrics) if metrics else []
+        latest = pack_latest(metrics) if metrics else []
+        with self._db.write() as conn:
+            if params:
+                conn.executemany(_UPSERT_VALUE.format(table="params"),
+                                 [(run_id, k, v) for k, v in params.items()])
+            if tags:
+                conn.executemany(_UPSERT_VALUE.format(table="tags"),
+                                 [(run_id, k, v) for k, v in tags.items()])
+            if chunks:
+                conn.executemany(
+                    "INSERT INTO metric_chunks (run_id, key, n, first_step, last_step, data) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *c) for c in chunks])
+                conn.executemany(_UPSERT_LATEST, [(run_id, *row) for row in latest])
+
+    # ----------------------------------------------------------------- listing
+    def search_runs(self, filter: str | None = None, experiment: str | None = None,
+                    order_by=None, max_results: int = 100, offset: int = 0) -> list[RunRecord]:
+        """RunStore.search_runs; the plain listing (no filter, default order) answered here.
+
+        ``jupyter mlops runs list`` and a first ``%mlops runs`` ask for the newest runs: two
+        indexed reads, no SQLAlchemy. A filter or an order (parsed by the filter language),
+        or an in-memory index this process built, go to the SQLAlchemy store.
+        """
+        if filter or order_by or "jupyter_mlops.store.run_index" in sys.modules:
+            return self.full.search_runs(filter, experiment, order_by, max_results, offset)
+        if not (0 < max_results <= MAX_RESULTS_LIMIT) or offset < 0:
+            raise InvalidInputError(
+                f"max_results must be 1–{MAX_RESULTS_LIMIT} and offset ≥ 0.")
+        where, args = ("WHERE e.name = ? ", [experiment]) if experiment else ("", [])
+        # filter_sql.default_order: newest first, then run id (a total order for paging).
+        rows = self._db.read(
+            'SELECT r.id, r.experiment_id, e.name, r.name, r.status, r."user", r.start_time, '
+            "r.end_time, r.parent_run_id, r.reproducible, r.not_reproducible_reason "
+            f"FROM runs r JOIN experiments e ON e.id = r.experiment_id {where}"
+            "ORDER BY r.start_time DESC, r.id ASC LIMIT ? OFFSET ?",
+            (*args, max_results, offset))
+        values: dict[str, tuple[dict, dict, dict]] = {r[0]: ({}, {}, {}) for r in rows}
+        ids = list(values)
+        for part in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+            marks = ", ".join("?" * len(part))
+            for slot, table in enumerate(("params", "latest_metrics", "tags")):
+                for rid, k, v in self._db.read(
+                        f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({marks})",
+                        part):
+                    # latest_metrics stores NaN as NULL (SQLite has no NaN).
+                    values[rid][slot][k] = math.nan if slot == 1 and v is None else v
+        return [RunRecord(id=r[0], experiment_id=r[1], experiment=r[2], name=r[3],
+                          status=r[4], user=r[5], start_time=r[6], end_time=r[7],
+                          parent_run_id=r[8], reproducible=None if r[9] is None else bool(r[9]),
+                          not_reproducible_reason=r[10], params=values[r[0]][0],
+                          metrics=values[r[0]][1], tags=values[r[0]][2]) for r in rows]
+
+    # ----------------------------------------------------------------- environments
+    def get_or_create_environment(self, digest: str, python: str, platform: str,
+                                  packages: dict[str, str]) -> int:
+        """As CatalogStore.get_or_create_environment (packages stored as SQLAlchemy's JSON)."""
+        with self._db.write() as conn:
+            conn.execute("INSERT INTO environments (digest, python, platform, packages, "
+                         "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+                         (digest, python, platform, json.dumps(packages), time.time()))
+            return conn.execute("SELECT id FROM environments WHERE digest = ?",
+                                (digest,)).fetchone()[0]
+
+    def set_run_environment(self, run_id: str, environment_id: int) -> None:
+        with self._db.write() as conn:
+            conn.execute("UPDATE runs SET environment_id = ? WHERE id = ?",
+                         (environment_id, run_id))
