@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from jupyter_mlops.client import Client
-    from jupyter_mlops.errors import MlopsError
+    from jupyter_mlops.errors import MlopsError, exit_code_for
     from jupyter_mlops.pipelines.runner import run_pipeline
     from jupyter_mlops.store.monitoring import MonitoringStore
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         store.set_alert_action(alert.id, "FAILED", f"{alert.message}; the pipeline could not "
                                                    f"start: {exc}")
         print(f"error: alert {alert.id}: {exc}", file=sys.stderr)
-        return 2
+        return exit_code_for(exc)  # errors.ERROR_TABLE, as `jupyter mlops` exits
     finally:
         client.flush()
     print(f"alert {alert.id}: pipeline run {record.id} {record.status}")

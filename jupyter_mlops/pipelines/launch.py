@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from jupyter_mlops.client import Client
-    from jupyter_mlops.errors import MlopsError
+    from jupyter_mlops.errors import MlopsError, exit_code_for
     from jupyter_mlops.pipelines.runner import run_pipeline
     from jupyter_mlops.store.pipelines import PipelineStore
 
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     except MlopsError as exc:
         store.update_fire(sched.id, args.slot, status="FAILED")
         print(f"error: schedule {sched.name!r}: {exc}", file=sys.stderr)
-        return 2
+        return exit_code_for(exc)  # errors.ERROR_TABLE, as `jupyter mlops` exits
     except BaseException:
         store.update_fire(sched.id, args.slot, status="FAILED")
         raise

@@ -8,7 +8,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jupyter_mlops.errors import MlopsError
+    from jupyter_mlops.errors import MlopsError, exit_code_for
     from jupyter_mlops.monitoring.cli import serve, serve_arguments
 
     parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.serving",
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         serve(args)
     except MlopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exit_code_for(exc)  # errors.ERROR_TABLE, as `jupyter mlops serve` exits
     except KeyboardInterrupt:
         return 0
     return 0
