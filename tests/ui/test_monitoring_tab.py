@@ -26,18 +26,23 @@ def test_monitor_drift_alerts_and_report(page: Page, lab, ui_store, screenshots)
     view = panel.locator(f".jp-mlops-monitor[data-monitor='{MONITOR}']")
     expect(view.locator(".jp-mlops-monitor-status")).to_contain_text(
         f"Drift in window 4: {DRIFTED_FEATURE} and the predictions")
-    # The drift chart: one line per feature, the threshold, the drifted feature flagged.
+    # The drift chart (PSI first): one line per numeric feature, PSI's threshold with its
+    # direction, the drifted feature flagged.
     chart = view.locator(".jp-mlops-feature-drift")
-    expect(chart.locator(".jp-mlops-drift-line")).to_have_count(3)
-    expect(chart.locator(".jp-mlops-drift-threshold")).to_contain_text("threshold 0.1")
+    expect(chart.locator(".jp-mlops-drift-line")).to_have_count(2)
+    expect(chart.locator(".jp-mlops-drift-threshold")).to_contain_text("drift when PSI ≥ 0.1")
     flagged = chart.locator(".jp-mlops-legend-item.jp-mlops-drift-flagged")
     expect(flagged).to_have_count(1)
     expect(flagged).to_have_attribute("data-feature", DRIFTED_FEATURE)
     expect(flagged).to_contain_text("drifted")
     drifted_line = chart.locator(f".jp-mlops-drift-line[data-feature='{DRIFTED_FEATURE}']")
     expect(drifted_line.locator(".jp-mlops-drift-point-drifted")).to_have_count(2)
-    expect(chart.locator(".jp-mlops-drift-line[data-feature='plan'] "
-                         ".jp-mlops-drift-point-drifted")).to_have_count(0)
+    # The categorical feature is judged by chi-squared and Jensen–Shannon: its own chart.
+    view.get_by_label("Drift statistic").select_option("js")
+    plan = chart.locator(".jp-mlops-drift-line[data-feature='plan']")
+    expect(plan).to_have_count(1)
+    expect(plan.locator(".jp-mlops-drift-point-drifted")).to_have_count(0)
+    view.get_by_label("Drift statistic").select_option("psi")
     expect(view.locator(".jp-mlops-prediction-drift .jp-mlops-drift-flagged")).to_have_count(1)
     expect(view.locator(".jp-mlops-quality")).to_contain_text("accuracy")
     # The latest window, per feature.
