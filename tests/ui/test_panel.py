@@ -127,7 +127,9 @@ def test_run_details_and_notebook(page: Page, lab, ui_store, screenshots):
     expect(cells.nth(0)).to_contain_text("Train svc")
     expect(cells.nth(1)).to_contain_text("lr = 0.01")
     expect(cells.nth(1)).to_contain_text("trained")
-    assert (lab.root_dir / "mlops-snapshots" / f"{run_id}.ipynb").exists()
+    # Served read-only from the store: nothing is written into the user's project.
+    assert not list(lab.root_dir.rglob(f"{run_id}*.ipynb"))
+    assert not (lab.root_dir / "mlops-snapshots").exists()
     page.screenshot(path=str(screenshots / "04-notebook-snapshot.png"))
 
 
