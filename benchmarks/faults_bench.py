@@ -15,7 +15,7 @@ them appends what it did as JSON lines (``tests/reliability/faults.py``), and su
   blobs, artifacts), summed; and ``checked``, how many such items were verified.
 
 Tests: ``tests/reliability`` (crash, full disk, migrate kill, pipeline kill, concurrency),
-``tests/security`` and ``tests/serving/test_auth.py``; ``--quick`` leaves out the kernel and
+``tests/security``, ``tests/serving/test_auth.py`` and issue 12's (``ISSUE_12``); ``--quick`` leaves out the kernel and
 concurrency tests and the PostgreSQL cases. PostgreSQL: ``MLOPS_TEST_DB_URL`` if set, else
 ``scripts/pg-test-server`` is started (and stopped afterwards only if this script started
 it). Prints one JSON object on its last line, with ``rows`` for ``benchmarks/run.py``; a
@@ -40,10 +40,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
+#: Issue 12's hardening tests (after the issue 7 ones): validation at the call, dead letter,
+#: exit flush, run liveness, foreign migrate sources, root confinement, archive limits,
+#: hostile REST/serving bodies, monitoring input, notebook failure status, papermill parity.
+ISSUE_12 = ["tests/reliability/test_validation.py", "tests/reliability/test_dead_letter.py",
+            "tests/reliability/test_exit_flush.py", "tests/reliability/test_parse_int.py",
+            "tests/reliability/test_one_validation_layer.py",
+            "tests/reliability/test_launcher_exit_codes.py",
+            "tests/reliability/test_run_liveness.py", "tests/reliability/test_migrate_foreign.py",
+            "tests/server/test_hostile_bodies.py", "tests/serving/test_hostile_requests.py",
+            "tests/monitoring/test_monitor_validation.py",
+            "tests/notebook/test_failure_status.py", "tests/parity"]
 FULL = ["tests/reliability/test_crash.py", "tests/reliability/test_full_disk.py",
         "tests/reliability/test_migrate_kill.py", "tests/reliability/test_pipeline_kill.py",
         "tests/reliability/test_concurrency.py", "tests/security",
-        "tests/serving/test_auth.py"]
+        "tests/serving/test_auth.py", *ISSUE_12]
 QUICK = ["tests/reliability/test_crash.py", "tests/reliability/test_full_disk.py",
          "tests/reliability/test_migrate_kill.py", "tests/security/test_sql_injection.py",
          "tests/security/test_html_escaping.py", "tests/serving/test_auth.py"]
@@ -57,6 +68,16 @@ FAULTS = {
     "enospc": "ENOSPC in artifact write / fsync",
     "sqlite-full": "database full during metric writes",
     "corrupt-source-blob": "corrupt source blob during migrate",
+    "dead-letter": "rows the store refuses at write time (set aside, replayed)",
+    "outage-requeue": "store outage during a flush (rows kept queued)",
+    "exit-flush-locked": "exit with SQLite's write lock held elsewhere",
+    "monitor-exit-flush": "monitor rows buffered at interpreter exit",
+    "sigterm-after-poison": "SIGTERM after poisoned requests",
+    "attached-writer-exit": "an attached writer process exiting",
+    "sigkill-run-owner": "SIGKILL of a run's owner process",
+    "missing-blob": "referenced blob deleted",
+    "symlink-escape": "symlinks leading outside the artifact root / download folder",
+    "notebook-failure": "notebooks failing each way papermill knows",
 }
 INPUTS = {
     "fuzz-magic-parser": "fuzzed %mlops lines (parser)",
@@ -67,6 +88,22 @@ INPUTS = {
     "refused-request": "refused model-server requests (token, cross-site, form, rebinding)",
     "refused-input": "refused migrate targets",
     "concurrent-writers": "concurrent writer processes",
+    "hostile-value-at-call": "hostile values at the Python API (int64, NaN time, surrogates)",
+    "fuzz-client-calls": "random good and hostile Client calls",
+    "magic-metric-validation": "%mlops metric values checked by the validation layer",
+    "parse-int": "Unicode-digit and huge integers at the int-parsing front doors",
+    "parse-int-cli": "Unicode-digit and huge integers at the CLI",
+    "launcher-exit-code": "launcher errors mapped by the error table",
+    "hostile-rest-body": "hostile REST bodies (depth, size, surrogates, int64)",
+    "hostile-rest-body-fuzz": "fuzzed REST bodies",
+    "hostile-serving-request": "hostile model-server requests",
+    "refused-feedback": "refused /feedback bodies",
+    "hostile-monitor-id": "hostile monitoring row ids",
+    "foreign-migrate-source": "foreign / random migrate sources (left untouched)",
+    "path-escape-download": "artifact names escaping the download folder",
+    "hostile-model-file": "random and damaged model files",
+    "zip-bomb": "zip bombs (register, load, inspect)",
+    "papermill-parity": "papermill's own test notebooks (papermill, hooks, pipeline)",
 }
 
 
@@ -152,7 +189,8 @@ def rows(summary: dict, tests: dict) -> list[dict]:
                     "anchor": "–", "ratio": "–", "target": "lost 0, every test passes",
                     "met": bool(ok and lost == 0 and n > 0)})
 
-    row(FAULTS, "faults injected (SIGKILL, ENOSPC, full DB, corrupt blob)", "faults", "faults")
+    row(FAULTS, "faults injected (SIGKILL, ENOSPC, full DB, locks, refusals, symlinks)",
+        "faults", "faults")
     row(INPUTS, "hostile / random inputs tried", "inputs", "inputs")
     out.append({"bench": "faults", "what": "hardening tests (pytest)",
                 "ours": f"{tests['passed']} passed, {tests['failures']} failed, "

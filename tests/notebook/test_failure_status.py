@@ -20,6 +20,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.reliability.faults import record
+
 from .conftest import REPO
 
 START = {
@@ -104,6 +106,7 @@ def test_the_run_ends_as_papermill_says(kernel_store, start, case):
     ok = _papermill(_notebook(START[start].format(name=name), *cells), kernel_store)
     assert ok is succeeds
     run = _the_run(name)
+    record("notebook-failure", faults=1, lost=int(run.metrics.get("first") != 1.0), checked=1)
     assert run.status == status
     assert run.metrics["first"] == 1.0  # durable at the end of the first cell
 

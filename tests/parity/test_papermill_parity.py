@@ -23,6 +23,7 @@ import nbformat
 import pytest
 
 from tests.pipelines.conftest import init_project
+from tests.reliability.faults import record
 
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
@@ -150,6 +151,7 @@ def test_papermill_notebook_ends_the_same_three_ways(tmp_path, monkeypatch, name
     finally:
         client.close()
 
+    record("papermill-parity", inputs=1)
     for way in ("hooks", "pipeline"):
         differs = DIFFERENCES.get((name, way))
         assert outcome[way] == (differs[0] if differs else outcome["papermill"]), (way, outcome)

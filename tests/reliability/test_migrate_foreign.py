@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from jupyter_mlops.cli import main
 from jupyter_mlops.store.identify import SQLITE_MAGIC
+from tests.reliability.faults import record
 
 #: A real MLflow revision (mlflow/store/db_migrations/versions/89d4b8295536_create_latest_
 #: metrics_table.py) and the shape of MLflow's core tables.
@@ -157,6 +158,7 @@ def test_a_source_that_is_not_a_current_store_is_named_and_left_untouched(kind, 
 
     rc, err = run_migrate(f"sqlite:///{path}", target)
 
+    record("foreign-migrate-source", inputs=1, lost=int(snapshot(folder) != before), checked=1)
     assert rc == 2, err
     assert err.startswith("error: ") and err.count("\n") == 1, err  # one line
     assert f"({kind})" in err or f"is an {kind}" in err or f"is a {kind}" in err, err
@@ -205,6 +207,8 @@ def test_random_bytes_are_refused_and_never_touched(data, sqlite_header):
         os.utime(folder / "source.db", ns=(1_600_000_000_000_000_000,) * 2)
         before = snapshot(folder)
         rc, err = run_migrate(f"sqlite:///{folder / 'source.db'}", Path(tmp) / "t.db")
+        record("foreign-migrate-source", inputs=1, lost=int(snapshot(folder) != before),
+               checked=1)
         assert rc == 2 and err.startswith("error: The source "), err
         assert "Traceback" not in err
         assert snapshot(folder) == before

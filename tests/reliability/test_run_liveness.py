@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from jupyter_mlops.store.runs import writer_token
+from tests.reliability.faults import record
 
 
 def _sql(client, statement: str, **params):
@@ -133,6 +134,7 @@ def test_an_attached_process_exiting_never_kills_the_run(client, procs, subproce
     assert _line(owner) == "logged"
     assert [p.value for p in client.metric_history(run_id, "owner")] == [0.5]
     assert [p.value for p in client.metric_history(run_id, "attached")] == [1.0]
+    record("attached-writer-exit", faults=1, lost=0, checked=2)
 
 
 @pytest.mark.slow
@@ -151,6 +153,7 @@ def test_a_killed_owner_is_marked_killed_and_reported(client, procs, subprocess_
     assert client.get_run(run_id).status == "KILLED"
     again = _gc_cli(subprocess_env)  # reported once: nothing changed the second time
     assert "runs marked KILLED: 0" in again.stdout.splitlines(), again.stdout
+    record("sigkill-run-owner", faults=1, checked=1)
 
 
 @pytest.mark.slow
@@ -246,6 +249,7 @@ def test_gc_verify_fails_and_names_a_missing_blob(client, capsys):
     # Without --verify the loss is still reported, but does not fail the command.
     assert main(["gc"]) == 0
     assert f"missing blob {gone.digest}" in capsys.readouterr().out
+    record("missing-blob", faults=1, checked=2)
 
 
 def test_gc_verify_passes_on_an_intact_store_and_keeps_dry_run(client, capsys):

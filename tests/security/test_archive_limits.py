@@ -33,6 +33,7 @@ from jupyter_mlops.archive_limits import (
 from jupyter_mlops.errors import ArchiveLimitError, CorruptArtifactError, InvalidInputError
 from jupyter_mlops.registry import treefile
 from jupyter_mlops.registry.flavors import FLAVORS
+from tests.reliability.faults import record
 
 BOMB_BYTES = 2 << 30
 _CHUNK = bytes(1 << 24)
@@ -112,6 +113,7 @@ def test_both_formats_refuse_the_bomb_naming_size_and_variable(big_bomb, reader)
     with pytest.raises(ArchiveLimitError) as caught:
         call[reader](data)
     message = str(caught.value)
+    record("zip-bomb", inputs=1)
     assert "2,048.0 MiB" in message and "1,024.0 MiB" in message and ENV_MAX_BYTES in message
 
 
@@ -276,6 +278,7 @@ _READERS = {"trees-load": treefile.loads, "trees-inspect": treefile.inspect,
 
 
 def _only_clear_errors(data: bytes) -> None:
+    record("hostile-model-file", inputs=1)
     for name, read in _READERS.items():
         try:
             read(data)
@@ -368,6 +371,7 @@ def test_register_and_load_refuse_the_bomb_without_inflating_it(client, big_bomb
 
     assert child.returncode == 0, child.stderr
     result = json.loads(child.stdout.strip().splitlines()[-1])
+    record("zip-bomb", inputs=len(result["errors"]))
     for name, error in result["errors"].items():
         assert error and error.startswith("ArchiveLimitError") and ENV_MAX_BYTES in error, (
             name, error)

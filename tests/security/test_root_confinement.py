@@ -19,6 +19,7 @@ from jupyter_mlops.errors import CorruptArtifactError, PathEscapeError
 from jupyter_mlops.hashing import hash_bytes
 from jupyter_mlops.store.blobs import STALE_AFTER_S, BlobStore
 from jupyter_mlops.store.safe_paths import is_within, join_under
+from tests.reliability.faults import record
 
 OLD = time.time() - 10 * STALE_AFTER_S
 
@@ -66,6 +67,7 @@ def test_gc_refuses_a_tmp_folder_that_is_a_symlink_outside(root, outside):
     # Writing a blob would stage it in tmp/ too: refused, nothing lands outside.
     with pytest.raises(PathEscapeError):
         store.put_bytes(b"new data")
+    record("symlink-escape", faults=1, lost=int(_canaries(outside) != before), checked=1)
     assert _canaries(outside) == before
 
 
@@ -186,6 +188,7 @@ def test_gc_through_the_client_and_cli_touches_nothing_outside(client, artifact_
 
     assert main(["gc"]) == 2
     assert "outside" in capsys.readouterr().err
+    record("symlink-escape", faults=1, lost=int(_canaries(outside) != before), checked=1)
     assert _canaries(outside) == before
 
 
@@ -267,6 +270,8 @@ def test_a_folder_artifact_whose_names_escape_is_refused_before_any_write(
     with pytest.raises(PathEscapeError):
         client.download_artifact(run.id, "data", dest)
 
+    record("path-escape-download", inputs=1,
+           lost=int(_canaries(tmp_path / "work") != before), checked=1)
     assert _canaries(tmp_path / "work") == before  # not even data/fine.txt was written
 
 
@@ -282,6 +287,7 @@ def test_download_refuses_a_symlink_in_dest_that_leads_outside(client, dest, out
         client.download_artifact(run.id, "data", dest)
     with pytest.raises(PathEscapeError):
         client.download_artifact(run.id, "b.part", dest)
+    record("symlink-escape", faults=2, lost=int(_canaries(outside) != before), checked=1)
     assert _canaries(outside) == before
 
 

@@ -49,7 +49,8 @@ def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[See
     """A store under tmp_path seeded through the public Client API; env vars point at it."""
     uri = f"sqlite:///{tmp_path / 'store' / 'mlops.db'}"
     root = str(tmp_path / "store" / "artifacts")
-    for name in [n for n in os.environ if n.startswith("MLOPS_")]:
+    # MLOPS_FAULT_LOG is kept: benchmarks/faults_bench.py counts what these tests tried.
+    for name in [n for n in os.environ if n.startswith("MLOPS_") and n != "MLOPS_FAULT_LOG"]:
         monkeypatch.delenv(name)  # a developer's shell must not leak into the server
     monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "mlops-home"))
     monkeypatch.setenv("MLOPS_TRACKING_URI", uri)
