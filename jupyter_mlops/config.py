@@ -130,7 +130,8 @@ def resolve_locations(
     if tracking_uri is None:
         tracking_uri = f"sqlite:///{local_dir / 'mlops.db'}"
         if project is not None:
-            source, reason = "project", f"project folder {project}, found walking up from {start_dir}"
+            source, reason = "project", (f"project folder {project}, found walking up "
+                                         f"from {start_dir}")
         elif os.environ.get("MLOPS_HOME"):
             source, reason = "home", (f"environment variable MLOPS_HOME; no project .mlops/ "
                                       f"above {start_dir}")

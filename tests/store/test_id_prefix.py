@@ -115,7 +115,8 @@ _ID_TEXT = st.text(alphabet=string.ascii_letters + string.digits + "-_:/%'\" .\x
 _PREFIXES = st.sampled_from([A, B, C]).flatmap(lambda i: st.integers(0, 32).map(lambda n: i[:n]))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=st.one_of(_ID_TEXT, _PREFIXES))
 def test_random_prefixes_never_crash_and_never_match_wrongly(seeded, text):
     try:
