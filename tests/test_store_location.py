@@ -150,3 +150,16 @@ def test_serve_names_its_store_at_start_and_in_model_not_found(projects, monkeyp
     assert rest[-1].count(store) == 1  # named once, not twice
     assert serving_main(["models:/no-such-model@champion"]) != 0
     assert store in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_the_load_ext_line_needs_no_sqlalchemy(projects):
+    """The line comes from the config resolver alone: ``%load_ext`` stays cheap."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom jupyter_mlops.notebook.extension import _location\n"
+            "print(_location().source)\n"
+            "print(sorted(m for m in ('sqlalchemy', 'jupyter_mlops.client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=projects / "a" / "notebooks",
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["project", "[]"]
