@@ -63,3 +63,27 @@ steps:
         assert code.notebook_path == str((project / notebook).resolve())
         assert code.git_commit == head
 
+
+
+def test_fluent_start_run_options_on_an_attached_run(client, monkeypatch, capsys):
+    """The same rule for mlops.start_run(...) in a step (no kernel needed to show it)."""
+    import jupyter_mlops as mlops
+    from sklearn.linear_model import LogisticRegression
+
+    step_run = client.create_run(experiment="pipe", name="step")
+    client.flush()
+    monkeypatch.setenv("MLOPS_RUN_ID", step_run.id)
+    # No run started yet: the model still links to the step's run.
+    model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
+    version = mlops.register_model(model, "early")
+    assert version.run_id == step_run.id
+    run = mlops.start_run(experiment="other", name="renamed", tags={"team": "ml"})
+    try:
+        assert run.id == step_run.id and run.name == "renamed"
+        said = capsys.readouterr().out
+        assert "stays in experiment 'pipe'" in said and "'other'" in said
+        detail = client.get_run(step_run.id)
+        assert detail.run.name == "renamed" and detail.run.experiment == "pipe"
+        assert detail.tags["team"] == "ml" and detail.tags["mlops.requested_experiment"] == "other"
+    finally:
+        mlops.end_run()
