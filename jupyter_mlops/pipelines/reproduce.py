@@ -20,8 +20,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.errors import NotFoundError
-
 
 @dataclasses.dataclass(frozen=True)
 class ReproduceReport:
@@ -290,11 +288,5 @@ def _snapshot_dir(detail) -> str | None:
 
 
 def _resolve(client, text: str) -> str:
-    if len(text) == 32:
-        return text
-    if not text.isalnum():
-        raise NotFoundError(f"{text!r} is not a run id.")
-    matches = client.search_runs(f"run_id like '{text}%'", max_results=2)
-    if len(matches) != 1:
-        raise NotFoundError(f"No unique run id starts with {text!r}: give more characters.")
-    return matches[0].id
+    # The Client's one resolver: a unique prefix, candidates when ambiguous, the store named.
+    return client.resolve_run_id(text)
