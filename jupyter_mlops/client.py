@@ -348,8 +348,11 @@ class Client:
             if not path.exists():
                 raise NotFoundError(f"No file or folder at {str(obj)!r}: check the path.")
             if path.is_dir():
-                return [self._put_file(run_id, f, f"{name or path.name}/{f.relative_to(path)}",
-                                       kind) for f in sorted(path.rglob("*")) if f.is_file()]
+                from jupyter_mlops.store.safe_paths import files_under
+
+                # Listed (and links leading outside refused) before the first file is stored.
+                return [self._put_file(run_id, Path(f), f"{name or path.name}/{rel}", kind)
+                        for rel, f in files_under(path)]
             return [self._put_file(run_id, path, name or path.name, kind)]
         if hasattr(obj, "savefig"):
             return [self.log_figure(run_id, obj, name or "figure.png")]

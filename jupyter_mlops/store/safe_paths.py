@@ -26,7 +26,8 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from jupyter_mlops.errors import PathEscapeError
 
-__all__ = ["Entry", "is_within", "join_under", "owned_dir", "remove_entry", "scan"]
+__all__ = ["Entry", "files_under", "is_within", "join_under", "owned_dir", "remove_entry",
+           "scan"]
 
 
 def is_within(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
@@ -131,6 +132,42 @@ def scan(folder: str) -> Iterator[Entry]:
                         e.is_file(follow_symlinks=False))
         except FileNotFoundError:  # removed meanwhile
             continue
+
+
+def files_under(folder: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Every file to copy out of ``folder``: ``(relative name, path)``, sorted by name.
+
+    For logging a folder as an artifact. Regular files, and symlinks to files that resolve
+    inside ``folder``; a symlinked folder is not entered (no loops, nothing outside), a
+    dangling link is skipped. A symlink to a file *outside* ``folder`` is refused before
+    anything is read: following it would copy content from elsewhere on the machine (a
+    secret, another user's file) into the store under an innocent name.
+
+    Raises
+    ------
+    PathEscapeError
+        A file link leads outside ``folder`` (the message names the link and its target).
+    """
+    root = os.path.realpath(folder)
+    out: list[tuple[str, str]] = []
+
+    def walk(path: str, prefix: str) -> None:
+        for e in scan(path):
+            rel = f"{prefix}{e.name}"
+            if e.is_dir:
+                walk(e.path, f"{rel}/")
+            elif e.is_file:
+                out.append((rel, e.path))
+            elif e.is_symlink and os.path.isfile(e.path):
+                if not is_within(e.path, root):
+                    raise PathEscapeError(
+                        f"{e.path} is a symlink to {os.path.realpath(e.path)}, outside the "
+                        f"folder {root} being logged; nothing was stored. Copy that file "
+                        "into the folder, or log it on its own.")
+                out.append((rel, e.path))
+
+    walk(root, "")
+    return sorted(out)
 
 
 def remove_entry(path: str, root: str | os.PathLike[str]) -> None:
