@@ -342,8 +342,6 @@ class LiteRunStore:
     ) -> None:
         """Write params, metrics and tags of one run in one transaction (as RunStore's)."""
         params, tags = dict(params), dict(tags)
-        chunks = pack_chunks(metrics) if metrics else []
-        latest = pack_latest(metrics) if metrics else []
         with self._db.write() as conn:
             if params:
                 conn.executemany(_UPSERT_VALUE.format(table="params"),
@@ -351,11 +349,16 @@ class LiteRunStore:
             if tags:
                 conn.executemany(_UPSERT_VALUE.format(table="tags"),
                                  [(run_id, k, v) for k, v in tags.items()])
-            if chunks:
-                conn.executemany(
-                    "INSERT INTO metric_chunks (run_id, key, n, first_step, last_step, data) "
-                    "VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *c) for c in chunks])
-                conn.executemany(_UPSERT_LATEST, [(run_id, *row) for row in latest])
+            if metrics:
+                self._insert_metrics(conn, run_id, metrics)
+
+    @staticmethod
+    def _insert_metrics(conn, run_id: str, metrics: Sequence[tuple[str, float, int, float]]
+                        ) -> None:
+        conn.executemany(
+            "INSERT INTO metric_chunks (run_id, key, n, first_step, last_step, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)", [(run_id, *c) for c in pack_chunks(metrics)])
+        conn.executemany(_UPSERT_LATEST, [(run_id, *row) for row in pack_latest(metrics)])
 
     # ----------------------------------------------------------------- listing
     def search_runs(self, filter: str | None = None, experiment: str | None = None,

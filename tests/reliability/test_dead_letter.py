@@ -47,22 +47,23 @@ def store_patch():
 
 def refuse_metric_key(patch: pytest.MonkeyPatch, bad: set[str]) -> list[int]:
     """Make the store refuse any metric batch holding a key in ``bad``; count the writes."""
-    original = RunStore._insert_metrics
+    from jupyter_mlops.store.lite import LiteRunStore  # a SQLite file's write path
+
     calls = [0]
+    for cls in (RunStore, LiteRunStore):
+        original, log_batch = cls._insert_metrics, cls.log_batch
 
-    def insert(conn, run_id, metrics):
-        if any(k in bad for k, *_ in metrics):
-            raise ValueError(f"refused for the test: {sorted(bad)}")
-        return original(conn, run_id, metrics)
+        def insert(conn, run_id, metrics, original=original):
+            if any(k in bad for k, *_ in metrics):
+                raise ValueError(f"refused for the test: {sorted(bad)}")
+            return original(conn, run_id, metrics)
 
-    log_batch = RunStore.log_batch
+        def counted(self, *args, log_batch=log_batch, **kwargs):
+            calls[0] += 1
+            return log_batch(self, *args, **kwargs)
 
-    def counted(self, *args, **kwargs):
-        calls[0] += 1
-        return log_batch(self, *args, **kwargs)
-
-    patch.setattr(RunStore, "_insert_metrics", staticmethod(insert))
-    patch.setattr(RunStore, "log_batch", counted)
+        patch.setattr(cls, "_insert_metrics", staticmethod(insert))
+        patch.setattr(cls, "log_batch", counted)
     return calls
 
 
@@ -166,19 +167,20 @@ def test_bisection_writes_every_good_row_in_few_writes(client, store_patch):
 
 def test_an_outage_keeps_rows_queued_and_sets_nothing_aside(client, store_patch):
     run = client.create_run().id
-    original = RunStore.log_batch
+    writer = type(client.store.runs)  # RunStore, or lite's for a SQLite file
+    original = writer.log_batch
 
     def down(self, *args, **kwargs):
         raise StoreUnavailableError("The metadata store is unavailable (test outage).")
 
-    store_patch.setattr(RunStore, "log_batch", down)
+    store_patch.setattr(writer, "log_batch", down)
     for i in range(10):
         client.log_metric(run, "x", float(i))
     client.log_params(run, {"p": "1"})
     with pytest.raises(StoreUnavailableError):
         client.flush()
     assert client.writer.pending() == 11
-    store_patch.setattr(RunStore, "log_batch", original)
+    store_patch.setattr(writer, "log_batch", original)
     client.flush()
     assert [p.value for p in client.metric_history(run, "x")] == [float(i) for i in range(10)]
     assert client.get_run(run).run.params == {"p": "1"}
@@ -189,7 +191,8 @@ def test_an_outage_keeps_rows_queued_and_sets_nothing_aside(client, store_patch)
 def test_an_outage_during_bisection_loses_and_duplicates_nothing(client, store_patch):
     run = client.create_run().id
     refuse_metric_key(store_patch, {"poison"})
-    patched = RunStore.log_batch
+    writer = type(client.store.runs)  # RunStore, or lite's for a SQLite file
+    patched = writer.log_batch
     writes = [0]
 
     def flaky(self, *args, **kwargs):
@@ -198,7 +201,7 @@ def test_an_outage_during_bisection_loses_and_duplicates_nothing(client, store_p
             raise StoreUnavailableError("The metadata store is unavailable (test outage).")
         return patched(self, *args, **kwargs)
 
-    store_patch.setattr(RunStore, "log_batch", flaky)
+    store_patch.setattr(writer, "log_batch", flaky)
     for i in range(64):
         client.log_metric(run, "x", float(i), step=i)
     client.log_metric(run, "poison", 1.0)

@@ -203,7 +203,7 @@ def test_consecutive_reapers_report_a_run_once(client):
 
 
 def test_a_heartbeat_arriving_before_the_update_saves_the_run(client, monkeypatch):
-    from jupyter_mlops.store import runs as runs_module
+    from jupyter_mlops.store import writers as runs_module  # both write paths' rule
 
     run_id = _orphan(client, "late")
     # The orphan is judged by its silence; its owner's liveness is then asked about a
