@@ -213,12 +213,11 @@ def db_upgrade(args) -> None:
 
 def db_current(args) -> None:
     from jupyter_mlops.config import resolve_locations
-    from jupyter_mlops.store.engine import read_connection
-    from jupyter_mlops.store.migrate import HEAD_REVISION, current_revision
+    from jupyter_mlops.store.migrate import HEAD_REVISION, stored_revision
 
     url = resolve_locations(args.tracking_uri, args.artifact_root).tracking_uri
-    with read_connection(url) as conn:
-        rev = current_revision(conn)
+    # Read only: the normal engine would switch a stranger's SQLite file to WAL on connect.
+    rev = stored_revision(url)
     print(f"{rev or '(empty)'} (this version expects {HEAD_REVISION})")
 
 

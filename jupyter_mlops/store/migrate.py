@@ -27,6 +27,31 @@ def current_revision(conn: Connection) -> str | None:
     return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+def stored_revision(url: str) -> str | None:
+    """The schema revision of the store at ``url``, read without writing anything.
+
+    For ``jupyter mlops db current``: the file is identified first and read through
+    ``engine.read_only_url`` (:mod:`.identify`), as migrate reads a source, so a foreign
+    SQLite file is never switched to WAL and a missing one is not created. None for a store
+    not created yet (no file, an empty file or an empty database).
+
+    Raises
+    ------
+    InvalidInputError, NotFoundError
+        ``url`` holds something else (an MLflow database, another application's, not
+        SQLite…): the message names it.
+    """
+    from jupyter_mlops.store import identify
+
+    found = identify.identify(url)
+    if found.kind in (identify.MISSING, identify.EMPTY_FILE, identify.EMPTY_DATABASE):
+        return None
+    if found.kind in (identify.STORE, identify.OLDER_STORE, identify.NEWER_STORE):
+        return found.revision
+    identify.require_current_store(url, "store")  # raises, naming what the file is
+    raise StoreUnavailableError(f"{redact(url)} could not be identified.")  # pragma: no cover
+
+
 def _alembic_config(conn: Connection):
     from alembic.config import Config
 
