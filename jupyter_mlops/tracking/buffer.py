@@ -340,7 +340,8 @@ def _flush_all_at_exit() -> None:
     """
     import time
 
-    writers = list(_writers)
+    # Only writers with something unwritten: a closed or idle client costs no thread.
+    writers = [w for w in list(_writers) if w.pending() or w._inflight is not None]
     if not writers:
         return
     limit = max(0.0, float_env(EXIT_FLUSH_ENV, EXIT_FLUSH_DEFAULT))
