@@ -3,7 +3,8 @@
 Why: a committed SQLite row costs ≈ 50 µs through SQLAlchemy Core, a batched one ≈ 1 µs. The
 calling thread only pays for a lock and a list append. Values are made durable by
 :meth:`BatchWriter.flush` — called at the end of every notebook cell, by ``flush()``, at run end
-and at interpreter exit — and by the background thread every ``interval`` seconds. The same
+and at interpreter exit (for at most ``MLOPS_EXIT_FLUSH_SECONDS``; what is left then goes to
+the dead-letter file) — and by the background thread every ``interval`` seconds. The same
 thread sends heartbeats for live runs so a dead writer's runs can be told apart.
 
 A flush never wedges. Values are validated at the call (:mod:`jupyter_mlops.validation`), so
