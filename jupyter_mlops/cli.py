@@ -202,13 +202,12 @@ def runs_show(args) -> None:
 
 
 def db_upgrade(args) -> None:
-    from jupyter_mlops.config import resolve_locations
-    from jupyter_mlops.store.engine import redact
+    from jupyter_mlops.config import redact_url, resolve_locations
     from jupyter_mlops.store.migrate import upgrade
 
     url = resolve_locations(args.tracking_uri, args.artifact_root).tracking_uri
     before, after = upgrade(url)
-    print(f"{redact(url)}: schema {before or '(empty)'} -> {after}")
+    print(f"{redact_url(url)}: schema {before or '(empty)'} -> {after}")
 
 
 def db_current(args) -> None:
@@ -296,11 +295,10 @@ def _shown(value, limit: int) -> str:
 
 
 def env(args) -> None:
-    from jupyter_mlops.config import ENV_VARS, resolve_locations
-    from jupyter_mlops.store.engine import redact
+    from jupyter_mlops.config import ENV_VARS, redact_url, resolve_locations
 
     loc = resolve_locations(args.tracking_uri, args.artifact_root)
-    print(f"tracking URI:  {redact(loc.tracking_uri)}\nartifact root: {loc.artifact_root}\n"
+    print(f"tracking URI:  {redact_url(loc.tracking_uri)}\nartifact root: {loc.artifact_root}\n"
           f"chosen by:     {loc.reason}\n")
     for var in ENV_VARS.values():
         print(f"{var.name}\n    {var.help}")

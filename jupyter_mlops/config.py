@@ -79,7 +79,11 @@ class Locations:
 
 
 def redact_url(url: str) -> str:
-    """Hide a password in a URL without importing SQLAlchemy (``%load_ext`` stays cheap)."""
+    """Hide a password in a URL without importing SQLAlchemy (``%load_ext`` stays cheap).
+
+    The one redaction of the package: ``store.engine.redact`` is this function, and the REST
+    handlers, the CLI and the magics call it, so every front door shows a URL the same way.
+    """
     from urllib.parse import urlsplit, urlunsplit
 
     try:
@@ -87,6 +91,7 @@ def redact_url(url: str) -> str:
         if parts.password is None:
             return url
         host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
         port = f":{parts.port}" if parts.port else ""
         return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}{port}"))
     except ValueError:  # a port that is not a number, …: say nothing of what it holds

@@ -56,6 +56,15 @@ def test_redaction_never_shows_a_password(url):
     assert ":p@" not in shown
 
 
+def test_one_redaction_serves_store_and_front_doors():
+    from jupyter_mlops.server import handlers
+    from jupyter_mlops.store import engine
+
+    assert engine.redact is redact_url
+    assert not hasattr(handlers, "_redact")
+    assert redact_url("postgresql://u:p@[::1]:5432/d") == "postgresql://u:***@[::1]:5432/d"
+
+
 def test_cli_env_and_verbose_say_why(projects, monkeypatch, capsys):
     from jupyter_mlops.cli import main
 

@@ -284,9 +284,9 @@ class MlopsMagics(Magics):
     def _cmd_status(self, args, cell):
         run = fluent.active_run()
         client = fluent.get_client()
-        from jupyter_mlops.store.engine import redact
+        from jupyter_mlops.config import redact_url
 
-        print(f"Store: {redact(client.tracking_uri)}\nArtifacts: {client.store.artifact_root}")
+        print(f"Store: {redact_url(client.tracking_uri)}\nArtifacts: {client.store.artifact_root}")
         if run is None:
             print("No active run. `%mlops start` or any `%mlops metric …` starts one.")
             return

@@ -12,6 +12,7 @@ from typing import Any
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
+from jupyter_mlops.config import redact_url
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.server import monitoring_routes, pipeline_routes, registry_routes
 from jupyter_mlops.server.base import MlopsHandler
@@ -40,7 +41,7 @@ class HealthHandler(MlopsHandler):
         def probe(client: Any) -> dict[str, Any]:
             client.count_runs()
             loc = client.location  # which store, and why: the panel shows it
-            return {"tracking_uri": _redact(client.tracking_uri), "source": loc.source,
+            return {"tracking_uri": redact_url(client.tracking_uri), "source": loc.source,
                     "reason": loc.reason}
 
         store = await self.call(probe)
@@ -154,7 +155,9 @@ class LineageHandler(MlopsHandler):
         if not node:
             raise InvalidInputError("Give the node to start from, e.g. ?node=run:<id>.")
         kind, _, ident = node.partition(":")
-        if kind != "run":  # run ids are text, even all-digit ones; other kinds have numbers
+        # Run ids are text, even all-ASCII-digit ones (a 32-digit id is a run id, not an
+        # overflowing number); other kinds, and digits like "²", get the number check.
+        if kind != "run" or not ident.isascii():
             check_name_or_number(ident, "node id")
         depth = self.int_arg("depth", 10, 1, 50)
         graph = await self.call(lambda c: c.lineage(node, depth=depth))
@@ -176,15 +179,6 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     *pipeline_routes.ROUTES,
     *monitoring_routes.ROUTES,
 ]
-
-
-def _redact(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a SQLAlchemy URL we can parse: say nothing about it
-        return "(unparsed)"
 
 
 def _version() -> str:

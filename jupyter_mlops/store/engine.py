@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from jupyter_mlops.config import redact_url as redact  # the one redaction, re-exported here
 from jupyter_mlops.errors import AlreadyExistsError, NotFoundError, StoreUnavailableError
 from jupyter_mlops.extras import require_for_url
 
@@ -151,16 +152,6 @@ def _is_foreign_key_violation(exc: IntegrityError) -> bool:
     # PostgreSQL: SQLSTATE 23503; SQLite has no codes, only this message.
     return (getattr(exc.orig, "sqlstate", None) == "23503"
             or "FOREIGN KEY constraint failed" in str(exc.orig))
-
-
-def redact(url: str) -> str:
-    """Hide a password in a URL before it reaches a message or a log."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "<unparseable URL>"
 
 
 @contextlib.contextmanager
