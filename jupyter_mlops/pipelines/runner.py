@@ -105,7 +105,8 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
     ex = make_executor(executor, workers, warm_kernels)
     try:
         with _sigterm_raises():
-            ex.warm_up()
+            # No ex.warm_up() here: the first submitted step does it, after the cache was
+            # checked, so a fully cached run never imports papermill nor starts a worker.
             run = _PipelineRun(client, pstore, spec, pipe.id, ex, experiment or spec.experiment
                                or spec.name, force, force_steps, trigger, schedule_id,
                                pipeline_run_id, progress, kernels)
@@ -389,6 +390,8 @@ class _PipelineRun:
             parameters=dict(step.parameters), kernel=self._kernel(step),
             timeout=step.timeout, env=env, artifact_root=store.artifact_root,
             outputs=tuple((o.name, str(self.spec.resolve_path(o.path))) for o in step.outputs))
+        if not self.submitted:
+            self.ex.warm_up()  # once, and only when a step really runs (see run_pipeline)
         self.running += 1
         self.submitted += 1
         self.ex.submit(execute_step, task,

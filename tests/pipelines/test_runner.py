@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from jupyter_mlops.errors import StepExecutionError
+from jupyter_mlops.pipelines.executors import LocalExecutor
 from jupyter_mlops.pipelines.runner import run_pipeline
 from jupyter_mlops.store.pipelines import PipelineStore
 
@@ -103,8 +104,12 @@ def test_dag_order_parallelism_records_and_cache(pclient, project, dag):
     # Second run: everything cached; deleted outputs come back from the blob store.
     (project / "out/total.txt").unlink()
     t = time.time()
-    again = run_pipeline(dag, workers=2, progress=False)
+    warmed = []
+    with pytest.MonkeyPatch.context() as patch:  # the cache is checked before any warm-up
+        patch.setattr(LocalExecutor, "warm_up", lambda self: warmed.append(self))
+        again = run_pipeline(dag, workers=2, progress=False)
     assert [s.status for s in again.steps] == ["CACHED"] * 4
+    assert warmed == []  # no worker started, papermill not imported for a fully cached run
     assert time.time() - t < 5
     assert (project / "out/total.txt").read_text() == "15.0"
     hit = again.step("left")
