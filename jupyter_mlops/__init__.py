@@ -40,7 +40,7 @@ _LAZY.update({"serve": "jupyter_mlops.serving.server"})
 _LAZY.update({name: "jupyter_mlops.errors" for name in (
     "MlopsError", "InvalidInputError", "FilterSyntaxError", "NotFoundError",
     "AlreadyExistsError", "ConflictError", "PermissionDeniedError", "CorruptArtifactError",
-    "StoreUnavailableError", "StepExecutionError")})
+    "StoreUnavailableError", "StepExecutionError", "UnknownFilterKeyWarning")})
 
 __all__ = sorted(_LAZY) + ["__version__", "load_ipython_extension"]
 

@@ -146,3 +146,11 @@ def test_the_cli_exits_1_for_a_failed_step(monkeypatch, capsys):
     rc = cli.main(["env"])
     assert rc == ERROR_TABLE[StepExecutionError].exit_code == 1
     assert capsys.readouterr().err == "error: step 'train' failed: ValueError (cell 3)\n"
+
+
+def test_the_filter_warning_is_exported_from_the_package_root():
+    from jupyter_mlops.errors import UnknownFilterKeyWarning
+
+    assert jupyter_mlops.UnknownFilterKeyWarning is UnknownFilterKeyWarning
+    assert "UnknownFilterKeyWarning" in jupyter_mlops.__all__
+    assert "UnknownFilterKeyWarning" in dir(jupyter_mlops)
