@@ -9,7 +9,7 @@ default), ``ValueError`` (shlex), ``TypeError`` or anything else that would prin
 
 from __future__ import annotations
 
-import argparse
+import re
 import shlex
 
 import pytest
@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 
 from jupyter_mlops.notebook import magics as magics_module
-from jupyter_mlops.notebook.magics import PARSER
+from jupyter_mlops.notebook.magics import SUBCOMMANDS
 from tests.reliability.faults import record
 
-SUBPARSERS = next(a for a in PARSER._actions if isinstance(a, argparse._SubParsersAction))
-COMMANDS = sorted(SUBPARSERS.choices)
-OPTIONS = sorted({o for p in SUBPARSERS.choices.values() for a in p._actions
-                  for o in a.option_strings})
+COMMANDS = sorted(SUBCOMMANDS)
+# The options each subcommand documents in its help (argparse has no public list of them).
+OPTIONS = sorted({o for sub, _help in SUBCOMMANDS.values()
+                  for o in re.findall(r"(?<![\w-])--?[A-Za-z][\w-]*", sub.format_help())})
 NASTY = ["", "=", "==", "k=", "k=\x00", "=v", "a=b=c", "'", '"', "\\", "--", "-", "---x", "-h", "--help",
          "\x00", "\u202e", "😀", "nan", "inf", "-1", "1e999", "0x10", "${HOME}", "$(id)",
          "`id`", "; DROP TABLE runs; --", "' OR '1'='1", "../../etc/passwd", "%mlops",
