@@ -25,6 +25,7 @@ def _run(argv, capsys):
     return code, capsys.readouterr().out
 
 
+@pytest.mark.slow  # runs pipelines in kernels, 36.2 s measured (load 10)
 @pytest.mark.kernel
 def test_cli_run_show_list_and_schedules(pclient, project, capsys):
     write_notebook(project / "one.ipynb", "import jupyter_mlops as mlops; mlops.log_metric('v', n)",

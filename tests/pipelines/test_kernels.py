@@ -72,6 +72,7 @@ def _seen(project: Path, name: str) -> dict:
     return json.loads((project / f"seen-{name}.json").read_text())
 
 
+@pytest.mark.slow  # runs a pipeline in kernels, 9.5 s measured (load 10)
 def test_each_step_gets_a_fresh_kernel_with_its_own_variables(pclient, project, tag):
     write_notebook(project / "probe.ipynb", PROBE, params="tag = 'x'")
     spec = write_yaml(project / "pipeline.yaml", """
@@ -106,6 +107,7 @@ steps:
         assert counts == list(range(1, len(counts) + 1))
 
 
+@pytest.mark.slow  # runs a pipeline in kernels, 8.3 s measured (load 10)
 def test_steps_with_different_kernels_and_environments(pclient, project, tag, monkeypatch,
                                                        tmp_path):
     share = tmp_path / "share" / "jupyter"
@@ -141,6 +143,7 @@ steps:
     assert _kernels(tag) == []
 
 
+@pytest.mark.slow  # runs a pipeline in kernels, 6.9 s measured (load 10)
 def test_no_kernel_left_after_failures(pclient, project, tag):
     write_notebook(project / "ok.ipynb", "import time; time.sleep(0.5)")
     write_notebook(project / "bad.ipynb", "x = 1", "y = x / 0")
@@ -170,6 +173,7 @@ steps:
     assert "kernel died" in run.step("dies").error
 
 
+@pytest.mark.slow  # runs a pipeline in kernels, 7.3 s measured (load 10)
 def test_timeout_kills_a_kernel_started_ahead_of_time(pclient, project, tag):
     write_notebook(project / "quick.ipynb", "import time; time.sleep(1)")
     write_notebook(project / "hang.ipynb",
@@ -195,6 +199,7 @@ steps:
     assert _kernels(tag) == []
 
 
+@pytest.mark.slow  # runs a pipeline in kernels, 5.9 s measured (load 10)
 def test_exit_hooks_finish_and_a_stuck_exit_is_cut_short(pclient, project, tag):
     """A kernel runs its exit hooks (the library flushes logged values there) however long
     they take; once it is past them (its heartbeat stops), a hang in ipykernel's socket
@@ -229,6 +234,7 @@ steps:
     assert _kernels(tag) == []
 
 
+@pytest.mark.slow  # runs a pipeline in kernels, 6.4 s measured (load 10)
 def test_warm_kernels_can_be_turned_off(pclient, project, tag, monkeypatch):
     assert make_executor(None, 1, warm_kernels=False).kernels is None
     monkeypatch.setenv("MLOPS_WARM_KERNELS", "0")
@@ -281,6 +287,7 @@ def test_pool_only_starts_python_kernels_and_closes(tmp_path, monkeypatch, tag):
     assert pool.started == 2
 
 
+@pytest.mark.slow  # signals a running pipeline, 30–49 s measured (load 10)
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_sigterm_or_ctrl_c_stops_every_kernel(pclient, project, tag, signum, code):
     write_notebook(project / "long.ipynb", "import time; time.sleep(120)")

@@ -129,6 +129,7 @@ def test_add_list_pause_resume_remove(pclient, pipeline_file):
     assert list_schedules() == []
 
 
+@pytest.mark.slow  # two scheduler processes, 16.4 s measured (load 10)
 def test_two_scheduler_processes_fire_each_slot_exactly_once(pclient, project, tmp_path):
     log = tmp_path / "launches.log"
     store = PipelineStore(pclient.store.url)
@@ -153,6 +154,7 @@ def test_two_scheduler_processes_fire_each_slot_exactly_once(pclient, project, t
     assert slots == [start + i for i in range(len(slots))]  # every second from the start
 
 
+@pytest.mark.slow  # runs a pipeline in kernels, 25.1 s measured (load 10)
 def test_a_fired_slot_runs_the_pipeline(pclient, pipeline_file):
     sched = add_schedule(pipeline_file, "* * * * * *", parameters={"n": 5}, name="now")
     fired = Scheduler(pclient).tick(now=sched.next_fire_at + 0.2)

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.reliability.faults import record
 
 HELPER = Path(__file__).resolve().parent / "helpers" / "writer.py"
@@ -43,6 +45,7 @@ def run_writers(url: str, root: str, env: dict, tmp_path: Path, workers: int = W
     return results
 
 
+@pytest.mark.slow  # eight writer processes, 39.7 s measured (load 10)
 def test_eight_writers_lose_nothing(client, subprocess_env, store_url, artifact_root, tmp_path):
     results = run_writers(store_url, artifact_root, subprocess_env, tmp_path)
     found = sum(len(client.metric_history(res["run"], "m")) for res in results)

@@ -202,6 +202,7 @@ POINTS = [("rows", 1), ("blobs", 2), ("verify", 3), ("random", 4), ("random", 5)
           ("random", 6)]
 
 
+@pytest.mark.slow  # SIGKILLs a migration and reruns it, 5–12 s per case measured (load 10)
 @pytest.mark.parametrize("point,seed", POINTS, ids=[f"{p}-{s}" for p, s in POINTS])
 def test_sigkill_during_migrate_then_rerun_finishes(source, target_url, tmp_path, capsys,
                                                     point, seed, clean_seconds):

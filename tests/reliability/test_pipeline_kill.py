@@ -38,7 +38,8 @@ import pytest
 from tests.pipelines.conftest import init_project, write_notebook, write_yaml
 from tests.reliability.faults import record
 
-pytestmark = pytest.mark.kernel
+# Each test SIGKILLs a pipeline run and its kernels: 44–82 s measured (load 10).
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 RUN = [sys.executable, "-c",
        "import sys; from jupyter_mlops.cli import main; sys.exit(main(sys.argv[1:]))",
