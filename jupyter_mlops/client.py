@@ -442,17 +442,21 @@ class Client:
             path = Path(data).expanduser()
             if not path.exists():
                 raise NotFoundError(f"No file or folder at {str(data)!r}: check the path.")
-            fp = fingerprint_path(path, self.hash_cache().hash(path))
+            digest = self.hash_cache().hash(path)
+            # A version with this content is returned as recorded: skip reading the table
+            # for statistics (pandas), e.g. for every cached pipeline step's outputs.
+            known = self.store.catalog.find_dataset_version(name, digest)
+            fp = None if known is not None else fingerprint_path(path, digest)
         elif hasattr(data, "dtypes") and hasattr(data, "columns"):
-            fp = fingerprint_dataframe(data)
+            known, fp = None, fingerprint_dataframe(data)
         elif _is_ndarray(data):
-            fp = _fingerprint_array(data)
+            known, fp = None, _fingerprint_array(data)
         else:
             raise InvalidInputError(
                 f"Cannot log a {type(data).__module__}.{type(data).__qualname__} as a dataset: "
                 "pass a file or folder path, a pandas DataFrame or a numpy array (convert "
                 "other data with pandas.DataFrame(...) or numpy.asarray(...)).")
-        record = self.store.catalog.add_dataset_version(
+        record = known if fp is None else self.store.catalog.add_dataset_version(
             name, fp.digest, source=fp.source, size=fp.size, row_count=fp.row_count,
             schema=fp.schema, stats=fp.stats, run_id=run_id)
         if run_id:

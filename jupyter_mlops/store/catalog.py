@@ -125,6 +125,14 @@ class CatalogStore:
                 s.flush()
             return _dataset(row)
 
+    def find_dataset_version(self, name: str, digest: str) -> DatasetVersionRecord | None:
+        """The version of ``name`` with this content, if recorded (what
+        :meth:`add_dataset_version` would return without creating anything)."""
+        with read_connection(self.url) as conn:
+            row = conn.execute(select(DatasetVersion).where(
+                DatasetVersion.name == name, DatasetVersion.digest == digest).limit(1)).first()
+        return None if row is None else _dataset(row)
+
     def get_dataset(self, name: str, version: int | None = None) -> DatasetVersionRecord:
         stmt = select(DatasetVersion).where(DatasetVersion.name == name)
         stmt = (stmt.where(DatasetVersion.version == version) if version is not None

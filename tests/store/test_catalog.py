@@ -195,6 +195,27 @@ def test_dataset_versions_advance_only_when_content_changes(client, tmp_path):
     assert client.get_dataset("train", 1).digest == v1.digest
 
 
+def test_known_content_is_not_read_again(client, tmp_path, monkeypatch):
+    """A version with the same name and content is returned as recorded: the table is not
+    parsed again (a cached pipeline step re-logs its outputs on every run)."""
+    from jupyter_mlops.tracking import capture
+
+    run = client.create_run()
+    data = write_csv(tmp_path / "d.csv", [(1, 0.5), (2, 1.5)])
+    first = client.log_dataset(run.id, data, "d")
+
+    reads = []
+    read_table = capture._read_table
+    monkeypatch.setattr(capture, "_read_table", lambda path: reads.append(path) or
+                        read_table(path))
+    again = client.log_dataset(run.id, data, "d")
+    assert (again.id, again.version, again.stats, again.role) == (
+        first.id, 1, first.stats, "input")
+    assert reads == []
+    new = client.log_dataset(run.id, write_csv(tmp_path / "e.csv", [(3, 1.0)]), "d")
+    assert len(reads) == 1 and new.version == 2 and new.row_count == 1  # new content: read
+
+
 def test_dataset_records_schema_rows_and_stats(client, tmp_path):
     run = client.create_run()
     record = client.log_dataset(run.id, write_csv(tmp_path / "d.csv", [(1, 0.5), (2, 1.5)]), "d")
