@@ -26,6 +26,9 @@ def find_ids(url: str, kind: str, text: str, limit: int = 6) -> list[tuple[str, 
     if kind not in CHECKED_KINDS:
         return [(text, text)]
     prefix_ok = len(text) >= MIN_PREFIX
+    # str.isdigit() accepts "²" and "٣", which int() refuses or misreads: ASCII digits only,
+    # and few enough of them for a 64-bit column.
+    number = text.isascii() and text.isdigit() and len(text) <= 18
     with read_connection(url) as conn:
         if kind == "run":
             rows = conn.execute(select(Run.id, Run.name).where(Run.id == text)).all()
@@ -35,7 +38,7 @@ def find_ids(url: str, kind: str, text: str, limit: int = 6) -> list[tuple[str, 
                                     .order_by(Run.id).limit(limit)).all()
             return [(i, n or "") for i, n in rows]
         if kind == "artifact":
-            if not text.isdigit() or len(text) > 18:
+            if not number:
                 return []
             rows = conn.execute(select(Artifact.id, Artifact.name)
                                 .where(Artifact.id == int(text))).all()
@@ -43,7 +46,7 @@ def find_ids(url: str, kind: str, text: str, limit: int = 6) -> list[tuple[str, 
         if kind == "dataset":
             d = DatasetVersion
             rows = []
-            if text.isdigit() and len(text) <= 18:
+            if number:
                 rows = conn.execute(select(d.id, d.name, d.version).where(d.id == int(text))).all()
             if not rows and prefix_ok:  # a digest prefix, as `runs show` prints it
                 rows = conn.execute(select(d.id, d.name, d.version)
@@ -53,7 +56,8 @@ def find_ids(url: str, kind: str, text: str, limit: int = 6) -> list[tuple[str, 
         if kind == "model":
             m, v = RegisteredModel, ModelVersion
             name, sep, version = text.rpartition("/")
-            if sep and version.isdigit() and len(version) <= 18:  # "name/version" (registry)
+            # "name/version", as the registry names a version
+            if sep and version.isascii() and version.isdigit() and len(version) <= 18:
                 rows = conn.execute(select(m.name, v.version).join(v, v.model_id == m.id)
                                     .where(m.name == name, v.version == int(version))).all()
                 return [(f"{n}/{ver}", f"{n} v{ver}") for n, ver in rows]

@@ -127,3 +127,13 @@ def test_random_prefixes_never_crash_and_never_match_wrongly(seeded, text):
         assert len(matching) != 1 or len(text.strip()) < 4
         return
     assert found in (A, B, C) and found.startswith(text.strip()) and len(text.strip()) >= 4
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["dataset", "artifact", "model"]),
+       text=st.text(alphabet=string.digits + "²٣/abcdef-", min_size=1, max_size=30))
+def test_random_dataset_artifact_and_model_ids_are_refused_cleanly(client, kind, text):
+    """No row exists: every text is NotFoundError (or a refusal), never a crash."""
+    with pytest.raises((NotFoundError, InvalidInputError)):
+        client.resolve_id(kind, text)
