@@ -103,10 +103,12 @@ export function DriftChart(props: {
               data-y={sy(threshold).toFixed(1)}
             >
               <line x1={PAD.left} x2={W - PAD.right} y1={sy(threshold)} y2={sy(threshold)} />
+              {/* p-value lines sit near the x axis among the latest points: label them
+                  on the left, above the line; the others on the right. */}
               <text
-                x={W - PAD.right}
-                y={line.direction === 'above' ? sy(threshold) - 3 : sy(threshold) + 11}
-                textAnchor="end"
+                x={line.direction === 'above' ? W - PAD.right : PAD.left + 4}
+                y={sy(threshold) - 3}
+                textAnchor={line.direction === 'above' ? 'end' : 'start'}
               >
                 {line.label}
               </text>
