@@ -192,3 +192,30 @@ def subprocess_env(mlops_env) -> dict[str, str]:
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
+
+@pytest.fixture
+def spawn_python(subprocess_env):
+    """Start ``python *args`` on the test store (text stdout/stderr piped); killed at teardown.
+
+    Every process it started and still running at teardown is killed, and all are reaped with
+    their pipes read and closed. Extra keyword arguments go to ``subprocess.Popen``.
+    """
+    import subprocess
+    import sys
+
+    started: list[subprocess.Popen] = []
+
+    def spawn(*args: object, **kwargs) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, *map(str, args)], env=subprocess_env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                **kwargs)
+        started.append(proc)
+        return proc
+
+    yield spawn
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdin is not None and proc.stdin.closed:
+            proc.stdin = None  # closed by the test: communicate() would flush it (Python 3.11)
+        proc.communicate(timeout=60)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -75,19 +74,10 @@ def craft_skops(module: str, func: str, argument: str) -> bytes:
 
 
 @pytest.fixture
-def spawn_helper(subprocess_env):
+def spawn_helper(spawn_python):
     """Start ``tests/registry/helpers/<name>`` on the test store; killed at teardown."""
-    started: list[subprocess.Popen] = []
 
     def spawn(name: str, *args: object) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, str(HELPERS / name), *map(str, args)],
-                                env=subprocess_env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        started.append(proc)
-        return proc
+        return spawn_python(HELPERS / name, *args)
 
-    yield spawn
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=60)
+    return spawn

@@ -70,24 +70,13 @@ sys.stdin.readline()
 
 
 @pytest.fixture
-def procs(subprocess_env):
-    started: list[subprocess.Popen] = []
+def procs(spawn_python):
+    """``python -c code *args`` with a stdin pipe, on the test store; killed at teardown."""
 
     def start(code: str, *args: str) -> subprocess.Popen:
-        proc = subprocess.Popen([sys.executable, "-c", code, *args], env=subprocess_env,
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        started.append(proc)
-        return proc
+        return spawn_python("-c", code, *args, stdin=subprocess.PIPE)
 
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=60)
-        for pipe in (proc.stdin, proc.stdout, proc.stderr):
-            if not pipe.closed:
-                pipe.close()
+    return start
 
 
 def _line(proc: subprocess.Popen) -> str:

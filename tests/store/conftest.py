@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,23 +18,13 @@ def _in_tmp_path(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def spawn_helper(subprocess_env):
+def spawn_helper(spawn_python):
     """Start ``tests/helpers/<name>`` with the test store's environment; killed at teardown."""
-    started: list[subprocess.Popen] = []
 
     def spawn(name: str, *args: object, **kwargs) -> subprocess.Popen:
-        proc = subprocess.Popen(
-            [sys.executable, str(HELPERS / name), *map(str, args)],
-            env=subprocess_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            **kwargs)
-        started.append(proc)
-        return proc
+        return spawn_python(HELPERS / name, *args, **kwargs)
 
-    yield spawn
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate(timeout=60)
+    return spawn
 
 
 class RawDB:
