@@ -12,10 +12,8 @@ keeps taking good writes.
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -28,6 +26,7 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from jupyter_mlops.client import Client
+from tests.hostile_http import assert_stops_on_sigterm, json_request
 from tests.reliability import faults
 
 REPO = Path(__file__).resolve().parents[2]
@@ -256,19 +255,9 @@ class JupyterServer:
 
     def request(self, method: str, path: str, body: bytes | None = None
                 ) -> tuple[int, dict]:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            conn.request(method, f"/mlops/api/v1/{path}", body=body,
-                         headers={"Authorization": f"token {self.token}",
-                                  "Content-Type": "application/json"})
-            response = conn.getresponse()
-            raw = response.read()
-            try:
-                return response.status, json.loads(raw) if raw else {}
-            except ValueError:
-                return response.status, {"raw": raw[:200]}
-        finally:
-            conn.close()
+        return json_request(self.port, method, f"/mlops/api/v1/{path}", body,
+                            {"Authorization": f"token {self.token}",
+                             "Content-Type": "application/json"})
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
@@ -291,15 +280,8 @@ def test_server_stops_on_sigterm_after_poison_requests(mlops_store, tmp_path):
         status, body = server.request("PATCH", f"runs/{run_id}",
                                       json.dumps({"tags": {"after": value}}).encode())
         assert status == 200, (body, server.tail())
-        server.proc.send_signal(signal.SIGTERM)
-        try:
-            server.proc.wait(60)  # a generous bound: it must stop, not stop fast
-        except subprocess.TimeoutExpired:
-            record("sigterm-after-poison", faults=1, inputs=len(POISON_PATCHES), lost=1)
-            pytest.fail("jupyter server ignored SIGTERM after poison requests:\n"
-                        + server.tail())
-        record("sigterm-after-poison", faults=1, inputs=len(POISON_PATCHES), checked=1)
-        assert "Traceback" not in server.tail(), server.tail()
+        assert_stops_on_sigterm(server.proc, server.tail, "jupyter server",
+                                len(POISON_PATCHES), record)
     finally:
         server.stop()
     assert _stored_tags(mlops_store, run_id)["after"] == value

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import signal
-import subprocess
 import time
 import uuid
 
@@ -23,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from tests.hostile_http import assert_stops_on_sigterm, json_request
 from tests.reliability.faults import record
 
 from .conftest import TOKEN, Server
@@ -34,17 +33,7 @@ def request(server, path: str, body: bytes, token: str | None = TOKEN) -> tuple[
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
-        try:
-            return response.status, json.loads(raw) if raw else {}
-        except ValueError:
-            return response.status, {"raw": raw[:200]}
-    finally:
-        conn.close()
+    return json_request(server.port, "POST", path, body, headers)
 
 
 def feedback_rows(project, ids=None) -> int:
@@ -240,16 +229,9 @@ def test_server_stops_on_sigterm_after_poison_requests(project):
         for _case, body, _names in BAD_INVOCATIONS:
             assert request(server, "/invocations", body, token=None)[0] == 400
         good_feedback_lands(server, project)
-        server.proc.send_signal(signal.SIGTERM)
-        tried = len(BAD_FEEDBACK) + len(BAD_INVOCATIONS)
-        try:
-            server.proc.wait(60)  # a generous bound: it must stop, not stop fast
-        except subprocess.TimeoutExpired:
-            record("sigterm-after-poison", faults=1, inputs=tried, lost=1)
-            pytest.fail("the model server ignored SIGTERM after poison requests:\n"
-                        + server.log.read_text(errors="replace")[-4000:])
-        record("sigterm-after-poison", faults=1, inputs=tried, checked=1)
-        assert "Traceback" not in server.log.read_text(errors="replace")
+        assert_stops_on_sigterm(server.proc, lambda: server.log.read_text(errors="replace")[-4000:],
+                                "the model server", len(BAD_FEEDBACK) + len(BAD_INVOCATIONS),
+                                record)
     finally:
         server.stop()
 
