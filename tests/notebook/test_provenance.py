@@ -68,20 +68,28 @@ def test_cells_before_load_ext_are_stored_and_reproduce(kernel_store, read_clien
     assert read_client.get_run(report.new_run_id).metrics == {"answer": 42.0}
 
 
-def test_papermill_run_records_input_path_and_commit(kernel_store, read_client):
-    commit = _git_repo(kernel_store)
-    src = make_notebook("import jupyter_mlops as mlops\nmlops.start_run(name='pm')\n"
+def _papermill(folder: Path, notebook: str, run_name: str, alpha: str, *options: str):
+    """Run a parameterised notebook (its run named ``run_name``) under papermill with
+    ``-p alpha ALPHA``; return a fresh client and the run it recorded."""
+    src = make_notebook(f"import jupyter_mlops as mlops\nmlops.start_run(name={run_name!r})\n"
                         "mlops.log_metric('alpha', alpha)", "mlops.end_run()")
     src.cells[0:0] = [nbformat.v4.new_code_cell("alpha = 1.0")]
     src.cells[0].metadata["tags"] = ["parameters"]
-    nbformat.write(src, kernel_store / "train.ipynb")
+    nbformat.write(src, folder / notebook)
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "papermill"), "train.ipynb", "out.ipynb",
-         "-p", "alpha", "0.5", "--inject-input-path", "--kernel", "python3"],
-        cwd=kernel_store, capture_output=True, text=True, timeout=600)
+        [str(Path(sys.executable).parent / "papermill"), notebook, "out.ipynb",
+         "-p", "alpha", alpha, *options, "--kernel", "python3"],
+        cwd=folder, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     read_client = _fresh_client()
-    [run] = read_client.search_runs("name = 'pm'")
+    [run] = read_client.search_runs(f"name = '{run_name}'")
+    return read_client, run
+
+
+def test_papermill_run_records_input_path_and_commit(kernel_store, read_client):
+    commit = _git_repo(kernel_store)
+    read_client, run = _papermill(kernel_store, "train.ipynb", "pm", "0.5",
+                                  "--inject-input-path")
     detail = read_client.get_run(run.id)
     assert detail.metrics == {"alpha": 0.5}
     # The injected path is provenance, not a parameter of the user's.
@@ -94,18 +102,7 @@ def test_papermill_run_records_input_path_and_commit(kernel_store, read_client):
 
 def test_papermill_without_path_still_records_commit_and_history(kernel_store, read_client):
     commit = _git_repo(kernel_store)
-    src = make_notebook("import jupyter_mlops as mlops\nmlops.start_run(name='pm-bare')\n"
-                        "mlops.log_metric('alpha', alpha)", "mlops.end_run()")
-    src.cells[0:0] = [nbformat.v4.new_code_cell("alpha = 1.0")]
-    src.cells[0].metadata["tags"] = ["parameters"]
-    nbformat.write(src, kernel_store / "bare.ipynb")
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "papermill"), "bare.ipynb", "out.ipynb",
-         "-p", "alpha", "0.25", "--kernel", "python3"],
-        cwd=kernel_store, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    read_client = _fresh_client()
-    [run] = read_client.search_runs("name = 'pm-bare'")
+    read_client, run = _papermill(kernel_store, "bare.ipynb", "pm-bare", "0.25")
     detail = read_client.get_run(run.id)
     assert detail.code.notebook_path is None
     assert detail.code.git_commit == commit
