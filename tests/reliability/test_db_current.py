@@ -16,7 +16,7 @@ from jupyter_mlops.cli import main
 from jupyter_mlops.errors import EXIT_ERROR
 from jupyter_mlops.store.migrate import HEAD_REVISION
 from tests.reliability.faults import record
-from tests.reliability.test_migrate_foreign import KINDS, make_source, snapshot
+from tests.reliability.test_migrate_foreign import KINDS, snapshot, source_in
 
 #: What `db current` prints (exit 0) for each kind; the others are refused (exit 2).
 PRINTS = {"missing": "(empty)", "empty file": "(empty)", "empty database": "(empty)",
@@ -33,10 +33,7 @@ def db_current(url: str) -> tuple[int, str, str]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_db_current_reads_and_never_writes(kind, tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    path = make_source(kind, folder)
-    before = snapshot(folder)
+    folder, path, before = source_in(tmp_path, kind)
 
     rc, out, err = db_current(f"sqlite:///{path}")
 

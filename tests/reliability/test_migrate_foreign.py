@@ -80,6 +80,15 @@ def snapshot(folder: Path) -> dict[str, tuple[str, int]]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def source_in(tmp_path: Path, kind: str) -> tuple[Path, Path, dict[str, tuple[str, int]]]:
+    """A new ``src`` folder holding a source of ``kind``: the folder, the source's path and
+    the folder's :func:`snapshot` before anything reads it."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    path = make_source(kind, folder)
+    return folder, path, snapshot(folder)
+
+
 def run_migrate(source_url: str, target: Path) -> tuple[int, str]:
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -150,10 +159,7 @@ KINDS = ["missing", "not a file", "empty file", "not a SQLite database", "damage
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_source_that_is_not_a_current_store_is_named_and_left_untouched(kind, tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    path = make_source(kind, folder)
-    before = snapshot(folder)
+    folder, path, before = source_in(tmp_path, kind)
     target = tmp_path / "target.db"
 
     rc, err = run_migrate(f"sqlite:///{path}", target)
@@ -168,9 +174,7 @@ def test_a_source_that_is_not_a_current_store_is_named_and_left_untouched(kind, 
 
 
 def test_an_mlflow_source_gets_the_mlflow_answer(tmp_path):
-    folder = tmp_path / "src"
-    folder.mkdir()
-    path = make_source("MLflow tracking database", folder)
+    _folder, path, _before = source_in(tmp_path, "MLflow tracking database")
     rc, err = run_migrate(f"sqlite:///{path}", tmp_path / "target.db")
     assert rc == 2
     assert "MLflow tracking database" in err and MLFLOW_REVISION in err
@@ -328,10 +332,7 @@ def test_opening_a_foreign_database_as_the_store_names_it_and_leaves_it(kind, tm
     from jupyter_mlops.client import Client
     from jupyter_mlops.errors import MlopsError
 
-    folder = tmp_path / "src"
-    folder.mkdir()
-    path = make_source(kind, folder)
-    before = snapshot(folder)
+    folder, path, before = source_in(tmp_path, kind)
     with pytest.raises(MlopsError, match=re.escape(kind)):
         Client(f"sqlite:///{path}", str(tmp_path / "art"))
     assert snapshot(folder) == before
