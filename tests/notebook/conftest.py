@@ -54,6 +54,18 @@ def execute(nb, cwd: Path, allow_errors: bool = True, timeout: int = 120):
     return nb
 
 
+@pytest.fixture
+def run_magics(kernel_store):
+    """``run(*cells)``: ``%load_ext jupyter_mlops`` then ``cells`` in a fresh kernel on the
+    store; returns the executed notebook (its cell 0 is the ``%load_ext``)."""
+
+    def run(*cells: str, allow_errors: bool = True) -> nbformat.NotebookNode:
+        return execute(make_notebook("%load_ext jupyter_mlops", *cells), kernel_store,
+                       allow_errors=allow_errors)
+
+    return run
+
+
 def text_of(cell) -> str:
     """Everything a user would see under a cell: streams, results and error lines."""
     parts = []

@@ -13,7 +13,7 @@ import pytest
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.hashing import hash_array
 
-from .conftest import execute, make_notebook, text_of
+from .conftest import text_of
 
 
 def test_array_digest_is_content_dtype_and_shape():
@@ -56,15 +56,14 @@ def test_log_dataset_kinds(client, tmp_path):
 
 
 @pytest.mark.kernel
-def test_magic_dataset_takes_a_numpy_variable(kernel_store, read_client):
-    nb = make_notebook(
-        "%load_ext jupyter_mlops",
+def test_magic_dataset_takes_a_numpy_variable(run_magics, read_client):
+    nb = run_magics(
         "%mlops start --name arrays",
         "import numpy as np\nX = np.ones((5, 3))",
         "%mlops dataset X --name X-train",
         "%mlops end",
+        allow_errors=False,
     )
-    execute(nb, kernel_store, allow_errors=False)
     assert "Dataset 'X-train' v1" in text_of(nb.cells[3]) and "5 rows" in text_of(nb.cells[3])
     rec = read_client.get_dataset("X-train")
     assert rec.digest == hash_array(np.ones((5, 3)))

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from jupyter_mlops.magic_syntax import canonical_line, literal, pair, split_line
 from jupyter_mlops.pipelines.cache import normalise_code
 
-from .conftest import execute, make_notebook, text_of
+from .conftest import text_of
 
 KEYS = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,11}", fullmatch=True)
 # Values as a user types them: numbers, words, and text with blanks, quotes and '#'.
@@ -107,17 +107,16 @@ def test_mlops_lines_that_read_the_same_share_a_cache_key():
 
 
 @pytest.mark.kernel
-def test_the_magic_reads_lines_like_python_users_write_them(kernel_store, read_client):
-    nb = make_notebook(
-        "%load_ext jupyter_mlops",
+def test_the_magic_reads_lines_like_python_users_write_them(run_magics, read_client):
+    executed = run_magics(
         "%mlops start --name  spaced   # a comment after the options",
         "%mlops param C = 0.5  max_iter=200  # try a smaller C",
         '%mlops param "solver"=lbfgs note="a # b"',
         "%mlops metric acc=0.9 --step 1 # first",
         "%mlops tag team = vision # who",
         "%mlops end # done",
+        allow_errors=False,
     )
-    executed = execute(nb, kernel_store, allow_errors=False)
     assert "Ended run 'spaced'" in text_of(executed.cells[-1])
     [run] = read_client.search_runs()
     assert run.name == "spaced"

@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.notebook.conftest import execute, make_notebook, text_of
+from tests.notebook.conftest import text_of
 
 
 @pytest.mark.slow  # starts a kernel
-def test_values_beyond_int64_are_one_line_and_block_nothing(kernel_store, read_client):
-    nb = make_notebook(
-        "%load_ext jupyter_mlops",
+def test_values_beyond_int64_are_one_line_and_block_nothing(run_magics, read_client):
+    executed = run_magics(
         "%mlops metric acc=0.5",
         "%mlops metric x=1 --step 9223372036854775808",
         "%mlops metric x=1 --step -9223372036854775809",
         "%mlops metric x=1e400 --step 3",
         "%mlops metric acc=0.75",
     )
-    executed = execute(nb, kernel_store)
     for cell in executed.cells[2:4]:
         out = text_of(cell).strip()
         assert out.startswith("UsageError"), out

@@ -51,9 +51,8 @@ def test_magics_record_params_metrics_tags_artifacts_and_datasets(kernel_store, 
 
 
 @pytest.mark.slow  # runs notebooks in a kernel, 5.0 s measured (load 9)
-def test_bad_input_is_one_line_and_loses_nothing(kernel_store, read_client):
-    nb = make_notebook(
-        "%load_ext jupyter_mlops",
+def test_bad_input_is_one_line_and_loses_nothing(run_magics, read_client):
+    executed = run_magics(
         "%mlops metric acc=0.5",
         "%mlops metric acc=high",
         "%mlops frobnicate",
@@ -65,7 +64,6 @@ def test_bad_input_is_one_line_and_loses_nothing(kernel_store, read_client):
         "%mlops track",
         "%mlops metric acc=0.75",
     )
-    executed = execute(nb, kernel_store)
     for cell in executed.cells[2:10]:
         out = text_of(cell)
         assert "UsageError" in out, out
