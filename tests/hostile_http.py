@@ -2,7 +2,8 @@
 
 :func:`json_request` sends one request and reads the reply as JSON (or its first bytes when it
 is not JSON); :func:`assert_stops_on_sigterm` sends SIGTERM to a server fed poison and fails,
-with the end of its log, unless it stops, recording the outcome for the fault bench.
+with the end of its log, unless it stops, recording the outcome for the fault bench;
+:func:`hostile_json_bodies` is the hypothesis strategy of hostile body bytes both fuzz.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 from collections.abc import Callable
 
 import pytest
+from hypothesis import strategies as st
 
 
 def json_request(port: int, method: str, path: str, body: bytes | None,
@@ -43,3 +45,25 @@ def assert_stops_on_sigterm(proc: subprocess.Popen, tail: Callable[[], str], wha
         pytest.fail(f"{what} ignored SIGTERM after poison requests:\n" + tail())
     record("sigterm-after-poison", faults=1, inputs=inputs, checked=1)
     assert "Traceback" not in tail(), tail()
+
+
+def hostile_json_bodies(values: st.SearchStrategy, fields: list[str]) -> st.SearchStrategy:
+    """Hostile body bytes: a JSON value from ``values``, alone or under some of ``fields``,
+    ASCII-escaped or not (surrogates pass through), inside 0 to 100,000 extra levels of
+    nesting; sometimes truncated or holding one invalid UTF-8 byte."""
+    shaped = st.fixed_dictionaries({}, optional={name: values for name in fields})
+
+    @st.composite
+    def body(draw) -> bytes:
+        text = json.dumps(draw(st.one_of(shaped, values)), ensure_ascii=draw(st.booleans()))
+        depth = draw(st.sampled_from([0, 0, 1, 63, 64, 65, 500, 100_000]))
+        raw = ("[" * depth + text + "]" * depth).encode("utf-8", "surrogatepass")
+        how = draw(st.sampled_from(["as is", "as is", "truncate", "bad byte"]))
+        if how == "truncate" and raw:
+            raw = raw[:draw(st.integers(0, len(raw) - 1))]
+        elif how == "bad byte":
+            at = draw(st.integers(0, len(raw)))
+            raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])) + raw[at:]
+        return raw
+
+    return body()

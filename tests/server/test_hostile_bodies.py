@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from jupyter_mlops.client import Client
-from tests.hostile_http import assert_stops_on_sigterm, json_request
+from tests.hostile_http import assert_stops_on_sigterm, hostile_json_bodies, json_request
 from tests.reliability import faults
 
 REPO = Path(__file__).resolve().parents[2]
@@ -330,26 +330,7 @@ def _json_values():
 def _bodies():
     """Hostile body bytes: random JSON with surrogate escapes, huge ints, NaN, wrong
     types and random extra nesting; sometimes raw bad bytes or a truncation."""
-    fields = st.fixed_dictionaries({}, optional={
-        "name": _json_values(), "tags": _json_values(), "version": _json_values(),
-        "alias": _json_values(), "reason": _json_values()})
-    value = st.one_of(fields, _json_values())
-
-    @st.composite
-    def body(draw) -> bytes:
-        text = json.dumps(draw(value), ensure_ascii=draw(st.booleans()))
-        depth = draw(st.sampled_from([0, 0, 1, 63, 64, 65, 500, 100_000]))
-        text = "[" * depth + text + "]" * depth
-        raw = text.encode("utf-8", "surrogatepass")
-        how = draw(st.sampled_from(["as is", "as is", "truncate", "bad byte"]))
-        if how == "truncate" and raw:
-            raw = raw[:draw(st.integers(0, len(raw) - 1))]
-        elif how == "bad byte":
-            at = draw(st.integers(0, len(raw)))
-            raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])) + raw[at:]
-        return raw
-
-    return body()
+    return hostile_json_bodies(_json_values(), ["name", "tags", "version", "alias", "reason"])
 
 
 ROUTES = [("PATCH", "runs/{run}"), ("POST", "models/churn/promotions"),

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from tests.hostile_http import assert_stops_on_sigterm, json_request
+from tests.hostile_http import assert_stops_on_sigterm, hostile_json_bodies, json_request
 from tests.reliability.faults import record
 
 from .conftest import TOKEN, Server
@@ -248,24 +248,11 @@ def _json_values():
                         | st.dictionaries(text, inner, max_size=4), max_leaves=12)
 
 
-@st.composite
-def _bodies(draw) -> bytes:
+def _bodies():
     """Random JSON shaped like the routes' bodies, or not, with surrogate escapes, huge ints,
     NaN, wrong types, random extra nesting, a bad byte or a truncation."""
-    fields = st.fixed_dictionaries({}, optional={
-        "ids": _json_values(), "y_true": _json_values(), "instances": _json_values(),
-        "dataframe_split": _json_values(), "inputs": _json_values()})
-    value = draw(st.one_of(fields, _json_values()))
-    text = json.dumps(value, ensure_ascii=draw(st.booleans()))
-    depth = draw(st.sampled_from([0, 0, 1, 63, 64, 65, 500, 100_000]))
-    raw = ("[" * depth + text + "]" * depth).encode("utf-8", "surrogatepass")
-    how = draw(st.sampled_from(["as is", "as is", "truncate", "bad byte"]))
-    if how == "truncate" and raw:
-        raw = raw[:draw(st.integers(0, len(raw) - 1))]
-    elif how == "bad byte":
-        at = draw(st.integers(0, len(raw)))
-        raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80"])) + raw[at:]
-    return raw
+    return hostile_json_bodies(_json_values(),
+                               ["ids", "y_true", "instances", "dataframe_split", "inputs"])
 
 
 @pytest.mark.slow
