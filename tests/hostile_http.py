@@ -47,6 +47,19 @@ def assert_stops_on_sigterm(proc: subprocess.Popen, tail: Callable[[], str], wha
     assert "Traceback" not in tail(), tail()
 
 
+def json_values(max_text: int, odd_texts: list[str], edge_ints: list[int]
+                ) -> st.SearchStrategy:
+    """Nested JSON values: any text (up to ``max_text`` characters, or one of ``odd_texts``),
+    integers past int64 (and ``edge_ints``), NaN and infinities, null, booleans."""
+    text = st.text(st.characters(exclude_categories=()), max_size=max_text) | st.sampled_from(
+        odd_texts)
+    numbers = (st.integers(min_value=-(2**70), max_value=2**70) | st.sampled_from(edge_ints)
+               | st.floats(allow_nan=True, allow_infinity=True))
+    scalars = st.none() | st.booleans() | numbers | text
+    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                        | st.dictionaries(text, inner, max_size=4), max_leaves=12)
+
+
 def hostile_json_bodies(values: st.SearchStrategy, fields: list[str]) -> st.SearchStrategy:
     """Hostile body bytes: a JSON value from ``values``, alone or under some of ``fields``,
     ASCII-escaped or not (surrogates pass through), inside 0 to 100,000 extra levels of

@@ -26,7 +26,12 @@ from hypothesis import strategies as st
 from traitlets.config import Config
 
 from jupyter_mlops.client import Client
-from tests.hostile_http import assert_stops_on_sigterm, hostile_json_bodies, json_request
+from tests.hostile_http import (
+    assert_stops_on_sigterm,
+    hostile_json_bodies,
+    json_request,
+    json_values,
+)
 from tests.reliability import faults
 
 REPO = Path(__file__).resolve().parents[2]
@@ -317,14 +322,8 @@ def live_server(tmp_path_factory):
 
 
 def _json_values():
-    text = st.text(st.characters(exclude_categories=()), max_size=20) | st.sampled_from(
-        ["\udcff", "\ud800", "a\udfffb", "\ud83d\ude00", "\x00", ""])
-    numbers = (st.integers(min_value=-(2**70), max_value=2**70)
-               | st.sampled_from([2**63, -(2**63) - 1, 2**63 - 1, 10**30])
-               | st.floats(allow_nan=True, allow_infinity=True))
-    scalars = st.none() | st.booleans() | numbers | text
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                        | st.dictionaries(text, inner, max_size=4), max_leaves=12)
+    return json_values(20, ["\udcff", "\ud800", "a\udfffb", "\ud83d\ude00", "\x00", ""],
+                       [2**63, -(2**63) - 1, 2**63 - 1, 10**30])
 
 
 def _bodies():

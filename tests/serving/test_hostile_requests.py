@@ -21,7 +21,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from tests.hostile_http import assert_stops_on_sigterm, hostile_json_bodies, json_request
+from tests.hostile_http import (
+    assert_stops_on_sigterm,
+    hostile_json_bodies,
+    json_request,
+    json_values,
+)
 from tests.reliability.faults import record
 
 from .conftest import TOKEN, Server
@@ -238,14 +243,8 @@ def test_server_stops_on_sigterm_after_poison_requests(project):
 
 # ---------------------------------------------------------------------- hypothesis
 def _json_values():
-    text = st.text(st.characters(exclude_categories=()), max_size=12) | st.sampled_from(
-        ["\udcff", "\ud800", "a\udfffb", "\ud83d\ude00", "", "x" * 300])
-    numbers = (st.integers(min_value=-(2**70), max_value=2**70)
-               | st.sampled_from([2**63, -(2**63) - 1, 2**63 - 1, 10**400])
-               | st.floats(allow_nan=True, allow_infinity=True))
-    scalars = st.none() | st.booleans() | numbers | text
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                        | st.dictionaries(text, inner, max_size=4), max_leaves=12)
+    return json_values(12, ["\udcff", "\ud800", "a\udfffb", "\ud83d\ude00", "", "x" * 300],
+                       [2**63, -(2**63) - 1, 2**63 - 1, 10**400])
 
 
 def _bodies():
