@@ -254,7 +254,7 @@ def test_dataset_errors(client, tmp_path):
         client.log_dataset(run.id, write_csv(tmp_path / "a.csv", [(1, 1.0)]), "a", role="both")
     with pytest.raises(NotFoundError):
         client.log_dataset(run.id, tmp_path / "missing.csv", "a")
-    with pytest.raises(InvalidInputError, match="path or a pandas DataFrame"):
+    with pytest.raises(InvalidInputError, match="path, a pandas DataFrame or a numpy array"):
         client.log_dataset(run.id, [1, 2], "a")
     with pytest.raises(NotFoundError, match="version 7 of dataset 'a'"):
         client.get_dataset("a", 7)
