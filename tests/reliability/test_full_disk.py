@@ -100,6 +100,11 @@ def test_disk_full_during_metric_writes_keeps_the_queue(client, store_url):
 
     event.listen(engine, "connect", cap)
     engine.dispose()  # new connections get the cap: the "disk" is now full
+    # A SQLite file's values are written by the stdlib-sqlite3 path (store/lite.py) on its
+    # own long-lived connection: the "disk" must be full for it too.
+    lite_db = getattr(client.store.runs, "_db", None)
+    if lite_db is not None:
+        cap(lite_db.conn, None)
     try:
         for step in range(100, 30_100):
             client.log_metric(run.id, "loss", step, step=step)
@@ -117,6 +122,8 @@ def test_disk_full_during_metric_writes_keeps_the_queue(client, store_url):
     finally:
         event.remove(engine, "connect", cap)
         engine.dispose()  # space freed
+        if lite_db is not None:
+            lite_db.conn.execute("PRAGMA max_page_count = 1073741823")
     client.flush()  # the queued points are retried and land exactly once
     steps = [p.step for p in client.metric_history(run.id, "loss")]
     record("sqlite-full", faults=1, lost=len(set(range(30_100)) - set(steps)),
