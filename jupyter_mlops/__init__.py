@@ -17,7 +17,8 @@ except ImportError:  # running from a source tree without a build
 _FLUENT = (
     "ActiveRun", "active_run", "delete_tag", "end_run", "flush", "get_client", "get_run", "lineage",
     "log_artifact", "log_dataset", "log_figure", "log_metric", "log_metrics", "log_param",
-    "log_params", "search_runs", "set_client", "set_tag", "set_tags", "start_run",
+    "log_params", "run_pipeline", "search_runs", "set_client", "set_tag", "set_tags",
+    "start_run",
 )
 _LAZY = {name: "jupyter_mlops.fluent" for name in _FLUENT}
 _LAZY.update({"Client": "jupyter_mlops.client"})
@@ -25,8 +26,7 @@ _LAZY.update({name: "jupyter_mlops.registry.fluent" for name in (
     "register_model", "set_alias", "delete_alias", "delete_model", "delete_model_version",
     "load_model", "model_card",
     "compare_models", "propose", "approve", "reject", "list_models", "promote_if_better")})
-_LAZY.update({"run_pipeline": "jupyter_mlops.pipelines.runner",
-              "reproduce": "jupyter_mlops.pipelines.reproduce",
+_LAZY.update({"reproduce": "jupyter_mlops.pipelines.reproduce",
               "Pipeline": "jupyter_mlops.pipelines.spec", "Step": "jupyter_mlops.pipelines.spec",
               "get_pipeline_run": "jupyter_mlops.pipelines.api",
               "list_pipeline_runs": "jupyter_mlops.pipelines.api",

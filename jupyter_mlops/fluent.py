@@ -50,6 +50,50 @@ def get_client() -> Client:
     return _client
 
 
+_project_clients: dict[str, Client] = {}
+
+
+def client_for(start: "os.PathLike[str] | str") -> Client:
+    """The client for work rooted in the folder ``start`` (a pipeline file's folder).
+
+    The default client when ``start`` resolves to the same store, or when the store was chosen
+    explicitly (``set_client``, an argument, ``MLOPS_TRACKING_URI``); otherwise a client on the
+    project store found by walking up from ``start`` — as ``jupyter mlops pipeline run`` does,
+    so a pipeline records where its ``pipeline.yaml`` lives, whatever the working folder.
+    """
+    from pathlib import Path
+
+    from jupyter_mlops.config import resolve_locations
+
+    default = _client.location if _client is not None else resolve_locations()
+    if default.source in ("argument", "environment"):
+        return get_client()
+    mine = resolve_locations(start=Path(start))
+    if mine.tracking_uri == default.tracking_uri:
+        return get_client()
+    with _client_lock:
+        found = _project_clients.get(mine.tracking_uri)
+        if found is None:
+            found = _project_clients[mine.tracking_uri] = Client(start=Path(start))
+        return found
+
+
+def run_pipeline(pipeline: Any, parameters: dict[str, Any] | None = None, *,
+                 client: Client | None = None, **options: Any):
+    """Run a pipeline (see :func:`jupyter_mlops.pipelines.runner.run_pipeline`).
+
+    Without ``client``, a ``pipeline.yaml`` path records into the store of the project it
+    lives in (:func:`client_for` its folder); a :class:`Pipeline` object into the default one.
+    """
+    from pathlib import Path
+
+    from jupyter_mlops.pipelines.runner import run_pipeline as _run
+
+    if client is None and isinstance(pipeline, (str, os.PathLike)):
+        client = client_for(Path(pipeline).expanduser().resolve().parent)
+    return _run(pipeline, parameters, client=client, **options)
+
+
 def set_client(client: Client | None) -> None:
     """Point the fluent API at another store (``None`` re-resolves on next use)."""
     global _client, _main_thread_run, _main_thread_owner

@@ -94,15 +94,11 @@ def test_a_pipeline_file_uses_its_own_projects_store(projects, monkeypatch):
     assert _location(args).source == "environment"
 
 
-@pytest.mark.kernel
-def test_a_pipeline_run_from_another_project_writes_to_the_yamls_project(projects, monkeypatch,
-                                                                         capsys):
+def _one_step_pipeline(projects, monkeypatch) -> Path:
+    """A one-step pipeline.yaml inside project a, the kernel importing this checkout."""
     import os
 
     import nbformat
-
-    from jupyter_mlops.cli import main
-    from jupyter_mlops.store import forget_open_stores
 
     repo = Path(__file__).resolve().parents[1]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
@@ -115,18 +111,56 @@ def test_a_pipeline_run_from_another_project_writes_to_the_yamls_project(project
                                  "language": "python"}
     nbformat.write(nb, str(a / "one.ipynb"))
     (a / "pipeline.yaml").write_text("name: where\nsteps:\n  one: {notebook: one.ipynb}\n")
+    return a / "pipeline.yaml"
+
+
+def _runs_in(project: Path) -> int:
+    with sqlite3.connect(project / ".mlops" / "mlops.db") as conn:
+        return conn.execute("select count(*) from runs").fetchone()[0]
+
+
+@pytest.mark.kernel
+def test_a_pipeline_run_from_another_project_writes_to_the_yamls_project(projects, monkeypatch,
+                                                                         capsys):
+    from jupyter_mlops.cli import main
+    from jupyter_mlops.store import forget_open_stores
+
+    yaml = _one_step_pipeline(projects, monkeypatch)
     monkeypatch.chdir(projects / "b")
     forget_open_stores()
     try:
-        code = main(["-v", "pipeline", "run", str(a / "pipeline.yaml"), "--no-progress"])
+        code = main(["-v", "pipeline", "run", str(yaml), "--no-progress"])
     finally:
         forget_open_stores()
     err = capsys.readouterr().err
     assert code == 0, err
     assert str(projects / "a" / ".mlops") in err
-    with sqlite3.connect(projects / "a" / ".mlops" / "mlops.db") as conn:
-        assert conn.execute("select count(*) from runs").fetchone()[0] >= 1
+    assert _runs_in(projects / "a") >= 1
     assert not (projects / "b" / ".mlops" / "mlops.db").exists()
+
+
+@pytest.mark.kernel
+def test_run_pipeline_from_python_writes_to_the_yamls_project(projects, monkeypatch):
+    """``mlops.run_pipeline(path)`` follows the YAML's project like the CLI does."""
+    import jupyter_mlops as mlops
+    from jupyter_mlops import fluent
+    from jupyter_mlops.store import forget_open_stores
+
+    yaml = _one_step_pipeline(projects, monkeypatch)
+    monkeypatch.chdir(projects / "b")
+    forget_open_stores()
+    mlops.set_client(None)
+    monkeypatch.setattr(fluent, "_project_clients", {})
+    try:
+        record = mlops.run_pipeline(str(yaml), progress=False)
+        assert record.status == "SUCCEEDED", record
+        assert _runs_in(projects / "a") >= 1
+        assert not (projects / "b" / ".mlops" / "mlops.db").exists()  # b never opened
+        # A YAML in the default client's own project uses the default client itself.
+        assert fluent.client_for(projects / "b") is mlops.get_client()
+    finally:
+        mlops.set_client(None)
+        forget_open_stores()
 
 
 @pytest.mark.kernel
