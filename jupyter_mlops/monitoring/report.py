@@ -39,6 +39,20 @@ class MonitorReport:
     figures: dict  # title -> matplotlib Figure
     generated_at: float
 
+    def __str__(self) -> str:
+        # print(report) / a terminal: the summary and the latest verdicts, not the dataclass
+        # (whose repr holds every series point and figure object).
+        lines = [f"Monitor {self.name} on {self.model_ref}: {len(self.windows)} window(s), "
+                 f"{len(self.alerts)} alert(s)"]
+        if self.windows:
+            lines.append(f"latest {self.windows[-1]}")
+            table = self.latest_table()
+            if not table.empty:
+                lines += ["", table.to_string(float_format=lambda v: f"{v:.4g}")]
+        else:
+            lines.append("no window has closed yet: log more rows or flush() the monitor")
+        return "\n".join(lines)
+
     # ------------------------------------------------------------------ tables
     def latest_table(self):
         """Latest window: one row per feature with its measures and verdict."""

@@ -63,6 +63,16 @@ class WindowRecord(Record):
     data_digest: str | None
     created_at: float
 
+    def __str__(self) -> str:
+        # print(window) in a terminal: one line, not the dataclass with every bin count.
+        import time
+
+        span = " – ".join(time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+                          for t in (self.start_at, self.end_at))
+        version = "" if self.model_version is None else f", model version {self.model_version}"
+        return (f"window {self.seq}: {self.rows} rows ({span}), {self.columns_drifted} of "
+                f"{self.columns_checked} columns drifted{version}")
+
 
 @dataclasses.dataclass(frozen=True)
 class ResultPoint(Record):

@@ -44,3 +44,20 @@ def test_time_windows_say_when_they_close(client, registered, reference):
     assert repr(closed).startswith("window 5 rows, closes with the first row stamped after ")
     assert repr(closed).endswith("(every 3600 s); flush() to close it now")
     mon.flush()
+
+
+def test_windows_and_reports_print_as_text(client, registered, reference, model):
+    """print(window) and print(mon.report()) in a terminal: short text, not dataclass dumps."""
+    mon = monitor("clf@champion", reference=reference, window=100, client=client)
+    assert "no window has closed yet" in str(mon.report())
+    cur = make_frame(100, seed=5, shift=1.0)
+    (window,) = mon.log_predictions(cur, model.predict(cur[FEATURES]))
+    line = str(window)
+    assert line.startswith("window 1: 100 rows (") and "columns drifted" in line
+    assert "\n" not in line and "summary" not in line
+    text = str(mon.report())
+    assert text.splitlines()[0].endswith("on clf@champion: 1 window(s), 0 alert(s)"), text
+    assert f"latest {line}" in text
+    for feature in FEATURES:  # the latest verdicts, one row per feature
+        assert feature in text
+    assert "MonitorReport(" not in text and "WindowRecord(" not in text
