@@ -14,11 +14,11 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _child import clean_env, cli_command, timed
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "pipeline"
 SPEC = """name: cold-three
@@ -46,26 +46,13 @@ steps:
 """
 
 
-def timed(cmd: list[str], cwd: str, env: dict) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status):
-        sys.exit(f"FAILED: {' '.join(cmd)}\n{out.decode(errors='replace')}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=5)
     args = ap.parse_args()
-    script = Path(sys.executable).with_name("jupyter-mlops")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "jupyter_mlops.cli"]
+    cmd = cli_command()
     cmd += ["pipeline", "run", "pipeline.yaml"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    env = clean_env()
     with tempfile.TemporaryDirectory(prefix="mlops-cold-pipe-") as project:
         for nb in ("prepare.ipynb", "train.ipynb"):
             shutil.copy(EXAMPLE / nb, project)

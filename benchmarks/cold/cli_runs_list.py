@@ -15,8 +15,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from pathlib import Path
+
+from _child import clean_env, cli_command, timed
 
 SEED = r"""
 import jupyter_mlops as mlops
@@ -30,24 +30,12 @@ c.close()
 """
 
 
-def timed(cmd: list[str], cwd: str, env: dict) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode:
-        sys.exit(f"FAILED: {' '.join(cmd)} exited with {proc.returncode}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=5)
     args = ap.parse_args()
-    script = Path(sys.executable).with_name("jupyter-mlops")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "jupyter_mlops.cli"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    cmd = cli_command()
+    env = clean_env()
     with tempfile.TemporaryDirectory(prefix="mlops-cold-cli-") as project:
         os.mkdir(os.path.join(project, ".mlops"))
         subprocess.run([sys.executable, "-c", SEED], cwd=project, env=env, check=True)
