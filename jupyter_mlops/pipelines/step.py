@@ -316,10 +316,19 @@ def _read_notebook(path: str) -> dict | None:
 
 def _mark_interrupted(nb: dict, message: str) -> int | None:
     """Put the reason on the cell that was running when the kernel stopped."""
-    last = None
+    last = running = None
     for i, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") == "code" and cell.get("execution_count") is not None:
+        if cell.get("cell_type") != "code":
+            continue
+        if cell.get("execution_count") is not None:
             last = i
+        # papermill stamps a cell's start_time before it sends the cell to the kernel; the
+        # execution count may never arrive (a segfault can beat the kernel's
+        # execute_input), so the last started cell is the one that was running.
+        if cell.get("metadata", {}).get("papermill", {}).get("start_time"):
+            running = i
+    if running is not None:
+        last = running
     if last is None:
         return None
     cell = nb["cells"][last]
