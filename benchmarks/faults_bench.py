@@ -51,7 +51,8 @@ ISSUE_12 = ["tests/reliability/test_validation.py", "tests/reliability/test_dead
             "tests/reliability/test_run_liveness.py", "tests/reliability/test_migrate_foreign.py",
             "tests/server/test_hostile_bodies.py", "tests/serving/test_hostile_requests.py",
             "tests/monitoring/test_monitor_validation.py",
-            "tests/notebook/test_failure_status.py", "tests/parity"]
+            "tests/notebook/test_failure_status.py", "tests/parity",
+            "tests/reliability/test_kernel_front_door_property.py"]
 FULL = ["tests/reliability/test_crash.py", "tests/reliability/test_full_disk.py",
         "tests/reliability/test_migrate_kill.py", "tests/reliability/test_pipeline_kill.py",
         "tests/reliability/test_concurrency.py", "tests/security",
@@ -83,6 +84,7 @@ FAULTS = {
 INPUTS = {
     "fuzz-magic-parser": "fuzzed %mlops lines (parser)",
     "fuzz-magic-store": "fuzzed %mlops lines (real store)",
+    "fuzz-magic-kernel": "random good and hostile %mlops lines in a real kernel",
     "hostile-magic-value": "hostile %mlops values (NUL, NaN, SQL, HTML)",
     "sql-injection": "SQL-injection payloads and fuzzed sort keys",
     "xss-payload": "XSS payloads rendered",
