@@ -122,17 +122,23 @@ async def test_unknown_run_is_404(api, mlops_store, side):
     assert status == 404
     assert body == {"error": {"type": "NotFoundError", "message": body["error"]["message"]}}
     assert UNKNOWN in body["error"]["message"]
-    assert "does not exist" in body["error"]["message"]
+    assert body["error"]["message"].startswith("No run ")  # and names the store searched
 
 
-@pytest.mark.parametrize("bad", ["not-a-run", "%3Cscript%3E", "..", "%2E%2E"])
-async def test_malformed_run_id_is_404(raw_fetch, mlops_store, bad):
-    status, headers, body = await raw_fetch(f"{API}/runs/{mlops_store.beta}/diff/{bad}")
-    assert status == 404, body
+@pytest.mark.parametrize("bad, status, kind", [
+    ("not-a-run", 404, "NotFoundError"),  # an id's characters, but no such run
+    # Characters no run id has: the request is malformed (400), never a path to follow.
+    ("%3Cscript%3E", 400, "InvalidInputError"), ("..", 400, "InvalidInputError"),
+    ("%2E%2E", 400, "InvalidInputError")])
+async def test_malformed_or_unknown_run_id(raw_fetch, mlops_store, bad, status, kind):
+    got, headers, body = await raw_fetch(f"{API}/runs/{mlops_store.beta}/diff/{bad}")
+    assert got == status, body
     assert headers["Content-Type"].startswith("application/json")
     error = json.loads(body)["error"]
-    assert error["type"] == "NotFoundError"
+    assert error["type"] == kind
     assert error["message"]
+    if status == 400:
+        assert "is not a run id" in error["message"]
 
 
 async def test_run_without_notebook_is_not_an_error(api, mlops_store):
