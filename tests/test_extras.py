@@ -156,7 +156,9 @@ def test_serve_command_names_the_serve_extra(env, tmp_path):
         sys.exit(main(["serve", "models:/churn@champion", "--port", "0"]))
     """, env, tmp_path)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    message = proc.stderr.strip()
+    # serve names its store first (issue 15); the error is the last line, and only one.
+    *before, message = proc.stderr.strip().splitlines()
+    assert all(line.startswith("jupyter mlops serve: store ") for line in before), before
     assert message.startswith("error: The model server"), message
     assert_names_extra(message, "serve")
     assert "Traceback" not in proc.stderr
