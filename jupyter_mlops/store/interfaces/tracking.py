@@ -1,0 +1,211 @@
+"""Contracts of the tracking metadata: runs and their values, the catalog, the lineage graph."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # MetricRow lives beside its implementation, which imports this module
+    from jupyter_mlops.store.records import (
+        ArtifactRecord,
+        CodeSnapshotRecord,
+        DatasetVersionRecord,
+        EnvironmentRecord,
+        ExperimentRecord,
+        LineageGraph,
+        MetricPoint,
+        RunRecord,
+    )
+    from jupyter_mlops.store.runs import MetricRow
+
+
+class AbstractRunStore(abc.ABC):
+    """Experiments, runs, and the params, metrics and tags logged to them.
+
+    A run id that is not stored is a :class:`~jupyter_mlops.errors.NotFoundError` for every
+    method that reads or changes one run, unless its docstring says otherwise.
+    """
+
+    # ----------------------------------------------------------------- experiments
+    @abc.abstractmethod
+    def get_or_create_experiment(self, name: str | None) -> ExperimentRecord:
+        """Return the experiment ``name`` (the default one for None), creating it if new; race-safe."""
+
+    @abc.abstractmethod
+    def list_experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, ordered by name."""
+
+    # ----------------------------------------------------------------- run lifecycle
+    @abc.abstractmethod
+    def create_run(
+        self, *, experiment: str | None, name: str | None, user: str,
+        parent_run_id: str | None = None, tags: dict[str, str] | None = None,
+        environment_id: int | None = None, run_id: str | None = None,
+    ) -> RunRecord:
+        """Start a RUNNING run owned by this process (a fresh id unless ``run_id`` is given)."""
+
+    @abc.abstractmethod
+    def attach(self, run_id: str) -> RunRecord:
+        """Register this process as an extra writer of an existing run, without taking ownership."""
+
+    @abc.abstractmethod
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        """End a run as FINISHED, FAILED or KILLED (InvalidInputError for any other status)."""
+
+    @abc.abstractmethod
+    def rename_run(self, run_id: str, name: str) -> RunRecord:
+        """Give a run a new 1–256 character name and return it."""
+
+    @abc.abstractmethod
+    def mark_not_reproducible(self, run_id: str, reason: str) -> None:
+        """Record why a run cannot be reproduced (cells ran out of order, …); unknown ids are ignored."""
+
+    @abc.abstractmethod
+    def mark_reproducible(self, run_id: str) -> None:
+        """Record that a run's cells ran top to bottom, unless it is already marked either way."""
+
+    @abc.abstractmethod
+    def heartbeat(self, run_ids: Sequence[str]) -> None:
+        """Refresh the heartbeat of those of ``run_ids`` still RUNNING."""
+
+    @abc.abstractmethod
+    def reap_dead_runs(self, dead_after_s: float) -> list[str]:
+        """Mark RUNNING runs whose writers are gone KILLED; return exactly the ids this call changed."""
+
+    @abc.abstractmethod
+    def writers_of(self, run_id: str) -> tuple[str | None, list[str]]:
+        """The run's owner token and the tokens of processes attached to it, oldest first."""
+
+    @abc.abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run with everything logged to it."""
+
+    @abc.abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove one tag of a run; NotFoundError naming the run or the tag when absent."""
+
+    # ----------------------------------------------------------------- values
+    @abc.abstractmethod
+    def log_batch(
+        self, run_id: str, *, params: Iterable[tuple[str, str]] = (),
+        metrics: Sequence[MetricRow] = (), tags: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        """Write params, metrics and tags of one run in one transaction: all of them or none."""
+
+    # ----------------------------------------------------------------- reads
+    @abc.abstractmethod
+    def get_run(self, run_id: str) -> RunRecord:
+        """One run with its params, latest metrics and tags."""
+
+    @abc.abstractmethod
+    def search_runs(
+        self, filter: str | None = None, experiment: str | None = None,
+        order_by: Sequence[str] | str | None = None, max_results: int = 100, offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs matching ``filter`` (newest first unless ``order_by``), one page of ``max_results``."""
+
+    @abc.abstractmethod
+    def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
+        """How many runs :meth:`search_runs` would page through for the same filter."""
+
+    @abc.abstractmethod
+    def metric_keys(self, run_id: str) -> list[str]:
+        """Names of the metrics logged to a run, sorted; empty for an unknown run."""
+
+    @abc.abstractmethod
+    def metric_history(self, run_id: str, key: str, max_points: int | None = None
+                       ) -> list[MetricPoint]:
+        """Every point of one series in step order; above ``max_points``, a downsample of real points."""
+
+    @abc.abstractmethod
+    def run_ids_with_status(self, status: str) -> list[str]:
+        """Ids of every run in ``status``."""
+
+    @abc.abstractmethod
+    def require_running(self, run_id: str) -> None:
+        """Return if the run is RUNNING; ConflictError saying to start a new run otherwise."""
+
+
+class AbstractCatalogStore(abc.ABC):
+    """What a run used and made: artifacts, dataset versions, code snapshots, environments."""
+
+    @abc.abstractmethod
+    def add_artifact(self, run_id: str | None, name: str, digest: str, size: int,
+                     media_type: str, kind: str = "artifact") -> ArtifactRecord:
+        """Record (or re-point) artifact ``name`` of ``run_id`` at a stored blob, with its lineage edge."""
+
+    @abc.abstractmethod
+    def get_artifact(self, run_id: str | None, name: str) -> ArtifactRecord:
+        """The artifact ``name`` of ``run_id``; NotFoundError if there is none."""
+
+    @abc.abstractmethod
+    def get_artifact_by_id(self, artifact_id: int) -> ArtifactRecord:
+        """The artifact with this id; NotFoundError if there is none."""
+
+    @abc.abstractmethod
+    def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        """A run's artifacts, ordered by name."""
+
+    @abc.abstractmethod
+    def referenced_digests(self) -> set[str]:
+        """Every blob digest a catalog row still points at (what garbage collection must keep)."""
+
+    @abc.abstractmethod
+    def add_dataset_version(self, name: str, digest: str, *, source: str | None,
+                            size: int | None, row_count: int | None, schema: dict | None,
+                            stats: dict | None, run_id: str | None) -> DatasetVersionRecord:
+        """Return the version of ``name`` with this content, creating version N+1 if it is new."""
+
+    @abc.abstractmethod
+    def find_dataset_version(self, name: str, digest: str) -> DatasetVersionRecord | None:
+        """The version of ``name`` with this content, or None."""
+
+    @abc.abstractmethod
+    def get_dataset(self, name: str, version: int | None = None) -> DatasetVersionRecord:
+        """One version of a dataset (the latest for None); NotFoundError if absent."""
+
+    @abc.abstractmethod
+    def list_dataset_versions(self, name: str | None = None) -> list[DatasetVersionRecord]:
+        """Versions of one dataset (or of all), by name then version."""
+
+    @abc.abstractmethod
+    def datasets_of_run(self, run_id: str) -> list[DatasetVersionRecord]:
+        """Dataset versions a run used (role ``input``) or produced (role ``output``)."""
+
+    @abc.abstractmethod
+    def add_code_snapshot(self, run_id: str, digest: str, *, notebook_path: str | None,
+                          git_commit: str | None = None, git_branch: str | None = None,
+                          git_dirty: bool | None = None,
+                          git_diff_digest: str | None = None) -> CodeSnapshotRecord:
+        """Record the notebook and git state a run was executed from."""
+
+    @abc.abstractmethod
+    def code_snapshot(self, run_id: str) -> CodeSnapshotRecord | None:
+        """The newest code snapshot of a run, or None."""
+
+    @abc.abstractmethod
+    def get_or_create_environment(self, digest: str, python: str, platform: str,
+                                  packages: dict[str, str]) -> int:
+        """The id of the environment with this digest, created if new; race-safe."""
+
+    @abc.abstractmethod
+    def environment_of_run(self, run_id: str) -> EnvironmentRecord | None:
+        """The environment a run recorded, or None."""
+
+    @abc.abstractmethod
+    def set_run_environment(self, run_id: str, environment_id: int) -> None:
+        """Point a run at a recorded environment."""
+
+
+class AbstractLineageStore(abc.ABC):
+    """Directed edges between runs, artifacts, datasets and models (``type:id`` nodes)."""
+
+    @abc.abstractmethod
+    def add_edge(self, src_type: str, src_id: str, dst_type: str, dst_id: str,
+                 relation: str) -> None:
+        """Record ``src --relation--> dst``; recording the same edge twice keeps one."""
+
+    @abc.abstractmethod
+    def graph(self, node: str, depth: int = 10) -> LineageGraph:
+        """Everything upstream and downstream of ``node`` within ``depth`` hops."""
