@@ -36,6 +36,7 @@ from jupyter_mlops.errors import (
 from jupyter_mlops.extras import require_for_url
 from jupyter_mlops.hashing import CHUNK_SIZE, hash_bytes, hash_file, new_hasher
 from jupyter_mlops.store import safe_paths
+from jupyter_mlops.store.interfaces import AbstractArtifactStore
 
 __all__ = ["STALE_AFTER_S", "BlobInfo", "BlobStore", "GcReport"]
 
@@ -80,7 +81,7 @@ class GcReport:
         return not self.corrupt and not self.missing
 
 
-class BlobStore:
+class BlobStore(AbstractArtifactStore):
     """Immutable blobs addressed by BLAKE3 digest, written atomically, verified on read.
 
     Every method taking a ``digest`` raises :class:`InvalidInputError` unless it is 64

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select, tuple_
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+from jupyter_mlops.store.interfaces import AbstractLineageStore
 from jupyter_mlops.store.orm import Artifact, DatasetVersion, LineageEdge, Run
 from jupyter_mlops.store.records import LineageEdgeRecord, LineageGraph, LineageNode
 from jupyter_mlops.validation import INT64_MAX, ascii_digits
@@ -28,7 +29,7 @@ def parse_node(node: str) -> tuple[str, str]:
     return kind, ident
 
 
-class LineageStore:
+class LineageStore(AbstractLineageStore):
     def __init__(self, url: str):
         self.url = url
 

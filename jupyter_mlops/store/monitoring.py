@@ -18,6 +18,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 
 from jupyter_mlops.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+from jupyter_mlops.store.interfaces import AbstractMonitoringStore
 from jupyter_mlops.store.orm import (
     Alert,
     AlertRule,
@@ -155,7 +156,7 @@ def _alert(row) -> AlertRecord:
                        row.pipeline_run_id)
 
 
-class MonitoringStore:
+class MonitoringStore(AbstractMonitoringStore):
     """Monitoring reads and writes against one store URL."""
 
     def __init__(self, url: str):

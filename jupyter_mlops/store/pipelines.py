@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from jupyter_mlops.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, write_connection
+from jupyter_mlops.store.interfaces import AbstractPipelineStore
 from jupyter_mlops.store.orm import (
     AuditEvent,
     Pipeline,
@@ -141,7 +142,7 @@ _STEP_FIELDS = {"run_id", "status", "attempts", "cache_key", "cached_from", "out
                 "notebook_digest", "started_at", "ended_at", "error"}
 
 
-class PipelineStore:
+class PipelineStore(AbstractPipelineStore):
     """Pipeline and schedule reads and writes against one store URL."""
 
     def __init__(self, url: str):
