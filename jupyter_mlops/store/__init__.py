@@ -53,6 +53,12 @@ class Store:
         return LineageStore(self.url)
 
     @functools.cached_property
+    def features(self):
+        from jupyter_mlops.store.features import FeatureStore
+
+        return FeatureStore(self.url)
+
+    @functools.cached_property
     def blobs(self):
         from jupyter_mlops.store.blobs import BlobStore
 

@@ -15,7 +15,8 @@ from jupyter_mlops.store.orm import Artifact, DatasetVersion, LineageEdge, Run
 from jupyter_mlops.store.records import LineageEdgeRecord, LineageGraph, LineageNode
 from jupyter_mlops.validation import INT64_MAX, ascii_digits
 
-NODE_TYPES = ("run", "dataset", "artifact", "model", "cell", "pipeline", "monitor")
+NODE_TYPES = ("run", "dataset", "artifact", "model", "cell", "pipeline", "monitor",
+              "feature_view", "training_set")
 MAX_NODES = 2000
 
 

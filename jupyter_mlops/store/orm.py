@@ -601,3 +601,90 @@ class Alert(Base):
     action: Mapped[str] = mapped_column(String(16))
     # Set before the pipeline's process starts, so no foreign key to pipeline_runs.
     pipeline_run_id: Mapped[str | None] = mapped_column(RUN_ID)
+
+
+# ---------------------------------------------------------------------------- feature store (C4)
+
+
+class FeatureView(Base):
+    """One version of a feature view: its definition, schema and content-addressed data.
+
+    A registration whose definition and data hash to a known ``digest`` is that version
+    again; anything else (new rows, a changed schema, another TTL) is the next version, so a
+    training set names exactly the data it joined.
+    """
+
+    __tablename__ = "feature_views"
+    __table_args__ = (
+        UniqueConstraint("name", "version", name="uq_feature_views_name_version"),
+        UniqueConstraint("name", "digest", name="uq_feature_views_name_digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(DIGEST)  # definition + data: what makes a version
+    data_digest: Mapped[str] = mapped_column(DIGEST)  # content hash of the rows themselves
+    blob_digest: Mapped[str] = mapped_column(DIGEST)  # the offline Parquet in the blob store
+    schema: Mapped[dict] = mapped_column(JSON)  # column -> dtype, entity and timestamp too
+    entity: Mapped[list] = mapped_column(JSON)  # entity key column names, in key order
+    timestamp_column: Mapped[str] = mapped_column(String(256))
+    features: Mapped[list] = mapped_column(JSON)
+    ttl_seconds: Mapped[float | None] = mapped_column(Float)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)  # where the rows came from, for people
+    rows: Mapped[int] = mapped_column(BigInteger)
+    entities: Mapped[int] = mapped_column(BigInteger)  # distinct entity keys
+    # Event-time range of the rows, ns since the epoch (UTC for tz-aware timestamps).
+    min_event_ns: Mapped[int | None] = mapped_column(BigInteger)
+    max_event_ns: Mapped[int | None] = mapped_column(BigInteger)
+    dataset_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dataset_versions.id", ondelete="SET NULL"))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class FeatureStat(Base):
+    """Summary statistics of one feature of one view version (panel, monitoring reference)."""
+
+    __tablename__ = "feature_stats"
+
+    view_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_views.id", ondelete="CASCADE"), primary_key=True)
+    feature: Mapped[str] = mapped_column(String(256), primary_key=True)
+    dtype: Mapped[str] = mapped_column(String(64))
+    stats: Mapped[dict] = mapped_column(JSON)
+
+
+class FeatureOnline(Base):
+    """The latest materialized values of one entity in one view version (online lookup).
+
+    ``values_json`` is one JSON object per entity (NaN written as null), so a lookup of many
+    keys is one indexed read; ``event_ns`` is the event time those values are from, and an
+    upsert only ever replaces a row with a newer event.
+    """
+
+    __tablename__ = "feature_online"
+
+    view_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_views.id", ondelete="CASCADE"), primary_key=True)
+    entity_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    event_ns: Mapped[int] = mapped_column(BigInteger)
+    values_json: Mapped[str] = mapped_column(Text)
+
+
+class FeatureMaterialization(Base):
+    """How far a view version is materialized: the event-time watermark, committed with rows.
+
+    Each chunk of rows and the watermark after it are written in one transaction, so a killed
+    ``materialize`` resumes after the last chunk it committed.
+    """
+
+    __tablename__ = "feature_materializations"
+
+    view_id: Mapped[int] = mapped_column(
+        ForeignKey("feature_views.id", ondelete="CASCADE"), primary_key=True)
+    watermark_ns: Mapped[int | None] = mapped_column(BigInteger)
+    rows_written: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

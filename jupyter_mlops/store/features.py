@@ -1,0 +1,298 @@
+"""Feature views, their statistics, the online table and materialization watermarks (C4).
+
+Rows never leave this module: callers get the frozen records below. A view version and its
+statistics are written in one transaction; so are a chunk of online rows and the watermark
+after it, which is what lets a killed ``materialize`` resume where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+from jupyter_mlops.store.interfaces.features import AbstractFeatureStore
+from jupyter_mlops.store.orm import FeatureMaterialization, FeatureOnline, FeatureStat, FeatureView
+from jupyter_mlops.store.records import Record
+
+#: Keys per ``IN (…)`` of an online lookup (SQLite's bound-parameter limit is 32,766).
+_LOOKUP_CHUNK = 5000
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureViewRecord(Record):
+    id: int
+    name: str
+    version: int
+    digest: str
+    data_digest: str
+    blob_digest: str
+    schema: dict
+    entity: tuple[str, ...]
+    timestamp_column: str
+    features: tuple[str, ...]
+    ttl_seconds: float | None
+    description: str | None
+    source: str | None
+    rows: int
+    entities: int
+    min_event_ns: int | None
+    max_event_ns: int | None
+    dataset_id: int | None
+    created_by: str
+    created_at: float
+
+    @property
+    def ref(self) -> str:
+        """``name@version``: how a training set and the lineage graph name this version."""
+        return f"{self.name}@{self.version}"
+
+    def __str__(self) -> str:
+        return (f"{self.ref}: {len(self.features)} features by {', '.join(self.entity)}, "
+                f"{self.rows} rows, {self.entities} entities")
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureStatRecord(Record):
+    view_id: int
+    feature: str
+    dtype: str
+    stats: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class MaterializationRecord(Record):
+    view_id: int
+    #: Newest event time (ns since the epoch) written to the online table; None: none yet.
+    watermark_ns: int | None
+    rows_written: int
+    started_at: float
+    updated_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ViewListing(Record):
+    """A view's newest version, how many versions it has, and how far it is materialized."""
+
+    view: FeatureViewRecord
+    versions: int
+    materialized: MaterializationRecord | None
+
+    def __str__(self) -> str:
+        state = "not materialized" if self.materialized is None else \
+            f"materialized to {self.materialized.watermark_ns} ns"
+        return f"{self.view} ({self.versions} versions, {state})"
+
+
+def _view(row) -> FeatureViewRecord:
+    return FeatureViewRecord(
+        row.id, row.name, row.version, row.digest, row.data_digest, row.blob_digest,
+        dict(row.schema or {}), tuple(row.entity or ()), row.timestamp_column,
+        tuple(row.features or ()), row.ttl_seconds, row.description, row.source, row.rows,
+        row.entities, row.min_event_ns, row.max_event_ns, row.dataset_id, row.created_by,
+        row.created_at)
+
+
+def _materialization(row) -> MaterializationRecord:
+    return MaterializationRecord(row.view_id, row.watermark_ns, row.rows_written, row.started_at,
+                                 row.updated_at)
+
+
+class FeatureStore(AbstractFeatureStore):
+    """Feature-store reads and writes against one store URL."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    # ----------------------------------------------------------------- views
+    def add_view_version(self, *, name, digest, data_digest, blob_digest, schema, entity,
+                         timestamp_column, features, ttl_seconds, description, source, rows,
+                         entities, min_event_ns, max_event_ns, dataset_id, user,
+                         stats: Mapping[str, tuple[str, dict]]):
+        known = self._find(name, digest)
+        if known is not None:
+            return known, False
+        try:
+            with write_connection(self.url) as conn:
+                # Re-read inside the write transaction: two processes registering the same
+                # content at once must agree on one version (the unique constraint backs it).
+                if conn.execute(select(FeatureView.id).where(
+                        FeatureView.name == name, FeatureView.digest == digest)).first():
+                    raise _Raced()
+                latest = conn.execute(select(func.max(FeatureView.version)).where(
+                    FeatureView.name == name)).scalar()
+                view_id = conn.execute(FeatureView.__table__.insert().values(
+                    name=name, version=(latest or 0) + 1, digest=digest,
+                    data_digest=data_digest, blob_digest=blob_digest, schema=schema,
+                    entity=list(entity), timestamp_column=timestamp_column,
+                    features=list(features), ttl_seconds=ttl_seconds,
+                    description=description, source=source, rows=rows, entities=entities,
+                    min_event_ns=min_event_ns, max_event_ns=max_event_ns,
+                    dataset_id=dataset_id, created_by=user, created_at=now(),
+                ).returning(FeatureView.id)).scalar_one()
+                if stats:
+                    conn.execute(FeatureStat.__table__.insert(), [
+                        {"view_id": view_id, "feature": f, "dtype": d, "stats": s}
+                        for f, (d, s) in stats.items()])
+        except (_Raced, IntegrityError):
+            found = self._find(name, digest)
+            if found is None:
+                raise
+            return found, False
+        return self.get_view_by_id(view_id), True
+
+    def find_view(self, name: str, digest: str) -> FeatureViewRecord | None:
+        """The version of ``name`` with this definition digest, if it is recorded."""
+        return self._find(name, digest)
+
+    def read_table(self, table: str):
+        """A SQL table of the store's database as a pandas DataFrame (a view's source).
+
+        Raises
+        ------
+        NotFoundError
+            No such table (the message lists some that exist).
+        InvalidInputError
+            One of the store's own tables (its rows are not a feature source).
+        """
+        import pandas as pd
+        from sqlalchemy import inspect
+
+        from jupyter_mlops.store.orm import Base
+
+        if table in Base.metadata.tables or table == "alembic_version":
+            raise InvalidInputError(
+                f"{table!r} is one of the store's own tables, not a feature source: give a "
+                "table of your data.")
+        with read_connection(self.url) as conn:
+            names = inspect(conn).get_table_names()
+            if table not in names:
+                mine = [n for n in names if n not in Base.metadata.tables
+                        and n != "alembic_version"]
+                raise NotFoundError(
+                    f"There is no table {table!r} in the store's database (tables: "
+                    f"{', '.join(map(repr, mine[:20])) or 'none'}).")
+            return pd.read_sql_table(table, conn)
+
+    def _find(self, name: str, digest: str) -> FeatureViewRecord | None:
+        with read_connection(self.url) as conn:
+            row = conn.execute(select(FeatureView).where(
+                FeatureView.name == name, FeatureView.digest == digest)).first()
+        return None if row is None else _view(row)
+
+    def get_view(self, name: str, version: int | None = None) -> FeatureViewRecord:
+        q = select(FeatureView).where(FeatureView.name == name)
+        q = q.order_by(FeatureView.version.desc()).limit(1) if version is None \
+            else q.where(FeatureView.version == version)
+        with read_connection(self.url) as conn:
+            row = conn.execute(q).first()
+            if row is not None:
+                return _view(row)
+            names = conn.execute(select(FeatureView.name).distinct()
+                                 .order_by(FeatureView.name).limit(20)).scalars().all()
+        if version is not None and name in names:
+            raise NotFoundError(
+                f"Feature view {name!r} has no version {version}: list its versions with "
+                f"`jupyter mlops features show {name}`.")
+        known = ", ".join(map(repr, names)) or "none yet"
+        raise NotFoundError(
+            f"There is no feature view {name!r} (views: {known}). Register one with "
+            "`mlops.features.register_view(name, source, entity=…, timestamp=…, features=…)`.")
+
+    def get_view_by_id(self, view_id: int) -> FeatureViewRecord:
+        with read_connection(self.url) as conn:
+            row = conn.execute(select(FeatureView).where(FeatureView.id == view_id)).first()
+        if row is None:
+            raise NotFoundError(f"There is no feature view version with id {view_id}.")
+        return _view(row)
+
+    def versions(self, name: str) -> list[FeatureViewRecord]:
+        with read_connection(self.url) as conn:
+            rows = conn.execute(select(FeatureView).where(FeatureView.name == name)
+                                .order_by(FeatureView.version)).all()
+        if not rows:
+            self.get_view(name)  # raises, naming the views that exist
+        return [_view(r) for r in rows]
+
+    def list_views(self) -> list[ViewListing]:
+        counts = (select(FeatureView.name, func.max(FeatureView.version).label("latest"),
+                         func.count().label("n"))
+                  .group_by(FeatureView.name).subquery())
+        q = (select(FeatureView, counts.c.n, FeatureMaterialization)
+             .join(counts, (FeatureView.name == counts.c.name)
+                   & (FeatureView.version == counts.c.latest))
+             .outerjoin(FeatureMaterialization,
+                        FeatureMaterialization.view_id == FeatureView.id)
+             .order_by(FeatureView.name))
+        with read_connection(self.url) as conn:
+            rows = conn.execute(q).all()
+        out = []
+        for r in rows:
+            m = None if r.view_id is None else _materialization(r)
+            out.append(ViewListing(_view(r), int(r.n), m))
+        return out
+
+    def stats(self, view_id: int) -> list[FeatureStatRecord]:
+        view = self.get_view_by_id(view_id)
+        with read_connection(self.url) as conn:
+            rows = {r.feature: r for r in conn.execute(
+                select(FeatureStat).where(FeatureStat.view_id == view_id))}
+        return [FeatureStatRecord(view_id, f, rows[f].dtype, dict(rows[f].stats))
+                for f in view.features if f in rows]
+
+    # ----------------------------------------------------------------- online table
+    def materialization(self, view_id: int) -> MaterializationRecord | None:
+        with read_connection(self.url) as conn:
+            row = conn.execute(select(FeatureMaterialization).where(
+                FeatureMaterialization.view_id == view_id)).first()
+        return None if row is None else _materialization(row)
+
+    def write_online(self, view_id: int, rows: Sequence[tuple[str, int, str]],
+                     watermark_ns: int | None, rows_written: int) -> MaterializationRecord:
+        t = now()
+        table = FeatureOnline.__table__
+        with write_connection(self.url) as conn:
+            if rows:
+                stmt = upsert(conn, table)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["view_id", "entity_key"],
+                    set_={"event_ns": stmt.excluded.event_ns,
+                          "values_json": stmt.excluded.values_json},
+                    # Never replace a newer event: replays and overlapping ranges are no-ops.
+                    where=table.c.event_ns <= stmt.excluded.event_ns)
+                conn.execute(stmt, [{"view_id": view_id, "entity_key": k, "event_ns": ns,
+                                     "values_json": v} for k, ns, v in rows])
+            m = FeatureMaterialization.__table__
+            ins = upsert(conn, m).values(view_id=view_id, watermark_ns=watermark_ns,
+                                         rows_written=rows_written, started_at=t, updated_at=t)
+            conn.execute(ins.on_conflict_do_nothing(index_elements=["view_id"]))
+            conn.execute(update(m).where(m.c.view_id == view_id).values(
+                rows_written=m.c.rows_written + rows_written, updated_at=t,
+                watermark_ns=func.coalesce(
+                    func.greatest(m.c.watermark_ns, watermark_ns)
+                    if conn.dialect.name == "postgresql"
+                    else func.max(m.c.watermark_ns, watermark_ns),  # SQLite: scalar max
+                    m.c.watermark_ns, watermark_ns)))
+            row = conn.execute(select(m).where(m.c.view_id == view_id)).first()
+        return _materialization(row)
+
+    def online_values(self, view_id: int, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+        t = FeatureOnline.__table__
+        q = select(t.c.entity_key, t.c.event_ns, t.c.values_json).where(
+            t.c.view_id == bindparam("v"), t.c.entity_key.in_(bindparam("k", expanding=True)))
+        unique = list(dict.fromkeys(keys))
+        out: dict[str, tuple[int, str]] = {}
+        with read_connection(self.url) as conn:
+            for i in range(0, len(unique), _LOOKUP_CHUNK):
+                for k, ns, v in conn.execute(q, {"v": view_id,
+                                                 "k": unique[i:i + _LOOKUP_CHUNK]}):
+                    out[k] = (ns, v)
+        return out
+
+
+class _Raced(Exception):
+    """Another process registered the same version between our read and our write."""
