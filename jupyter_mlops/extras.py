@@ -1,8 +1,9 @@
 """Optional features and the extra that installs each: one clear error when it is missing.
 
 A plain ``pip install jupyter-mlops`` has what notebooks, the panel, the registry, pipelines
-and monitoring need. The model server, Parquet, PostgreSQL, S3 and Dask are extras (see
-``[project.optional-dependencies]`` in pyproject.toml and the README's table): together they
+and monitoring need. The model server, Parquet, PostgreSQL, S3, Dask and sweeps (Optuna) are
+extras (see ``[project.optional-dependencies]`` in pyproject.toml and the README's table):
+together they
 were a fifth of the install (pyarrow alone 170 MB) and most users need none of them. Each of
 those features calls :func:`require` (or :func:`require_for_url`) where it starts, so a
 missing extra fails at once with the command that fixes it, rather than as an

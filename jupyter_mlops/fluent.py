@@ -94,6 +94,24 @@ def run_pipeline(pipeline: Any, parameters: dict[str, Any] | None = None, *,
     return _run(pipeline, parameters, client=client, **options)
 
 
+def sweep(objective: Any = None, space: Any = None, n_trials: int | None = None, *,
+          client: Client | None = None, **options: Any):
+    """Run or resume a hyperparameter sweep (see :func:`jupyter_mlops.sweeps.runner.sweep`).
+
+    Without ``client``, a notebook objective records into the store of the project the
+    notebook lives in (as :func:`run_pipeline` does); a function into the default one.
+    """
+    from pathlib import Path
+
+    from jupyter_mlops.sweeps.runner import sweep as _sweep
+
+    notebook = options.get("notebook")
+    if client is None:
+        client = (client_for(Path(notebook).expanduser().resolve().parent)
+                  if isinstance(notebook, (str, os.PathLike)) else get_client())
+    return _sweep(objective, space, n_trials, client=client, **options)
+
+
 def set_client(client: Client | None) -> None:
     """Point the fluent API at another store (``None`` re-resolves on next use)."""
     global _client, _main_thread_run, _main_thread_owner
