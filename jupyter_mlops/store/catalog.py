@@ -6,6 +6,8 @@ labels, hashes and metadata. A name is a label in the database, never a path.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
@@ -20,6 +22,7 @@ from jupyter_mlops.store.orm import (
     ModelVersion,
     Monitor,
     MonitorWindow,
+    RegisteredModel,
     Run,
     StepRun,
 )
@@ -104,6 +107,25 @@ class CatalogStore:
             digests |= set(conn.execute(select(Monitor.profile_digest)).scalars())
             digests |= {d for d in conn.execute(select(MonitorWindow.data_digest)).scalars() if d}
         return digests
+
+    def digest_users(self, digests: Iterable[str]) -> dict[str, list[str]]:
+        """For each digest, the artifacts and model versions that point at it, as phrases
+        for reports ("artifact 'model.pkl' of run …", "model 'm' version 2")."""
+        wanted = list(digests)
+        users: dict[str, list[str]] = {d: [] for d in wanted}
+        if not wanted:
+            return users
+        with read_connection(self.url) as conn:
+            for d, run_id, name in conn.execute(select(
+                    Artifact.digest, Artifact.run_id, Artifact.name).where(
+                    Artifact.digest.in_(wanted)).order_by(Artifact.id)):
+                users[d].append(f"artifact {name!r} of run {run_id}")
+            for d, model, version in conn.execute(select(
+                    ModelVersion.digest, RegisteredModel.name, ModelVersion.version).join(
+                    RegisteredModel, RegisteredModel.id == ModelVersion.model_id).where(
+                    ModelVersion.digest.in_(wanted))):
+                users[d].append(f"model {model!r} version {version}")
+        return users
 
     # ----------------------------------------------------------------- datasets
     def add_dataset_version(self, name: str, digest: str, *, source: str | None, size: int | None,

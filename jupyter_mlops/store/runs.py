@@ -313,6 +313,12 @@ class RunStore:
                     f"Run {run_id!r} does not exist. List runs with `%mlops runs`.")
             return self._with_values(conn, [row])[0]
 
+    def child_run_ids(self, run_id: str) -> list[str]:
+        """The ids of the runs whose parent is ``run_id``, oldest first."""
+        with read_connection(self.url) as conn:
+            return list(conn.execute(select(Run.id).where(Run.parent_run_id == run_id)
+                                     .order_by(Run.start_time)).scalars())
+
     def search_runs(
         self, filter: str | None = None, experiment: str | None = None,
         order_by: Sequence[str] | str | None = None, max_results: int = 100, offset: int = 0,

@@ -110,6 +110,10 @@ class AbstractRunStore(abc.ABC):
         """How many runs :meth:`search_runs` would page through for the same filter."""
 
     @abc.abstractmethod
+    def child_run_ids(self, run_id: str) -> list[str]:
+        """The ids of the runs whose parent is ``run_id``, oldest first."""
+
+    @abc.abstractmethod
     def metric_keys(self, run_id: str) -> list[str]:
         """Names of the metrics logged to a run, sorted; empty for an unknown run."""
 
@@ -150,6 +154,10 @@ class AbstractCatalogStore(abc.ABC):
     @abc.abstractmethod
     def referenced_digests(self) -> set[str]:
         """Every blob digest a catalog row still points at (what garbage collection must keep)."""
+
+    @abc.abstractmethod
+    def digest_users(self, digests: Iterable[str]) -> dict[str, list[str]]:
+        """For each digest, the artifacts and model versions pointing at it, as report phrases."""
 
     @abc.abstractmethod
     def add_dataset_version(self, name: str, digest: str, *, source: str | None,
