@@ -12,13 +12,18 @@ the studies never share a schema with the store:
   (:data:`PG_SCHEMA`, created here), reached through the connection's ``search_path``.
 
 Either way, a sweep found by name in a store is the same study for every process and
-machine that opens that store.
+machine that opens that store. Optuna creates its tables when a storage is first opened, and
+two processes doing that at once collide ("table trials already exists"):
+:func:`creation_lock` serialises it (a file lock beside a SQLite file, an advisory lock on
+PostgreSQL).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +79,33 @@ def study_location(store_url: str) -> StudyLocation:
     raise InvalidInputError(
         f"Sweeps keep their studies in a SQLite or PostgreSQL store; this store is "
         f"{scheme or store_url!r}.")
+
+
+#: PostgreSQL advisory lock key of Optuna table creation (any constant unique to us).
+_PG_LOCK_KEY = 0x6D6C6F7073_5357
+
+
+@contextlib.contextmanager
+def creation_lock(store_url: str, location: StudyLocation) -> Iterator[None]:
+    """Hold a lock across processes while Optuna's storage (and its tables) is created."""
+    if location.url.startswith("sqlite"):
+        import fcntl
+
+        lock_path = location.url.removeprefix("sqlite:///") + ".lock"
+        with open(lock_path, "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return
+    from sqlalchemy import text
+
+    from jupyter_mlops.store.engine import write_connection
+
+    with write_connection(store_url) as conn:  # released when this transaction ends
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        yield
 
 
 def _wal(db: Path) -> None:

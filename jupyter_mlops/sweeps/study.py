@@ -33,7 +33,7 @@ _storages_lock = threading.Lock()
 
 def storage_for(store_url: str, heartbeat_interval: int | None) -> tuple[Any, str]:
     """The (cached) Optuna RDB storage of the store at ``store_url``, and its description."""
-    from jupyter_mlops.store.sweep_storage import study_location
+    from jupyter_mlops.store.sweep_storage import creation_lock, study_location
 
     key = f"{store_url}#{heartbeat_interval}"
     with _storages_lock:
@@ -52,8 +52,9 @@ def storage_for(store_url: str, heartbeat_interval: int | None) -> tuple[Any, st
                               "grace_period": int(heartbeat_interval) * 3,
                               "heartbeat_stale_trial_callback":
                                   RetryHeartbeatStaleTrialCallback(max_retry=3)}
-                found = (RDBStorage(loc.url, engine_kwargs=loc.engine_kwargs, **kwargs),
-                         loc.description)
+                with creation_lock(store_url, loc):  # Optuna creates its tables here
+                    storage = RDBStorage(loc.url, engine_kwargs=loc.engine_kwargs, **kwargs)
+                found = (storage, loc.description)
             _storages[key] = found
     return found
 
