@@ -267,8 +267,9 @@ class FeatureStore(AbstractFeatureStore):
                 conn.execute(stmt, [{"view_id": view_id, "entity_key": k, "event_ns": ns,
                                      "values_json": v} for k, ns, v in rows])
             m = FeatureMaterialization.__table__
-            ins = upsert(conn, m).values(view_id=view_id, watermark_ns=watermark_ns,
-                                         rows_written=rows_written, started_at=t, updated_at=t)
+            # Create the progress row empty, then move it with the one UPDATE below.
+            ins = upsert(conn, m).values(view_id=view_id, watermark_ns=None, rows_written=0,
+                                         started_at=t, updated_at=t)
             conn.execute(ins.on_conflict_do_nothing(index_elements=["view_id"]))
             conn.execute(update(m).where(m.c.view_id == view_id).values(
                 rows_written=m.c.rows_written + rows_written, updated_at=t,

@@ -1,0 +1,122 @@
+"""Materialization and online lookups: equal to the latest offline value, incremental,
+resumable after a kill, TTL at lookup time, and the errors a caller can make."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.features.online import online_features
+from tests.features.conftest import rides
+
+CHILD = Path(__file__).with_name("materialize_child.py")
+FAR_FUTURE = pd.Timestamp("2200-01-01")
+
+
+def many_rows(n_keys: int = 300, per_key: int = 5, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    keys = np.repeat(np.arange(n_keys), per_key)
+    minutes = rng.permutation(n_keys * per_key * 3)[:n_keys * per_key]
+    return pd.DataFrame({
+        "driver": keys,
+        "ts": pd.Timestamp("2024-01-01") + pd.to_timedelta(minutes, unit="min"),
+        "trips": rng.integers(0, 1000, len(keys)),
+        "rating": rng.normal(4, 1, len(keys)),
+        "city": rng.choice(["paris", "lyon", "nice"], len(keys)),
+        "seen_at": pd.Timestamp("2023-06-01", tz="UTC") + pd.to_timedelta(minutes, unit="s"),
+    })
+
+
+FEATS = ["trips", "rating", "city", "seen_at"]
+
+
+def latest_offline(features, view: str, keys) -> pd.DataFrame:
+    entity = pd.DataFrame({"driver": keys, "ts": [FAR_FUTURE] * len(keys)})
+    return features.get_training_set(entity, [f"{view}:{f}" for f in FEATS]).frame
+
+
+def assert_online_equals_offline(features, view: str, keys) -> None:
+    online = features.get_online_features(list(keys), [f"{view}:{f}" for f in FEATS],
+                                          as_frame=True)
+    offline = latest_offline(features, view, list(keys))
+    for f in FEATS:
+        got, want = online[f].tolist(), offline[f].tolist()
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert (pd.isna(g) and pd.isna(w)) or g == w, (f, g, w)
+
+
+def test_online_values_equal_the_latest_offline_values(features):
+    features.register_view("d", many_rows(), entity="driver", timestamp="ts", features=FEATS)
+    report = features.materialize("d", batch_rows=97)
+    assert report.rows_written == 300 and report.batches >= 4
+    assert_online_equals_offline(features, "d", range(0, 305))  # 300–304 unknown: None
+    again = features.materialize("d")  # nothing newer than the watermark: nothing written
+    assert again.rows_written == 0 and again.watermark_ns == report.watermark_ns
+
+
+def test_incremental_windows_end_where_a_full_run_ends(features):
+    rows = many_rows(50, 4)
+    features.register_view("d", rows, entity="driver", timestamp="ts", features=FEATS)
+    cut = rows["ts"].sort_values().iloc[len(rows) // 2]
+    first = features.materialize("d", end=cut)
+    assert first.watermark_ns == int(cut.value)
+    entity = pd.DataFrame({"driver": range(50), "ts": [cut] * 50})
+    half = features.get_training_set(entity, ["d:trips"]).frame["trips"]
+    mid = features.get_online_features(list(range(50)), ["d:trips"])["trips"]
+    assert [None if pd.isna(x) else x for x in half] == mid  # online at the cut = offline at it
+    features.materialize("d")
+    assert_online_equals_offline(features, "d", range(50))
+
+
+@pytest.mark.slow
+def test_materialize_resumes_after_a_kill(features, spawn_python):
+    rows = many_rows(400, 3, seed=5)
+    features.register_view("d", rows, entity="driver", timestamp="ts", features=FEATS)
+    child = spawn_python(CHILD, "d", 50)
+    line = child.stdout.readline()
+    assert line.startswith("committed 50 of 400"), line + child.stderr.read()
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    view = features.get_view("d")
+    store = features._client.store
+    partial = store.features.materialization(view.id)
+    assert partial is not None and partial.rows_written == 50
+    assert partial.watermark_ns < view.max_event_ns  # stopped mid-way, one batch committed
+    resumed = features.materialize("d", batch_rows=50)
+    assert resumed.rows_written == 350  # only what the killed run had not committed
+    assert_online_equals_offline(features, "d", range(400))
+
+
+def test_ttl_applies_at_lookup_time(features):
+    features.register_view("r", rides(), entity="driver", timestamp="ts",
+                           features=["trips"], ttl=dt.timedelta(hours=2))
+    features.materialize("r")
+    store = features._client.store
+    at = pd.Timestamp("2024-01-01 04:00").value  # driver 1 at 03:00, 2 at 02:00, 3 at 00:00
+    got = online_features(store, [1, 2, 3], ["r:trips"], now_ns=at)
+    assert got["trips"] == [12, 21, None]  # 1 h and exactly 2 h old: valid; 4 h: stale
+
+
+def test_online_lookup_errors(features):
+    features.register_view("r", rides(), entity="driver", timestamp="ts", features=["trips"])
+    with pytest.raises(NotFoundError, match="r@1 is not materialized"):
+        features.get_online_features([1], ["r:trips"])
+    features.materialize("r")
+    changed = rides().assign(trips=0)
+    features.register_view("r", changed, entity="driver", timestamp="ts", features=["trips"])
+    with pytest.raises(NotFoundError, match="r@2 is not materialized"):  # never v1's values
+        features.get_online_features([1], ["r:trips"])
+    assert features.get_online_features([1], ["r@1:trips"])["trips"] == [12]
+    with pytest.raises(InvalidInputError, match="'driver'.*integers, got '1'"):
+        features.get_online_features(["1"], ["r@1:trips"])
+    with pytest.raises(InvalidInputError, match="Unknown entity column 'driver'"):
+        features.get_online_features([{"rider": 1}], ["r@1:trips"])
+    with pytest.raises(InvalidInputError, match="start .* is after end"):
+        features.materialize("r", start="2024-02-01", end="2024-01-01")
