@@ -13,8 +13,8 @@ from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from jupyter_mlops.features.online import MaterializeReport
-    from jupyter_mlops.features.training import TrainingSet
+    from jupyter_mlops.feature_store.online import MaterializeReport
+    from jupyter_mlops.feature_store.training import TrainingSet
     from jupyter_mlops.store.features import FeatureStatRecord, FeatureViewRecord, ViewListing
     from jupyter_mlops.store.records import DatasetVersionRecord
 
@@ -68,7 +68,7 @@ class FeaturesClient:
             An unknown entity/timestamp/feature column, mixed naive and aware times, two
             rows with the same key and time… — each naming the column.
         """
-        from jupyter_mlops.features.views import register_view
+        from jupyter_mlops.feature_store.views import register_view
 
         view, created = register_view(
             self._store, name, source, entity, timestamp, features, ttl, description,
@@ -126,7 +126,7 @@ class FeaturesClient:
         TrainingSet
             ``.frame`` is ``entity_df`` plus one column per feature, rows in their order.
         """
-        from jupyter_mlops.features.training import build_training_set
+        from jupyter_mlops.feature_store.training import build_training_set
 
         return build_training_set(self._store, entity_df, features, timestamp=timestamp,
                                   full_names=full_names)
@@ -137,7 +137,7 @@ class FeaturesClient:
 
         The graph then reads dataset → view version → training set → run.
         """
-        from jupyter_mlops.features.training import TrainingSet
+        from jupyter_mlops.feature_store.training import TrainingSet
 
         if not isinstance(training_set, TrainingSet):
             raise InvalidInputError(
@@ -161,7 +161,7 @@ class FeaturesClient:
         committed with the watermark after it. ``start``/``end`` limit event times
         (inclusive). ``on_progress(written, total)`` is called after each committed batch.
         """
-        from jupyter_mlops.features.online import BATCH_ROWS, materialize
+        from jupyter_mlops.feature_store.online import BATCH_ROWS, materialize
 
         record = self.get_view(view)
         return materialize(self._store, record, start, end,
@@ -176,7 +176,7 @@ class FeaturesClient:
         DataFrame, or a plain list of keys when each view has one entity column. Keys not
         materialized, or older than the view's TTL, give None.
         """
-        from jupyter_mlops.features.online import online_features
+        from jupyter_mlops.feature_store.online import online_features
 
         out = online_features(self._store, entity_rows, features, full_names=full_names)
         if as_frame:
@@ -188,7 +188,7 @@ class FeaturesClient:
 
 def _split_view(name: Any, version: int | None) -> tuple[str, int | None]:
     """``"trips@3"`` → ("trips", 3); a plain name keeps ``version``."""
-    from jupyter_mlops.features.refs import check_view_name
+    from jupyter_mlops.feature_store.refs import check_view_name
 
     if isinstance(name, str) and "@" in name:
         base, _, v = name.partition("@")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
-from jupyter_mlops.features.online import online_features
+from jupyter_mlops.feature_store.online import online_features
 from tests.features.conftest import rides
 
 CHILD = Path(__file__).with_name("materialize_child.py")

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jupyter_mlops.errors import InvalidInputError, MlopsError, NotFoundError
-from jupyter_mlops.features.refs import parse_ref
+from jupyter_mlops.feature_store.refs import parse_ref
 from tests.features.conftest import rides
 
 FEATS = ["trips", "rating", "city"]

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
-from jupyter_mlops.features.offline import read_offline
-from jupyter_mlops.features.refs import FeatureRef, parse_refs
-from jupyter_mlops.features.timestamps import to_ns, to_timestamp_ns
+from jupyter_mlops.feature_store.offline import read_offline
+from jupyter_mlops.feature_store.refs import FeatureRef, parse_refs
+from jupyter_mlops.feature_store.timestamps import to_ns, to_timestamp_ns
 
 #: Online rows per transaction: a killed materialize loses at most one batch of work.
 BATCH_ROWS = 20_000

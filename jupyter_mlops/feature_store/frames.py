@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
-from jupyter_mlops.features.timestamps import event_times, is_aware, to_ns
+from jupyter_mlops.feature_store.timestamps import event_times, is_aware, to_ns
 from jupyter_mlops.hashing import hash_array, hash_bytes
 
 #: ``source="table:NAME"`` reads a SQL table through the store's engine.
@@ -174,7 +174,7 @@ def canonical(frame, entity: tuple[str, ...], timestamp: str, features: tuple[st
     dup = out.duplicated(order, keep=False)
     if dup.any():
         first = out.loc[dup.to_numpy().argmax()]
-        key = ", ".join(f"{c}={first[c]!r}" for c in entity)
+        key = ", ".join(f"{c}={_plain(first[c])!r}" for c in entity)
         raise InvalidInputError(
             f"{int(dup.sum())} rows of {where} share an entity key and a time in "
             f"{timestamp!r} (e.g. {key} at {first[timestamp]}): a point-in-time join could "
@@ -186,6 +186,11 @@ def canonical(frame, entity: tuple[str, ...], timestamp: str, features: tuple[st
         else int(out[entity[0]].nunique())
     return ViewFrame(out, entity, timestamp, features, schema, digest, n_entities,
                      int(ns.min()) if len(ns) else None, int(ns.max()) if len(ns) else None)
+
+
+def _plain(value):
+    """A numpy scalar as the Python value it holds (messages show 1, not np.int64(1))."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _feature_column(col, name: str, where: str):

@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.features.frames import _content_digest, check_columns, entity_keys, key_kind
-from jupyter_mlops.features.join import asof_join
-from jupyter_mlops.features.offline import read_offline
-from jupyter_mlops.features.refs import FeatureRef, parse_refs
-from jupyter_mlops.features.timestamps import check_same_kind, event_times, is_aware, to_ns
+from jupyter_mlops.feature_store.frames import _content_digest, check_columns, entity_keys, key_kind
+from jupyter_mlops.feature_store.join import asof_join
+from jupyter_mlops.feature_store.offline import read_offline
+from jupyter_mlops.feature_store.refs import FeatureRef, parse_refs
+from jupyter_mlops.feature_store.timestamps import check_same_kind, event_times, is_aware, to_ns
 from jupyter_mlops.hashing import hash_bytes
 
 ENTITY_FRAME = "the entity frame"

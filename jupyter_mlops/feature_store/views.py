@@ -7,10 +7,10 @@ import numbers
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.features.frames import as_names, canonical, definition_digest, read_source
-from jupyter_mlops.features.offline import write_offline
-from jupyter_mlops.features.refs import check_view_name
-from jupyter_mlops.features.stats import feature_stats
+from jupyter_mlops.feature_store.frames import as_names, canonical, definition_digest, read_source
+from jupyter_mlops.feature_store.offline import write_offline
+from jupyter_mlops.feature_store.refs import check_view_name
+from jupyter_mlops.feature_store.stats import feature_stats
 from jupyter_mlops.validation import check_text
 
 MAX_DESCRIPTION = 10_000
