@@ -109,6 +109,9 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
     from jupyter_mlops.monitoring import magics as monitoring_magics
 
     monitoring_magics.add_parsers(sub)
+    from jupyter_mlops.notebook import sweep_magics
+
+    sweep_magics.add_parsers(sub)
 
     p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
@@ -142,7 +145,7 @@ def help_text() -> str:
     lines = [PARSER.description, ""]
     for name, (sub, help_line) in SUBCOMMANDS.items():
         usage = " ".join(sub.format_usage().removeprefix("usage: ").split())
-        if name == "track":
+        if name in ("track", "sweep"):
             usage = "%" + usage
         lines.append(f"  {usage}\n      {help_line}")
     lines.append("\nFilters: metrics.acc > 0.9 and (params.model = 'svc' or params.model in "
@@ -169,19 +172,22 @@ class MlopsMagics(Magics):
         except ValueError as exc:  # unbalanced quotes from the shell-like splitter
             raise UsageError(f"Could not split the arguments: {exc}. Check the quotes.") from None
         command = args.command or "help"
-        if (command == "track") != (cell is not None):
-            raise UsageError("`track` is a cell magic (%%mlops track …); every other command is "
-                             "a line magic (%mlops …). Run `%mlops help`.")
+        if (command in ("track", "sweep")) != (cell is not None):
+            raise UsageError("`track` and `sweep` are cell magics (%%mlops track …); every other "
+                             "command is a line magic (%mlops …). Run `%mlops help`.")
         from jupyter_mlops.errors import MlopsError
 
         from jupyter_mlops.monitoring import magics as monitoring_magics
         from jupyter_mlops.registry import magics as registry_magics
+        from jupyter_mlops.notebook import sweep_magics
 
         try:
             if command in registry_magics.COMMANDS:
                 return registry_magics.handle(command, args, self.shell)
             if command in monitoring_magics.COMMANDS:
                 return monitoring_magics.handle(command, args, self.shell)
+            if command in sweep_magics.COMMANDS:
+                return sweep_magics.handle(command, args, self.shell, cell)
             return getattr(self, f"_cmd_{command}")(args, cell)
         except MlopsError as exc:
             raise UsageError(f"{exc}") from None
