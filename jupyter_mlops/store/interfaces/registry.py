@@ -113,7 +113,7 @@ class AbstractRegistryStore(abc.ABC):
     @abc.abstractmethod
     def list_promotions(self, name: str | None = None,
                         status: str | None = None) -> list[PromotionRecord]:
-        """Promotion requests, optionally of one model and in one status, newest first."""
+        """Promotion requests, optionally of one model and in one status, oldest first."""
 
     # ----------------------------------------------------------------- roles and permissions
     @abc.abstractmethod
