@@ -30,12 +30,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.errors import (
-    AlreadyExistsError,
-    InvalidInputError,
-    NotFoundError,
-    StoreUnavailableError,
-)
+from jupyter_mlops.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 
 FILE_NAME = "dead-letter.jsonl"
 FORMAT_VERSION = 1
@@ -54,23 +49,17 @@ class DeadLetterWarning(UserWarning):
 def refuses_row(exc: BaseException) -> bool:
     """True when ``exc`` is about the data written, so retrying the same rows cannot help.
 
-    Database errors about a value (SQLSTATE class 22 ``DataError``, constraint violations)
-    and Python errors raised while encoding one (``ValueError`` incl. ``UnicodeError``,
-    ``OverflowError``, ``TypeError``) are the row's fault. A store that is unreachable,
-    locked, full or of another schema (``StoreUnavailableError``, other DBAPI errors) is not:
-    every row would fail alike, and setting them all aside would only move the outage.
+    The store says what ``exc`` means in our own error types (:func:`store_error`): a value
+    the backend cannot hold or a constraint the row breaks (``InvalidInputError``,
+    ``AlreadyExistsError``) is the row's fault. A store that is unreachable, locked, full or
+    of another schema (``StoreUnavailableError``), or a run deleted meanwhile
+    (``NotFoundError``), is not: every row would fail alike, and setting them all aside would
+    only move the outage.
     """
-    from sqlalchemy.exc import DBAPIError, DataError, IntegrityError, StatementError
+    # Imported here: it imports SQLAlchemy, which a first run on SQLite never loads (store.lite).
+    from jupyter_mlops.store.refusals import store_error
 
-    if isinstance(exc, (StoreUnavailableError, NotFoundError)):
-        return False
-    if isinstance(exc, (AlreadyExistsError, InvalidInputError, DataError, IntegrityError)):
-        return True  # AlreadyExistsError is how the store reports an IntegrityError
-    if isinstance(exc, DBAPIError):
-        return False
-    if isinstance(exc, StatementError):  # a bind parameter could not be converted
-        return exc.orig is None or refuses_row(exc.orig)
-    return isinstance(exc, (ValueError, TypeError, OverflowError, ArithmeticError))
+    return isinstance(store_error(exc), (InvalidInputError, AlreadyExistsError))
 
 
 @dataclasses.dataclass
