@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, session, upsert, write_connection
+from jupyter_mlops.store.interfaces import AbstractCatalogStore
 from jupyter_mlops.store.lineage import LineageStore
 from jupyter_mlops.store.orm import (
     Artifact,
@@ -51,7 +52,7 @@ def _code(row: CodeSnapshot) -> CodeSnapshotRecord:
                               row.git_branch, row.git_dirty, row.git_diff_digest, row.created_at)
 
 
-class CatalogStore:
+class CatalogStore(AbstractCatalogStore):
     def __init__(self, url: str):
         self.url = url
         self.lineage = LineageStore(url)

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, delete, func, select, update
 
 from jupyter_mlops.errors import ConflictError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+from jupyter_mlops.store.interfaces import AbstractRunStore
 # One definition for both write paths (lite is the stdlib one for SQLite files).
 from jupyter_mlops.store.lite import (  # noqa: F401
     CHANGE_LOG_KEEP, DEFAULT_EXPERIMENT, MAX_RESULTS_LIMIT,
@@ -83,7 +84,7 @@ def _prune_change_log(conn) -> None:
     conn.execute(delete(RunChange).where(RunChange.seq < newest - lite.CHANGE_LOG_KEEP))
 
 
-class RunStore:
+class RunStore(AbstractRunStore):
     """Tracking reads and writes against one store URL."""
 
     def __init__(self, url: str):
