@@ -79,19 +79,19 @@ def test_cli_env_and_verbose_say_why(projects, monkeypatch, capsys):
 
 def test_a_pipeline_file_uses_its_own_projects_store(projects, monkeypatch):
     """``pipeline run`` from another project's folder still looks up from the YAML's folder."""
-    from jupyter_mlops.cli import build_parser, _location
-    from jupyter_mlops.pipelines.cli import store_start
+    from jupyter_mlops.cli import build_parser
+    from jupyter_mlops.cli.context import location_for, store_start
 
     monkeypatch.chdir(projects / "b")
     yaml = projects / "a" / "notebooks" / "pipeline.yaml"
     args = build_parser().parse_args(["pipeline", "run", str(yaml)])
     assert store_start(args) == yaml.parent
-    assert _location(args).tracking_uri == f"sqlite:///{projects / 'a' / '.mlops' / 'mlops.db'}"
+    assert location_for(args).tracking_uri == f"sqlite:///{projects / 'a' / '.mlops' / 'mlops.db'}"
     args = build_parser().parse_args(["pipeline", "list"])
-    assert _location(args).tracking_uri == f"sqlite:///{projects / 'b' / '.mlops' / 'mlops.db'}"
+    assert location_for(args).tracking_uri == f"sqlite:///{projects / 'b' / '.mlops' / 'mlops.db'}"
     monkeypatch.setenv("MLOPS_TRACKING_URI", "sqlite:///from-env.db")  # the environment wins
     args = build_parser().parse_args(["pipeline", "run", str(yaml)])
-    assert _location(args).source == "environment"
+    assert location_for(args).source == "environment"
 
 
 def _one_step_pipeline(projects, monkeypatch) -> Path:

@@ -9,16 +9,16 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     from jupyter_mlops.errors import MlopsError, exit_code_for
-    from jupyter_mlops.monitoring.cli import serve, serve_arguments
+    from jupyter_mlops.serving.command import add_arguments, run
 
     parser = argparse.ArgumentParser(prog="python -m jupyter_mlops.serving",
                                      description="Serve a registered model over HTTP.")
     parser.add_argument("--tracking-uri", help="SQLAlchemy URL of the store")
     parser.add_argument("--artifact-root", help="artifact folder or fsspec URL")
-    serve_arguments(parser)
+    add_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        serve(args)
+        run(args)
     except MlopsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exit_code_for(exc)  # errors.ERROR_TABLE, as `jupyter mlops serve` exits

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from jupyter_mlops.pipelines import cli
+from jupyter_mlops.cli import pipelines as cli
 from jupyter_mlops.pipelines.progress import LogProgress, WidgetProgress, make_progress
 
 from .conftest import write_notebook, write_yaml
@@ -21,7 +21,7 @@ def _run(argv, capsys):
     parser.add_argument("--artifact-root")
     cli.add_commands(parser.add_subparsers(dest="group", required=True))
     args = parser.parse_args(argv)
-    code = cli.HANDLERS[(args.group, getattr(args, "action", None))](args) or 0
+    code = cli.COMMANDS[(args.group, getattr(args, "action", None))](args) or 0
     return code, capsys.readouterr().out
 
 
@@ -53,10 +53,10 @@ def test_cli_run_show_list_and_schedules(pclient, project, capsys):
     from jupyter_mlops.pipelines.schedule import schedule_history
 
     deadline = time.monotonic() + 90
-    while schedule_history("daily")[0].pipeline_status not in ("SUCCEEDED", "FAILED"):
+    while schedule_history("daily", client=pclient)[0].pipeline_status not in ("SUCCEEDED", "FAILED"):
         assert time.monotonic() < deadline
         time.sleep(0.3)
-    fire = schedule_history("daily")[0]
+    fire = schedule_history("daily", client=pclient)[0]
     assert fire.pipeline_status == "SUCCEEDED" and fire.fired_by.startswith("run-now:")
     _run(["schedule", "remove", "daily"], capsys)
     code, out = _run(["schedule", "list"], capsys)

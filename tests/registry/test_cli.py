@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from jupyter_mlops.registry import cli
+from jupyter_mlops.cli import models as cli
 
 
 @pytest.fixture
 def jm(client, store_url, artifact_root, capsys):
-    """Run one CLI command the way jupyter_mlops/cli.py's main() will; return stdout."""
+    """Run one CLI command the way jupyter_mlops.cli.main() will; return stdout."""
     parser = argparse.ArgumentParser(prog="jupyter mlops")
     parser.add_argument("--tracking-uri", default=store_url)
     parser.add_argument("--artifact-root", default=artifact_root)

@@ -1,8 +1,6 @@
-"""``jupyter mlops monitor …`` and ``jupyter mlops serve …``: parse, call, print.
-
-``jupyter_mlops/cli.py`` calls :func:`add_commands` on its top-level subparsers and merges
-:data:`HANDLERS` into its handler map; its ``main`` prints any ``MlopsError`` as one line and
-exits 2.
+"""``jupyter mlops monitor …``: drift, live quality and alerts of served models (parse, call,
+print). ``jupyter_mlops.cli`` merges :data:`COMMANDS` into its handler map and prints any
+``MlopsError`` as one line.
 """
 
 from __future__ import annotations
@@ -11,12 +9,13 @@ import argparse
 import json
 import sys
 
-from jupyter_mlops.cli_format import print_table, when
-from jupyter_mlops.errors import NotFoundError
+from jupyter_mlops.cli.context import client_for
+from jupyter_mlops.cli.format import print_table, when
+from jupyter_mlops.cli.parser import Subparsers
 
 
-def add_commands(top: argparse._SubParsersAction) -> None:
-    """Add the ``monitor`` command group and the ``serve`` command."""
+def add_commands(top: Subparsers) -> None:
+    """Add the ``monitor`` command group."""
     mon = top.add_parser("monitor", help="drift, live quality and alerts of served models") \
         .add_subparsers(dest="action", required=True, metavar="ACTION")
     p = mon.add_parser("list", help="monitors and their latest window")
@@ -52,62 +51,15 @@ def add_commands(top: argparse._SubParsersAction) -> None:
     p = mon.add_parser("metrics", help="the monitor's Prometheus metrics (text format)")
     p.add_argument("name")
 
-    serve_arguments(top.add_parser(
-        "serve", help="serve a registered model over HTTP (MLflow-compatible)"))
-
-
-def serve_arguments(p: argparse.ArgumentParser) -> None:
-    """The options of ``jupyter mlops serve`` (also ``python -m jupyter_mlops.serving``)."""
-    p.add_argument("ref", metavar="models:/NAME@ALIAS")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="interface to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=5005)
-    p.add_argument("--monitor", "-m", help="log served requests to this monitor")
-    p.add_argument("--sample", type=float, default=1.0,
-                   help="fraction of requests logged to the monitor (default all)")
-    p.add_argument("--poll-seconds", type=float, default=2.0,
-                   help="how often to check whether the alias moved (0: never)")
-    p.add_argument("--max-body-mb", type=float, default=16.0, help="largest request body")
-    p.add_argument("--trusted", action="store_true", help="allow a pickle/joblib model")
-    p.add_argument("--token", help="bearer token mutating routes require (default: "
-                   "MLOPS_SERVE_TOKEN, else a new one, printed once and saved in --token-file)")
-    p.add_argument("--token-file", metavar="PATH",
-                   help="where the URL and token are written, mode 0600 "
-                   "(default ~/.mlops/runtime/serve-PORT.json)")
-    p.add_argument("--auth", choices=["writes", "all"], default="writes",
-                   help="routes that need the token: writes (POST /feedback, default) or all "
-                   "(every route but /health and /ping)")
-    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="accept browser requests from this origin, e.g. https://app.example "
-                   "(repeatable; cross-site POSTs are refused otherwise)")
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                   help="on a loopback server, also answer requests for this Host name "
-                   "(repeatable; e.g. behind a local reverse proxy that keeps the Host)")
-    p.add_argument("--log-level", default="warning",
-                   choices=["critical", "error", "warning", "info", "debug"])
-
-
-def _client(args):
-    from jupyter_mlops.client import Client
-
-    return Client(args.tracking_uri, args.artifact_root)
-
 
 def _monitor(args):
     from jupyter_mlops.monitoring.monitor import get_monitor
 
-    return get_monitor(args.name, client=_client(args))
-
-
-
-
+    return get_monitor(args.name, client=client_for(args))
 
 
 def monitor_list(args) -> None:
-    from jupyter_mlops.store.monitoring import MonitoringStore
-
-    client = _client(args)
-    store = MonitoringStore(client.store.url)
+    store = client_for(args).stores.monitoring
     rows = []
     for m in store.list_monitors():
         last = store.list_windows(m.id, 1)
@@ -229,25 +181,7 @@ def monitor_metrics(args) -> None:
     sys.stdout.write(exposition(_monitor(args)).decode())
 
 
-def serve(args) -> None:
-    from jupyter_mlops.serving.server import serve as run
-
-    client = _client(args)
-    # Which store the model comes from, and why, before anything can fail on it (a "model
-    # not found" then also names this store: cli.main adds it to every NotFoundError).
-    print(f"jupyter mlops serve: {client.location.describe()}", file=sys.stderr, flush=True)
-    # Prints where it serves and the token once it listens (serving.server.announce).
-    try:
-        run(args.ref, host=args.host, port=args.port, client=client, monitor=args.monitor,
-            sample=args.sample, trusted=args.trusted, poll_interval=args.poll_seconds,
-            max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level,
-            token=args.token, auth=args.auth, allow_origins=args.allow_origin,
-            allow_hosts=args.allow_host, token_file=args.token_file)
-    except NotFoundError as exc:  # `python -m jupyter_mlops.serving` too: name the store
-        raise NotFoundError(f"{exc} Searched {client.location.describe()}.") from exc
-
-
-HANDLERS = {
+COMMANDS = {
     ("monitor", "list"): monitor_list,
     ("monitor", "show"): monitor_show,
     ("monitor", "report"): monitor_report,
@@ -256,5 +190,4 @@ HANDLERS = {
     ("monitor", "add-alert"): monitor_add_alert,
     ("monitor", "remove-alert"): monitor_remove_alert,
     ("monitor", "metrics"): monitor_metrics,
-    ("serve", None): serve,
 }

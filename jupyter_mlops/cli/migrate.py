@@ -1,8 +1,7 @@
-"""``jupyter mlops migrate``: copy a whole store elsewhere (parse, call :mod:`.transfer`, print).
+"""``jupyter mlops migrate``: copy a whole store elsewhere (parse, call, print).
 
-``jupyter_mlops/cli.py`` calls :func:`add_commands` on its top-level subparsers and merges the
-handler map it returns; its ``main`` prints any ``MlopsError`` as one line and exits with
-the code of ``jupyter_mlops.errors.ERROR_TABLE`` (2 for every refusal migrate raises).
+The copy itself is :func:`jupyter_mlops.store_admin.copy_store`; refusals are ``MlopsError``
+and exit with the code of ``jupyter_mlops.errors.ERROR_TABLE`` (2 for every one migrate raises).
 """
 
 from __future__ import annotations
@@ -10,9 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from jupyter_mlops.cli.parser import Subparsers
 
-def add_commands(top: argparse._SubParsersAction) -> dict:
-    """Add ``migrate``; return its ``{(group, action): handler}`` entries."""
+
+def add_commands(top: Subparsers) -> None:
     p = top.add_parser(
         "migrate", help="copy a whole store (rows and blobs) into an empty one, verified",
         description="Copy every table (in foreign-key order) from --from into the empty store "
@@ -32,15 +32,16 @@ def add_commands(top: argparse._SubParsersAction) -> dict:
                    help="finish an interrupted migrate: keep the rows already at the target "
                    "(checked to be the source's), copy the missing blobs, verify everything")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the summary")
-    return {("migrate", None): migrate}
 
 
-def migrate(args) -> int:
-    from jupyter_mlops.store.transfer import migrate_store
+def migrate(args: argparse.Namespace) -> int:
+    from jupyter_mlops.store_admin import copy_store
 
     progress = None if args.quiet else (lambda line: print(f"  {line}", file=sys.stderr))
-    report = migrate_store(args.source, args.target, args.from_artifacts, args.to_artifacts,
-                           batch_rows=args.batch_rows, progress=progress,
-                           resume=args.resume)
+    report = copy_store(args.source, args.target, args.from_artifacts, args.to_artifacts,
+                        batch_rows=args.batch_rows, progress=progress, resume=args.resume)
     print(report.summary())
     return 1 if report.missing_blobs else 0
+
+
+COMMANDS = {("migrate", None): migrate}

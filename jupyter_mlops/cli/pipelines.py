@@ -1,18 +1,20 @@
 """``jupyter mlops pipeline|reproduce|schedule|scheduler``: parse, call the API, print.
 
-:func:`add_commands` adds the sub-commands to the top-level parser; :data:`HANDLERS` maps
-``(group, action)`` to the function that runs it, in the shape of ``jupyter_mlops.cli``'s
-``COMMANDS``. Exit codes: 0 success, 1 a pipeline failed / a run did not reproduce,
-2 a usage error (raised as :class:`MlopsError`, printed by the top-level CLI).
+:func:`add_commands` adds the sub-commands to the top-level parser; :data:`COMMANDS` maps
+``(group, action)`` to the function that runs it. Exit codes: 0 success, 1 a pipeline failed /
+a run did not reproduce, 2 a usage error (raised as :class:`MlopsError`, printed by
+``jupyter_mlops.cli.main``).
 """
 
 from __future__ import annotations
 
-from jupyter_mlops.cli_format import dump_json, print_table, when
+from jupyter_mlops.cli.context import client_for, folder_of
+from jupyter_mlops.cli.format import dump_json, print_table, when
+from jupyter_mlops.cli.parser import Subparsers
 from jupyter_mlops.errors import InvalidInputError
 
 
-def add_commands(top) -> None:
+def add_commands(top: Subparsers) -> None:
     """Register the pipeline commands on ``top`` (an argparse sub-parsers object)."""
     pipe = top.add_parser("pipeline", help="run and inspect notebook pipelines").add_subparsers(
         dest="action", required=True, metavar="ACTION")
@@ -78,13 +80,6 @@ def add_commands(top) -> None:
     p.add_argument("--once", action="store_true", help="one pass, then exit")
 
 
-def _client(args, start=None):
-    from jupyter_mlops.client import Client
-
-    return Client(getattr(args, "tracking_uri", None), getattr(args, "artifact_root", None),
-                  start=start)
-
-
 def _params(pairs: list[str]) -> dict[str, str]:
     out = {}
     for pair in pairs:
@@ -102,30 +97,13 @@ def _params(pairs: list[str]) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- pipeline
-def store_start(args):
-    """The folder the store is looked for from: a pipeline file's own, for the commands that
-    take one (its project's .mlops/, not the cwd's); None (the cwd) for every other command."""
-    if (getattr(args, "group", None), getattr(args, "action", None)) in (
-            ("pipeline", "run"), ("schedule", "add")):
-        return _folder_of(args.pipeline)
-    return None
-
-
-def _folder_of(pipeline: str):
-    """Where to look for the project's .mlops/: the pipeline file's folder, not the cwd."""
-    from pathlib import Path
-
-    path = Path(pipeline).expanduser()
-    return path if path.is_dir() else path.parent
-
-
 def pipeline_run(args) -> int:
     from jupyter_mlops.pipelines.runner import run_pipeline
 
     record = run_pipeline(
         args.pipeline, _params(args.param), workers=args.workers, executor=args.executor,
         force=args.force, force_steps=args.force_step, experiment=args.experiment,
-        client=_client(args, start=_folder_of(args.pipeline)),
+        client=client_for(args, start=folder_of(args.pipeline)),
         progress=False if args.no_progress else "auto",
         warm_kernels=args.warm_kernels)
     if args.format == "json":
@@ -136,9 +114,9 @@ def pipeline_run(args) -> int:
 
 
 def pipeline_list(args) -> None:
-    from jupyter_mlops.store.pipelines import PipelineStore
+    from jupyter_mlops.pipelines.api import list_pipeline_runs
 
-    runs = PipelineStore(_client(args).store.url).list_pipeline_runs(args.pipeline, args.limit)
+    runs = list_pipeline_runs(args.pipeline, args.limit, client=client_for(args))
     if args.format == "json":
         dump_json([r.to_dict() for r in runs])
         return
@@ -150,9 +128,9 @@ def pipeline_list(args) -> None:
 
 
 def pipeline_show(args) -> None:
-    from jupyter_mlops.store.pipelines import PipelineStore
+    from jupyter_mlops.pipelines.api import get_pipeline_run
 
-    record = PipelineStore(_client(args).store.url).get_pipeline_run(args.pipeline_run_id)
+    record = get_pipeline_run(args.pipeline_run_id, client=client_for(args))
     if args.format == "json":
         dump_json(record.to_dict())
     else:
@@ -179,7 +157,7 @@ def reproduce_cmd(args) -> int:
 
     report = reproduce(args.run_id, rtol=args.rtol, atol=args.atol,
                        check_inputs=not args.no_input_check, cwd=args.cwd,
-                       timeout=args.timeout, client=_client(args))
+                       timeout=args.timeout, client=client_for(args))
     if args.format == "json":
         dump_json(report.to_dict())
     else:
@@ -198,7 +176,7 @@ def schedule_add(args) -> None:
     s = add_schedule(args.pipeline, args.cron, timezone=args.tz, parameters=_params(args.param),
                      name=args.name, catchup=args.catchup,
                      max_catchup_age=args.max_catchup_age, allow_overlap=args.allow_overlap,
-                     client=_client(args, start=_folder_of(args.pipeline)))
+                     client=client_for(args, start=folder_of(args.pipeline)))
     print(f"schedule {s.name!r} ({s.cron} {s.timezone}): next run {when(s.next_fire_at)}. "
           "Keep `jupyter mlops scheduler` or the Jupyter server running for it to fire.")
 
@@ -206,7 +184,7 @@ def schedule_add(args) -> None:
 def schedule_list(args) -> None:
     from jupyter_mlops.pipelines.schedule import list_schedules
 
-    items = list_schedules(client=_client(args))
+    items = list_schedules(client=client_for(args))
     if args.format == "json":
         dump_json([s.to_dict() for s in items])
         return
@@ -221,20 +199,20 @@ def schedule_list(args) -> None:
 def schedule_pause(args) -> None:
     from jupyter_mlops.pipelines.schedule import pause_schedule
 
-    print(f"schedule {pause_schedule(args.name, client=_client(args)).name!r} paused")
+    print(f"schedule {pause_schedule(args.name, client=client_for(args)).name!r} paused")
 
 
 def schedule_resume(args) -> None:
     from jupyter_mlops.pipelines.schedule import resume_schedule
 
-    s = resume_schedule(args.name, client=_client(args))
+    s = resume_schedule(args.name, client=client_for(args))
     print(f"schedule {s.name!r} resumed: next run {when(s.next_fire_at)}")
 
 
 def schedule_run(args) -> None:
     from jupyter_mlops.pipelines.schedule import run_schedule_now
 
-    fire = run_schedule_now(args.name, client=_client(args))
+    fire = run_schedule_now(args.name, client=client_for(args))
     print(f"schedule {args.name!r} fired now ({when(fire.slot)}); follow it with "
           f"`jupyter mlops schedule history {args.name}`")
 
@@ -242,14 +220,14 @@ def schedule_run(args) -> None:
 def schedule_remove(args) -> None:
     from jupyter_mlops.pipelines.schedule import remove_schedule
 
-    remove_schedule(args.name, client=_client(args))
+    remove_schedule(args.name, client=client_for(args))
     print(f"schedule {args.name!r} removed")
 
 
 def schedule_history(args) -> None:
     from jupyter_mlops.pipelines.schedule import schedule_history as history
 
-    fires = history(args.name, args.limit, client=_client(args))
+    fires = history(args.name, args.limit, client=client_for(args))
     if args.format == "json":
         dump_json([f.to_dict() for f in fires])
         return
@@ -266,7 +244,7 @@ def scheduler_cmd(args) -> int:
     from jupyter_mlops.pipelines.scheduler import Scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    sched = Scheduler(_client(args), poll_interval=args.poll)
+    sched = Scheduler(client_for(args), poll_interval=args.poll)
     if args.once:
         print(f"fired {len(sched.tick())} slot(s)")
         return 0
@@ -279,7 +257,7 @@ def scheduler_cmd(args) -> int:
     return 0
 
 
-HANDLERS = {
+COMMANDS = {
     ("pipeline", "run"): pipeline_run,
     ("pipeline", "list"): pipeline_list,
     ("pipeline", "show"): pipeline_show,

@@ -1,8 +1,8 @@
 """``jupyter mlops models …``: the registry's command-line front door (parse, call, print).
 
-``jupyter_mlops/cli.py`` calls :func:`add_commands` on its top-level subparsers and merges
+``jupyter_mlops.cli`` calls :func:`add_commands` on its top-level subparsers and merges
 :data:`COMMANDS` into its handler map; its ``main`` prints any ``MlopsError`` as one line and
-exits 2.
+exits with the code ``jupyter_mlops.errors.ERROR_TABLE`` gives it.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import argparse
 import json
 import sys
 
-from jupyter_mlops.cli_format import print_table, when
+from jupyter_mlops.cli.context import client_for
+from jupyter_mlops.cli.format import print_table, when
+from jupyter_mlops.cli.parser import Subparsers
 
 
-def add_commands(top: argparse._SubParsersAction) -> None:
+def add_commands(top: Subparsers) -> None:
     """Add the ``models`` command group (list, show, alias, delete, propose, approve, card…)."""
     models = top.add_parser("models", help="model registry: versions, aliases, promotion") \
         .add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -79,14 +81,7 @@ def _who(p: argparse.ArgumentParser) -> None:
 
 
 def _registry(args):
-    from jupyter_mlops.client import Client
-    from jupyter_mlops.registry.api import registry_for
-
-    return registry_for(Client(args.tracking_uri, args.artifact_root))
-
-
-
-
+    return client_for(args).registry
 
 
 def _json(value) -> None:
