@@ -37,6 +37,7 @@ _LAZY.update({name: "jupyter_mlops.pipelines.schedule" for name in (
 _LAZY.update({name: "jupyter_mlops.monitoring.monitor" for name in (
     "monitor", "get_monitor", "list_monitors")})
 _LAZY.update({"serve": "jupyter_mlops.serving.server"})
+_LAZY.update({"autolog": "jupyter_mlops.fluent_autolog"})
 _LAZY.update({"sweep": "jupyter_mlops.fluent"})
 _LAZY.update({name: "jupyter_mlops.errors" for name in (
     "MlopsError", "InvalidInputError", "FilterSyntaxError", "NotFoundError",

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.lifecycle import before_end_hooks, fluent
+from jupyter_mlops.notebook.figure_capture import FigureCapture
 from jupyter_mlops.tracking.outcome import fails_notebook
 
 PAPERMILL_HEADER = "# Parameters"
@@ -92,12 +93,14 @@ class CellHooks:
         self._papermill_input: str | None = None
         self._current: CellRecord | None = None
         self._warned_flush = False
+        self.figures = FigureCapture(shell)  # autolog: figures a tracked cell shows
 
     # ----------------------------------------------------------------- registration
     def register(self) -> None:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         before_end_hooks.append(self.before_end)
+        self.figures.register()
         # papermill's parameters cell usually runs before `%load_ext`: find it in the history.
         for source in reversed(self.shell.user_ns.get("In", [])):
             if is_injected_parameters(source, None):
@@ -113,6 +116,7 @@ class CellHooks:
                 pass
         if self.before_end in before_end_hooks:
             before_end_hooks.remove(self.before_end)
+        self.figures.unregister()
         atexit.unregister(self.at_exit)
 
     # ----------------------------------------------------------------- events

@@ -112,6 +112,9 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
     from jupyter_mlops.notebook import sweep_magics
 
     sweep_magics.add_parsers(sub)
+    from jupyter_mlops.notebook import autolog_magics
+
+    autolog_magics.add_parsers(sub)
 
     p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
@@ -180,12 +183,15 @@ class MlopsMagics(Magics):
         from jupyter_mlops.monitoring import magics as monitoring_magics
         from jupyter_mlops.registry import magics as registry_magics
         from jupyter_mlops.notebook import sweep_magics
+        from jupyter_mlops.notebook import autolog_magics
 
         try:
             if command in registry_magics.COMMANDS:
                 return registry_magics.handle(command, args, self.shell)
             if command in monitoring_magics.COMMANDS:
                 return monitoring_magics.handle(command, args, self.shell)
+            if command in autolog_magics.COMMANDS:
+                return autolog_magics.handle(command, args, self.shell)
             if command in sweep_magics.COMMANDS:
                 return sweep_magics.handle(command, args, self.shell, cell)
             return getattr(self, f"_cmd_{command}")(args, cell)

@@ -1,0 +1,87 @@
+"""``mlops.autolog()``: the fluent face of autologging (:mod:`jupyter_mlops.tracking.autolog`).
+
+Tracking patches ``fit`` and decides what to record; this module hands it what a component may
+not choose for itself: the run (the active one, else one started for the fit and ended after
+it, as ``mlflow.sklearn.autolog`` does) and the registry's model writer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from jupyter_mlops import fluent
+from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.tracking import autolog as tracking_autolog
+
+
+def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = False,
+            silent: bool = False, *, log_figures: bool = True) -> None:
+    """Record every scikit-learn ``fit`` into a run, and save figures a tracked cell shows.
+
+    Each outermost ``fit`` (a Pipeline's steps and a search's inner fits are part of it) logs
+    its estimator's params (``get_params(deep=False)``), training metrics such as
+    ``training_accuracy_score`` or ``training_r2_score``, for searches the best params,
+    ``best_cv_score`` and ``cv_results.json``, the dataset hashes of ``X`` and ``y``, and the
+    fitted model as ``model/model.skops`` with its signature in ``model/model.json``. It logs
+    into the active run, or starts a run for that fit and ends it afterwards. A problem while
+    logging is one printed line; ``fit`` itself is never affected.
+
+    Parameters
+    ----------
+    log_models : bool
+        Save the fitted model (skops) and its signature. Default True.
+    log_datasets : bool
+        Version ``X`` and ``y`` by content and link them to the run. Default True.
+    disable : bool
+        Turn autologging off: every ``fit`` is put back as it was.
+    silent : bool
+        Do not print a line when something could not be recorded.
+    log_figures : bool
+        In a notebook, save every matplotlib figure a cell shows while a run is active.
+
+    Raises
+    ------
+    InvalidInputError
+        An option that is not True or False.
+    """
+    options = {"log_models": log_models, "log_datasets": log_datasets, "disable": disable,
+               "silent": silent, "log_figures": log_figures}
+    for name, value in options.items():
+        if not isinstance(value, bool):
+            raise InvalidInputError(
+                f"autolog({name}=...) takes True or False, not {value!r}.")
+    if disable:
+        tracking_autolog.disable()
+        return
+    settings = tracking_autolog.AutologSettings(
+        log_models=log_models, log_datasets=log_datasets, log_figures=log_figures,
+        silent=silent)
+    tracking_autolog.enable(settings, _run_for_fit, _log_model)
+
+
+def autolog_settings() -> tracking_autolog.AutologSettings | None:
+    """What autologging records now, or None when it is off."""
+    return tracking_autolog.current()
+
+
+@contextlib.contextmanager
+def _run_for_fit() -> Iterator[tuple[Any, str]]:
+    run = fluent.active_run()
+    if run is not None:
+        yield run.client, run.id
+        return
+    run = fluent.start_run()
+    try:
+        yield run.client, run.id
+    finally:
+        # A pipeline step's own run (attached, not owned) stays open for the step.
+        if run.owned and fluent.active_run() is run:
+            fluent.end_run("FINISHED")
+
+
+def _log_model(client: Any, run_id: str, model: Any, training_input: Any) -> None:
+    from jupyter_mlops.registry.run_model import log_model
+
+    log_model(client, run_id, model, training_input)
