@@ -5,7 +5,7 @@ One incident must not start ten runs: before a rule's pipeline is launched, the 
 so is claimed with a single conditional ``UPDATE`` of the rule's ``last_triggered_at`` (see
 :meth:`~jupyter_mlops.store.monitoring.MonitoringStore.claim_trigger`). Every process that
 sees the breach inside the cool-down records the alert as ``COOLDOWN`` instead. A launched
-pipeline runs in its own detached process (``python -m jupyter_mlops.monitoring.launch``) with
+pipeline runs in its own detached process (``python -m jupyter_mlops.cli.launch alert``) with
 ``trigger="alert"``; its pipeline-run id is chosen first and stored on the alert, so the alert
 links to the run even before the run exists.
 """
@@ -59,7 +59,7 @@ def check_rule(measure: str, op: str) -> None:
 
 
 class SubprocessLauncher:
-    """Start each triggered pipeline as ``python -m jupyter_mlops.monitoring.launch`` (detached).
+    """Start each triggered pipeline as ``python -m jupyter_mlops.cli.launch alert`` (detached).
 
     Output goes to ``<project>/.mlops/logs/alert-<id>.log`` when the store has a local folder.
     """
@@ -69,10 +69,10 @@ class SubprocessLauncher:
         self.processes: list[subprocess.Popen] = []
 
     def __call__(self, rule: AlertRuleRecord, alert: AlertRecord) -> None:
-        from jupyter_mlops.pipelines.launch import spawn_detached
+        from jupyter_mlops.pipelines.detached import start_launcher
 
-        self.processes.append(spawn_detached(
-            self.client, "jupyter_mlops.monitoring.launch", ["--alert-id", str(alert.id)],
+        self.processes.append(start_launcher(
+            self.client, ["alert", "--alert-id", str(alert.id)],
             f"alert-{alert.id}.log", Path(rule.pipeline or ".").resolve().parent))
 
 

@@ -112,7 +112,7 @@ def run_schedule_now(name: str | int, client=None, *, user: str | None = None, l
 
     The fire is recorded in the schedule's history (slot = now, ``fired_by`` names the user)
     and in the audit log, then launched like a scheduled slot: its own detached process
-    (``python -m jupyter_mlops.pipelines.launch``), so the caller never waits for the
+    (``python -m jupyter_mlops.cli.launch schedule``), so the caller never waits for the
     pipeline. Paused schedules may be run now; the cron slots stay paused.
 
     Parameters

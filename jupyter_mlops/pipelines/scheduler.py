@@ -19,7 +19,7 @@ schedule's catch-up policy:
 the policy. At most :data:`MAX_SLOTS_PER_TICK` of the newest missed slots are recorded. A
 schedule whose previous run is still going records the new slot SKIPPED unless it allows
 overlap. Each fired slot runs in its own process (``python -m
-jupyter_mlops.pipelines.launch``), detached from the scheduler, so stopping the scheduler (or
+jupyter_mlops.cli.launch schedule``), detached from the scheduler, so stopping the scheduler (or
 the Jupyter server) does not stop a pipeline half-way.
 """
 
@@ -175,7 +175,7 @@ class Scheduler:
 
 
 class SubprocessLauncher:
-    """Start each fired slot as ``python -m jupyter_mlops.pipelines.launch`` (detached).
+    """Start each fired slot as ``python -m jupyter_mlops.cli.launch schedule`` (detached).
 
     Output goes to ``<project>/.mlops/logs/schedule-<id>-<slot>.log`` when the store has a
     local folder.
@@ -191,10 +191,10 @@ class SubprocessLauncher:
         return bool(procs)
 
     def __call__(self, sched, slot: float) -> None:
-        from jupyter_mlops.pipelines.launch import spawn_detached
+        from jupyter_mlops.pipelines.detached import start_launcher
 
-        proc = spawn_detached(self.client, "jupyter_mlops.pipelines.launch",
-                              ["--schedule-id", str(sched.id), "--slot", repr(slot)],
+        proc = start_launcher(self.client,
+                              ["schedule", "--schedule-id", str(sched.id), "--slot", repr(slot)],
                               f"schedule-{sched.id}-{int(slot)}.log",
                               Path(sched.pipeline_path).parent)
         self._procs.setdefault(sched.id, []).append(proc)

@@ -15,7 +15,7 @@ from jupyter_mlops.errors import (
     StepExecutionError,
     exit_code_for,
 )
-from jupyter_mlops.pipelines import launch as pipeline_launch
+from jupyter_mlops.cli import launch
 from jupyter_mlops.serving import __main__ as serving_main
 from tests.reliability.faults import record
 
@@ -27,9 +27,8 @@ from tests.reliability.faults import record
 def test_schedule_launcher_exit_code_comes_from_the_table(client, monkeypatch, capsys,
                                                           error, code):
     from jupyter_mlops.pipelines import runner
-    from jupyter_mlops.store.pipelines import PipelineStore
 
-    sched = PipelineStore(client.store.url).add_schedule(
+    sched = client.stores.pipelines.add_schedule(
         name="nightly", pipeline_path="pipeline.yaml", cron="0 3 * * *", timezone="UTC",
         parameters={}, created_by="test", next_fire_at=None)
 
@@ -37,7 +36,7 @@ def test_schedule_launcher_exit_code_comes_from_the_table(client, monkeypatch, c
         raise error
 
     monkeypatch.setattr(runner, "run_pipeline", refuse)
-    assert pipeline_launch.main(["--schedule-id", str(sched.id), "--slot", "0"]) == code
+    assert launch.main(["schedule", "--schedule-id", str(sched.id), "--slot", "0"]) == code
     assert code == exit_code_for(error)
     assert "error: schedule 'nightly'" in capsys.readouterr().err
     record("launcher-exit-code", inputs=1)
