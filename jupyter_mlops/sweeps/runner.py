@@ -40,7 +40,8 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
           pruner: Any = None, name: str | None = None, timeout: float | None = None,
           n_jobs: int = 1, *, client: Any, notebook: str | None = None,
           metric: str | None = None, experiment: str | None = None, seed: int | None = None,
-          executor: Any = None, heartbeat_interval: int | None = HEARTBEAT_S):
+          executor: Any = None, study_storage: str = "store",
+          heartbeat_interval: int | None = HEARTBEAT_S):
     """Run (or resume, or join) a hyperparameter sweep; every trial is a tracked child run.
 
     Parameters
@@ -80,6 +81,10 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
     executor : optional
         With ``notebook``: where the notebooks run, as for a pipeline (``"local"``,
         ``"dask"``, ``"tcp://host:8786"`` or an Executor).
+    study_storage : "store" or "memory"
+        ``"store"`` (default): the study lives beside the store, so the sweep can be resumed
+        and shared. ``"memory"``: an in-memory study for a throwaway sweep (trials are still
+        tracked runs; nothing can resume or join it).
     heartbeat_interval : int, optional
         Turn on Optuna's trial heartbeat (seconds; stale after three): ``fail_stale_trials``
         then also fails and retries trials of processes that died on other machines,
@@ -129,7 +134,15 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
     metric = metric or "objective"
     sampler_obj, pruner_obj = make_sampler(sampler, seed), make_pruner(pruner)
 
-    storage, where = storage_for(client.store.url, heartbeat_interval)
+    if study_storage == "memory":
+        import optuna
+
+        storage, where = optuna.storages.InMemoryStorage(), "memory (not resumable)"
+    elif study_storage == "store":
+        storage, where = storage_for(client.store.url, heartbeat_interval)
+    else:
+        raise InvalidInputError(f"study_storage must be 'store' or 'memory', not "
+                                f"{str(study_storage)[:40]!r}.")
     study, created = open_study(storage, name, direction, sampler_obj, pruner_obj)
     params = {f"space.{k}": describe(d) for k, d in dists.items()}
     params.update(direction=direction, sampler=type(study.sampler).__name__,

@@ -139,6 +139,7 @@ def test_threads_share_the_sweep(client):
     ({"sampler": "nope"}, "Unknown sampler"),
     ({"pruner": 3}, "pruner must be"),
     ({"space": "x=uniform(0"}, "Cannot read the sweep space"),
+    ({"study_storage": "disk"}, "study_storage"),
 ])
 def test_bad_arguments_are_one_line_and_record_nothing(client, kwargs, match):
     args = {"n_trials": 2, "space": "x=uniform(0,1)", "name": "bad", **kwargs}
@@ -174,3 +175,13 @@ def test_no_completed_trial_says_so(client):
         result.best_value
     with pytest.raises(NotFoundError, match="needs at least 1 completed"):
         result.plot_history()
+
+
+def test_an_in_memory_study_is_tracked_but_not_resumable(client):
+    first = sweep(lambda t: t["x"], "x=uniform(0,1)", n_trials=2, name="mem", client=client,
+                  study_storage="memory")
+    second = sweep(lambda t: t["x"], "x=uniform(0,1)", n_trials=2, name="mem", client=client,
+                   study_storage="memory")
+    assert len(first.trials) == len(second.trials) == 2
+    assert first.parent_run_id != second.parent_run_id
+    assert len(_children(client, first.parent_run_id)) == 2
