@@ -18,8 +18,10 @@ if TYPE_CHECKING:  # the records live beside their implementation, which imports
 class AbstractPipelineStore(abc.ABC):
     """Pipelines (named specs), their runs with one step run per step, and cron schedules.
 
-    Anything addressed by a name, id or run id that is not stored is a
-    :class:`~jupyter_mlops.errors.NotFoundError`.
+    Reading anything by a name, id or run id that is not stored is a
+    :class:`~jupyter_mlops.errors.NotFoundError`; the writers the runner and the scheduler call
+    on ids they were just given (``finish_pipeline_run``, ``update_step``, ``update_fire``,
+    ``set_next_fire``) change nothing for an unknown id.
     """
 
     # ----------------------------------------------------------------- pipelines
@@ -80,7 +82,7 @@ class AbstractPipelineStore(abc.ABC):
                      parameters: dict, created_by: str, next_fire_at: float | None,
                      catchup: str = "latest", max_catchup_age: float | None = None,
                      allow_overlap: bool = False) -> ScheduleRecord:
-        """Create schedule ``name`` (ConflictError if the name is taken); audited."""
+        """Create schedule ``name`` (AlreadyExistsError if the name is taken); audited."""
 
     @abc.abstractmethod
     def get_schedule(self, name_or_id: str | int) -> ScheduleRecord:
