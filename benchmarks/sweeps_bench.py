@@ -77,7 +77,9 @@ def child(tool: str, storage: str, n: int) -> dict:
 
 def _sample(tool: str, storage: str, n: int) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", tool, storage, str(n)],
-                         capture_output=True, text=True, check=True, env=dict(os.environ))
+                         capture_output=True, text=True, env=dict(os.environ))
+    if out.returncode != 0:
+        raise SystemExit(f"sample {tool}/{storage} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
