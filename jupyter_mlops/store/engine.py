@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from jupyter_mlops.config import redact_url as redact  # the one redaction, re-exported here
 from jupyter_mlops.errors import AlreadyExistsError, NotFoundError, StoreUnavailableError
 from jupyter_mlops.extras import require_for_url
+from jupyter_mlops.store import planner_stats
 
 BUSY_TIMEOUT_S = 60.0
 _engines: dict[tuple[str, bool], Engine] = {}
@@ -39,6 +40,15 @@ def _configure_sqlite(engine: Engine, immediate: bool, read_only: bool = False) 
             cur.execute("PRAGMA synchronous = NORMAL")
             cur.execute("PRAGMA foreign_keys = ON")
         cur.close()
+        if not read_only:
+            # Pooled connections live as long as the process: SQLite's advice for those, plus
+            # an ANALYZE of runs if a big store has none (planner_stats says why).
+            planner_stats.sqlite_on_open(dbapi_conn)
+
+    if not read_only:
+        @event.listens_for(engine, "close")
+        def _on_close(dbapi_conn, _record):  # dispose(), or a connection the pool drops
+            planner_stats.sqlite_on_close(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
@@ -62,6 +72,7 @@ def get_engine(url: str, *, writer: bool = True) -> Engine:
         else:
             require_for_url(url)  # psycopg is the 'postgres' extra
             engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            event.listen(engine, "after_cursor_execute", _count_rows)
         _engines[key] = engine
         return engine
 
@@ -154,15 +165,55 @@ def _is_foreign_key_violation(exc: IntegrityError) -> bool:
             or "FOREIGN KEY constraint failed" in str(exc.orig))
 
 
+def _count_rows(conn, cursor, statement, parameters, context, executemany) -> None:
+    # PostgreSQL only (SQLite counts for itself: total_changes). Per statement, not per row;
+    # reads are left out (rowcount would count the rows a SELECT returned).
+    if not (context.isinsert or context.isupdate or context.isdelete):
+        return
+    rows = cursor.rowcount
+    if rows is None or rows < 0:
+        rows = len(parameters) if executemany else 0
+    conn.info["mlops_rows"] = conn.info.get("mlops_rows", 0) + rows
+
+
+def _rows_written(conn: Connection) -> int:
+    """Rows this DBAPI connection has written since it opened (a running total)."""
+    if conn.dialect.name == "sqlite":
+        return conn.connection.driver_connection.total_changes
+    return conn.info.get("mlops_rows", 0)
+
+
+def _after_bulk_write(engine: Engine) -> None:
+    """Refresh planner statistics after a bulk write (planner_stats), on a pooled connection."""
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection  # outside any transaction SQLAlchemy began
+            if engine.dialect.name == "sqlite":
+                planner_stats.sqlite_on_close(raw)
+            else:
+                planner_stats.postgres_analyze(raw)
+    except DBAPIError:  # statistics are an optimisation; the write itself is committed
+        pass
+
+
 @contextlib.contextmanager
 def write_connection(url: str) -> Iterator[Connection]:
-    """A Core connection inside one write transaction: commits, or rolls back and translates."""
+    """A Core connection inside one write transaction: commits, or rolls back and translates.
+
+    A transaction that wrote ``planner_stats.BULK_ROWS`` rows or more (a bulk import, a
+    ``migrate``) is followed by a refresh of the query planner's statistics.
+    """
     engine = get_engine(url, writer=True)
+    written = 0
     try:
         with engine.begin() as conn:
+            before = _rows_written(conn)
             yield conn
+            written = _rows_written(conn) - before
     except DBAPIError as exc:
         raise _translate(exc, url) from exc
+    if written >= planner_stats.BULK_ROWS and not is_read_only(url):
+        _after_bulk_write(engine)
 
 
 @contextlib.contextmanager

@@ -15,9 +15,11 @@ write into ``run_changes``, so the search index sees these rows like any other.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
+import os
 import sqlite3
 import sys
 import threading
@@ -28,6 +30,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from jupyter_mlops.errors import (
     AlreadyExistsError, InvalidInputError, NotFoundError, StoreUnavailableError,
 )
+from jupyter_mlops.store import planner_stats
 from jupyter_mlops.store.records import RUN_STATUSES, ExperimentRecord, RunRecord
 from jupyter_mlops.store.schema_head import HEAD_REVISION
 from jupyter_mlops.store.writers import run_is_dead, writer_token
@@ -91,8 +94,13 @@ class _Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # Long-lived (one per process and file): SQLite's advice on open, and an ANALYZE if
+        # a big store never had one (planner_stats).
+        planner_stats.sqlite_on_open(conn)
         self.conn = conn
+        self.pid = os.getpid()
         self.lock = threading.Lock()
+        self._checked_at = conn.total_changes  # rows written when statistics were last checked
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -108,6 +116,21 @@ class _Connection:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from exc
+            # Every BULK_ROWS rows written (a bulk load, or a long session's many flushes)
+            # the best search plan may have changed: check the statistics now, in the
+            # writing thread (for logged values the buffer's flush thread, never the
+            # log_metric caller). total_changes is a counter in memory: free to read.
+            if self.conn.total_changes - self._checked_at >= planner_stats.BULK_ROWS:
+                self._checked_at = self.conn.total_changes
+                planner_stats.sqlite_on_close(self.conn)
+
+    def optimize(self) -> None:
+        """Refresh statistics and ``PRAGMA optimize``, unless a transaction is under way."""
+        if self.lock.acquire(timeout=1.0):
+            try:
+                planner_stats.sqlite_on_close(self.conn)
+            finally:
+                self.lock.release()
 
     def read(self, sql: str, args: Sequence = ()) -> list[tuple]:
         with self.lock:
@@ -150,8 +173,20 @@ def close_connections() -> None:
     """Close every connection (store.forget_open_stores, tests, after fork)."""
     with _connections_lock:
         for c in _connections.values():
+            if c.pid == os.getpid():  # a forked child must not write through its parent's
+                c.optimize()
             c.conn.close()
         _connections.clear()
+
+
+@atexit.register
+def _optimize_at_exit() -> None:
+    # A process's end is its connections' close: SQLite's advice is PRAGMA optimize then.
+    # Connections stay open (a writer thread may still flush after this handler).
+    with _connections_lock:
+        found = [c for c in _connections.values() if c.pid == os.getpid()]
+    for c in found:
+        c.optimize()
 
 
 def pack_latest(metrics: Sequence[tuple[str, float, int, float]]) -> list[tuple]:
