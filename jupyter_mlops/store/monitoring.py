@@ -212,6 +212,10 @@ class MonitoringStore(AbstractMonitoringStore):
         its prediction records (``row_id``, ``ts``, ``prediction_value``/``_label``) at once."""
         t = now()
         with write_connection(self.url) as conn:
+            # Lock the monitor's row so two writers cannot both read the same max(seq):
+            # PostgreSQL's READ COMMITTED would let them (SQLite's BEGIN IMMEDIATE already
+            # serialises writers, and SQLAlchemy renders no FOR UPDATE there).
+            conn.execute(select(Monitor.id).where(Monitor.id == monitor_id).with_for_update())
             seq = (conn.execute(select(func.max(MonitorWindow.seq))
                                 .where(MonitorWindow.monitor_id == monitor_id)).scalar() or 0) + 1
             window_id = conn.execute(MonitorWindow.__table__.insert().values(
