@@ -57,14 +57,13 @@ def bench_ours(repeats: dict[str, int]) -> dict:
     import numpy as np
 
     from jupyter_mlops.client import Client
-    from jupyter_mlops.registry.api import registry_for
     from jupyter_mlops.store import forget_open_stores
 
     X, models = _models()
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="mlops-regbench-") as tmp:
         client = Client(f"sqlite:///{tmp}/mlops.db", f"{tmp}/artifacts")
-        reg = registry_for(client)
+        reg = client.registry
         run = client.create_run(name="bench")
         for key, model in models.items():
             reg.register_model(model, f"warmup-{key}", run=run)  # imports, first-use caches

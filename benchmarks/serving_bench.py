@@ -197,7 +197,6 @@ def run_ours(folder: Path, data: bytes, duration: float, monitor: bool) -> dict:
 
     from jupyter_mlops.client import Client
     from jupyter_mlops.monitoring.monitor import monitor as make_monitor
-    from jupyter_mlops.registry.api import registry_for
     from jupyter_mlops.store import forget_open_stores
 
     store = folder / f"ours-{'mon' if monitor else 'plain'}"
@@ -206,7 +205,7 @@ def run_ours(folder: Path, data: bytes, duration: float, monitor: bool) -> dict:
     client = Client(url_db, artifacts)
     X = pd.DataFrame(np.load(folder / "X.npy"), columns=FEATURES)
     model = LogisticRegression(max_iter=1000).fit(X, np.load(folder / "y.npy"))
-    reg = registry_for(client)
+    reg = client.registry
     v = reg.register_model(model, "bench", input_example=X.head(3))
     reg.set_alias("bench", "champion", v.version)
     args = []

@@ -22,20 +22,17 @@ _FLUENT = (
 )
 _LAZY = {name: "jupyter_mlops.fluent" for name in _FLUENT}
 _LAZY.update({"Client": "jupyter_mlops.client"})
-_LAZY.update({name: "jupyter_mlops.registry.fluent" for name in (
+# The fluent API (one process-default Client) also fronts the registry, pipelines and monitors.
+_LAZY.update({name: "jupyter_mlops.fluent" for name in (
     "register_model", "set_alias", "delete_alias", "delete_model", "delete_model_version",
     "load_model", "model_card",
-    "compare_models", "propose", "approve", "reject", "list_models", "promote_if_better")})
-_LAZY.update({"reproduce": "jupyter_mlops.pipelines.reproduce",
-              "Pipeline": "jupyter_mlops.pipelines.spec", "Step": "jupyter_mlops.pipelines.spec",
-              "get_pipeline_run": "jupyter_mlops.pipelines.api",
-              "list_pipeline_runs": "jupyter_mlops.pipelines.api",
-              "Scheduler": "jupyter_mlops.pipelines.scheduler"})
-_LAZY.update({name: "jupyter_mlops.pipelines.schedule" for name in (
+    "compare_models", "propose", "approve", "reject", "list_models", "promote_if_better",
+    "reproduce", "get_pipeline_run", "list_pipeline_runs",
     "add_schedule", "list_schedules", "pause_schedule", "resume_schedule",
-    "remove_schedule", "schedule_history")})
-_LAZY.update({name: "jupyter_mlops.monitoring.monitor" for name in (
+    "remove_schedule", "schedule_history",
     "monitor", "get_monitor", "list_monitors")})
+_LAZY.update({"Pipeline": "jupyter_mlops.pipelines.spec", "Step": "jupyter_mlops.pipelines.spec",
+              "Scheduler": "jupyter_mlops.pipelines.scheduler"})
 _LAZY.update({"serve": "jupyter_mlops.serving.server"})
 _LAZY.update({"autolog": "jupyter_mlops.fluent_autolog"})
 _LAZY.update({"sweep": "jupyter_mlops.fluent"})

@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.client import Client
-from jupyter_mlops.lifecycle import before_end_hooks, run_start_hooks
+from jupyter_mlops.lifecycle import run_ending, run_started
 from jupyter_mlops.errors import InvalidInputError, MlopsError
 from jupyter_mlops.store.records import RunRecord
 
@@ -89,8 +89,9 @@ def run_pipeline(pipeline: Any, parameters: dict[str, Any] | None = None, *,
 
     from jupyter_mlops.pipelines.runner import run_pipeline as _run
 
-    if client is None and isinstance(pipeline, (str, os.PathLike)):
-        client = client_for(Path(pipeline).expanduser().resolve().parent)
+    if client is None:
+        client = (client_for(Path(pipeline).expanduser().resolve().parent)
+                  if isinstance(pipeline, (str, os.PathLike)) else get_client())
     return _run(pipeline, parameters, client=client, **options)
 
 
@@ -231,8 +232,7 @@ def start_run(experiment: str | None = None, name: str | None = None,
         run = ActiveRun(record, client)
     run.parent = current if nested else None
     _set_active(run)
-    for hook in list(run_start_hooks):  # the cell hooks, in a kernel (see jupyter_mlops/__init__)
-        hook(run)
+    run_started(run)  # the cell hooks, in a kernel (see jupyter_mlops/__init__)
     for old in ended:
         print(f"ended run {old.name!r} ({old.id[:8]}) to start {run.name!r}")
     return run
@@ -288,8 +288,7 @@ def end_run(status: str = "FINISHED") -> None:
     if run is None:
         return
     try:
-        for hook in list(before_end_hooks):
-            hook(run, status)
+        run_ending(run, status)  # the notebook snapshot, in a kernel
         run.client.end_run(run.id, status)
     finally:
         _set_active(getattr(run, "parent", None))
@@ -406,9 +405,189 @@ def lineage(obj: Any, depth: int = 10):
     return get_client().lineage(obj, depth)
 
 
+# --------------------------------------------------------------------------- pipelines
+# The components take their client as an argument; these give notebooks the default one
+# (``client=`` still points one call at another store).
+def reproduce(run_id: str, *, client: Client | None = None, **options: Any):
+    """Re-execute a run from its notebook snapshot and compare its metrics (see
+    :func:`jupyter_mlops.pipelines.reproduce.reproduce`)."""
+    return (client or get_client()).pipelines.reproduce(run_id, **options)
+
+
+def get_pipeline_run(pipeline_run_id: str, client: Client | None = None):
+    """One pipeline run with its steps (a unique id prefix is enough)."""
+    return (client or get_client()).pipelines.get_run(pipeline_run_id)
+
+
+def list_pipeline_runs(pipeline: str | None = None, limit: int = 50,
+                       client: Client | None = None):
+    """Newest pipeline runs first (without step details), optionally of one pipeline."""
+    return (client or get_client()).pipelines.list_runs(pipeline, limit)
+
+
+def add_schedule(pipeline: Any, cron: str, *, client: Client | None = None, **options: Any):
+    """Schedule a pipeline file (see :func:`jupyter_mlops.pipelines.schedule.add_schedule`)."""
+    return (client or get_client()).pipelines.add_schedule(pipeline, cron, **options)
+
+
+def list_schedules(client: Client | None = None):
+    """Every schedule, by name."""
+    return (client or get_client()).pipelines.list_schedules()
+
+
+def pause_schedule(name: str | int, client: Client | None = None, *, user: str | None = None):
+    """Stop firing schedule ``name`` until it is resumed."""
+    return (client or get_client()).pipelines.pause_schedule(name, user=user)
+
+
+def resume_schedule(name: str | int, client: Client | None = None, *, user: str | None = None):
+    """Fire schedule ``name`` again from its next slot after now."""
+    return (client or get_client()).pipelines.resume_schedule(name, user=user)
+
+
+def remove_schedule(name: str | int, client: Client | None = None) -> None:
+    """Delete a schedule and its fire history (the pipeline runs it started are kept)."""
+    (client or get_client()).pipelines.remove_schedule(name)
+
+
+def schedule_history(name: str | int, limit: int = 50, client: Client | None = None):
+    """The newest ``limit`` slots of schedule ``name``."""
+    return (client or get_client()).pipelines.schedule_history(name, limit)
+
+
+# --------------------------------------------------------------------------- monitoring
+def monitor(model: str, reference: Any = None, *, client: Client | None = None,
+            **options: Any):
+    """Create a monitor, or reopen and update the one of that name (see
+    :func:`jupyter_mlops.monitoring.monitor.monitor`)."""
+    return (client or get_client()).monitoring.create(model, reference, **options)
+
+
+def get_monitor(name: str, client: Client | None = None, launcher: Any = None):
+    """Reopen an existing monitor by name."""
+    return (client or get_client()).monitoring.get(name, launcher)
+
+
+def list_monitors(client: Client | None = None):
+    """Every monitor in the store."""
+    return (client or get_client()).monitoring.list()
+
+
+# --------------------------------------------------------------------------- registry
+_ACTIVE = object()  # register_model's "use the active run" (None means: no run)
+
+
+def registry():
+    """The :class:`~jupyter_mlops.registry.api.RegistryClient` of the default client."""
+    return get_client().registry
+
+
+def register_model(model: Any, name: str, run: Any = _ACTIVE, signature: Any = None,
+                   input_example: Any = None, description: str | None = None, *,
+                   trusted: bool = False, trusted_types: list[str] | None = None,
+                   flavor: str | None = None, user: str | None = None):
+    """Register ``model`` as the next version of ``name``.
+
+    ``run`` defaults to the active run, else, inside a pipeline step, the step's own run
+    (``MLOPS_RUN_ID``: the model is linked to the run that made it even if the notebook never
+    started one); pass ``None`` for no run. Everything else is as in
+    :meth:`jupyter_mlops.registry.api.RegistryClient.register_model`.
+
+    Returns
+    -------
+    ModelVersionRecord
+    """
+    if run is _ACTIVE:
+        run = active_run() or os.environ.get("MLOPS_RUN_ID") or None
+        if isinstance(model, str) and model.startswith("runs:/"):
+            run = None  # the URI names its run
+    return registry().register_model(
+        model, name, run=run, signature=signature, input_example=input_example,
+        description=description, trusted=trusted, trusted_types=trusted_types, flavor=flavor,
+        user=user)
+
+
+def set_alias(name: str, alias: str, version: int, reason: str | None = None, *,
+              user: str | None = None):
+    """Point ``alias`` (e.g. ``"champion"``) of model ``name`` at ``version``."""
+    return registry().set_alias(name, alias, version, reason=reason, user=user)
+
+
+def delete_alias(name: str, alias: str, reason: str | None = None, *, user: str | None = None):
+    """Remove an alias; returns the version it pointed at."""
+    return registry().delete_alias(name, alias, reason=reason, user=user)
+
+
+def delete_model_version(name: str, version: int, reason: str | None = None, *,
+                         user: str | None = None) -> None:
+    """Delete one version (needs the manage action; refused while an alias points at it)."""
+    registry().delete_version(name, version, reason=reason, user=user)
+
+
+def delete_model(name: str, reason: str | None = None, *, user: str | None = None) -> int:
+    """Delete a model and all its versions (needs manage; refused while it has aliases)."""
+    return registry().delete_model(name, reason=reason, user=user)
+
+
+def load_model(uri: str, *, trusted: bool = False, trusted_types: list[str] | None = None):
+    """Load ``"models:/NAME@ALIAS"`` or ``"models:/NAME/VERSION"`` (hash-verified)."""
+    return registry().load_model(uri, trusted=trusted, trusted_types=trusted_types)
+
+
+def model_card(name: str, version: int | str | None = None):
+    """A model card (Markdown and HTML; displays itself in a notebook)."""
+    return registry().model_card(name, version)
+
+
+def compare_models(name: str, versions: list[int] | None = None,
+                   metrics: list[str] | None = None):
+    """``(table, figure)``: the metrics of each version of ``name``."""
+    return registry().compare_models(name, versions, metrics)
+
+
+def propose(name: str, version: int, alias: str = "champion", reason: str | None = None, *,
+            user: str | None = None):
+    """Propose pointing ``alias`` at ``version``; returns the pending request."""
+    return registry().propose(name, version, alias, reason=reason, user=user)
+
+
+def approve(request_id: int, reason: str | None = None, *, user: str | None = None):
+    """Approve a pending promotion request (needs the approve role)."""
+    return registry().approve(request_id, reason=reason, user=user)
+
+
+def reject(request_id: int, reason: str | None = None, *, user: str | None = None):
+    """Reject a pending promotion request (needs the approve role)."""
+    return registry().reject(request_id, reason=reason, user=user)
+
+
+def list_models():
+    """Every registered model with its latest version and aliases."""
+    return registry().list_models()
+
+
+def promote_if_better(name: str, version: int, X: Any, y: Any, *, metric: str = "accuracy",
+                      margin: float = 0.0, alias: str = "champion", user: str | None = None):
+    """Continuous training: move ``alias`` to ``version`` only if it scores better on (X, y).
+
+    See :func:`jupyter_mlops.registry.continuous.promote_if_better`.
+    """
+    from jupyter_mlops.registry.continuous import promote_if_better as decide
+
+    return decide(registry(), name, version, X, y, metric=metric, margin=margin, alias=alias,
+                  user=user)
+
+
 __all__ = [
     "ActiveRun", "InvalidInputError", "MlopsError", "active_run", "end_run", "flush",
     "get_client", "get_run", "lineage", "log_artifact", "log_dataset", "log_figure",
     "log_metric", "log_metrics", "log_param", "log_params", "search_runs", "set_client",
     "set_tag", "set_tags", "start_run",
+    # pipelines, monitoring and the registry over the default client
+    "add_schedule", "get_monitor", "get_pipeline_run", "list_monitors", "list_pipeline_runs",
+    "list_schedules", "monitor", "pause_schedule", "remove_schedule", "reproduce",
+    "resume_schedule", "run_pipeline", "schedule_history", "sweep",
+    "approve", "compare_models", "delete_alias", "delete_model", "delete_model_version",
+    "list_models", "load_model", "model_card", "promote_if_better", "propose",
+    "register_model", "registry", "reject", "set_alias",
 ]

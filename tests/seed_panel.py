@@ -40,9 +40,7 @@ def seed_registry(client, roles: dict[str, str]) -> RegistrySeed:
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    from jupyter_mlops.registry.api import registry_for
-
-    reg = registry_for(client)
+    reg = client.registry
     reg.grant_role(ADMIN, "admin", by=ADMIN)  # bootstrap: nobody held a role yet
     for user, role in roles.items():
         reg.grant_role(user, role, by=ADMIN)

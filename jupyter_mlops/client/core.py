@@ -1,8 +1,9 @@
 """The Client: one store, opened once, and the facets every front door calls.
 
 ``Client`` is the tracking facet itself (:class:`RunsClient`: ``client.log_metric`` and
-``client.runs.log_metric`` are one method) plus ``registry``, and the component stores it
-hands out (``client.stores``) so nothing above the store builds one from a URL.
+``client.runs.log_metric`` are one method) plus the ``registry``, ``pipelines``,
+``monitoring`` and ``features`` facets, and the component stores it hands out
+(``client.stores``) so nothing above the store builds one from a URL.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from jupyter_mlops.store import open_store
 
 if TYPE_CHECKING:  # the registry is imported on first use: `import jupyter_mlops` stays light
     from jupyter_mlops.client.features import FeaturesClient
+    from jupyter_mlops.client.monitoring import MonitoringClient
+    from jupyter_mlops.client.pipelines import PipelinesClient
     from jupyter_mlops.registry.api import RegistryClient
 
 
@@ -73,6 +76,20 @@ class Client(RunsClient):
         from jupyter_mlops.client.features import FeaturesClient
 
         return FeaturesClient(self)
+
+    @functools.cached_property
+    def pipelines(self) -> PipelinesClient:
+        """Pipelines on this client's store: run, list, show, schedule, reproduce."""
+        from jupyter_mlops.client.pipelines import PipelinesClient
+
+        return PipelinesClient(self)
+
+    @functools.cached_property
+    def monitoring(self) -> MonitoringClient:
+        """Monitors on this client's store: create, reopen, list."""
+        from jupyter_mlops.client.monitoring import MonitoringClient
+
+        return MonitoringClient(self)
 
     def close(self) -> None:
         """Write everything still queued and stop the writer thread (idempotent).

@@ -33,9 +33,10 @@ def handle(command: str, args: argparse.Namespace, shell: Any) -> Any:
 def _monitor(args: argparse.Namespace, shell: Any) -> None:
     from IPython.display import HTML, display
 
-    from jupyter_mlops.monitoring.monitor import buffered_progress, get_monitor
+    from jupyter_mlops.lifecycle import fluent  # the notebook's default client, lazily
+    from jupyter_mlops.monitoring.monitor import buffered_progress
 
-    mon = get_monitor(args.name)
+    mon = fluent.get_monitor(args.name)
     report = mon.report(last=max(1, args.last), measure=args.measure)
     display(HTML(report.to_html(standalone=False)))
     if not report.windows:  # nothing to draw until a window closes: say how far it is

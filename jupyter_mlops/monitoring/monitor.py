@@ -48,7 +48,7 @@ from jupyter_mlops.monitoring.profile import (
 )
 from jupyter_mlops.monitoring.quality import window_quality
 from jupyter_mlops.monitoring.windows import Chunk, parse_window, timestamps
-from jupyter_mlops.store.monitoring import MonitorInfo, MonitoringStore, WindowRecord
+from jupyter_mlops.store.monitoring import MonitorInfo, WindowRecord
 from jupyter_mlops.validation import (
     check_int64,
     check_row_ids,
@@ -92,7 +92,7 @@ class Monitor:
         self.client = client
         self.info = info
         self.profile = profile
-        self.store = MonitoringStore(client.store.url)
+        self.store = client.stores.monitoring
         self.alerts_engine = AlertEvaluator(self.store, client, launcher, clock)
         self.window = dict(info.config.get("window") or {"rows": DEFAULT_WINDOW})
         self.thresholds = {**DEFAULT_THRESHOLDS, **(info.config.get("thresholds") or {})}
@@ -362,11 +362,9 @@ class Monitor:
         return info.digest
 
     def _current_version(self) -> int | None:
-        from jupyter_mlops.store.registry import RegistryStore
-
         try:
             _, name, alias, version = canonical_ref(self.model_ref)
-            reg = RegistryStore(self.client.store.url)
+            reg = self.client.stores.registry
             if alias:
                 return reg.get_version_by_alias(name, alias).version
             return version or reg.get_latest_version(name).version
@@ -549,7 +547,7 @@ def monitor(model: str, reference: Any = None, *, name: str | None = None,
             task: str | None = None, categorical: Sequence[str] = (),
             numeric: Sequence[str] = (), exclude: Sequence[str] = (),
             reference_predictions: Any = None, keep_rows: bool | None = None,
-            client=None, launcher=None, user: str | None = None) -> Monitor:
+            client, launcher=None, user: str | None = None) -> Monitor:
     """Create (or reopen) the monitor of a registered model.
 
     Parameters
@@ -579,8 +577,8 @@ def monitor(model: str, reference: Any = None, *, name: str | None = None,
         the model itself is loaded (safe formats only) and run on the reference.
     keep_rows : bool, optional
         Also store each window's raw rows as a Parquet artifact (default False).
-    client : Client, optional
-        Default: the fluent API's client.
+    client : Client
+        The store the monitor lives in (``mlops.monitor`` passes the fluent API's client).
     launcher : callable, optional
         How alert-triggered pipelines start (default: a detached process).
 
@@ -598,15 +596,11 @@ def monitor(model: str, reference: Any = None, *, name: str | None = None,
     from jupyter_mlops.config import current_user
     from jupyter_mlops.store.catalog import check_label
 
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
     ref, model_name, _alias, _version = canonical_ref(model)
     name = check_label(name or ref, "monitor name")
     if task is not None and task not in TASKS:
         raise InvalidInputError(f"task must be 'classification' or 'regression'; got {task!r}.")
-    store = MonitoringStore(client.store.url)
+    store = client.stores.monitoring
     try:
         existing = store.get_monitor(name)
     except NotFoundError:
@@ -656,21 +650,13 @@ def monitor(model: str, reference: Any = None, *, name: str | None = None,
     return Monitor(client, info, profile, launcher)
 
 
-def get_monitor(name: str, client=None, launcher=None) -> Monitor:
+def get_monitor(name: str, client, launcher=None) -> Monitor:
     """Reopen an existing monitor by name."""
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
-    info = MonitoringStore(client.store.url).get_monitor(name)
+    info = client.stores.monitoring.get_monitor(name)
     profile = ReferenceProfile.from_bytes(client.store.blobs.get_bytes(info.profile_digest))
     return Monitor(client, info, profile, launcher)
 
 
-def list_monitors(client=None) -> list[MonitorInfo]:
+def list_monitors(client) -> list[MonitorInfo]:
     """Every monitor in the store."""
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
-    return MonitoringStore(client.store.url).list_monitors()
+    return client.stores.monitoring.list_monitors()

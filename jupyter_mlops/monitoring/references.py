@@ -106,9 +106,7 @@ def _baseline_key(client, model_ref: str, reference_predictions: Any) -> str | N
         return "given:" + hash_bytes(arr.astype(str).tobytes() if arr.dtype == object
                                      else arr.tobytes())
     try:
-        from jupyter_mlops.registry.api import registry_for
-
-        version = registry_for(client).resolve(f"models:/{model_ref}")
+        version = client.registry.resolve(f"models:/{model_ref}")
     except MlopsError:
         return None
     return f"model:{version.digest}"
@@ -116,10 +114,8 @@ def _baseline_key(client, model_ref: str, reference_predictions: Any) -> str | N
 
 def _predict(client, model_ref: str, features):
     """The model's outputs on the reference (None when it cannot be loaded safely)."""
-    from jupyter_mlops.registry.api import registry_for
-
     try:
-        model = registry_for(client).load_model(f"models:/{model_ref}")
+        model = client.registry.load_model(f"models:/{model_ref}")
         return np.asarray(model.predict(features))
     except Exception as exc:  # no baseline is better than no monitor
         log.info("no prediction baseline for %s: %s", model_ref, exc)

@@ -1,19 +1,17 @@
-"""Reading pipeline runs back (what ``jupyter mlops pipeline list|show`` and the UI show)."""
+"""Reading pipeline runs back (what ``jupyter mlops pipeline list|show`` and the UI show).
+
+``client`` is required: the caller says which store to read (the fluent API passes its
+default client; ``client.pipelines`` passes itself).
+"""
 
 from __future__ import annotations
 
 
 def _pstore(client):
-    from jupyter_mlops.store.pipelines import PipelineStore
-
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
-    return PipelineStore(client.store.url)
+    return client.stores.pipelines
 
 
-def get_pipeline_run(pipeline_run_id: str, client=None):
+def get_pipeline_run(pipeline_run_id: str, client):
     """One pipeline run with its steps (a unique id prefix is enough).
 
     Raises
@@ -24,17 +22,17 @@ def get_pipeline_run(pipeline_run_id: str, client=None):
     return _pstore(client).get_pipeline_run(pipeline_run_id)
 
 
-def list_pipeline_runs(pipeline: str | None = None, limit: int = 50, client=None):
+def list_pipeline_runs(pipeline: str | None = None, limit: int = 50, *, client):
     """Newest pipeline runs first (without step details), optionally of one pipeline."""
     return _pstore(client).list_pipeline_runs(pipeline, limit)
 
 
-def list_pipelines(client=None):
+def list_pipelines(client):
     """Every pipeline that has run here, by name (its stored spec is the latest run's)."""
     return _pstore(client).list_pipelines()
 
 
-def get_pipeline(name: str | int, client=None):
+def get_pipeline(name: str | int, client):
     """One pipeline by name or id.
 
     Raises

@@ -60,7 +60,7 @@ class ReproduceReport:
 
 def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 1e-9,
               check_inputs: bool = True, cwd: str | None = None, kernel: str | None = None,
-              timeout: float | None = None, client=None) -> ReproduceReport:
+              timeout: float | None = None, client) -> ReproduceReport:
     """Re-execute run ``run_id`` from its notebook snapshot and compare its metrics.
 
     Parameters
@@ -77,6 +77,8 @@ def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 1e-9,
         Kernel name (default: the snapshot's kernelspec, else ``python3``).
     timeout : float, optional
         Wall-clock limit for the re-execution.
+    client : Client
+        The store the run is in (``mlops.reproduce`` passes the fluent API's client).
 
     Returns
     -------
@@ -87,10 +89,6 @@ def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 1e-9,
     NotFoundError
         No such run, or it has no notebook snapshot to re-execute.
     """
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
     run_id = _resolve(client, run_id)
     detail = client.get_run(run_id)
     changed = _changed_inputs(client, detail) if check_inputs else []
@@ -218,18 +216,8 @@ def _check(hashes, name: str, path: Path, digest: str) -> list[dict]:
 
 def _artifact_inputs(client, detail):
     """Upstream pipeline outputs the run read: (label, path on disk, recorded digest)."""
-    from sqlalchemy import select
-
-    from jupyter_mlops.store.engine import read_connection
-    from jupyter_mlops.store.orm import LineageEdge
-    from jupyter_mlops.store.pipelines import PipelineStore
-
-    e = LineageEdge
-    with read_connection(client.store.url) as conn:
-        ids = conn.execute(select(e.src_id).where(
-            e.dst_type == "run", e.dst_id == detail.id, e.src_type == "artifact",
-            e.relation == "input")).scalars().all()
-    pstore = PipelineStore(client.store.url)
+    ids = client.store.lineage.sources_of(f"run:{detail.id}", "artifact", "input")
+    pstore = client.stores.pipelines
     seen = set()
     for aid in ids:
         art = client.store.catalog.get_artifact_by_id(int(aid))

@@ -35,7 +35,7 @@ FINAL_OK = ("SUCCEEDED", "CACHED")
 def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] | None = None,
                  *, workers: int | None = None, executor: str | Executor | None = None,
                  force: bool = False, force_steps: Iterable[str] = (),
-                 experiment: str | None = None, client=None,
+                 experiment: str | None = None, client,
                  progress: bool | str | Progress = "auto", trigger: str = "manual",
                  schedule_id: int | None = None, schedule_slot: float | None = None,
                  pipeline_run_id: str | None = None, raise_on_failure: bool = False,
@@ -60,8 +60,8 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
         Run these steps even when the cache has a match.
     experiment : str, optional
         Experiment of the runs (default: the pipeline's ``experiment`` or its name).
-    client : Client, optional
-        Store to record in (default: the fluent API's client).
+    client : Client
+        Store to record in (``mlops.run_pipeline`` passes the fluent API's client).
     progress : bool, str or Progress
         ``"auto"``: a widget in a notebook, a bar on a terminal, log lines otherwise.
     trigger, schedule_id, schedule_slot, pipeline_run_id
@@ -86,12 +86,6 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
     StepExecutionError
         Only with ``raise_on_failure``: names the first failed step and its cell.
     """
-    from jupyter_mlops.store.pipelines import PipelineStore
-
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
     spec = pipeline if isinstance(pipeline, Pipeline) else Pipeline.load(pipeline)
     raw_spec = spec
     spec = spec.with_parameters(parameters).validate()
@@ -99,7 +93,7 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
     force_steps = set(force_steps)
     for name in force_steps:
         spec.step(name)  # NotFoundError for a typo
-    pstore = PipelineStore(client.store.url)
+    pstore = client.stores.pipelines
     pipe = pstore.save_pipeline(spec.name, raw_spec.to_dict(), raw_spec.digest(), spec.path)
     owned = not isinstance(executor, Executor)
     ex = make_executor(executor, workers, warm_kernels)

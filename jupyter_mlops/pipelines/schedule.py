@@ -18,19 +18,14 @@ from jupyter_mlops.pipelines.cron import CronExpression
 
 
 def _pstore(client):
-    from jupyter_mlops.store.pipelines import PipelineStore
-
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
-    return PipelineStore(client.store.url)
+    # client is required: the caller names the store (the fluent API passes its default).
+    return client.stores.pipelines
 
 
 def add_schedule(pipeline: str | Path, cron: str, *, timezone: str = "UTC",
                  parameters: dict[str, Any] | None = None, name: str | None = None,
                  catchup: str = "latest", max_catchup_age: float | None = None,
-                 allow_overlap: bool = False, client=None):
+                 allow_overlap: bool = False, client):
     """Schedule a pipeline file.
 
     Parameters
@@ -80,22 +75,22 @@ def add_schedule(pipeline: str | Path, cron: str, *, timezone: str = "UTC",
         max_catchup_age=max_catchup_age, allow_overlap=allow_overlap)
 
 
-def list_schedules(client=None):
+def list_schedules(client):
     """Every schedule, by name."""
     return _pstore(client).list_schedules()
 
 
-def get_schedule(name: str | int, client=None):
+def get_schedule(name: str | int, client):
     return _pstore(client).get_schedule(name)
 
 
-def pause_schedule(name: str | int, client=None, *, user: str | None = None):
+def pause_schedule(name: str | int, client, *, user: str | None = None):
     """Stop firing ``name`` until it is resumed (``user``, default the current one, is
     recorded in the audit log)."""
     return _pstore(client).set_paused(name, True, user or current_user())
 
 
-def resume_schedule(name: str | int, client=None, *, user: str | None = None):
+def resume_schedule(name: str | int, client, *, user: str | None = None):
     """Fire ``name`` again from its next slot after now (paused slots never fire)."""
     store = _pstore(client)
     sched = store.get_schedule(name)
@@ -107,7 +102,7 @@ def resume_schedule(name: str | int, client=None, *, user: str | None = None):
 STARTING_GRACE_SECONDS = 120.0
 
 
-def run_schedule_now(name: str | int, client=None, *, user: str | None = None, launcher=None):
+def run_schedule_now(name: str | int, client, *, user: str | None = None, launcher=None):
     """Fire ``name`` once now, outside its cron slots ("Run now" in the panel).
 
     The fire is recorded in the schedule's history (slot = now, ``fired_by`` names the user)
@@ -139,10 +134,6 @@ def run_schedule_now(name: str | int, client=None, *, user: str | None = None, l
     """
     from jupyter_mlops.pipelines.scheduler import SubprocessLauncher
 
-    if client is None:
-        from jupyter_mlops.fluent import get_client
-
-        client = get_client()
     store = _pstore(client)
     sched = store.get_schedule(name)
     now = time.time()
@@ -166,12 +157,12 @@ def run_schedule_now(name: str | int, client=None, *, user: str | None = None, l
     return fire
 
 
-def remove_schedule(name: str | int, client=None) -> None:
+def remove_schedule(name: str | int, client) -> None:
     """Delete the schedule and its fire history (pipeline runs it started are kept)."""
     _pstore(client).remove_schedule(name, current_user())
 
 
-def schedule_history(name: str | int, limit: int = 50, client=None):
+def schedule_history(name: str | int, limit: int = 50, *, client):
     """The newest ``limit`` slots of ``name``: FIRED / SKIPPED / FAILED, with run status."""
     store = _pstore(client)
     return store.list_fires(store.get_schedule(name).id, limit)

@@ -62,16 +62,10 @@ class Scheduler:
         Returns the current epoch time (tests pass a fixed clock).
     """
 
-    def __init__(self, client=None, poll_interval: float = 1.0, launcher: Launcher | None = None,
+    def __init__(self, client, poll_interval: float = 1.0, launcher: Launcher | None = None,
                  on_time_grace: float = 60.0, clock: Callable[[], float] = time.time):
-        from jupyter_mlops.store.pipelines import PipelineStore
-
-        if client is None:
-            from jupyter_mlops.fluent import get_client
-
-            client = get_client()
         self.client = client
-        self.store = PipelineStore(client.store.url)
+        self.store = client.stores.pipelines
         self.poll_interval = poll_interval
         self.launcher = launcher or SubprocessLauncher(client)
         self.on_time_grace = on_time_grace

@@ -26,7 +26,7 @@ from jupyter_mlops.registry.flavors import (
 )
 from jupyter_mlops.registry.loaded import LoadedModel
 from jupyter_mlops.registry.signature import example_to_json, infer_signature, to_signature
-from jupyter_mlops.store.registry import RegistryStore, check_alias, check_model_name
+from jupyter_mlops.store.registry import check_alias, check_model_name
 from jupyter_mlops.store.registry_records import (
     AliasRecord,
     AuditRecord,
@@ -39,11 +39,6 @@ from jupyter_mlops.validation import ascii_digits, check_int64, parse_int
 
 _MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))?")
 _RUNS_URI = re.compile(r"runs:/(?P<run>[0-9a-f]{32})/(?P<artifact>.+)")
-
-
-def registry_for(client: Any) -> "RegistryClient":
-    """``client.registry``: the Client's own, built once with its reproduce check."""
-    return client.registry
 
 
 def parse_model_ref(ref: str) -> tuple[str, str | None, int | None]:
@@ -92,7 +87,7 @@ class RegistryClient:
 
     def __init__(self, client: Any, *, reproduce_check: gates.ReproduceCheck | None = None):
         self.client = client
-        self.store = RegistryStore(client.store.url)
+        self.store = client.stores.registry  # the Client's own, built once
         self.reproduce_check = reproduce_check
 
     # ================================================================== registering

@@ -1,6 +1,6 @@
 """``%mlops model|models|load``: registry subcommands for the ``%mlops`` magic.
 
-Parse, call :mod:`jupyter_mlops.registry.fluent`, render. ``notebook/magics.py`` adds the
+Parse, call :mod:`jupyter_mlops.fluent`, render. ``notebook/magics.py`` adds the
 parsers with :func:`add_parsers` and sends these commands to :func:`handle`; errors from the
 registry (:class:`MlopsError`) are turned into one-line ``UsageError`` there.
 """
@@ -60,7 +60,7 @@ def _variable(shell: Any, name: str, what: str) -> Any:
 
 
 def _model(args: argparse.Namespace, shell: Any) -> None:
-    from jupyter_mlops.registry import fluent as registry
+    from jupyter_mlops.lifecycle import fluent as registry  # the default client, lazily
 
     model = _variable(shell, args.var, "the model")
     example = _variable(shell, args.input_example, "--input-example") \
@@ -83,7 +83,7 @@ def _models(args: argparse.Namespace, shell: Any) -> None:
     import pandas as pd
     from IPython.display import display
 
-    from jupyter_mlops.registry import fluent as registry
+    from jupyter_mlops.lifecycle import fluent as registry  # the default client, lazily
 
     reg = registry.registry()
     if args.name:
@@ -109,7 +109,7 @@ def _models(args: argparse.Namespace, shell: Any) -> None:
 
 
 def _load(args: argparse.Namespace, shell: Any) -> None:
-    from jupyter_mlops.registry import fluent as registry
+    from jupyter_mlops.lifecycle import fluent as registry  # the default client, lazily
 
     if not args.var.isidentifier():
         raise UsageError(f"{args.var!r} is not a valid variable name.")

@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from traitlets import Bool, Enum, Float, Int, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_mlops.server.workers import DaemonThreadExecutor
+
+if TYPE_CHECKING:
+    from jupyter_mlops.client import Client
 
 T = TypeVar("T")
 
@@ -243,7 +246,7 @@ class MlopsExtension(LoggingConfigurable):
         if client is not None:
             self._close_client(client)
 
-    def _close_client(self, client: Any) -> None:
+    def _close_client(self, client: Client) -> None:
         """The last flush, on a daemon thread so that a hung store cannot hold the stop."""
         failure: list[BaseException] = []
 

@@ -7,7 +7,7 @@ client), like the magics and the CLI do.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -30,6 +30,9 @@ from jupyter_mlops.server.schemas import (
 )
 from jupyter_mlops.tracking.notebook_diff import diff_runs
 
+if TYPE_CHECKING:
+    from jupyter_mlops.client import Client
+
 API_ROOT = "mlops/api/v1"
 _RUN = r"(?P<run_id>[^/]+)"
 
@@ -38,7 +41,7 @@ class HealthHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        def probe(client: Any) -> dict[str, Any]:
+        def probe(client: Client) -> dict[str, Any]:
             client.count_runs()
             loc = client.location  # which store, and why: the panel shows it
             return {"tracking_uri": redact_url(client.tracking_uri), "source": loc.source,
@@ -70,7 +73,7 @@ class RunsHandler(MlopsHandler):
             offset=self.int_arg("offset", 0, 0, 2**62),
         )
 
-        def page(client: Any) -> tuple[list[Any], int]:
+        def page(client: Client) -> tuple[list[Any], int]:
             runs = client.search_runs(
                 filter=query.filter, experiment=query.experiment,
                 order_by=query.order_by or None, max_results=query.limit, offset=query.offset,
@@ -93,7 +96,7 @@ class RunHandler(MlopsHandler):
     async def patch(self, run_id: str) -> None:
         change = RunPatch.from_json(self.json_body())
 
-        def update(client: Any) -> Any:
+        def update(client: Client) -> Any:
             run_id_ = client.get_run(run_id).run.id  # 404 before any write; a prefix → full id
             if change.name is not None:
                 client.rename_run(run_id_, change.name)
@@ -182,6 +185,6 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
 
 
 def _version() -> str:
-    from jupyter_mlops import __version__
+    from jupyter_mlops._version import __version__
 
     return __version__

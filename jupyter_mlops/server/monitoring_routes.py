@@ -9,7 +9,7 @@ a sandboxing Content-Security-Policy and as an attachment unless ``?inline=1``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -27,16 +27,17 @@ from jupyter_mlops.server.monitoring_schemas import (
 )
 from jupyter_mlops.server.schemas import attachment_header
 
+if TYPE_CHECKING:
+    from jupyter_mlops.client import Client
+
 _MONITOR = r"(?P<monitor>[^/]+)"
 MAX_WINDOWS = 10_000
 MAX_ALERTS = 1000
 MAX_REPORT_WINDOWS = 500
 
 
-def _store(client: Any):
-    from jupyter_mlops.store.monitoring import MonitoringStore
-
-    return MonitoringStore(client.store.url)
+def _store(client: Client):
+    return client.stores.monitoring  # the Client's own, built once
 
 
 def _latest(store: Any, monitor_id: int):
@@ -55,7 +56,7 @@ class MonitorsHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        def load(client: Any) -> list[dict[str, Any]]:
+        def load(client: Client) -> list[dict[str, Any]]:
             store = _store(client)
             out = []
             for info in store.list_monitors():
@@ -74,7 +75,7 @@ class MonitorHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self, monitor: str) -> None:
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             from jupyter_mlops.monitoring.profile import ReferenceProfile
 
             store = _store(client)
@@ -97,7 +98,7 @@ class MonitorWindowsHandler(MlopsHandler):
     async def get(self, monitor: str) -> None:
         limit = self.int_arg("limit", 100, 1, MAX_WINDOWS)
 
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             store = _store(client)
             info = store.get_monitor(monitor)
             windows = store.list_windows(info.id, limit)
@@ -115,7 +116,7 @@ class MonitorAlertsHandler(MlopsHandler):
     async def get(self, monitor: str) -> None:
         limit = self.int_arg("limit", 100, 1, MAX_ALERTS)
 
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             store = _store(client)
             info = store.get_monitor(monitor)
             alerts = store.list_alerts(info.id, limit)
@@ -145,7 +146,7 @@ class MonitorReportHandler(MlopsHandler):
         if inline not in (None, "0", "1", "true", "false"):
             raise InvalidInputError("Query parameter 'inline' must be 1 or 0.")
 
-        def render(client: Any) -> tuple[str, str]:
+        def render(client: Client) -> tuple[str, str]:
             from jupyter_mlops.monitoring.monitor import get_monitor
 
             mon = get_monitor(monitor, client=client)

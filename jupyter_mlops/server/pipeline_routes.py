@@ -9,7 +9,7 @@ on the event loop.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -24,6 +24,9 @@ from jupyter_mlops.server.pipeline_schemas import (
 )
 from jupyter_mlops.server.schemas import check_name_or_number
 
+if TYPE_CHECKING:
+    from jupyter_mlops.client import Client
+
 _PIPELINE = r"(?P<pipeline>[^/]+)"
 _PIPELINE_RUN = r"(?P<pipeline_run_id>[^/]+)"
 _SCHEDULE = r"(?P<schedule>[^/]+)"
@@ -35,7 +38,7 @@ class PipelinesHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        def load(client: Any) -> list[dict[str, Any]]:
+        def load(client: Client) -> list[dict[str, Any]]:
             from jupyter_mlops.pipelines import api
 
             out = []
@@ -55,7 +58,7 @@ class PipelineRunsHandler(MlopsHandler):
     async def get(self, pipeline: str) -> None:
         limit = self.int_arg("limit", 50, 1, 1000)
 
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             from jupyter_mlops.pipelines import api
 
             p = api.get_pipeline(pipeline, client=client)  # 404 for an unknown pipeline
@@ -71,7 +74,7 @@ class PipelineRunHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self, pipeline_run_id: str) -> None:
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             from jupyter_mlops.pipelines import api
 
             run = api.get_pipeline_run(pipeline_run_id, client=client)
@@ -87,7 +90,7 @@ class SchedulesHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self) -> None:
-        def load(client: Any) -> list[dict[str, Any]]:
+        def load(client: Client) -> list[dict[str, Any]]:
             from jupyter_mlops.pipelines import schedule
 
             out = []
@@ -108,7 +111,7 @@ class ScheduleHistoryHandler(MlopsHandler):
         schedule = check_name_or_number(schedule, "schedule")
         limit = self.int_arg("limit", 50, 1, 1000)
 
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             from jupyter_mlops.pipelines import schedule as sched_api
 
             s = sched_api.get_schedule(schedule, client=client)
@@ -121,7 +124,7 @@ class ScheduleHistoryHandler(MlopsHandler):
 class _ScheduleActionHandler(MlopsHandler):
     action = ""
 
-    def act(self, client: Any, schedule: str, user: str) -> dict[str, Any]:
+    def act(self, client: Client, schedule: str, user: str) -> dict[str, Any]:
         raise NotImplementedError
 
     @web.authenticated
@@ -139,7 +142,7 @@ class PauseScheduleHandler(_ScheduleActionHandler):
 
     action = "pause"
 
-    def act(self, client: Any, schedule: str, user: str) -> dict[str, Any]:
+    def act(self, client: Client, schedule: str, user: str) -> dict[str, Any]:
         from jupyter_mlops.pipelines.schedule import pause_schedule
 
         return schedule_json(pause_schedule(schedule, client, user=user))
@@ -150,7 +153,7 @@ class ResumeScheduleHandler(_ScheduleActionHandler):
 
     action = "resume"
 
-    def act(self, client: Any, schedule: str, user: str) -> dict[str, Any]:
+    def act(self, client: Client, schedule: str, user: str) -> dict[str, Any]:
         from jupyter_mlops.pipelines.schedule import resume_schedule
 
         return schedule_json(resume_schedule(schedule, client, user=user))
@@ -161,7 +164,7 @@ class RunScheduleNowHandler(_ScheduleActionHandler):
 
     action = "run"
 
-    def act(self, client: Any, schedule: str, user: str) -> dict[str, Any]:
+    def act(self, client: Client, schedule: str, user: str) -> dict[str, Any]:
         from jupyter_mlops.pipelines.schedule import get_schedule, run_schedule_now
 
         fire = run_schedule_now(schedule, client, user=user)

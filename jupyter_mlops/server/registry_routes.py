@@ -1,6 +1,6 @@
 """Model-registry routes: models, versions, audit log, model cards, promotion requests.
 
-Each verb parses, calls :func:`jupyter_mlops.registry.api.registry_for` off the event loop and
+Each verb parses, calls the Client's ``client.registry`` off the event loop and
 renders. The acting user is the request's (``MlopsHandler.acting_user``): roles and the
 audit log apply to the Jupyter user, and a refusal is the registry's own
 ``PermissionDeniedError`` → 403 with its message (nothing changed).
@@ -8,7 +8,7 @@ audit log apply to the Jupyter user, and a refusal is the registry's own
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from tornado import web
@@ -26,15 +26,16 @@ from jupyter_mlops.server.registry_schemas import (
     version_detail_json,
 )
 
+if TYPE_CHECKING:
+    from jupyter_mlops.client import Client
+
 _MODEL = r"(?P<model>[^/]+)"
 _VERSION = r"(?P<version>[^/]+)"
 _REQUEST = r"(?P<request_id>[^/]+)"
 
 
-def _registry(client: Any):
-    from jupyter_mlops.registry.api import registry_for
-
-    return registry_for(client)
+def _registry(client: Client):
+    return client.registry
 
 
 class IdentityHandler(MlopsHandler):
@@ -45,7 +46,7 @@ class IdentityHandler(MlopsHandler):
     async def get(self) -> None:
         user, source = self.acting_identity
 
-        def who(client: Any) -> tuple[list[Any], list[str]]:
+        def who(client: Client) -> tuple[list[Any], list[str]]:
             reg = _registry(client)
             return reg.list_roles(user), reg.allowed_actions(user)
 
@@ -67,7 +68,7 @@ class ModelHandler(MlopsHandler):
     @web.authenticated
     @authorized
     async def get(self, model: str) -> None:
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             reg = _registry(client)
             return model_detail_json(reg.get_model(model), reg.list_versions(model),
                                      reg.list_promotions(model))
@@ -83,7 +84,7 @@ class ModelVersionHandler(MlopsHandler):
     async def get(self, model: str, version: str) -> None:
         depth = self.int_arg("depth", 3, 1, 20)
 
-        def load(client: Any) -> dict[str, Any]:
+        def load(client: Client) -> dict[str, Any]:
             from jupyter_mlops.registry.signature import Signature
 
             reg = _registry(client)
@@ -121,7 +122,7 @@ class ModelAuditHandler(MlopsHandler):
     async def get(self, model: str) -> None:
         limit = self.int_arg("limit", 200, 1, 10_000)
 
-        def load(client: Any) -> list[Any]:
+        def load(client: Client) -> list[Any]:
             reg = _registry(client)
             reg.get_model(model)  # 404 for an unknown model rather than an empty log
             return reg.audit_log(model, limit=limit)
@@ -138,7 +139,7 @@ class PromotionsHandler(MlopsHandler):
     async def get(self, model: str) -> None:
         status = self.str_arg("status")
 
-        def load(client: Any) -> list[Any]:
+        def load(client: Client) -> list[Any]:
             reg = _registry(client)
             reg.get_model(model)
             return reg.list_promotions(model, status)
@@ -166,7 +167,7 @@ class _DecisionHandler(MlopsHandler):
         body = DecisionBody.from_json(self.json_body())
         user = self.acting_user
 
-        def decide(client: Any) -> Any:
+        def decide(client: Client) -> Any:
             reg = _registry(client)
             act = reg.approve if self.approve else reg.reject
             return act(rid, reason=body.reason, user=user)

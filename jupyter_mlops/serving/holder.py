@@ -145,11 +145,9 @@ class ModelHolder:
 
     def __init__(self, client, ref: str, *, trusted: bool = False, poll_interval: float = 2.0,
                  on_switch=None):
-        from jupyter_mlops.registry.api import registry_for
-
         self.client = client
         self.ref = ref if ref.startswith("models:/") else f"models:/{ref}"
-        self.registry = registry_for(client)
+        self.registry = client.registry
         self.trusted = trusted
         self.poll_interval = poll_interval
         self.on_switch = on_switch

@@ -43,6 +43,15 @@ class LineageStore(AbstractLineageStore):
             conn.execute(stmt.on_conflict_do_nothing(
                 index_elements=["src_type", "src_id", "dst_type", "dst_id", "relation"]))
 
+    def sources_of(self, node: str, src_type: str, relation: str) -> list[str]:
+        """Ids of the ``src_type`` nodes with a ``relation`` edge into ``node`` (one hop)."""
+        dst_type, dst_id = parse_node(node)
+        e = LineageEdge
+        with read_connection(self.url) as conn:
+            return list(conn.execute(select(e.src_id).where(
+                e.dst_type == dst_type, e.dst_id == dst_id, e.src_type == src_type,
+                e.relation == relation)).scalars())
+
     def graph(self, node: str, depth: int = 10) -> LineageGraph:
         """Everything upstream and downstream of ``node`` within ``depth`` hops."""
         root = ":".join(parse_node(node))

@@ -41,9 +41,7 @@ def model(reference):
 @pytest.fixture
 def registered(client, model, reference):
     """``clf`` version 1 with alias ``champion``."""
-    from jupyter_mlops.registry.api import registry_for
-
-    reg = registry_for(client)
+    reg = client.registry
     v = reg.register_model(model, "clf", input_example=reference[FEATURES].head())
     reg.set_alias("clf", "champion", v.version)
     return v

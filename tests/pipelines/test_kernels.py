@@ -85,7 +85,7 @@ steps:
 """)
     ex = LocalExecutor(1)
     try:
-        run = run_pipeline(spec, executor=ex, progress=False)
+        run = run_pipeline(spec, executor=ex, progress=False, client=pclient)
         assert ex.kernels is not None and ex.kernels.used >= 2  # b, c, d: started ahead
         assert _kernels(tag) == []  # no spare outlives the run, even with the executor open
     finally:
@@ -130,7 +130,7 @@ steps:
 """)
     ex = LocalExecutor(2)
     try:
-        run = run_pipeline(spec, executor=ex, progress=False)
+        run = run_pipeline(spec, executor=ex, progress=False, client=pclient)
         assert ex.kernels.used >= 3
     finally:
         ex.shutdown()
@@ -161,7 +161,7 @@ steps:
 """)
     ex = LocalExecutor(2)
     try:
-        run = run_pipeline(spec, executor=ex, progress=False)
+        run = run_pipeline(spec, executor=ex, progress=False, client=pclient)
         assert ex.kernels.started >= 1  # spares were started for the dependants…
         assert _kernels(tag) == []  # …and killed once they were skipped
     finally:
@@ -188,7 +188,7 @@ steps:
     ex = LocalExecutor(1)
     try:
         t = time.time()
-        run = run_pipeline(spec, executor=ex, progress=False)
+        run = run_pipeline(spec, executor=ex, progress=False, client=pclient)
         assert time.time() - t < 30
         assert ex.kernels.used == 1
     finally:
@@ -225,7 +225,7 @@ steps:
   stuck: {notebook: stuck.ipynb, depends_on: [hooks]}
   stuck2: {notebook: stuck.ipynb, depends_on: [stuck]}
 """)
-    run = run_pipeline(spec, workers=1, progress=False)
+    run = run_pipeline(spec, workers=1, progress=False, client=pclient)
     assert run.status == "SUCCEEDED", run.error
     assert (project / "flushed").read_text() == "ok"
     for name in ("stuck", "stuck2"):
@@ -249,7 +249,7 @@ steps:
   b: {notebook: probe.ipynb, parameters: {tag: b}, depends_on: [a]}
 """)
     try:
-        run = run_pipeline(spec, executor=ex, progress=False)
+        run = run_pipeline(spec, executor=ex, progress=False, client=pclient)
     finally:
         ex.shutdown()
     assert run.status == "SUCCEEDED"
@@ -299,8 +299,9 @@ steps:
   two: {notebook: long.ipynb}
   three: {notebook: next.ipynb, depends_on: [one]}
 """)
-    script = ("import sys\nfrom jupyter_mlops.pipelines.runner import run_pipeline\n"
-              "try:\n    run_pipeline(sys.argv[1], workers=2, progress=False)\n"
+    script = ("import sys\nfrom jupyter_mlops.client import Client\n"
+              "from jupyter_mlops.pipelines.runner import run_pipeline\n"
+              "try:\n    run_pipeline(sys.argv[1], workers=2, progress=False, client=Client())\n"
               "except KeyboardInterrupt:\n    sys.exit(130)\n")
     proc = subprocess.Popen([sys.executable, "-c", script, str(spec)], cwd=project,
                             env=dict(os.environ), stderr=subprocess.PIPE)

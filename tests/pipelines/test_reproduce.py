@@ -24,10 +24,10 @@ name: fit
 steps:
   fit: {notebook: fit.ipynb, parameters: {scale: 2.5}, inputs: [data.csv]}
 """)
-    step = run_pipeline(spec, progress=False).step("fit")
+    step = run_pipeline(spec, progress=False, client=pclient).step("fit")
     assert pclient.get_run(step.run_id).metrics == {"mean": 5.0, "n": 3.0}
 
-    report = reproduce(step.run_id[:10])
+    report = reproduce(step.run_id[:10], client=pclient)
     assert report.status == "reproduced" and report.ok, report
     assert report.compared == 2 and report.differences == []
     new = pclient.get_run(report.new_run_id)
@@ -36,7 +36,7 @@ steps:
     assert pclient.get_run(step.run_id).tags["mlops.reproduced"] == "yes"
 
     (project / "data.csv").write_text("x\n1\n2\n30\n")
-    changed = reproduce(step.run_id)
+    changed = reproduce(step.run_id, client=pclient)
     assert changed.status == "inputs_changed" and not changed.ok
     assert [c["name"] for c in changed.changed_inputs] == ["data.csv"]
     assert "data.csv (content changed)" in changed.summary()
@@ -47,7 +47,7 @@ steps:
     ok, detail = pclient.registry.reproduce_check(step.run_id)
     assert ok is False and "data.csv" in detail
 
-    forced = reproduce(step.run_id, check_inputs=False)
+    forced = reproduce(step.run_id, check_inputs=False, client=pclient)
     assert forced.status == "differs"
     assert [d["metric"] for d in forced.differences] == ["mean"]
     assert forced.differences[0]["new"] == pytest.approx(27.5)

@@ -72,7 +72,7 @@ def _times(project, name):
 
 
 def test_dag_order_parallelism_records_and_cache(pclient, project, dag):
-    run = run_pipeline(dag, workers=2, progress=False)
+    run = run_pipeline(dag, workers=2, progress=False, client=pclient)
     assert run.status == "SUCCEEDED", run
     assert [s.status for s in run.steps] == ["SUCCEEDED"] * 4
     steps = {s.step: s for s in run.steps}
@@ -107,7 +107,7 @@ def test_dag_order_parallelism_records_and_cache(pclient, project, dag):
     warmed = []
     with pytest.MonkeyPatch.context() as patch:  # the cache is checked before any warm-up
         patch.setattr(LocalExecutor, "warm_up", lambda self: warmed.append(self))
-        again = run_pipeline(dag, workers=2, progress=False)
+        again = run_pipeline(dag, workers=2, progress=False, client=pclient)
     assert [s.status for s in again.steps] == ["CACHED"] * 4
     assert warmed == []  # no worker started, papermill not imported for a fully cached run
     assert time.time() - t < 5
@@ -123,20 +123,22 @@ def test_dag_order_parallelism_records_and_cache(pclient, project, dag):
     nb.cells[1].outputs = [nbformat.v4.new_output("stream", text="old output\n")]
     nb.cells.insert(0, nbformat.v4.new_markdown_cell("Notes"))
     nbformat.write(nb, str(project / "branch.ipynb"))
-    assert {s.status for s in run_pipeline(dag, progress=False).steps} == {"CACHED"}
+    assert {s.status for s in run_pipeline(dag, progress=False, client=pclient).steps} == {"CACHED"}
 
     # A parameter change re-runs left and, as its output changed, join — not prep or right.
-    changed = run_pipeline(dag, {"k": "4"}, progress=False)
+    changed = run_pipeline(dag, {"k": "4"}, progress=False, client=pclient)
     assert {s.step: s.status for s in changed.steps} == {
         "prep": "CACHED", "left": "SUCCEEDED", "right": "CACHED", "join": "SUCCEEDED"}
     assert (project / "out/total.txt").read_text() == "21.0"
 
     # Changing an input file invalidates prep; --force-step reruns a cached step.
     (project / "raw.txt").write_text("a b c d")
-    changed = run_pipeline(dag, {"k": "4"}, progress=False, force_steps=["prep"])
+    changed = run_pipeline(dag, {"k": "4"}, progress=False, force_steps=["prep"],
+                           client=pclient)
     assert changed.step("prep").status == "SUCCEEDED"
     assert (project / "out/total.txt").read_text() == "28.0"
-    forced = run_pipeline(dag, {"k": "4"}, progress=False, force_steps=["join"])
+    forced = run_pipeline(dag, {"k": "4"}, progress=False, force_steps=["join"],
+                          client=pclient)
     assert {s.step: s.status for s in forced.steps}["join"] == "SUCCEEDED"
     assert {s.step: s.status for s in forced.steps}["left"] == "CACHED"
 
@@ -161,7 +163,7 @@ steps:
   bad: {notebook: bad.ipynb, retries: 1}
   after: {notebook: after.ipynb, depends_on: [bad]}
 """)
-    run = run_pipeline(spec, workers=2, progress=False)
+    run = run_pipeline(spec, workers=2, progress=False, client=pclient)
     assert run.status == "FAILED"
     steps = {s.step: s for s in run.steps}
     assert steps["flaky"].status == "SUCCEEDED" and steps["flaky"].attempts == 2
@@ -190,7 +192,7 @@ def test_timeout_kills_the_kernel(pclient, project):
                       "name: hang\nsteps:\n  hang: {notebook: hang.ipynb, timeout: 3}\n")
     t = time.time()
     with pytest.raises(StepExecutionError) as err:
-        run_pipeline(spec, progress=False, raise_on_failure=True)
+        run_pipeline(spec, progress=False, raise_on_failure=True, client=pclient)
     assert time.time() - t < 30
     assert err.value.step == "hang" and "timed out" in str(err.value)
     run = PipelineStore(pclient.store.url).list_pipeline_runs("hang")[0]
@@ -219,8 +221,9 @@ steps:
   prep: {notebook: prep.ipynb, parameters: {k: 3}, inputs: [raw.txt], outputs: [sum.txt]}
   use: {notebook: use.ipynb, depends_on: [prep], inputs: [sum.txt]}
 """)
-    local = run_pipeline(spec, progress=False, force=True)
-    dask = run_pipeline(spec, progress=False, force=True, executor="dask", workers=2)
+    local = run_pipeline(spec, progress=False, force=True, client=pclient)
+    dask = run_pipeline(spec, progress=False, force=True, executor="dask", workers=2,
+                        client=pclient)
     assert dask.executor == "dask:local:2" and local.executor.startswith("local:")
     for a, b in zip(local.steps, dask.steps):
         assert (a.step, a.status, a.outputs) == (b.step, b.status, b.outputs)

@@ -109,24 +109,26 @@ steps:
 
 
 def test_add_list_pause_resume_remove(pclient, pipeline_file):
-    s = add_schedule(pipeline_file, "0 * * * *", timezone="Europe/Berlin", parameters={"n": 2})
+    s = add_schedule(pipeline_file, "0 * * * *", timezone="Europe/Berlin", parameters={"n": 2},
+                     client=pclient)
     assert s.name == "hello" and s.next_fire_at > time.time()
     with pytest.raises(AlreadyExistsError):
-        add_schedule(pipeline_file, "0 * * * *")
+        add_schedule(pipeline_file, "0 * * * *", client=pclient)
     with pytest.raises(InvalidInputError, match="parameter 'n'"):
-        add_schedule(pipeline_file, "0 * * * *", parameters={"n": "x"}, name="other")
+        add_schedule(pipeline_file, "0 * * * *", parameters={"n": "x"}, name="other",
+                     client=pclient)
     with pytest.raises(InvalidInputError):
-        add_schedule(pipeline_file, "0 25 * * *", name="other")
-    assert [x.name for x in list_schedules()] == ["hello"]
+        add_schedule(pipeline_file, "0 25 * * *", name="other", client=pclient)
+    assert [x.name for x in list_schedules(client=pclient)] == ["hello"]
     launched = Recorder()
-    paused = pause_schedule("hello")
+    paused = pause_schedule("hello", client=pclient)
     later = paused.next_fire_at + 7200  # two slots pass while paused
     Scheduler(pclient, launcher=launched, clock=lambda: later).tick()
-    assert not launched.calls and schedule_history("hello") == []
-    resumed = resume_schedule("hello")
+    assert not launched.calls and schedule_history("hello", client=pclient) == []
+    resumed = resume_schedule("hello", client=pclient)
     assert not resumed.paused and resumed.next_fire_at > time.time()  # paused slots dropped
-    remove_schedule("hello")
-    assert list_schedules() == []
+    remove_schedule("hello", client=pclient)
+    assert list_schedules(client=pclient) == []
 
 
 @pytest.mark.slow  # two scheduler processes, 16.4 s measured (load 10)
@@ -156,7 +158,8 @@ def test_two_scheduler_processes_fire_each_slot_exactly_once(pclient, project, t
 
 @pytest.mark.slow  # runs a pipeline in kernels, 25.1 s measured (load 10)
 def test_a_fired_slot_runs_the_pipeline(pclient, pipeline_file):
-    sched = add_schedule(pipeline_file, "* * * * * *", parameters={"n": 5}, name="now")
+    sched = add_schedule(pipeline_file, "* * * * * *", parameters={"n": 5}, name="now",
+                         client=pclient)
     fired = Scheduler(pclient).tick(now=sched.next_fire_at + 0.2)
     assert fired == [(sched.id, sched.next_fire_at)]
     store = PipelineStore(pclient.store.url)
@@ -176,7 +179,6 @@ def test_a_fired_slot_runs_the_pipeline(pclient, pipeline_file):
 def test_run_now_records_a_fire_audits_it_and_launches(client):
     from jupyter_mlops.errors import ConflictError
     from jupyter_mlops.pipelines.schedule import run_schedule_now
-    from jupyter_mlops.registry.api import registry_for
 
     sched = _schedule(client, name="s")
     launched = Recorder()
@@ -187,7 +189,7 @@ def test_run_now_records_a_fire_audits_it_and_launches(client):
     store = PipelineStore(client.store.url)
     assert [(f.slot, f.fired_by) for f in store.list_fires(sched.id)] == [
         (fire.slot, "run-now:ann")]
-    events = [(e.action, e.user, e.target_id) for e in registry_for(client).audit_log()
+    events = [(e.action, e.user, e.target_id) for e in client.registry.audit_log()
               if e.target_type == "schedule"]
     assert events[0] == ("schedule.run_now", "ann", str(sched.id))
     # Its run has not registered yet: a second "run now" would overlap, so it is refused.

@@ -41,7 +41,7 @@ steps:
                     "-q", "-m", "one"], cwd=project, check=True)
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, check=True,
                           capture_output=True, text=True).stdout.strip()
-    result = run_pipeline(spec, progress=False)
+    result = run_pipeline(spec, progress=False, client=pclient)
     train, bare = result.step("train"), result.step("bare")
 
     run = pclient.get_run(train.run_id)

@@ -109,7 +109,7 @@ def status_pipeline(project):
 @pytest.mark.kernel
 @pytest.mark.slow
 def test_every_way_a_step_ends(pclient, project, status_pipeline):
-    run = run_pipeline(status_pipeline, workers=2, progress=False)
+    run = run_pipeline(status_pipeline, workers=2, progress=False, client=pclient)
     steps = {s.step: s for s in run.steps}
     expected = {name: (status, words) for name, (_c, status, words) in CASES.items()}
     expected.update({
@@ -167,7 +167,7 @@ steps:
   c: {notebook: c.ipynb}
 """)
     with pytest.raises(InvalidInputError) as err:
-        run_pipeline(spec, progress=False)
+        run_pipeline(spec, progress=False, client=pclient)
     text = str(err.value)
     assert "2 problem(s)" in text and "step 'b': field 'kernel'" in text \
         and "step 'c': field 'kernel'" in text and "step 'a'" not in text

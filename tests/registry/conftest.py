@@ -27,9 +27,8 @@ def _in_tmp_path(monkeypatch, tmp_path):
 @pytest.fixture
 def reg(client):
     """The RegistryClient on the test store."""
-    from jupyter_mlops.registry.api import registry_for
 
-    return registry_for(client)
+    return client.registry
 
 
 @pytest.fixture(scope="session")

@@ -68,11 +68,10 @@ def test_the_gate_reads_the_clients_store_not_the_default(client, pipeline, tmp_
 def test_each_clients_registry_checks_on_its_own_store(client, pipeline, tmp_path,
                                                        default_elsewhere):
     from jupyter_mlops.client import Client
-    from jupyter_mlops.registry.api import registry_for
 
     other = Client(f"sqlite:///{tmp_path / 'other' / 'mlops.db'}", str(tmp_path / "other-art"))
     try:
-        assert registry_for(client) is client.registry is client.registry
+        assert client.registry is client.registry  # built once per Client
         assert other.registry is not client.registry
         # A run of X is unknown to the other store's check: it fails there, not in X.
         run = client.create_run(experiment="gate")

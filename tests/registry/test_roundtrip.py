@@ -9,7 +9,7 @@ import pytest
 
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
-from jupyter_mlops.registry import fluent as registry
+from jupyter_mlops import fluent as registry
 
 
 def test_round_trip_register_alias_load_predict(client, data, pipeline):

@@ -43,8 +43,6 @@ def populate(url: str, root: str) -> dict:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from jupyter_mlops.registry.api import registry_for
-
     c = _client(url, root)
     try:
         # The child is created first so its parent has a later key (the self-reference case).
@@ -64,7 +62,7 @@ def populate(url: str, root: str) -> dict:
         c.log_dataset(parent.id, data, name="train")
         X = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 0.9], [1.0, 0.1]])
         model = LogisticRegression().fit(X, [0, 1, 0, 1])
-        registry_for(c).register_model(model, "clf", run=parent.id)
+        c.registry.register_model(model, "clf", run=parent.id)
         for r in (parent, child, other):
             c.end_run(r.id)
         c.flush()

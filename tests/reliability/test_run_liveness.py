@@ -261,10 +261,8 @@ def test_gc_verify_passes_on_an_intact_store_and_keeps_dry_run(client, capsys):
 def test_a_missing_model_version_blob_is_named(client):
     from sklearn.tree import DecisionTreeClassifier
 
-    from jupyter_mlops.registry.api import registry_for
-
     model = DecisionTreeClassifier().fit([[0], [1]], [0, 1])
-    version = registry_for(client).register_model(model, "tiny")
+    version = client.registry.register_model(model, "tiny")
     _remove_blob(client, version.digest)
 
     report = client.gc()

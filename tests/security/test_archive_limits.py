@@ -327,9 +327,8 @@ CHILD = """
 import json, resource, sys
 import sklearn.tree, skops.io  # imported before the baseline: only the calls are measured
 from jupyter_mlops.client import Client
-from jupyter_mlops.registry.api import registry_for
 
-reg = registry_for(Client())
+reg = Client().registry
 uri = "runs:/" + sys.argv[1] + "/bomb.zip"
 calls = {
     "register sklearn-trees": lambda: reg.register_model(uri, "bomb"),
@@ -353,11 +352,9 @@ print(json.dumps({"grew_mb": (after - before) / 1024, "errors": errors}))
 @pytest.mark.slow
 def test_register_and_load_refuse_the_bomb_without_inflating_it(client, big_bomb,
                                                                 subprocess_env):
-    from jupyter_mlops.registry.api import registry_for
-
     run = client.create_run()
     (art,) = client.log_artifact(run.id, big_bomb, name="bomb.zip")
-    store = registry_for(client).store
+    store = client.registry.store
     for name, flavor in (("crafted-trees", "sklearn-trees"), ("crafted-skops", "skops")):
         # A store someone tampered with: the version row points at the bomb directly.
         store.create_version(name, digest=art.digest, size=art.size, flavor=flavor,

@@ -204,10 +204,8 @@ def registry_seed(mlops_store):
 @pytest.fixture
 def registry(mlops_store):
     """The RegistryClient on the test store (to check what a request changed)."""
-    from jupyter_mlops.registry.api import registry_for
-
     client = Client(mlops_store.tracking_uri, mlops_store.artifact_root)
-    yield registry_for(client)
+    yield client.registry
     client.writer.close()
 
 

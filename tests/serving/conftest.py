@@ -40,7 +40,6 @@ class Project:
 
         from jupyter_mlops.client import Client
         from jupyter_mlops.monitoring.monitor import monitor
-        from jupyter_mlops.registry.api import registry_for
 
         self.root = root
         self.url = f"sqlite:///{root / 'mlops.db'}"
@@ -50,7 +49,7 @@ class Project:
         y = (self.X["a"] + self.X["b"] > 0).astype(int)
         self.v1_model = LogisticRegression().fit(self.X, y)
         self.v2_model = LogisticRegression().fit(self.X, 1 - y)  # answers the opposite
-        self.reg = registry_for(self.client)
+        self.reg = self.client.registry
         example = self.X.head()
         self.v1 = self.reg.register_model(self.v1_model, "clf", input_example=example)
         self.v2 = self.reg.register_model(self.v2_model, "clf", input_example=example)

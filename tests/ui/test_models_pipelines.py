@@ -45,9 +45,7 @@ def set_theme(page: Page, theme: str) -> None:
 
 
 def test_promote_a_version_by_clicking(page: Page, lab, ui_store, screenshots):
-    from jupyter_mlops.registry.api import registry_for
-
-    registry = registry_for(ui_store.client)
+    registry = ui_store.client.registry
     panel = open_tab(page, lab, "Models")
     model = panel.locator(".jp-mlops-model-row[data-model='churn']")
     expect(model).to_contain_text("v2")

@@ -215,5 +215,9 @@ class AbstractLineageStore(abc.ABC):
         """Record ``src --relation--> dst``; recording the same edge twice keeps one."""
 
     @abc.abstractmethod
+    def sources_of(self, node: str, src_type: str, relation: str) -> list[str]:
+        """Ids of the ``src_type`` nodes with a ``relation`` edge into ``node`` (one hop)."""
+
+    @abc.abstractmethod
     def graph(self, node: str, depth: int = 10) -> LineageGraph:
         """Everything upstream and downstream of ``node`` within ``depth`` hops."""
