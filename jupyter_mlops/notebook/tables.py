@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from jupyter_mlops.store.records import RunRecord
+if TYPE_CHECKING:  # for the annotation only: the Client is open before a table is drawn
+    from jupyter_mlops.client.records import RunRecord
 
 
 def runs_frame(runs: Sequence[RunRecord], max_columns: int = 12):

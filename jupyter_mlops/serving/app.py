@@ -285,7 +285,7 @@ class ServingApp:
         return 200
 
     async def _version(self, scope, receive, send) -> int:
-        from jupyter_mlops import __version__
+        from jupyter_mlops._version import __version__
 
         served = self.holder.current
         v = served.version

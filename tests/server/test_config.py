@@ -27,6 +27,9 @@ def jp_server_config(mlops_store, tmp_path, monkeypatch) -> Config:
 async def test_traitlets_select_the_store_and_limits(api, mlops_store):
     status, body = await api("health")
     assert body["store"]["tracking_uri"] == mlops_store.tracking_uri
+    from jupyter_mlops._version import __version__
+
+    assert body["version"] == __version__
     status, body = await api("runs")
     assert status == 200 and body["total"] == 9 and body["limit"] == 3
     assert len(body["runs"]) == 3

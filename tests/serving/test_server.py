@@ -71,6 +71,9 @@ def test_health_version_metrics(server, project):
     status, body = get(server.url + "/version")
     info = json.loads(body)
     assert info["model"] == "clf" and info["fast_path"] is True
+    from jupyter_mlops._version import __version__
+
+    assert info["server"] == f"jupyter-mlops {__version__}"
     assert [c["name"] for c in info["signature"]["columns"]] == FEATURES
     post(server.url + "/invocations", {"instances": [[1, 2, 3]]})
     status, body = get(server.url + "/metrics")
