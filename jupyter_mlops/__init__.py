@@ -7,7 +7,7 @@ load on first use, so importing this package and loading the extension stay fast
 
 from __future__ import annotations
 
-from jupyter_mlops.lifecycle import lazy_exports, run_start_hooks
+from jupyter_mlops.lifecycle import add_run_start_hook, lazy_exports
 
 try:
     from jupyter_mlops._version import __version__
@@ -58,11 +58,11 @@ def load_ipython_extension(ipython) -> None:
 def _ensure_cell_hooks(run=None) -> None:
     """In an IPython kernel, register the cell hooks as ``%load_ext jupyter_mlops`` does.
 
-    Runs when the fluent API starts or attaches to a run (a ``run_start_hooks`` entry), so a
-    notebook that only does ``import jupyter_mlops`` gets the same promises: every logged
-    value is durable at the end of its cell, and the run ends FINISHED or FAILED with the
-    notebook at kernel exit. IPython is never imported here: a plain script that has not
-    imported it is no shell.
+    Runs when the fluent API starts or attaches to a run (a hook handed to
+    ``lifecycle.add_run_start_hook``), so a notebook that only does ``import jupyter_mlops``
+    gets the same promises: every logged value is durable at the end of its cell, and the run
+    ends FINISHED or FAILED with the notebook at kernel exit. IPython is never imported here:
+    a plain script that has not imported it is no shell.
     """
     import sys
 
@@ -75,7 +75,7 @@ def _ensure_cell_hooks(run=None) -> None:
     ensure_hooks(shell)
 
 
-run_start_hooks.append(_ensure_cell_hooks)
+add_run_start_hook(_ensure_cell_hooks)
 
 
 def unload_ipython_extension(ipython) -> None:
