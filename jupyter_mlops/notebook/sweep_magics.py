@@ -2,9 +2,9 @@
 
 ::
 
-    %%mlops sweep --trials 20 --space "lr=loguniform(1e-4,1e-1) depth=int(2,10)" --direction maximize --name tune
+    %%mlops sweep --trials 20 --space "lr=loguniform(1e-4,1e-1) depth=int(2,10)" --name tune
     model = train(lr=lr, depth=depth)
-    objective = model.score(X_val, y_val)
+    objective = model.validation_loss
 
 For each trial the sampled params become variables of the notebook (``lr``, ``depth``) and
 ``trial`` is the trial's handle (``trial.report(value, step)``, ``trial.should_prune()``,

@@ -149,7 +149,7 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
                   pruner=type(study.pruner).__name__, n_trials=n_trials, metric=metric)
     parent = parent_run(client, study, created, name=name, experiment=experiment,
                         params=params, description=where)
-    recover_dead_trials(client, study, name)
+    recover_dead_trials(client, study, storage, name)
     quiet: set[int] = set()
     runner = TrialRunner(client, objective, dists, sweep=name, parent_run_id=parent,
                          experiment=experiment, metric=metric, quiet=quiet)
@@ -157,12 +157,13 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
     owed = None if n_trials is None else n_trials - done - active
     interrupted = False
     if owed is None or owed > 0:
+        stop = [_StopWhenDone(n_trials, storage, name)] if n_trials else None
         flt = QuietFailures(quiet)
         optuna_log = logging.getLogger("optuna.study._optimize")
         optuna_log.addFilter(flt)
         try:
             study.optimize(runner, n_trials=owed, timeout=timeout, n_jobs=n_jobs,
-                           callbacks=[_StopWhenDone(n_trials)] if n_trials else None,
+                           callbacks=stop,
                            gc_after_trial=False, show_progress_bar=False)
         except BaseException:
             interrupted = True
@@ -185,14 +186,16 @@ class _StopWhenDone:
     (one query) is the only view all of them share.
     """
 
-    def __init__(self, n_trials: int):
+    def __init__(self, n_trials: int, storage: Any, study_name: str):
         self.n_trials = n_trials
+        self.storage = storage
+        self.study_id = storage.get_study_id_from_name(study_name)
 
     def __call__(self, study: Any, trial: Any) -> None:
         from optuna.trial import TrialState
 
-        storage = study._storage
-        n = storage.get_n_trials(study._study_id, state=(
+        storage = self.storage
+        n = storage.get_n_trials(self.study_id, state=(
             TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL))
         if n < self.n_trials:
             return

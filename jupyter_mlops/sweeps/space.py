@@ -1,4 +1,4 @@
-"""The search space of a sweep: a short text grammar (for magics and strings) → Optuna distributions.
+"""The search space of a sweep: a short text grammar (magics, strings) → Optuna distributions.
 
 ``"lr=loguniform(1e-4,1e-1) depth=int(2,10) kernel=choice(rbf,linear) drop=uniform(0,0.5)
 n=int(1,100,log)"``: entries separated by spaces, each ``name=kind(arguments)``:

@@ -112,7 +112,7 @@ def _wait_for_parent(study: Any) -> str | None:
         time.sleep(0.2)
 
 
-def recover_dead_trials(client: Any, study: Any, name: str) -> list[int]:
+def recover_dead_trials(client: Any, study: Any, storage: Any, name: str) -> list[int]:
     """Fail and queue again the RUNNING trials whose process died on this host.
 
     Returns the numbers of the trials failed here.
@@ -129,9 +129,10 @@ def recover_dead_trials(client: Any, study: Any, name: str) -> list[int]:
         "and status = 'KILLED'", max_results=50_000, warn=False)
     dead = sorted({int(r.tags[TAG_TRIAL]) for r in found
                    if str(r.tags.get(TAG_TRIAL, "")).isdigit()} & set(running))
-    storage = study._storage  # Optuna's documented storage API, reached from the study
     for number in dead:
         trial = running[number]
+        # What Optuna's own fail_stale_trials does: a FrozenTrial's storage id is only
+        # reachable as _trial_id (the number is per study, the storage wants the id).
         if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
             study.enqueue_trial(dict(trial.params), user_attrs={"mlops.retry_of": number},
                                 skip_if_exists=False)
