@@ -27,35 +27,35 @@ import numpy as np
 _NS = "__mlops_event_ns"
 
 
-def asof_join(keys: Mapping[str, object], event_ns: np.ndarray, view_frame, view_ns: np.ndarray,
-              entity: tuple[str, ...], features: list[str], ttl_ns: int | None):
-    """Feature columns for each entity row, in the entity rows' order.
+def asof_join(keys: Mapping[str, object], times, view_frame, view_time: str,
+              entity: tuple[str, ...], features: list[str], ttl_ns: int | None) -> dict:
+    """Feature values for each entity row, in the entity rows' order: ``{feature: array}``.
 
     Parameters
     ----------
     keys : mapping of entity column -> pandas Series
         The entity frame's keys, already in the view's key dtypes.
-    event_ns : numpy.ndarray of int64
-        The entity rows' times (ns since the epoch; UTC when aware).
+    times : pandas.Series
+        The entity rows' times, in the view's time dtype (``datetime64[ns]``, or
+        ``datetime64[ns, UTC]`` when aware).
     view_frame : pandas.DataFrame
-        The view's rows (entity columns and ``features``), sorted by event time.
-    view_ns : numpy.ndarray of int64
-        The view rows' event times, ascending.
+        The view's rows (entity columns, ``view_time`` and ``features``), sorted by time —
+        as stored, so it is used as it is: no sort and no copy of the big side.
     """
     import pandas as pd
 
-    n = len(event_ns)
-    order = np.argsort(event_ns, kind="stable")
+    n = len(times)
+    if times.dtype != view_frame[view_time].dtype:  # same instants, another unit
+        times = times.astype(view_frame[view_time].dtype)
+    order = np.argsort(times.array.asi8 if hasattr(times.array, "asi8") else times.to_numpy(),
+                       kind="stable")
     left = pd.DataFrame({c: np.asarray(keys[c])[order] for c in entity})
-    left[_NS] = event_ns[order]
-    right = pd.DataFrame({c: view_frame[c].to_numpy() for c in entity})
-    right[_NS] = view_ns
-    for f in features:
-        right[f] = view_frame[f].to_numpy() if view_frame[f].dtype.kind != "O" \
-            else view_frame[f]
-    joined = pd.merge_asof(left, right, on=_NS, by=list(entity), direction="backward",
+    left[_NS] = times.iloc[order].reset_index(drop=True)  # keeps a tz-aware dtype
+    joined = pd.merge_asof(left, view_frame[[*entity, view_time, *features]], left_on=_NS,
+                           right_on=view_time, by=list(entity), direction="backward",
                            allow_exact_matches=True,
-                           tolerance=None if ttl_ns is None else int(ttl_ns))
+                           tolerance=None if ttl_ns is None else pd.Timedelta(int(ttl_ns), "ns"))
     back = np.empty(n, dtype=np.int64)
     back[order] = np.arange(n)
-    return joined[features].take(back).reset_index(drop=True)
+    return {f: joined[f].to_numpy()[back] if joined[f].dtype.kind != "O"
+            else joined[f].take(back).to_numpy() for f in features}

@@ -85,7 +85,7 @@ def build_training_set(store, entity_df: Any, features: Any, *, timestamp: str |
             raise InvalidInputError(
                 f"The training set would have two columns named {n!r}: pass full_names=True "
                 "(columns 'view__feature') or rename the entity frame's column.")
-    out = entity_df.copy()
+    columns: dict[str, Any] = {}
     used_keys: list[str] = []
     for key, rs in groups.items():
         view = views[key]
@@ -102,12 +102,15 @@ def build_training_set(store, entity_df: Any, features: Any, *, timestamp: str |
         feats = [r.feature for r in rs]
         data = read_offline(store.blobs, view.blob_digest,
                             [*view.entity, view.timestamp_column, *feats])
-        joined = asof_join(keys, event_ns, data, to_ns(data[view.timestamp_column]),
-                           view.entity, feats,
+        joined = asof_join(keys, times, data, view.timestamp_column, view.entity, feats,
                            None if view.ttl_seconds is None else int(view.ttl_seconds * 1e9))
         for r in rs:
-            out[_out_name(r, full_names)] = joined[r.feature].to_numpy()
+            columns[_out_name(r, full_names)] = joined[r.feature]
         used_keys.extend(c for c in view.entity if c not in used_keys)
+    # A shallow copy (copy-on-write keeps the caller's frame intact) plus the new columns.
+    out = entity_df.copy(deep=False)
+    for name in names:
+        out[name] = columns[name]
     entity_digest = _content_digest(
         pd.DataFrame({**{c: entity_df[c].to_numpy() for c in used_keys}, ts_col: event_ns}),
         {"keys": ",".join(used_keys), "timestamp": ts_col})

@@ -665,6 +665,8 @@ class FeatureOnline(Base):
     """
 
     __tablename__ = "feature_online"
+    # SQLite: the primary key IS the table (one B-tree probe per key, not index + row).
+    __table_args__ = {"sqlite_with_rowid": False}
 
     view_id: Mapped[int] = mapped_column(
         ForeignKey("feature_views.id", ondelete="CASCADE"), primary_key=True)

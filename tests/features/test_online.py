@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
-from jupyter_mlops.feature_store.online import online_features
+from jupyter_mlops.feature_store.online import encode_key, online_features
 from tests.features.conftest import rides
 
 CHILD = Path(__file__).with_name("materialize_child.py")
@@ -120,3 +122,11 @@ def test_online_lookup_errors(features):
         features.get_online_features([{"rider": 1}], ["r@1:trips"])
     with pytest.raises(InvalidInputError, match="start .* is after end"):
         features.materialize("r", start="2024-02-01", end="2024-01-01")
+
+
+@given(st.lists(st.one_of(st.integers(-2**63, 2**63 - 1), st.text(max_size=20)), min_size=1,
+                max_size=3))
+def test_the_fast_key_encoding_is_the_json_encoding(values):
+    import json
+
+    assert encode_key(values) == json.dumps(values, separators=(",", ":"), ensure_ascii=False)

@@ -72,6 +72,7 @@ def upgrade() -> None:
                                 name=op.f('fk_feature_online_view_id_feature_views'),
                                 ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('view_id', 'entity_key', name=op.f('pk_feature_online')),
+        sqlite_with_rowid=False,  # a lookup by key is one B-tree probe
     )
     op.create_table(
         'feature_materializations',

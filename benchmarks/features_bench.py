@@ -1,0 +1,293 @@
+"""Point-in-time training sets and online lookups: ours vs bare merge_asof vs DuckDB vs Feast.
+
+    .venv/bin/python benchmarks/features_bench.py [--size small|large] [--samples 5]
+        [--tools ours,merge_asof,duckdb,feast] [--online]
+
+Sizes: ``small`` is 100,000 entity rows against 1,000,000 feature rows (100,000 entities, a
+float and an integer feature, a year of random event times); ``large`` is 1,000,000 against
+10,000,000. The data is generated once, seeded, as Parquet under ``benchmarks/.work/features``
+and registered once as feature view ``bench`` in a SQLite store there.
+
+Every sample is a fresh process (imports and store opening excluded from the time, reported
+apart); each reports wall and CPU time (user+sys of the process while the join ran), its peak
+RSS, and a digest of the feature values in entity-row order, so the tools' answers are
+compared exactly (missing values as NaN).
+
+- **ours** — ``client.features.get_training_set(entity_df, ["bench:a", "bench:b"])``: reads
+  the verified Parquet blob, checks the frame, joins, records lineage.
+- **merge_asof** — what one writes by hand: read the Parquet, sort both sides by time,
+  ``pandas.merge_asof(by=key)``, put rows back in the entity frame's order.
+- **duckdb** — ``ASOF LEFT JOIN`` of the entity frame with ``read_parquet(...)``, 2 threads,
+  result as pandas in entity order.
+- **feast** — Feast 0.67 ``get_historical_features`` over a ``FileSource`` on the same
+  Parquet, in its own virtual environment (``benchmarks/.envs/feast``) when it exists.
+
+``--online`` also materializes the view and times ``get_online_features`` of 1,000 random keys
+(the median of 50 lookups in one warm process, as a model server does them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+WORK = HERE / ".work" / "features"
+FEAST_PY = HERE / ".envs" / "feast" / "bin" / "python"
+SIZES = {"small": (100_000, 1_000_000), "large": (1_000_000, 10_000_000)}
+YEAR_NS = 365 * 86400 * 10**9
+T0 = "2024-01-01"
+
+
+def folder(size: str) -> Path:
+    return WORK / size
+
+
+def generate(size: str) -> None:
+    """Seeded view and entity Parquet files (one row per key and time, as views require)."""
+    import numpy as np
+    import pandas as pd
+
+    out = folder(size)
+    if (out / "entity.parquet").exists():
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    n_e, n_f = SIZES[size]
+    rng = np.random.default_rng(16)
+    keys = n_f // 10
+    base = np.datetime64(T0, "ns")
+    view = pd.DataFrame({
+        "key": rng.integers(0, keys, n_f),
+        "ts": base + rng.integers(0, YEAR_NS, n_f).astype("timedelta64[ns]"),
+        "a": rng.random(n_f), "b": rng.integers(0, 100, n_f)})
+    view = view.drop_duplicates(["key", "ts"], ignore_index=True)
+    view.to_parquet(out / "view.parquet", index=False)
+    entity = pd.DataFrame({
+        "key": rng.integers(0, keys, n_e),
+        "ts": base + rng.integers(0, YEAR_NS, n_e).astype("timedelta64[ns]")})
+    entity.to_parquet(out / "entity.parquet", index=False)
+
+
+def store_env(size: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["MLOPS_TRACKING_URI"] = f"sqlite:///{folder(size) / 'store' / 'mlops.db'}"
+    env["MLOPS_ARTIFACT_ROOT"] = str(folder(size) / "store" / "artifacts")
+    env["MLOPS_HOME"] = str(folder(size) / "home")
+    return env
+
+
+# ----------------------------------------------------------------------------- children
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _digest(frame) -> str:
+    """Values of a and b in row order as float64 (missing = NaN), hashed."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    for c in ("a", "b"):
+        v = frame[c].astype("float64").to_numpy(na_value=np.nan)
+        v = np.where(np.isnan(v), np.nan, v)  # one NaN bit pattern
+        h.update(np.ascontiguousarray(v).tobytes())
+    return h.hexdigest()
+
+
+def child(tool: str, size: str) -> dict:
+    import pandas as pd
+
+    t_import = time.perf_counter()
+    entity = pd.read_parquet(folder(size) / "entity.parquet")
+    view_path = str(folder(size) / "view.parquet")
+    if tool == "ours":
+        from jupyter_mlops.client import Client
+
+        client = Client()
+        setup = time.perf_counter() - t_import
+        w, c = time.perf_counter(), _cpu()
+        out = client.features.get_training_set(entity, ["bench:a", "bench:b"]).frame
+    elif tool == "merge_asof":
+        setup = time.perf_counter() - t_import
+        w, c = time.perf_counter(), _cpu()
+        view = pd.read_parquet(view_path)
+        left = entity.reset_index().sort_values("ts", kind="stable")
+        right = view.sort_values("ts", kind="stable")
+        out = pd.merge_asof(left, right, on="ts", by="key", direction="backward")
+        out = out.sort_values("index").reset_index(drop=True)
+    elif tool == "duckdb":
+        import duckdb
+
+        setup = time.perf_counter() - t_import
+        w, c = time.perf_counter(), _cpu()
+        con = duckdb.connect()
+        con.execute("SET threads = 2")
+        e = entity.reset_index()
+        con.register("e", e)
+        out = con.sql(f"SELECT e.index, f.a, f.b FROM e ASOF LEFT JOIN read_parquet('{view_path}')"
+                      " f ON e.key = f.key AND e.ts >= f.ts ORDER BY e.index").df()
+    else:
+        raise SystemExit(f"unknown tool {tool}")
+    wall, cpu = time.perf_counter() - w, _cpu() - c
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"tool": tool, "wall": wall, "cpu": cpu, "setup": setup, "peak_rss_mb": rss,
+            "rows": len(out), "digest": _digest(out)}
+
+
+def child_online(size: str) -> dict:
+    import numpy as np
+
+    from jupyter_mlops.client import Client
+
+    client = Client()
+    keys = np.random.default_rng(1).integers(0, SIZES[size][1] // 10, 1000).tolist()
+    times, cpus = [], []
+    client.features.get_online_features(keys, ["bench:a", "bench:b"])  # warm: caches, pool
+    for _ in range(50):
+        w, c = time.perf_counter(), _cpu()
+        got = client.features.get_online_features(keys, ["bench:a", "bench:b"])
+        times.append(time.perf_counter() - w)
+        cpus.append(_cpu() - c)
+    assert len(got["a"]) == 1000
+    return {"tool": "ours-online", "median": statistics.median(times), "max": max(times),
+            "cpu_median": statistics.median(cpus), "keys": 1000}
+
+
+_FEAST = r"""
+import hashlib, json, os, resource, sys, tempfile, time, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, pandas as pd
+folder = sys.argv[1]
+t = time.perf_counter()
+from datetime import timedelta
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+from feast.repo_config import RepoConfig
+from feast.infra.offline_stores.file import FileOfflineStoreConfig
+from feast.types import Float64, Int64
+repo = tempfile.mkdtemp()
+store = FeatureStore(config=RepoConfig(
+    project="bench", registry=os.path.join(repo, "registry.db"), provider="local",
+    offline_store=FileOfflineStoreConfig(), entity_key_serialization_version=3,
+    online_store={"type": "sqlite", "path": os.path.join(repo, "online.db")}))
+key = Entity(name="key", join_keys=["key"], value_type=ValueType.INT64)
+src = FileSource(path=os.path.join(folder, "view.parquet"), timestamp_field="ts")
+fv = FeatureView(name="bench", entities=[key], ttl=timedelta(days=3650),
+                 schema=[Field(name="a", dtype=Float64), Field(name="b", dtype=Int64)], source=src)
+store.apply([key, fv])
+entity = pd.read_parquet(os.path.join(folder, "entity.parquet"))
+entity = entity.rename(columns={"ts": "event_timestamp"})
+entity["event_timestamp"] = entity["event_timestamp"].dt.tz_localize("UTC")
+entity["row"] = np.arange(len(entity))
+setup = time.perf_counter() - t
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
+w, c = time.perf_counter(), cpu()
+out = store.get_historical_features(entity_df=entity, features=["bench:a", "bench:b"]).to_df()
+out = out.sort_values("row").reset_index(drop=True)
+wall, cpu_s = time.perf_counter() - w, cpu() - c
+h = hashlib.sha256()
+for col in ("a", "b"):
+    v = out[col].astype("float64").to_numpy(na_value=np.nan)
+    v = np.where(np.isnan(v), np.nan, v)
+    h.update(np.ascontiguousarray(v).tobytes())
+print(json.dumps({"tool": "feast", "wall": wall, "cpu": cpu_s, "setup": setup,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "rows": len(out), "digest": h.hexdigest()}))
+"""
+
+
+# ----------------------------------------------------------------------------- orchestration
+def prepare(size: str, online: bool) -> dict:
+    """Generate the data and register (and optionally materialize) the view; timed once."""
+    generate(size)
+    code = (
+        "import json, sys, time, pandas as pd\n"
+        "from jupyter_mlops.client import Client\n"
+        "c = Client()\n"
+        "t = time.perf_counter()\n"
+        f"v = c.features.register_view('bench', {str(folder(size) / 'view.parquet')!r}, "
+        "entity='key', timestamp='ts', features=['a', 'b'])\n"
+        "out = {'register_s': time.perf_counter() - t, 'version': v.version}\n"
+        + ("t = time.perf_counter()\n"
+           "r = c.features.materialize('bench')\n"
+           "out.update(materialize_s=time.perf_counter() - t, written=r.rows_written)\n"
+           if online else "")
+        + "print(json.dumps(out))\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=store_env(size), cwd=REPO,
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def sample(tool: str, size: str) -> dict:
+    if tool == "feast":
+        cmd = [str(FEAST_PY), "-c", _FEAST, str(folder(size))]
+    else:
+        cmd = [sys.executable, __file__, "--child", tool, "--size", size]
+    proc = subprocess.run(cmd, env=store_env(size), cwd=REPO, capture_output=True, text=True)
+    if proc.returncode:
+        raise RuntimeError(f"{tool} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=sorted(SIZES), default="small")
+    ap.add_argument("--samples", type=int, default=5)
+    ap.add_argument("--tools", default="ours,merge_asof,duckdb,feast")
+    ap.add_argument("--online", action="store_true")
+    ap.add_argument("--child")
+    args = ap.parse_args()
+    if args.child == "online":
+        print(json.dumps(child_online(args.size)))
+        return
+    if args.child:
+        print(json.dumps(child(args.child, args.size)))
+        return
+    tools = [t for t in args.tools.split(",") if t != "feast" or FEAST_PY.exists()]
+    report: dict = {"size": args.size, "entity_rows": SIZES[args.size][0],
+                    "feature_rows": SIZES[args.size][1], "samples": args.samples,
+                    "prepare": prepare(args.size, args.online), "tools": {},
+                    "feast": "measured" if "feast" in tools else
+                    f"not measured: {FEAST_PY} does not exist"}
+    for _ in range(args.samples):  # interleaved: every tool sees the same load
+        for tool in tools:
+            s = sample(tool, args.size)
+            report["tools"].setdefault(tool, []).append(s)
+    summary = {}
+    for tool, ss in report["tools"].items():
+        summary[tool] = {
+            "wall_median": statistics.median(s["wall"] for s in ss),
+            "wall_max": max(s["wall"] for s in ss),
+            "cpu_median": statistics.median(s["cpu"] for s in ss),
+            "peak_rss_mb_max": max(s["peak_rss_mb"] for s in ss),
+            "digests": sorted({s["digest"] for s in ss})}
+    base = summary.get("merge_asof")
+    for tool, s in summary.items():
+        if base:
+            s["same_values_as_merge_asof"] = s["digests"] == base["digests"]
+            s["cpu_ratio_vs_ours"] = s["cpu_median"] / summary["ours"]["cpu_median"] \
+                if "ours" in summary else None
+    report["summary"] = summary
+    if args.online:
+        report["online"] = json.loads(subprocess.run(
+            [sys.executable, __file__, "--child", "online", "--size", args.size],
+            env=store_env(args.size), cwd=REPO, capture_output=True, text=True,
+            check=True).stdout.strip().splitlines()[-1])
+    print(json.dumps(report["summary"], indent=1))
+    if args.online:
+        print(json.dumps(report["online"]))
+    print(json.dumps({k: v for k, v in report.items() if k != "tools"}))
+
+
+if __name__ == "__main__":
+    main()
