@@ -15,7 +15,8 @@ except ImportError:  # running from a source tree without a build
     __version__ = "0.0.0+unknown"
 
 _FLUENT = (
-    "ActiveRun", "active_run", "delete_tag", "end_run", "flush", "get_client", "get_run", "lineage",
+    "ActiveRun", "active_run", "delete_tag", "end_run", "features", "flush", "get_client",
+    "get_run", "lineage",
     "log_artifact", "log_dataset", "log_figure", "log_metric", "log_metrics", "log_param",
     "log_params", "run_pipeline", "search_runs", "set_client", "set_tag", "set_tags",
     "start_run",

@@ -371,6 +371,32 @@ def log_dataset(path_or_dataframe: Any, name: str, role: str = "input"):
     return run.client.log_dataset(run.id, path_or_dataframe, name, role)
 
 
+class _DefaultFeatures:
+    """``mlops.features``: ``client.features`` of the default client, looked up on each use.
+
+    Looked up per call, not bound once, so ``set_client`` (tests, a second project) applies.
+    ``log_training_set`` logs to the active run, starting one as ``log_dataset`` does.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(get_client().features, name)
+
+    def __dir__(self) -> list[str]:
+        from jupyter_mlops.client.features import FeaturesClient
+
+        return sorted(n for n in dir(FeaturesClient) if not n.startswith("_"))
+
+    def log_training_set(self, training_set: Any, name: str = "training_set"):
+        run = _run_for_logging()
+        return run.client.features.log_training_set(training_set, run.id, name)
+
+    def __repr__(self) -> str:
+        return "<jupyter_mlops.features: the feature store of the default client>"
+
+
+features = _DefaultFeatures()
+
+
 def flush() -> None:
     """Make every value logged so far durable."""
     if _client is not None:
