@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import func, select
 
-from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, session, upsert, write_connection
 from jupyter_mlops.store.interfaces import AbstractCatalogStore
 from jupyter_mlops.store.lineage import LineageStore
@@ -34,6 +34,10 @@ from jupyter_mlops.store.records import (
     EnvironmentRecord,
 )
 from jupyter_mlops.store.labels import MAX_NAME, check_label  # noqa: F401 (re-exported)
+
+
+#: Tries of a dataset version write that lost the race for its number to another writer.
+_VERSION_ATTEMPTS = 20
 
 
 def _artifact(row: Artifact) -> ArtifactRecord:
@@ -134,6 +138,22 @@ class CatalogStore(AbstractCatalogStore):
                             run_id: str | None) -> DatasetVersionRecord:
         """Return the version of ``name`` with this content, creating version N+1 if new."""
         check_label(name, "dataset name")
+        # Two writers of new content can both read the same max(version) (PostgreSQL's READ
+        # COMMITTED; SQLite's BEGIN IMMEDIATE serialises them): the unique (name, version)
+        # turns away the later one, which then reads again and takes the next number (or
+        # finds the first writer's row, when both wrote the same content).
+        fields = dict(source=source, size=size, row_count=row_count, schema=schema,
+                      stats=stats, run_id=run_id)
+        for _ in range(_VERSION_ATTEMPTS - 1):
+            try:
+                return self._add_dataset_version(name, digest, **fields)
+            except AlreadyExistsError:
+                continue
+        return self._add_dataset_version(name, digest, **fields)  # the last try may raise
+
+    def _add_dataset_version(self, name: str, digest: str, *, source: str | None,
+                             size: int | None, row_count: int | None, schema: dict | None,
+                             stats: dict | None, run_id: str | None) -> DatasetVersionRecord:
         with session(self.url) as s:
             row = s.execute(select(DatasetVersion).where(
                 DatasetVersion.name == name, DatasetVersion.digest == digest)).scalars().first()
