@@ -14,10 +14,12 @@ from typing import Any
 from jupyter_mlops import fluent
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.tracking import autolog as tracking_autolog
+from jupyter_mlops.tracking import system_metrics as tracking_system_metrics
 
 
 def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = False,
-            silent: bool = False, *, log_figures: bool = True) -> None:
+            silent: bool = False, *, log_figures: bool = True,
+            system_metrics: bool | None = None) -> None:
     """Record every scikit-learn ``fit`` into a run, and save figures a tracked cell shows.
 
     Each outermost ``fit`` (a Pipeline's steps and a search's inner fits are part of it) logs
@@ -40,6 +42,9 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
         Do not print a line when something could not be recorded.
     log_figures : bool
         In a notebook, save every matplotlib figure a cell shows while a run is active.
+    system_metrics : bool, optional
+        Per-cell system metrics in a notebook (see :func:`system_metrics`); left out, the
+        current choice stands (on by default).
 
     Raises
     ------
@@ -48,10 +53,14 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
     """
     options = {"log_models": log_models, "log_datasets": log_datasets, "disable": disable,
                "silent": silent, "log_figures": log_figures}
+    if system_metrics is not None:
+        options["system_metrics"] = system_metrics
     for name, value in options.items():
         if not isinstance(value, bool):
             raise InvalidInputError(
                 f"autolog({name}=...) takes True or False, not {value!r}.")
+    if system_metrics is not None:
+        set_system_metrics(system_metrics)
     if disable:
         tracking_autolog.disable()
         return
@@ -59,6 +68,24 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
         log_models=log_models, log_datasets=log_datasets, log_figures=log_figures,
         silent=silent)
     tracking_autolog.enable(settings, _run_for_fit, _log_model)
+
+
+def set_system_metrics(on: bool) -> None:
+    """Turn per-cell system metrics on or off (on by default for a tracked run).
+
+    In a notebook, each cell that runs while a run is active logs its wall time, CPU seconds,
+    peak RSS and disk/network bytes as ``system/cell_*`` metrics with step = its execution
+    count, and a 1 Hz sampler logs ``system/cpu_percent``, ``system/rss_bytes`` and the I/O
+    counters (GPU too, when ``pynvml`` finds one).
+
+    Raises
+    ------
+    InvalidInputError
+        ``on`` is not True or False.
+    """
+    if not isinstance(on, bool):
+        raise InvalidInputError(f"system metrics are on (True) or off (False), not {on!r}.")
+    tracking_system_metrics.set_enabled(on)
 
 
 def autolog_settings() -> tracking_autolog.AutologSettings | None:

@@ -1,4 +1,5 @@
-"""``%mlops autolog``: turn scikit-learn autologging on or off from a cell.
+"""``%mlops autolog`` and ``%mlops system-metrics``: autologging and per-cell system metrics
+on or off from a cell.
 
 Parse, call :func:`jupyter_mlops.fluent_autolog.autolog`, say what is on. ``notebook/magics.py``
 adds the parsers with :func:`add_parsers` and sends these commands to :func:`handle`.
@@ -10,7 +11,7 @@ import argparse
 from typing import Any
 
 #: The subcommands :func:`handle` serves.
-COMMANDS = ("autolog",)
+COMMANDS = ("autolog", "system-metrics")
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -25,10 +26,22 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--silent", action="store_true",
                    help="no line when something could not be recorded")
 
+    p = subparsers.add_parser(
+        "system-metrics", help="per-cell wall time, CPU, peak memory and I/O, and 1 Hz "
+                               "samples, in the active run: %mlops system-metrics on|off")
+    p.add_argument("state", choices=("on", "off"))
+
 
 def handle(command: str, args: argparse.Namespace, shell: Any) -> None:
     """Run one autolog subcommand in ``shell`` (an IPython InteractiveShell)."""
-    from jupyter_mlops.fluent_autolog import autolog
+    from jupyter_mlops.fluent_autolog import autolog, set_system_metrics
+
+    if command == "system-metrics":
+        set_system_metrics(args.state == "on")
+        print(f"system metrics {args.state}" + (
+            ": each cell of a tracked run logs its usage (system/cell_*), with 1 Hz samples."
+            if args.state == "on" else "."))
+        return
 
     autolog(log_models=not args.no_models, log_datasets=not args.no_datasets,
             disable=args.disable, silent=args.silent, log_figures=not args.no_figures)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.lifecycle import before_end_hooks, fluent
+from jupyter_mlops.notebook.cell_metrics import CellMetrics
 from jupyter_mlops.notebook.figure_capture import FigureCapture
 from jupyter_mlops.tracking.outcome import fails_notebook
 
@@ -94,6 +95,7 @@ class CellHooks:
         self._current: CellRecord | None = None
         self._warned_flush = False
         self.figures = FigureCapture(shell)  # autolog: figures a tracked cell shows
+        self.cell_metrics = CellMetrics(shell)  # system metrics attributed to each cell
 
     # ----------------------------------------------------------------- registration
     def register(self) -> None:
@@ -101,6 +103,7 @@ class CellHooks:
         self.shell.events.register("post_run_cell", self.post_run_cell)
         before_end_hooks.append(self.before_end)
         self.figures.register()
+        self.cell_metrics.register()
         # papermill's parameters cell usually runs before `%load_ext`: find it in the history.
         for source in reversed(self.shell.user_ns.get("In", [])):
             if is_injected_parameters(source, None):
@@ -117,6 +120,7 @@ class CellHooks:
         if self.before_end in before_end_hooks:
             before_end_hooks.remove(self.before_end)
         self.figures.unregister()
+        self.cell_metrics.unregister()
         atexit.unregister(self.at_exit)
 
     # ----------------------------------------------------------------- events
