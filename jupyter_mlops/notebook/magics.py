@@ -17,6 +17,7 @@ from IPython.core.magic_arguments import MagicArgumentParser
 
 from jupyter_mlops.lifecycle import fluent
 from jupyter_mlops.magic_syntax import literal, pair, split_line
+from jupyter_mlops.notebook.subcommands import Subcommands
 
 
 def _kv(text: str) -> tuple[str, str]:
@@ -48,7 +49,7 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
                                  description=(
         "Track experiments from notebook cells. Logging without `start` starts a run for "
         "this notebook. Values are durable when the cell finishes."))
-    sub = _Subcommands(parser.add_subparsers(dest="command", metavar="COMMAND",
+    sub = Subcommands(parser.add_subparsers(dest="command", metavar="COMMAND",
                                              parser_class=_SubParser))
 
     p = sub.add_parser("start", help="start a run")
@@ -103,11 +104,9 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
     sub.add_parser("flush", help="make everything logged so far durable now")
     sub.add_parser("help", help="this help")
 
-    from jupyter_mlops.registry import magics as registry_magics
+    from jupyter_mlops.notebook import models_magics, monitoring_magics
 
-    registry_magics.add_parsers(sub)
-    from jupyter_mlops.monitoring import magics as monitoring_magics
-
+    models_magics.add_parsers(sub)
     monitoring_magics.add_parsers(sub)
     from jupyter_mlops.notebook import sweep_magics
 
@@ -120,23 +119,6 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
     p.add_argument("--metrics", "-m", default="", help="comma-separated variable names")
     return parser, sub.commands
-
-
-class _Subcommands:
-    """The subparsers action, recording each subcommand's parser and help as it is declared.
-
-    argparse keeps the help of a subcommand only in private attributes; recording it here
-    lets ``%mlops help`` be generated without reaching into argparse internals.
-    """
-
-    def __init__(self, action: Any):
-        self._action = action
-        self.commands: dict[str, tuple[argparse.ArgumentParser, str]] = {}
-
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        parser = self._action.add_parser(name, **kwargs)
-        self.commands[name] = (parser, kwargs.get("help") or "")
-        return parser
 
 
 # Every ``%mlops`` subcommand: name -> (its parser, its one-line help), in declaration order.
@@ -180,14 +162,13 @@ class MlopsMagics(Magics):
                              "command is a line magic (%mlops …). Run `%mlops help`.")
         from jupyter_mlops.errors import MlopsError
 
-        from jupyter_mlops.monitoring import magics as monitoring_magics
-        from jupyter_mlops.registry import magics as registry_magics
+        from jupyter_mlops.notebook import models_magics, monitoring_magics
         from jupyter_mlops.notebook import sweep_magics
         from jupyter_mlops.notebook import autolog_magics
 
         try:
-            if command in registry_magics.COMMANDS:
-                return registry_magics.handle(command, args, self.shell)
+            if command in models_magics.COMMANDS:
+                return models_magics.handle(command, args, self.shell)
             if command in monitoring_magics.COMMANDS:
                 return monitoring_magics.handle(command, args, self.shell)
             if command in autolog_magics.COMMANDS:

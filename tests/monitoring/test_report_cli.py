@@ -62,12 +62,13 @@ def test_prometheus_exposition(watched):
 def test_magic_subcommand(watched, tmp_path, capsys, monkeypatch):
     from IPython.core.magic_arguments import MagicArgumentParser
 
-    from jupyter_mlops.monitoring import magics
+    from jupyter_mlops.notebook import monitoring_magics as magics
+    from jupyter_mlops.notebook.subcommands import Subcommands
 
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
     parser = MagicArgumentParser(prog="%mlops")
-    magics.add_parsers(parser.add_subparsers(dest="command"))
+    magics.add_parsers(Subcommands(parser.add_subparsers(dest="command")))
     args = parser.parse_args(["monitor", "clf@champion", "--html", str(tmp_path / "r.html")])
     magics.handle(args.command, args, shell=None)
     assert "Monitor clf@champion" in shown[0].data and "data:image/png" in shown[0].data
@@ -75,14 +76,14 @@ def test_magic_subcommand(watched, tmp_path, capsys, monkeypatch):
 
 
 def _cli(argv, capsys):
-    from jupyter_mlops.monitoring import cli
+    from jupyter_mlops.cli import monitoring as cli
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--tracking-uri")
     parser.add_argument("--artifact-root")
     cli.add_commands(parser.add_subparsers(dest="group", required=True))
     args = parser.parse_args(argv)
-    code = cli.HANDLERS[(args.group, getattr(args, "action", None))](args) or 0
+    code = cli.COMMANDS[(args.group, getattr(args, "action", None))](args) or 0
     return code, capsys.readouterr().out
 
 

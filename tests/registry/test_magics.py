@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from IPython.core.error import UsageError
 
-from jupyter_mlops.registry import magics
+from jupyter_mlops.notebook import models_magics as magics
+from jupyter_mlops.notebook.subcommands import Subcommands
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def mlops(client, shell):
     from jupyter_mlops.notebook.magics import _SubParser
 
     parser = argparse.ArgumentParser(prog="%mlops")
-    sub = parser.add_subparsers(dest="command", parser_class=_SubParser)
+    sub = Subcommands(parser.add_subparsers(dest="command", parser_class=_SubParser))
     magics.add_parsers(sub)
 
     def run(line: str):

@@ -12,11 +12,13 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from jupyter_mlops.notebook.subcommands import Subcommands
+
 #: The subcommands :func:`handle` serves.
 COMMANDS = ("model", "models", "load")
 
 
-def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+def add_parsers(subparsers: Subcommands) -> None:
     """Declare ``model``, ``models`` and ``load`` on the ``%mlops`` subparsers."""
     p = subparsers.add_parser(
         "model", help="register a model variable: %mlops model clf --name churn [--alias A]")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from jupyter_mlops.notebook.subcommands import Subcommands
+
 #: The subcommands :func:`handle` serves.
 COMMANDS = ("monitor",)
 
 
-def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+def add_parsers(subparsers: Subcommands) -> None:
     """Declare ``monitor`` on the ``%mlops`` subparsers."""
     p = subparsers.add_parser(
         "monitor", help="drift report and alerts of a monitor: %mlops monitor churn@champion")
