@@ -15,10 +15,12 @@ artifacts (blobs)          :class:`AbstractArtifactStore`              ``store.b
 model registry             :class:`AbstractRegistryStore`              ``store.registry.RegistryStore``
 pipelines and schedules    :class:`AbstractPipelineStore`              ``store.pipelines.PipelineStore``
 monitoring                 :class:`AbstractMonitoringStore`            ``store.monitoring.MonitoringStore``
+feature store              :class:`AbstractFeatureStore`               ``store.features.FeatureStore``
 =========================  ==========================================  =========================
 """
 
 from jupyter_mlops.store.interfaces.artifacts import AbstractArtifactStore
+from jupyter_mlops.store.interfaces.features import AbstractFeatureStore
 from jupyter_mlops.store.interfaces.monitoring import AbstractMonitoringStore
 from jupyter_mlops.store.interfaces.pipelines import AbstractPipelineStore
 from jupyter_mlops.store.interfaces.registry import AbstractRegistryStore, Gate
@@ -31,6 +33,7 @@ from jupyter_mlops.store.interfaces.tracking import (
 __all__ = [
     "AbstractArtifactStore",
     "AbstractCatalogStore",
+    "AbstractFeatureStore",
     "AbstractLineageStore",
     "AbstractMonitoringStore",
     "AbstractPipelineStore",
