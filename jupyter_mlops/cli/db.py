@@ -22,7 +22,7 @@ def _tracking_uri(args: argparse.Namespace) -> str:
 
 def db_upgrade(args: argparse.Namespace) -> None:
     from jupyter_mlops.config import redact_url
-    from jupyter_mlops.store_admin import upgrade_schema
+    from jupyter_mlops.client.store_admin import upgrade_schema
 
     url = _tracking_uri(args)
     before, after = upgrade_schema(url)
@@ -30,7 +30,7 @@ def db_upgrade(args: argparse.Namespace) -> None:
 
 
 def db_current(args: argparse.Namespace) -> None:
-    from jupyter_mlops.store_admin import schema_revision
+    from jupyter_mlops.client.store_admin import schema_revision
 
     # Read only: the normal engine would switch a stranger's SQLite file to WAL on connect.
     stored, expected = schema_revision(_tracking_uri(args))

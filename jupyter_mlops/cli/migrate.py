@@ -1,6 +1,6 @@
 """``jupyter mlops migrate``: copy a whole store elsewhere (parse, call, print).
 
-The copy itself is :func:`jupyter_mlops.store_admin.copy_store`; refusals are ``MlopsError``
+The copy itself is :func:`jupyter_mlops.client.store_admin.copy_store`; refusals are ``MlopsError``
 and exit with the code of ``jupyter_mlops.errors.ERROR_TABLE`` (2 for every one migrate raises).
 """
 
@@ -35,7 +35,7 @@ def add_commands(top: Subparsers) -> None:
 
 
 def migrate(args: argparse.Namespace) -> int:
-    from jupyter_mlops.store_admin import copy_store
+    from jupyter_mlops.client.store_admin import copy_store
 
     progress = None if args.quiet else (lambda line: print(f"  {line}", file=sys.stderr))
     report = copy_store(args.source, args.target, args.from_artifacts, args.to_artifacts,
