@@ -44,20 +44,8 @@ class Seeded:
     spike_value: float = 100.0
 
 
-@pytest.fixture
-def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
-    """A store under tmp_path seeded through the public Client API; env vars point at it."""
-    uri = f"sqlite:///{tmp_path / 'store' / 'mlops.db'}"
-    root = str(tmp_path / "store" / "artifacts")
-    # MLOPS_FAULT_LOG is kept: benchmarks/faults_bench.py counts what these tests tried.
-    for name in [n for n in os.environ if n.startswith("MLOPS_") and n != "MLOPS_FAULT_LOG"]:
-        monkeypatch.delenv(name)  # a developer's shell must not leak into the server
-    monkeypatch.setenv("MLOPS_HOME", str(tmp_path / "mlops-home"))
-    monkeypatch.setenv("MLOPS_TRACKING_URI", uri)
-    monkeypatch.setenv("MLOPS_ARTIFACT_ROOT", root)
-    monkeypatch.setenv("MLOPS_USER", "tester")
-    client = Client(uri, root)
-
+def _seed(client: Client, folder: Path) -> dict:
+    """Write the Seeded data through the public Client API; return the ids."""
     alpha = []
     for i in range(6):
         run = client.create_run(experiment="alpha", name=f"alpha-{i}", tags={"idx": str(i)})
@@ -74,7 +62,7 @@ def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[See
     beta = client.create_run(experiment="beta", name="beta-artifacts")
     client.log_artifact(beta.id, {"threshold": 0.5}, name="config/params.json")
     client.log_artifact(beta.id, b"root:x:0:0:not-the-real-passwd", name="passwd.txt")
-    data = tmp_path / "train.csv"
+    data = folder / "train.csv"
     data.write_text("x,y\n1,2\n3,4\n")
     client.log_dataset(beta.id, data, name="train")
     client.log_notebook(beta.id, NOTEBOOK)
@@ -86,11 +74,63 @@ def mlops_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[See
         spike = 100.0 if step == 1234 else value
         client.log_metric(series.id, "loss", spike, step=step)
     client.end_run(series.id)
+    client.flush()
+    return {"alpha": alpha, "live": live.id, "beta": beta.id, "series": series.id}
 
-    yield Seeded(uri, root, alpha, live.id, beta.id, series.id)
-    client.writer.close()
+
+def _point_env_at(monkeypatch: pytest.MonkeyPatch, folder: Path) -> tuple[str, str]:
+    uri = f"sqlite:///{folder / 'store' / 'mlops.db'}"
+    root = str(folder / "store" / "artifacts")
+    # MLOPS_FAULT_LOG is kept: benchmarks/faults_bench.py counts what these tests tried.
+    for name in [n for n in os.environ if n.startswith("MLOPS_") and n != "MLOPS_FAULT_LOG"]:
+        monkeypatch.delenv(name)  # a developer's shell must not leak into the server
+    monkeypatch.setenv("MLOPS_HOME", str(folder / "mlops-home"))
+    monkeypatch.setenv("MLOPS_TRACKING_URI", uri)
+    monkeypatch.setenv("MLOPS_ARTIFACT_ROOT", root)
+    monkeypatch.setenv("MLOPS_USER", "tester")
+    return uri, root
+
+
+@pytest.fixture(scope="session")
+def _seeded_template(tmp_path_factory) -> tuple[Path, dict]:
+    """The seeded store, written once per session (seeding is ~90% of a server test's setup:
+    the 5,000-point series alone is 5,000 metric writes); each test gets a copy of it."""
     from jupyter_mlops.store import forget_open_stores
 
+    folder = tmp_path_factory.mktemp("seeded-template")
+    with pytest.MonkeyPatch.context() as mp:
+        uri, root = _point_env_at(mp, folder)
+        client = Client(uri, root)
+        try:
+            ids = _seed(client, folder)
+        finally:
+            client.writer.close()
+            # Closes the pooled connections: SQLite checkpoints its WAL into mlops.db, so the
+            # folder copied below is a complete, quiescent store.
+            forget_open_stores()
+    return folder, ids
+
+
+@pytest.fixture
+def mlops_store(_seeded_template, tmp_path: Path,
+                monkeypatch: pytest.MonkeyPatch) -> Iterator[Seeded]:
+    """A store under tmp_path seeded through the public Client API; env vars point at it.
+
+    A private copy of the session's seeded store, so a test may change it freely; its ids
+    are the same in every test (the dataset's recorded source is the template's train.csv).
+    """
+    import shutil
+
+    from jupyter_mlops.store import forget_open_stores, open_store
+
+    template, ids = _seeded_template
+    shutil.copytree(template / "store", tmp_path / "store")
+    uri, root = _point_env_at(monkeypatch, tmp_path)
+    # The live run's writer was this process's template Client, closed since: beat for it
+    # now, as it would have, so no reaper sees it silent for MLOPS_DEAD_AFTER_SECONDS.
+    open_store(uri, root).runs.heartbeat([ids["live"]])
+    forget_open_stores()
+    yield Seeded(uri, root, list(ids["alpha"]), ids["live"], ids["beta"], ids["series"])
     forget_open_stores()
 
 
