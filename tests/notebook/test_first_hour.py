@@ -14,6 +14,7 @@ def _html(cell) -> str:
     return "".join(out.get("data", {}).get("text/html", "") for out in cell.get("outputs", []))
 
 
+@pytest.mark.slow
 def test_first_hour_in_a_kernel(kernel_store, read_client):
     nb = make_notebook(
         "%load_ext jupyter_mlops",

@@ -42,6 +42,7 @@ def spelled(draw, key: str, value: str) -> str:
     return f"{quoted_key}{eq}{quoted_value}"
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.data(), st.dictionaries(KEYS, VALUES, min_size=1, max_size=5))
 def test_spacing_quoting_and_comments_never_change_a_pair(data, expected):

@@ -86,6 +86,7 @@ def _papermill(folder: Path, notebook: str, run_name: str, alpha: str, *options:
     return read_client, run
 
 
+@pytest.mark.slow
 def test_papermill_run_records_input_path_and_commit(kernel_store, read_client):
     commit = _git_repo(kernel_store)
     read_client, run = _papermill(kernel_store, "train.ipynb", "pm", "0.5",
@@ -100,6 +101,7 @@ def test_papermill_run_records_input_path_and_commit(kernel_store, read_client):
     assert stored == json.loads((kernel_store / "train.ipynb").read_text())
 
 
+@pytest.mark.slow
 def test_papermill_without_path_still_records_commit_and_history(kernel_store, read_client):
     commit = _git_repo(kernel_store)
     read_client, run = _papermill(kernel_store, "bare.ipynb", "pm-bare", "0.25")

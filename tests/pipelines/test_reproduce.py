@@ -12,6 +12,7 @@ from .conftest import write_notebook, write_yaml
 pytestmark = pytest.mark.kernel
 
 
+@pytest.mark.slow
 def test_reproduce_same_data_then_changed_data(pclient, project):
     (project / "data.csv").write_text("x\n1\n2\n3\n")
     write_notebook(project / "fit.ipynb",

@@ -71,6 +71,7 @@ def _times(project, name):
     return float(t0), float(t1)
 
 
+@pytest.mark.slow
 def test_dag_order_parallelism_records_and_cache(pclient, project, dag):
     run = run_pipeline(dag, workers=2, progress=False, client=pclient)
     assert run.status == "SUCCEEDED", run
@@ -146,6 +147,7 @@ def test_dag_order_parallelism_records_and_cache(pclient, project, dag):
     assert len(listed) == 6 and all(r.status == "SUCCEEDED" for r in listed)
 
 
+@pytest.mark.slow
 def test_failure_retries_skips_dependants_and_keeps_the_notebook(pclient, project):
     write_notebook(project / "flaky.ipynb",
                    "import pathlib\nmarker = pathlib.Path('tried')\n"
@@ -206,6 +208,7 @@ def test_timeout_kills_the_kernel(pclient, project):
     assert last["outputs"][-1]["ename"] == "StepInterrupted"
 
 
+@pytest.mark.slow
 def test_dask_executor_gives_the_same_results_and_records(pclient, project):
     # dask[distributed] is a test dependency: if it is missing the executor fails loudly.
     (project / "raw.txt").write_text("1 2 3 4")

@@ -17,6 +17,7 @@ FIT = ("from sklearn.linear_model import LogisticRegression\n"
        "model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])")
 
 
+@pytest.mark.slow
 def test_step_run_options_model_link_and_code(pclient, project):
     subprocess.run(["git", "init", "-q"], cwd=project, check=True)
     write_notebook(project / "train.ipynb",

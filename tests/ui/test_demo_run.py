@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from tests.ui.test_panel import PANEL, apply_filter, choose_experiment, names, open_panel, row
+
+# It drives chromium like the other panel tests (it was missing from test-fast's exclusion).
+pytestmark = pytest.mark.browser
 
 
 def test_demo_run_is_browsable(page: Page, lab, screenshots):
