@@ -109,10 +109,13 @@ class FeatureStore(AbstractFeatureStore):
         self.url = url
 
     # ----------------------------------------------------------------- views
-    def add_view_version(self, *, name, digest, data_digest, blob_digest, schema, entity,
-                         timestamp_column, features, ttl_seconds, description, source, rows,
-                         entities, min_event_ns, max_event_ns, dataset_id, user,
-                         stats: Mapping[str, tuple[str, dict]]):
+    def add_view_version(self, *, name: str, digest: str, data_digest: str, blob_digest: str,
+                         schema: dict, entity: Sequence[str], timestamp_column: str,
+                         features: Sequence[str], ttl_seconds: float | None,
+                         description: str | None, source: str | None, rows: int,
+                         entities: int, min_event_ns: int | None, max_event_ns: int | None,
+                         dataset_id: int | None, user: str,
+                         stats: Mapping[str, tuple[str, dict]]) -> tuple[FeatureViewRecord, bool]:
         known = self._find(name, digest)
         if known is not None:
             return known, False
