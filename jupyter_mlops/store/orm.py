@@ -690,3 +690,42 @@ class FeatureMaterialization(Base):
     rows_written: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+# ---------------------------------------------------------------------------- notifications
+
+
+class Webhook(Base):
+    """A URL told about events in this store (run finished/failed, alerts, promotions…).
+
+    ``secret`` signs each payload (HMAC-SHA256); it is read only to sign and never returned
+    by the store's records. ``events`` is the list of event names it wants, ``format``
+    ``json`` or ``slack``.
+    """
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(Text)
+    events: Mapped[list] = mapped_column(JSON)
+    format: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one event to one webhook: when, the HTTP status, the error."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_webhook_at", "webhook_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    delivery: Mapped[str] = mapped_column(String(64), index=True)  # one id per event+hook
+    event: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[float] = mapped_column(Float)
+    status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    delivered: Mapped[bool] = mapped_column(Boolean)
