@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the registry is imported on first use: `import jupyter_mlop
     from jupyter_mlops.client.features import FeaturesClient
     from jupyter_mlops.client.monitoring import MonitoringClient
     from jupyter_mlops.client.pipelines import PipelinesClient
+    from jupyter_mlops.notify import Notifier
     from jupyter_mlops.registry.api import RegistryClient
 
 
@@ -90,6 +91,25 @@ class Client(RunsClient):
         from jupyter_mlops.client.monitoring import MonitoringClient
 
         return MonitoringClient(self)
+
+    @functools.cached_property
+    def webhooks(self) -> Notifier:
+        """Webhooks of this client's store: add, list, remove, the delivery log (issue 19)."""
+        from jupyter_mlops.config import current_user
+        from jupyter_mlops.notify import Notifier
+        from jupyter_mlops.store.webhooks import WebhookStore
+
+        return Notifier(WebhookStore(self.store.url), user=current_user())
+
+    def notify(self, event: str, data: dict) -> None:
+        """Send ``event`` to the store's webhooks that want it; the hook components are
+        handed. Never raises: a notification must not fail what it reports on."""
+        try:
+            self.webhooks.emit(event, data)
+        except Exception as exc:
+            import sys
+
+            print(f"jupyter-mlops: webhooks not notified of {event}: {exc}", file=sys.stderr)
 
     def close(self) -> None:
         """Write everything still queued and stop the writer thread (idempotent).

@@ -104,6 +104,8 @@ class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots,
         self.flush()
         self._environment_recorded()
         self.store.runs.end_run(run_id, status)
+        if status in ("FINISHED", "FAILED"):
+            self.notify(f"run.{status.lower()}", {"run_id": run_id, "status": status})
 
     def rename_run(self, run_id: str, name: str) -> RunRecord:
         return self.store.runs.rename_run(run_id, check_label(name, "run name"))

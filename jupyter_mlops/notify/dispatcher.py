@@ -9,6 +9,7 @@ the request is ever written to the log or printed.
 
 from __future__ import annotations
 
+import atexit
 import queue
 import random
 import threading
@@ -20,6 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from jupyter_mlops.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+
+#: How long process exit waits for deliveries still queued.
+EXIT_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,9 @@ class Dispatcher:
                 self._thread = threading.Thread(target=self._loop, name="mlops-webhooks",
                                                 daemon=True)
                 self._thread.start()
+                # An event queued just before exit (a run ending with the kernel) still
+                # goes out: exit waits a little for the queue, then gives up (logged tries stay).
+                atexit.register(self.wait, EXIT_WAIT_SECONDS)
         self._queue.put(job)
 
     def wait(self, timeout: float | None = None) -> bool:

@@ -183,3 +183,18 @@ def test_any_text_is_an_http_url_with_a_host_or_one_refusal_line(text):
 
         parts = urlsplit(accepted)
         assert parts.scheme.lower() in ("http", "https") and parts.hostname
+
+
+def test_the_client_tells_webhooks_when_a_run_ends(client, receiver):
+    client.webhooks.add(receiver.url, ["run.finished", "run.failed"], secret=SECRET)
+    done, failed = client.create_run(name="ok"), client.create_run(name="broken")
+    client.end_run(done.id, "FINISHED")
+    client.end_run(failed.id, "FAILED")
+    killed = client.create_run(name="killed")
+    client.end_run(killed.id, "KILLED")  # not an event webhooks can ask for
+    assert client.webhooks.wait(30)
+    events = {json.loads(body)["data"]["run_id"]: json.loads(body)["event"]
+              for _, body in receiver.requests}
+    assert events == {done.id: "run.finished", failed.id: "run.failed"}
+    assert all(verify(SECRET, h["X-Mlops-Timestamp"], b, h["X-Mlops-Signature"])
+               for h, b in receiver.requests)
