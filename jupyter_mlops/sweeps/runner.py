@@ -157,7 +157,7 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
     owed = None if n_trials is None else n_trials - done - active
     interrupted = False
     if owed is None or owed > 0:
-        stop = [_StopWhenDone(n_trials, storage, name)] if n_trials else None
+        stop = [_StopWhenDone(n_trials)] if n_trials else None
         flt = QuietFailures(quiet)
         optuna_log = logging.getLogger("optuna.study._optimize")
         optuna_log.addFilter(flt)
@@ -182,21 +182,21 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
 class _StopWhenDone:
     """Stop this process's loop once the sweep's trials are all finished or running.
 
-    Other processes and threads run trials of the same study; a count of the study's trials
-    (one query) is the only view all of them share.
+    Other processes and threads run trials of the same study; the study's trials are the
+    only view all of them share. Read through the study (Optuna's cached storage, which
+    fetches only trials changed since the last read) — the raw storage's ``get_n_trials``
+    loads every trial of the study on each call, which made the overhead grow with the
+    sweep (about 14 ms of CPU per trial at 40 trials on SQLite).
     """
 
-    def __init__(self, n_trials: int, storage: Any, study_name: str):
+    def __init__(self, n_trials: int):
         self.n_trials = n_trials
-        self.storage = storage
-        self.study_id = storage.get_study_id_from_name(study_name)
 
     def __call__(self, study: Any, trial: Any) -> None:
         from optuna.trial import TrialState
 
-        storage = self.storage
-        n = storage.get_n_trials(self.study_id, state=(
-            TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL))
+        n = len(study.get_trials(deepcopy=False, states=(
+            TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)))
         if n < self.n_trials:
             return
         done, active, _lost = counted(study)  # exact, only near the end
