@@ -35,17 +35,11 @@ def _public_methods(cls: type) -> set[str]:
             if not name.startswith("_") and not inspect.isclass(value)}
 
 
-#: Implementations whose parameters are not annotated yet: their names, kinds and defaults
-#: are compared, not their types (the interface has them). Remove an entry once annotated.
-UNANNOTATED = {"FeatureStore"}
-
-
-def _shape(fn, annotations: bool = True) -> list[tuple]:
+def _shape(fn) -> list[tuple]:
     """Names, kinds, defaults and annotations (as written: both modules postpone them)."""
     sig = inspect.signature(fn)
-    return [(p.name, p.kind, p.default) + ((p.annotation,) if annotations else ())
-            for p in sig.parameters.values()] + \
-        ([("return", sig.return_annotation)] if annotations else [])
+    return [(p.name, p.kind, p.default, p.annotation) for p in sig.parameters.values()] + \
+        [("return", sig.return_annotation)]
 
 
 @pytest.mark.parametrize("impl, contract", PAIRS, ids=IDS)
@@ -57,16 +51,8 @@ def test_the_class_names_its_interface_and_leaves_nothing_abstract(impl, contrac
 @pytest.mark.parametrize("impl, contract", PAIRS, ids=IDS)
 def test_every_public_method_is_in_the_contract_with_its_signature(impl, contract):
     assert _public_methods(impl) == set(contract.__abstractmethods__)
-    typed = impl.__name__ not in UNANNOTATED
     for name in contract.__abstractmethods__:
-        assert _shape(getattr(impl, name), typed) == _shape(getattr(contract, name), typed), name
-
-
-def test_the_unannotated_list_names_only_classes_still_unannotated():
-    for impl, contract in PAIRS:
-        if impl.__name__ in UNANNOTATED:
-            assert any(_shape(getattr(impl, n)) != _shape(getattr(contract, n))
-                       for n in contract.__abstractmethods__), f"{impl.__name__} is annotated now"
+        assert _shape(getattr(impl, name)) == _shape(getattr(contract, name)), name
 
 
 @pytest.mark.parametrize("impl, contract", PAIRS, ids=IDS)
