@@ -121,6 +121,11 @@ def main() -> None:
         order = list(tools) if i % 2 == 0 else list(reversed(tools))  # no tool always first
         for tool in order:
             results[tool].append(sample(tool, tools[tool]))
+        # One line per finished sample on stderr: a long run on a busy machine shows progress
+        # (and what it measured so far) before the summary.
+        print(json.dumps({"sample": i, **{t: {k: results[t][-1][k]["cpu"] for k in
+                                              ("first", "second")} for t in tools}}),
+              file=sys.stderr, flush=True)
     report = {"samples": args.samples, "load_average_1min": os.getloadavg()[0], "tools": {}}
     for tool, base in (("ours", "none"), ("mlflow", "none-mlflow")):
         if tool not in results:
