@@ -8,8 +8,9 @@ float and an integer feature, a year of random event times); ``large`` is 1,000,
 10,000,000. The data is generated once, seeded, as Parquet under ``benchmarks/.work/features``
 and registered once as feature view ``bench`` in a SQLite store there.
 
-Every sample is a fresh process (imports — pyarrow's and ours — and opening the store are
-excluded from the time and reported apart as ``setup``); each reports wall and CPU time (user+sys of the process while the join ran), its peak
+Every sample is a fresh process (imports — pyarrow's, ours and SQLAlchemy's — and opening
+the store are excluded from the time and reported apart as ``setup``; for ours a second call
+in the same process is reported as ``warm``, a notebook's next training set); each reports wall and CPU time (user+sys of the process while the join ran), its peak
 RSS, and a digest of the feature values in entity-row order, so the tools' answers are
 compared exactly (missing values as NaN).
 
@@ -113,12 +114,20 @@ def child(tool: str, size: str) -> dict:
     view_path = str(folder(size) / "view.parquet")
     if tool == "ours":
         import jupyter_mlops.feature_store.training  # noqa: F401 - imports are setup
+        import jupyter_mlops.store.features  # noqa: F401 - SQLAlchemy and the ORM too
         from jupyter_mlops.client import Client
 
         client = Client()
         setup = time.perf_counter() - t_import
         w, c = time.perf_counter(), _cpu()
         out = client.features.get_training_set(entity, ["bench:a", "bench:b"]).frame
+        first_wall, first_cpu = time.perf_counter() - w, _cpu() - c
+        # A notebook's second training set: SQLAlchemy's first-query setup is paid already.
+        w, c = time.perf_counter(), _cpu()
+        again = client.features.get_training_set(entity, ["bench:a", "bench:b"]).frame
+        warm = {"warm_wall": time.perf_counter() - w, "warm_cpu": _cpu() - c,
+                "warm_digest": _digest(again)}
+        wall, cpu = first_wall, first_cpu
     elif tool == "merge_asof":
         setup = time.perf_counter() - t_import
         w, c = time.perf_counter(), _cpu()
@@ -140,10 +149,11 @@ def child(tool: str, size: str) -> dict:
                       " f ON e.key = f.key AND e.ts >= f.ts ORDER BY e.index").df()
     else:
         raise SystemExit(f"unknown tool {tool}")
-    wall, cpu = time.perf_counter() - w, _cpu() - c
+    if tool != "ours":
+        wall, cpu, warm = time.perf_counter() - w, _cpu() - c, {}
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"tool": tool, "wall": wall, "cpu": cpu, "setup": setup, "peak_rss_mb": rss,
-            "rows": len(out), "digest": _digest(out)}
+            "rows": len(out), "digest": _digest(out), **warm}
 
 
 def child_online(size: str) -> dict:
@@ -273,6 +283,11 @@ def main() -> None:
             "cpu_median": statistics.median(s["cpu"] for s in ss),
             "peak_rss_mb_max": max(s["peak_rss_mb"] for s in ss),
             "digests": sorted({s["digest"] for s in ss})}
+        if "warm_cpu" in ss[0]:
+            summary[tool].update(
+                warm_wall_median=statistics.median(s["warm_wall"] for s in ss),
+                warm_cpu_median=statistics.median(s["warm_cpu"] for s in ss),
+                warm_same_values=all(s["warm_digest"] == s["digest"] for s in ss))
     base = summary.get("merge_asof")
     for tool, s in summary.items():
         if base:
