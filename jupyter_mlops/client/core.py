@@ -69,7 +69,8 @@ class Client(RunsClient):
         from jupyter_mlops.registry.api import RegistryClient
 
         return RegistryClient(self, reproduce_check=functools.partial(reproduce_check,
-                                                                      client=self))
+                                                                      client=self),
+                              notify=self.notify)
 
     @functools.cached_property
     def features(self) -> FeaturesClient:

@@ -85,10 +85,13 @@ class RegistryClient:
         ``Client.registry`` passes the pipelines component's check bound to the Client.
     """
 
-    def __init__(self, client: Any, *, reproduce_check: gates.ReproduceCheck | None = None):
+    def __init__(self, client: Any, *, reproduce_check: gates.ReproduceCheck | None = None,
+                 notify: Any = None):
         self.client = client
         self.store = client.stores.registry  # the Client's own, built once
         self.reproduce_check = reproduce_check
+        # (event, data) -> None, handed in by the Client (its webhooks); never raises.
+        self.notify = notify or (lambda event, data: None)
 
     # ================================================================== registering
     def register_model(
@@ -277,9 +280,12 @@ class RegistryClient:
         user = user or current_user()
         policy = self.store.get_model(name).gate_policy
         gate = self._gate(name, alias, version, policy)
-        return self.store.set_alias(
+        moved = self.store.set_alias(
             name, alias, version, user=user, reason=reason, gate=gate,
             require="set_alias" if gates.is_protected(policy, alias) else None)
+        self.notify("model.promoted", {"model": name, "version": version, "alias": alias,
+                                       "by": user})
+        return moved
 
     def delete_alias(self, name: str, alias: str, *, reason: str | None = None,
                      user: str | None = None) -> int:
@@ -316,8 +322,11 @@ class RegistryClient:
     def propose(self, name: str, version: int, alias: str = "champion", *,
                 reason: str | None = None, user: str | None = None) -> PromotionRecord:
         """Ask for ``alias`` to point at ``version`` (needs the ``propose`` action)."""
-        return self.store.create_promotion(name, version, alias, user=user or current_user(),
-                                           reason=reason)
+        request = self.store.create_promotion(name, version, alias,
+                                              user=user or current_user(), reason=reason)
+        self.notify("model.proposed", {"model": name, "version": version, "alias": alias,
+                                       "request": request.id, "by": request.proposed_by})
+        return request
 
     def approve(self, request_id: int, *, reason: str | None = None,
                 user: str | None = None) -> PromotionRecord:
@@ -334,8 +343,12 @@ class RegistryClient:
         req = self.store.get_promotion(request_id)
         policy = self.store.get_model(req.name).gate_policy
         gate = self._gate(req.name, req.alias, req.version, policy)
-        return self.store.decide_promotion(request_id, approve=True, gate=gate,
-                                           user=user or current_user(), reason=reason)
+        decided = self.store.decide_promotion(request_id, approve=True, gate=gate,
+                                              user=user or current_user(), reason=reason)
+        self.notify("model.promoted", {"model": decided.name, "version": decided.version,
+                                       "alias": decided.alias, "request": decided.id,
+                                       "by": decided.decided_by})
+        return decided
 
     def reject(self, request_id: int, *, reason: str | None = None,
                user: str | None = None) -> PromotionRecord:

@@ -198,3 +198,20 @@ def test_the_client_tells_webhooks_when_a_run_ends(client, receiver):
     assert events == {done.id: "run.finished", failed.id: "run.failed"}
     assert all(verify(SECRET, h["X-Mlops-Timestamp"], b, h["X-Mlops-Signature"])
                for h, b in receiver.requests)
+
+
+def test_the_registry_tells_webhooks_of_proposals_and_promotions(client, receiver):
+    from sklearn.linear_model import LogisticRegression
+
+    client.webhooks.add(receiver.url, ["model.proposed", "model.promoted"])
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    version = client.registry.register_model(model, "notified-model")
+    client.registry.set_alias("notified-model", "staging", version.version)
+    request = client.registry.propose("notified-model", version.version, "champion")
+    client.registry.approve(request.id)
+    assert client.webhooks.wait(30)
+    got = [(p["event"], p["data"]["alias"])
+           for p in (json.loads(body) for _, body in receiver.requests)]
+    assert sorted(got) == sorted([("model.promoted", "staging"),
+                                  ("model.proposed", "champion"),
+                                  ("model.promoted", "champion")])
