@@ -149,6 +149,7 @@ def test_bad_arguments_are_one_line_and_record_nothing(client, kwargs, match):
     assert client.count_runs() == 0
 
 
+@pytest.mark.slow  # matplotlib, and fANOVA importance: several seconds on a loaded machine
 def test_results_table_figures_and_importance(client):
     import matplotlib
 
