@@ -21,10 +21,6 @@ PYPROJECT = ROOT / "pyproject.toml"
 #: One new wrong-way import per contract id: (module to add, its import line).
 PROBES = {
     "layers": ("store/_probe_up.py", "from jupyter_mlops import client"),
-    "tracking-is-the-floor": ("tracking/_probe.py", "from jupyter_mlops.registry import api"),
-    "registry-below-pipelines-and-monitoring": (
-        "registry/_probe.py", "from jupyter_mlops.pipelines import spec"),
-    "pipelines-below-monitoring": ("pipelines/_probe.py", "from jupyter_mlops.monitoring import drift"),
     "front-doors-independent": ("notebook/_probe.py", "from jupyter_mlops.server import base"),
     "components-no-front-doors": ("monitoring/_probe.py", "from jupyter_mlops.server import base"),
     "front-doors-no-store": ("server/_probe.py", "from jupyter_mlops.store import runs"),
