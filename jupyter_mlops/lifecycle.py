@@ -11,41 +11,47 @@ from typing import Any
 
 #: Called with (active run, end status) just before a run ends; the notebook layer snapshots
 #: the notebook there. A hook must not raise. Registered with :func:`add_before_end_hook`.
-before_end_hooks: list[Callable[[Any, str], None]] = []
+_before_end_hooks: list[Callable[[Any, str], None]] = []
 #: Called with the active run when the fluent API starts or attaches to one; the package root
 #: registers the notebook's cell hooks there (injected: fluent never imports a front door).
 #: Registered with :func:`add_run_start_hook`.
-run_start_hooks: list[Callable[[Any], None]] = []
+_run_start_hooks: list[Callable[[Any], None]] = []
 
 
 # Other modules hand their hooks in through these functions; only this module writes the lists.
 def add_before_end_hook(hook: Callable[[Any, str], None]) -> None:
     """Call ``hook(run, status)`` just before the fluent API ends a run (once per hook)."""
-    if hook not in before_end_hooks:
-        before_end_hooks.append(hook)
+    if hook not in _before_end_hooks:
+        _before_end_hooks.append(hook)
 
 
 def remove_before_end_hook(hook: Callable[[Any, str], None]) -> None:
     """Stop calling ``hook`` (no-op when it is not registered)."""
-    if hook in before_end_hooks:
-        before_end_hooks.remove(hook)
+    if hook in _before_end_hooks:
+        _before_end_hooks.remove(hook)
 
 
 def add_run_start_hook(hook: Callable[[Any], None]) -> None:
     """Call ``hook(run)`` whenever the fluent API starts or attaches to a run (once per hook)."""
-    if hook not in run_start_hooks:
-        run_start_hooks.append(hook)
+    if hook not in _run_start_hooks:
+        _run_start_hooks.append(hook)
+
+
+def remove_run_start_hook(hook: Callable[[Any], None]) -> None:
+    """Stop calling ``hook`` (no-op when it is not registered)."""
+    if hook in _run_start_hooks:
+        _run_start_hooks.remove(hook)
 
 
 def run_started(run: Any) -> None:
     """Tell the run-start hooks (the fluent API calls this)."""
-    for hook in list(run_start_hooks):
+    for hook in list(_run_start_hooks):
         hook(run)
 
 
 def run_ending(run: Any, status: str) -> None:
     """Tell the before-end hooks (the fluent API calls this before ending ``run``)."""
-    for hook in list(before_end_hooks):
+    for hook in list(_before_end_hooks):
         hook(run, status)
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_mlops.lifecycle import before_end_hooks, fluent
+from jupyter_mlops.lifecycle import add_before_end_hook, fluent, remove_before_end_hook
 from jupyter_mlops.notebook.cell_metrics import CellMetrics
 from jupyter_mlops.notebook.figure_capture import FigureCapture
 from jupyter_mlops.tracking.outcome import fails_notebook
@@ -101,7 +101,7 @@ class CellHooks:
     def register(self) -> None:
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
-        before_end_hooks.append(self.before_end)
+        add_before_end_hook(self.before_end)
         self.figures.register()
         self.cell_metrics.register()
         # papermill's parameters cell usually runs before `%load_ext`: find it in the history.
@@ -117,8 +117,7 @@ class CellHooks:
                 self.shell.events.unregister(name, fn)
             except ValueError:
                 pass
-        if self.before_end in before_end_hooks:
-            before_end_hooks.remove(self.before_end)
+        remove_before_end_hook(self.before_end)
         self.figures.unregister()
         self.cell_metrics.unregister()
         atexit.unregister(self.at_exit)
