@@ -94,7 +94,12 @@ class FeaturesClient:
 
     def list_views(self) -> list[ViewListing]:
         """Each view's newest version, its version count and its materialization watermark."""
-        return self._store.features.list_views()
+        # A SQLite file is listed through the stdlib: `jupyter mlops features list` is a
+        # whole process, and SQLAlchemy's import would be most of its time.
+        from jupyter_mlops.store.features_lite import list_views
+
+        listing = list_views(self._store.url)
+        return self._store.features.list_views() if listing is None else listing
 
     def statistics(self, name: str, version: int | None = None) -> list[FeatureStatRecord]:
         """Per-feature statistics of a view version (the newest by default)."""

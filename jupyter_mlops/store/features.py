@@ -7,7 +7,6 @@ after it, which is what lets a killed ``materialize`` resume where it stopped.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 
 from sqlalchemy import bindparam, func, select, update
@@ -15,77 +14,17 @@ from sqlalchemy.exc import IntegrityError
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+from jupyter_mlops.store.feature_records import (
+    FeatureStatRecord,
+    FeatureViewRecord,
+    MaterializationRecord,
+    ViewListing,
+)
 from jupyter_mlops.store.interfaces.features import AbstractFeatureStore
 from jupyter_mlops.store.orm import FeatureMaterialization, FeatureOnline, FeatureStat, FeatureView
-from jupyter_mlops.store.records import Record
 
 #: Keys per ``IN (…)`` of an online lookup (SQLite's bound-parameter limit is 32,766).
 _LOOKUP_CHUNK = 5000
-
-
-@dataclasses.dataclass(frozen=True)
-class FeatureViewRecord(Record):
-    id: int
-    name: str
-    version: int
-    digest: str
-    data_digest: str
-    blob_digest: str
-    schema: dict
-    entity: tuple[str, ...]
-    timestamp_column: str
-    features: tuple[str, ...]
-    ttl_seconds: float | None
-    description: str | None
-    source: str | None
-    rows: int
-    entities: int
-    min_event_ns: int | None
-    max_event_ns: int | None
-    dataset_id: int | None
-    created_by: str
-    created_at: float
-
-    @property
-    def ref(self) -> str:
-        """``name@version``: how a training set and the lineage graph name this version."""
-        return f"{self.name}@{self.version}"
-
-    def __str__(self) -> str:
-        return (f"{self.ref}: {len(self.features)} features by {', '.join(self.entity)}, "
-                f"{self.rows} rows, {self.entities} entities")
-
-
-@dataclasses.dataclass(frozen=True)
-class FeatureStatRecord(Record):
-    view_id: int
-    feature: str
-    dtype: str
-    stats: dict
-
-
-@dataclasses.dataclass(frozen=True)
-class MaterializationRecord(Record):
-    view_id: int
-    #: Newest event time (ns since the epoch) written to the online table; None: none yet.
-    watermark_ns: int | None
-    rows_written: int
-    started_at: float
-    updated_at: float
-
-
-@dataclasses.dataclass(frozen=True)
-class ViewListing(Record):
-    """A view's newest version, how many versions it has, and how far it is materialized."""
-
-    view: FeatureViewRecord
-    versions: int
-    materialized: MaterializationRecord | None
-
-    def __str__(self) -> str:
-        state = "not materialized" if self.materialized is None else \
-            f"materialized to {self.materialized.watermark_ns} ns"
-        return f"{self.view} ({self.versions} versions, {state})"
 
 
 def _view(row) -> FeatureViewRecord:
