@@ -114,6 +114,9 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
     from jupyter_mlops.notebook import autolog_magics
 
     autolog_magics.add_parsers(sub)
+    from jupyter_mlops.notebook import features_magics
+
+    features_magics.add_parsers(sub)
 
     p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
@@ -165,6 +168,7 @@ class MlopsMagics(Magics):
         from jupyter_mlops.notebook import models_magics, monitoring_magics
         from jupyter_mlops.notebook import sweep_magics
         from jupyter_mlops.notebook import autolog_magics
+        from jupyter_mlops.notebook import features_magics
 
         try:
             if command in models_magics.COMMANDS:
@@ -173,6 +177,8 @@ class MlopsMagics(Magics):
                 return monitoring_magics.handle(command, args, self.shell)
             if command in autolog_magics.COMMANDS:
                 return autolog_magics.handle(command, args, self.shell)
+            if command in features_magics.COMMANDS:
+                return features_magics.handle(command, args, self.shell)
             if command in sweep_magics.COMMANDS:
                 return sweep_magics.handle(command, args, self.shell, cell)
             return getattr(self, f"_cmd_{command}")(args, cell)
