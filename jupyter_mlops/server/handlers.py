@@ -14,7 +14,12 @@ from tornado import web
 
 from jupyter_mlops.config import redact_url
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.server import monitoring_routes, pipeline_routes, registry_routes
+from jupyter_mlops.server import (
+    features_routes,
+    monitoring_routes,
+    pipeline_routes,
+    registry_routes,
+)
 from jupyter_mlops.server.base import MlopsHandler
 from jupyter_mlops.server.schemas import (
     RunPatch,
@@ -181,6 +186,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     *registry_routes.ROUTES,
     *pipeline_routes.ROUTES,
     *monitoring_routes.ROUTES,
+    *features_routes.ROUTES,
 ]
 
 
