@@ -101,11 +101,17 @@ class ServingApp:
         self.rows = Counter("mlops_serving_predictions", "Rows scored", registry=self.registry)
         self.version_gauge = Gauge("mlops_serving_model_version", "Model version being served",
                                    registry=self.registry)
-        self.switch_gauge = Gauge("mlops_serving_model_switches",
-                                  "Times the alias moved and the server switched version",
-                                  registry=self.registry)
         self.version_gauge.set_function(lambda: self.holder.current.version.version)
-        self.switch_gauge.set_function(lambda: self.holder.switches)
+        # Every label value below comes from a fixed set (routes, statuses, error codes).
+        self.errors = Counter("mlops_serving_errors", "Requests refused or failed, by error code",
+                              ["error_code"], registry=self.registry)
+        self.body_bytes = Counter("mlops_serving_request_body_bytes",
+                                  "Bytes of request bodies read", registry=self.registry)
+        started = Gauge("mlops_serving_start_time_seconds",
+                        "When the server started, in seconds since the Unix epoch",
+                        registry=self.registry)
+        started.set(self.started)
+        self.registry.register(_SwitchCollector(self.holder))
         self._ok = self.requests.labels("invocations", "200")
         self._inv_latency = self.latency.labels("invocations")
         if self.sink is not None:
@@ -270,6 +276,7 @@ class ServingApp:
             if not message.get("more_body"):
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.body_bytes.inc(size)
         if not body:
             raise InputError("The body is empty: send a JSON object such as "
                              '{"dataframe_split": {"columns": [...], "data": [[...]]}}.')
@@ -342,6 +349,7 @@ class ServingApp:
 
     # ------------------------------------------------------------------ responses
     async def _error(self, send, exc: InputError, headers=None) -> int:
+        self.errors.labels(exc.code).inc()
         body = json.dumps({"error_code": exc.code, "message": str(exc)}).encode()
         await self._send(send, exc.status, body, [*_JSON, *headers] if headers else None)
         return exc.status
@@ -352,6 +360,23 @@ class ServingApp:
                     "headers": [*(headers or _JSON),
                                 (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+class _SwitchCollector:
+    """``mlops_serving_model_switches_total``: the holder's switch count, read at scrape time."""
+
+    def __init__(self, holder):
+        self.holder = holder
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        yield CounterMetricFamily("mlops_serving_model_switches",
+                                  "Times the alias moved and the server switched version",
+                                  value=self.holder.switches)
 
 
 def _with_cors(send, origin: str):

@@ -49,13 +49,17 @@ def test_prometheus_exposition(watched):
     from jupyter_mlops.monitoring.monitor import get_monitor
 
     text = exposition(watched).decode()
-    assert 'mlops_monitor_drift_score{feature="a",measure="psi",monitor="clf@champion"}' in text
-    assert 'mlops_monitor_feature_drifted{feature="a",monitor="clf@champion"} 1.0' in text
+    assert 'mlops_drift_psi{feature="a",monitor="clf@champion"}' in text
+    assert 'mlops_drift_ks_pvalue{feature="a",monitor="clf@champion"}' in text
+    assert "drift_score" not in text and "measure=" not in text
+    assert 'mlops_drift_feature_drifted{feature="a",monitor="clf@champion"} 1.0' in text
     assert 'mlops_monitor_predictions_total{monitor="clf@champion"} 1500.0' in text
-    assert 'mlops_monitor_windows{monitor="clf@champion"} 3.0' in text
+    assert 'mlops_monitor_windows_total{monitor="clf@champion"} 3.0' in text
+    assert "# TYPE mlops_monitor_windows_total counter" in text
     # Another process (no window closed there) reads the newest stored window.
     fresh = exposition(get_monitor("clf@champion", client=watched.client)).decode()
-    assert 'feature="a",measure="psi"' in fresh and "mlops_monitor_drift_share" in fresh
+    assert 'mlops_drift_psi{feature="a"' in fresh
+    assert "mlops_drift_drifted_features_ratio" in fresh
 
 
 @pytest.mark.slow  # renders the drift report figures, 13.1 s measured (load 9)
@@ -106,7 +110,7 @@ def test_cli(watched, client, tmp_path, capsys):
     code, out = _cli(["monitor", "alerts", "clf@champion", "--format", "json"], capsys)
     assert {a["action"] for a in json.loads(out)} == {"RECORDED"}
     code, out = _cli(["monitor", "metrics", "clf@champion"], capsys)
-    assert "mlops_monitor_drift_share" in out
+    assert "mlops_drift_drifted_features_ratio" in out
     rule_id = watched.rules()[-1].id
     code, out = _cli(["monitor", "remove-alert", "clf@champion", str(rule_id)], capsys)
     assert len(watched.rules()) == 1
