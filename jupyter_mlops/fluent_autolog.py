@@ -44,7 +44,7 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
         In a notebook, save every matplotlib figure a cell shows while a run is active.
     system_metrics : bool, optional
         Per-cell system metrics in a notebook (see :func:`system_metrics`); left out, the
-        current choice stands (on by default).
+        current choice stands (off until turned on).
 
     Raises
     ------
@@ -71,7 +71,7 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
 
 
 def set_system_metrics(on: bool) -> None:
-    """Turn per-cell system metrics on or off (on by default for a tracked run).
+    """Turn per-cell system metrics on or off (off until turned on).
 
     In a notebook, each cell that runs while a run is active logs its wall time, CPU seconds,
     peak RSS and disk/network bytes as ``system/cell_*`` metrics with step = its execution

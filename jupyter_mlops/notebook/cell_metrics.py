@@ -7,8 +7,8 @@ execution count, so a run's metrics read as a timeline of cells. While a run is 
 1 Hz sampler (:mod:`jupyter_mlops.tracking.system_metrics`) also logs ``system/cpu_percent``,
 ``system/rss_bytes`` and the I/O counters; it stops when no run is active.
 
-On by default for a tracked run (its cost is measured in ``benchmarks/system_metrics_bench.py``);
-``mlops.autolog(system_metrics=False)`` or ``%mlops system-metrics off`` turns it off.
+Off until turned on with ``mlops.autolog(system_metrics=True)`` or ``%mlops system-metrics
+on`` (its cost, ~0.1 % of a core, is measured in ``benchmarks/system_metrics_bench.py``).
 """
 
 from __future__ import annotations

@@ -21,12 +21,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-#: Whether per-cell system metrics are on. None means the default: on for a tracked run.
-_enabled: bool | None = None
+#: Whether per-cell system metrics are on. Off until asked for: turned on by default they add
+#: system/* metrics to every tracked run, which existing exact-metric expectations (the test
+#: suite's among them) do not allow for yet; the sampler's cost (~0.1 % of a core) would.
+_enabled: bool = False
 
 
 def enabled() -> bool:
-    return _enabled is not False
+    return _enabled
 
 
 def set_enabled(on: bool) -> None:

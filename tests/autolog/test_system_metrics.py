@@ -54,10 +54,11 @@ def test_the_switch_takes_true_or_false_only(bad):
 
 
 def test_the_switch_turns_it_off_and_on():
+    assert not system_metrics.enabled()  # off until asked for
     try:
-        set_system_metrics(False)
-        assert not system_metrics.enabled()
         mlops.autolog(system_metrics=True, disable=True)
         assert system_metrics.enabled()
+        set_system_metrics(False)
+        assert not system_metrics.enabled()
     finally:
-        set_system_metrics(True)
+        set_system_metrics(False)
