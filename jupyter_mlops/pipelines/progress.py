@@ -108,11 +108,13 @@ class WidgetProgress(Progress):
 
 
 def in_notebook() -> bool:
+    if "IPython" not in sys.modules:
+        return False  # no shell without IPython loaded: do not import it (0.4 s) to ask
     try:
         from IPython import get_ipython
     except ImportError:
         return False
-    shell = get_ipython() if "IPython" in sys.modules else None
+    shell = get_ipython()
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 

@@ -11,25 +11,29 @@ dependants are SKIPPED while independent branches carry on.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import signal
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import InvalidInputError, StepExecutionError
 from jupyter_mlops.pipelines.cache import cache_key, normalise_notebook
-from jupyter_mlops.pipelines.executors import Executor, make_executor
-from jupyter_mlops.pipelines.kernels import KernelKey
 from jupyter_mlops.pipelines.progress import Progress, make_progress
 from jupyter_mlops.pipelines.recording import Recorder
 from jupyter_mlops.pipelines.spec import Pipeline, Step
 from jupyter_mlops.pipelines.step import StepOutcome, StepTask, execute_step
 
+if TYPE_CHECKING:  # executors and kernels load when a step really runs (see _LazyLocal)
+    from jupyter_mlops.pipelines.executors import Executor
+    from jupyter_mlops.pipelines.kernels import KernelKey
+
 FINAL_OK = ("SUCCEEDED", "CACHED")
+LOCAL_NAMES = (None, "", "local", "process", "processes")
 
 
 def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] | None = None,
@@ -95,8 +99,8 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
         spec.step(name)  # NotFoundError for a typo
     pstore = client.stores.pipelines
     pipe = pstore.save_pipeline(spec.name, raw_spec.to_dict(), raw_spec.digest(), spec.path)
-    owned = not isinstance(executor, Executor)
-    ex = make_executor(executor, workers, warm_kernels)
+    owned = executor is None or isinstance(executor, str)
+    ex = _make_executor(executor, workers, warm_kernels)
     try:
         with _sigterm_raises():
             # No ex.warm_up() here: the first submitted step does it, after the cache was
@@ -118,6 +122,57 @@ def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] 
             f"See `jupyter mlops pipeline show {record.id[:12]}`.",
             step=failed.step if failed else None)
     return record
+
+
+def _make_executor(executor, workers: int | None, warm_kernels: bool | None):
+    """The local executor as a :class:`_LazyLocal` (built when a step is submitted, so a
+    fully cached run imports neither the executors nor the kernel machinery); anything else
+    (Dask, a scheduler address, an :class:`Executor` instance, a typo) as before."""
+    if executor in LOCAL_NAMES:
+        return _LazyLocal(workers, warm_kernels)
+    from jupyter_mlops.pipelines.executors import make_executor
+
+    return make_executor(executor, workers, warm_kernels)
+
+
+class _LazyLocal:
+    """A :class:`~jupyter_mlops.pipelines.executors.LocalExecutor` built on first use.
+
+    ``name`` and ``workers`` are known without building it (the same values
+    ``LocalExecutor`` computes); ``prestart``, ``shutdown`` and ``abort`` before the first
+    submission do nothing, as they would on a fresh executor with no kernels.
+    """
+
+    def __init__(self, workers: int | None, warm_kernels: bool | None):
+        self.workers = max(1, int(workers or os.cpu_count() or 1))
+        self.name = f"local:{self.workers}"
+        self._args = (workers, warm_kernels)
+        self._real = None
+
+    def _get(self):
+        if self._real is None:
+            from jupyter_mlops.pipelines.executors import LocalExecutor
+
+            self._real = LocalExecutor(*self._args)
+        return self._real
+
+    def warm_up(self) -> None:
+        self._get().warm_up()
+
+    def submit(self, fn, arg, callback) -> None:
+        self._get().submit(fn, arg, callback)
+
+    def prestart(self, kernels) -> None:
+        if self._real is not None or kernels:
+            self._get().prestart(kernels)
+
+    def abort(self) -> None:
+        if self._real is not None:
+            self._real.abort()
+
+    def shutdown(self) -> None:
+        if self._real is not None:
+            self._real.shutdown()
 
 
 def step_kernels(spec: Pipeline) -> dict[str, str]:
@@ -293,6 +348,8 @@ class _PipelineRun:
         self.ex.prestart(nxt)
 
     def _kernel_key(self, name: str) -> KernelKey:
+        from jupyter_mlops.pipelines.kernels import KernelKey
+
         step = self.spec.step(name)
         return KernelKey.of(self._kernel(step), str(self.spec.base_dir), self._env_base())
 

@@ -32,10 +32,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jupyter_mlops.pipelines.kernels import START_TIMEOUT, KernelKey, StepKernel
 from jupyter_mlops.tracking.outcome import is_clean_exit
+
+if TYPE_CHECKING:  # kernels (asyncio, jupyter_client) load with the first real attempt
+    from jupyter_mlops.pipelines.kernels import StepKernel
 
 #: Cells papermill adds to the executed notebook (not the user's; not counted in "cell N").
 PAPERMILL_TAGS = frozenset({"injected-parameters", "papermill-error-cell-tag"})
@@ -210,6 +212,8 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcom
 def _acquire_kernel(task: StepTask, kernel: StepKernel | None, att: _Attempt) -> StepKernel:
     """The attempt's kernel: ``kernel`` (started ahead of time) once it is up and has the
     attempt's variables, else a new one started now."""
+    from jupyter_mlops.pipelines.kernels import START_TIMEOUT, KernelKey, StepKernel
+
     holder = att.kernels
     if kernel is not None:
         holder.append(kernel)
