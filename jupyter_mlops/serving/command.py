@@ -39,6 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="on a loopback server, also answer requests for this Host name "
                    "(repeatable; e.g. behind a local reverse proxy that keeps the Host)")
+    p.add_argument("--features", metavar="VIEW:FEATURE,…",
+                   help="add these online features to each request by its entity key "
+                   "(the views' entity columns must be in the request)")
     p.add_argument("--log-level", default="warning",
                    choices=["critical", "error", "warning", "info", "debug"])
 
@@ -65,6 +68,7 @@ def run(args: argparse.Namespace) -> None:
               sample=args.sample, trusted=args.trusted, poll_interval=args.poll_seconds,
               max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level,
               token=args.token, auth=args.auth, allow_origins=args.allow_origin,
-              allow_hosts=args.allow_host, token_file=args.token_file)
+              allow_hosts=args.allow_host, token_file=args.token_file,
+              features=getattr(args, "features", None))
     except NotFoundError as exc:  # `python -m jupyter_mlops.serving` too: name the store
         raise NotFoundError(f"{exc} Searched {client.location.describe()}.") from exc

@@ -40,11 +40,13 @@ def _protocol_class(nodelay: bool):
 
 def build_app(ref: str, *, client=None, monitor: str | None = None, sample: float = 1.0,
               trusted: bool = False, poll_interval: float = 2.0,
-              max_body: int | None = None, guard=None) -> Any:
+              max_body: int | None = None, guard=None, features=None) -> Any:
     """Load the model (and open the monitor) and return the ASGI app.
 
     ``guard`` (a :class:`~jupyter_mlops.serving.auth.Guard`) holds the token and the
     origin/Host rules; by default a random token nobody knows (mutating routes closed).
+    ``features`` (``"view:feature,…"`` or a list) adds those online features to each
+    request by its entity key (:mod:`jupyter_mlops.serving.features`).
 
     Raises
     ------
@@ -68,6 +70,10 @@ def build_app(ref: str, *, client=None, monitor: str | None = None, sample: floa
         sink = PredictionSink(get_monitor(monitor, client=client), sample=sample)
     holder = ModelHolder(client, ref, trusted=trusted, poll_interval=poll_interval,
                          on_switch=(lambda old, new: sink.switch()) if sink else None)
+    if features:
+        from jupyter_mlops.serving.features import EnrichingHolder, FeatureEnricher
+
+        holder = EnrichingHolder(holder, FeatureEnricher(client, features))
     return ServingApp(holder, sink, max_body or DEFAULT_MAX_BODY, guard)
 
 
@@ -96,7 +102,8 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 5005, client=None,
           monitor: str | None = None, sample: float = 1.0, trusted: bool = False,
           poll_interval: float = 2.0, max_body: int | None = None, log_level: str = "warning",
           token: str | None = None, auth: str = "writes", allow_origins=(), allow_hosts=(),
-          token_file: str | os.PathLike[str] | None = None, ready=None) -> None:
+          token_file: str | os.PathLike[str] | None = None, ready=None,
+          features=None) -> None:
     """Serve ``models:/NAME@ALIAS`` until interrupted (``jupyter mlops serve``).
 
     ``token`` (else ``MLOPS_SERVE_TOKEN``, else a generated one) is required by mutating
@@ -124,7 +131,8 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 5005, client=None,
                   allow_hosts=tuple(allow_hosts))
     token_path = os.fspath(token_file) if token_file else str(default_token_file(port))
     app = build_app(ref, client=client, monitor=monitor, sample=sample, trusted=trusted,
-                    poll_interval=poll_interval, max_body=max_body, guard=guard)
+                    poll_interval=poll_interval, max_body=max_body, guard=guard,
+                    features=features)
     app.token, app.token_file = token, token_path  # for a caller's own ready(app)
     if ready is None:
         def ready(app) -> None:
