@@ -91,6 +91,11 @@ class TransferError(MlopsError):
     """A store copy finished but does not match its source (a row count or a blob hash)."""
 
 
+class GateFailedError(MlopsError):
+    """A quality gate (``jupyter mlops check --gate``) was not met: the work ran, its result
+    is below the bar."""
+
+
 class UnknownFilterKeyWarning(UserWarning):
     """A ``search_runs`` filter names a key no run has; the message names the closest ones.
 
@@ -110,6 +115,8 @@ class Mapped(NamedTuple):
 #: like argparse's own usage errors); the message on stderr says which refusal it was.
 EXIT_FAILED = 1
 EXIT_ERROR = 2
+#: ``jupyter mlops check``: everything ran, and at least one quality gate failed.
+EXIT_GATE_FAILED = 3
 
 #: THE table: every exception class of the tree, its HTTP status and its CLI exit code. A
 #: class not listed takes the entry of its nearest listed base class; the bare MlopsError has
@@ -142,6 +149,10 @@ ERROR_TABLE: dict[type[MlopsError], Mapped] = {
     # "jupyter-mlops[EXTRA]"): not the client's fault, and no retry helps until someone
     # installs it. 501: the server does not support the functionality.
     MissingExtraError: Mapped(501, EXIT_ERROR),
+    # A quality gate failed: the request was valid and the work ran, but its result is not
+    # good enough. 422 as for a failed step; its own exit code 3, so CI tells "the model is
+    # below the bar" (3) from "the pipeline broke" (1) and "the command was wrong" (2).
+    GateFailedError: Mapped(422, EXIT_GATE_FAILED),
 }
 
 #: What an exception outside the table (a bug) gets: an internal error.

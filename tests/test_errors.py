@@ -70,7 +70,7 @@ def test_every_error_in_the_package_has_a_status_and_an_exit_code(every_error):
     for cls in every_error:
         status, code = mapping_for(cls)
         assert 400 <= status <= 599, cls
-        assert code in (errors.EXIT_FAILED, errors.EXIT_ERROR), cls
+        assert code in (errors.EXIT_FAILED, errors.EXIT_ERROR, errors.EXIT_GATE_FAILED), cls
 
 
 def test_the_table_is_the_one_source():
