@@ -86,15 +86,20 @@ class AlertEvaluator:
         ``launcher(rule, alert)``; default :class:`SubprocessLauncher` on ``client``.
     clock : callable
         Wall-clock time for cool-downs (tests pass their own).
+    notify : callable, optional
+        ``notify(event, data)``, told ``alert.fired`` for each alert; default the client's
+        webhooks (``client.notify``), handed in so monitoring never imports them.
     """
 
     def __init__(self, store: MonitoringStore, client=None, launcher: Launcher | None = None,
-                 clock: Callable[[], float] | None = None):
+                 clock: Callable[[], float] | None = None,
+                 notify: Callable[[str, dict], None] | None = None):
         import time
 
         self.store = store
         self.launcher = launcher or (SubprocessLauncher(client) if client is not None else None)
         self.clock = clock or time.time
+        self.notify = notify or getattr(client, "notify", None)
 
     def evaluate(self, monitor_id: int, window_id: int | None,
                  points: Iterable[tuple[str, str, float | None, bool | None]],
@@ -117,8 +122,23 @@ class AlertEvaluator:
                 continue
             worst = max(hits, key=lambda h: h[1]) if rule.op.startswith(">") \
                 else min(hits, key=lambda h: h[1])
-            fired.append(self._fire(rule, monitor_id, window_id, worst, len(hits), label))
+            alert = self._fire(rule, monitor_id, window_id, worst, len(hits), label)
+            fired.append(alert)
+            self._tell(rule, alert)
         return fired
+
+    def _tell(self, rule: AlertRuleRecord, alert: AlertRecord) -> None:
+        """Send ``alert.fired`` to the webhooks; a failure to queue it never loses the alert."""
+        if self.notify is None:
+            return
+        try:
+            self.notify("alert.fired", {
+                "alert_id": alert.id, "monitor_id": alert.monitor_id, "rule_id": rule.id,
+                "measure": alert.measure, "feature": alert.feature, "value": alert.value,
+                "threshold": alert.threshold, "action": alert.action, "message": alert.message,
+                "pipeline": rule.pipeline, "pipeline_run_id": alert.pipeline_run_id})
+        except Exception:  # noqa: BLE001 - the alert is recorded; say why no webhook went out
+            log.exception("alert %s: could not queue the alert.fired webhook", alert.id)
 
     def _fire(self, rule: AlertRuleRecord, monitor_id: int, window_id: int | None,
               worst: tuple[str, float], count: int, label: str) -> AlertRecord:

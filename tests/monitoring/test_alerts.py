@@ -119,3 +119,25 @@ def test_alert_starts_a_real_pipeline_run(client, registered, reference, tmp_pat
     assert (record.trigger, record.status) == ("alert", "SUCCEEDED"), record
     for proc in mon.alerts_engine.launcher.processes:
         proc.wait(30)
+
+
+def test_a_fired_alert_is_sent_to_the_webhooks(client, registered, reference):
+    import json
+
+    from tests.notify.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        client.webhooks.add(receiver.url, ["alert.fired"])
+        mon = monitor("clf@champion", reference=reference, window=300, client=client)
+        rule = mon.add_alert("psi", 0.2, feature="a")
+        mon.log_predictions(make_frame(300, seed=2))  # no drift: nothing fires, nothing sent
+        mon.log_predictions(make_frame(300, seed=3, shift=1.5))
+        (alert,) = mon.alerts()
+        assert client.webhooks.wait(30)
+        [payload] = [json.loads(body) for _, body in receiver.requests]
+        assert payload["event"] == "alert.fired"
+        assert payload["data"]["alert_id"] == alert.id and payload["data"]["rule_id"] == rule.id
+        assert payload["data"]["feature"] == "a" and payload["data"]["action"] == "RECORDED"
+    finally:
+        receiver.close()
