@@ -31,7 +31,7 @@ _LAZY.update({name: "jupyter_mlops.fluent" for name in (
     "reproduce", "get_pipeline_run", "list_pipeline_runs",
     "add_schedule", "list_schedules", "pause_schedule", "resume_schedule",
     "remove_schedule", "schedule_history",
-    "monitor", "get_monitor", "list_monitors")})
+    "monitor", "get_monitor", "list_monitors", "report")})
 _LAZY.update({"Pipeline": "jupyter_mlops.pipelines.spec", "Step": "jupyter_mlops.pipelines.spec",
               "Scheduler": "jupyter_mlops.pipelines.scheduler"})
 _LAZY.update({"serve": "jupyter_mlops.serving.server"})

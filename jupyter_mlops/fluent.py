@@ -431,6 +431,24 @@ def lineage(obj: Any, depth: int = 10):
     return get_client().lineage(obj, depth)
 
 
+def report(target: str = "runs", output: str | os.PathLike | None = None, *,
+           filter: str | None = None, experiment: str | None = None, max_runs: int = 10,
+           runs: list[str] | None = None, client: Client | None = None):
+    """A self-contained HTML report (figures inline, no server needed) of ``"run:ID"``,
+    ``"runs"`` (a comparison of the runs ``filter`` selects, or of ``runs``),
+    ``"model:NAME[@ALIAS|/VERSION]"`` or ``"monitor:NAME"``; written to ``output`` if given.
+
+    Returns the :class:`~jupyter_mlops.client.reports.Report` (it displays in a notebook).
+    """
+    from jupyter_mlops.client.reports import build_report
+
+    built = build_report(client or get_client(), target, filter=filter, experiment=experiment,
+                         max_runs=max_runs, runs=runs)
+    if output is not None:
+        built.save(output)
+    return built
+
+
 # --------------------------------------------------------------------------- pipelines
 # The components take their client as an argument; these give notebooks the default one
 # (``client=`` still points one call at another store).

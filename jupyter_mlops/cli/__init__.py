@@ -24,6 +24,7 @@ from jupyter_mlops.cli import (
     models,
     monitoring,
     pipelines,
+    report,
     runs,
     serve,
 )
@@ -31,8 +32,8 @@ from jupyter_mlops.cli.context import location_for
 from jupyter_mlops.cli.parser import CommandParser
 
 #: The command groups, in the order ``jupyter mlops --help`` lists them.
-GROUPS = (runs, db, gc, env, models, pipelines, check, monitoring, features, serve, migrate,
-          dead_letter)
+GROUPS = (runs, db, gc, env, models, pipelines, check, report, monitoring, features, serve,
+          migrate, dead_letter)
 
 #: ``(group, action)`` -> handler; a handler returns the exit code (None for 0).
 COMMANDS = {key: handler for group in GROUPS for key, handler in group.COMMANDS.items()}
