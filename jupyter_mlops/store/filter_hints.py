@@ -8,18 +8,17 @@ that too, with the filter that does find runs without the key (``tags.team is nu
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import threading
 
-from sqlalchemy import select
-
-from jupyter_mlops.store.engine import read_connection
-from jupyter_mlops.store.filter_sql import And, Comparison, Node, Not, Or
-from jupyter_mlops.store.orm import LatestMetric, Param, Tag
+# No SQLAlchemy at import: a SQLite file store is asked through lite's sqlite3 connection, so
+# a fresh process's first filtered search never imports it (issue 14; lite_search).
+from jupyter_mlops.store.filter_ast import And, Comparison, Node, Not, Or
 
 _PREFIX = {"metric": "metrics", "param": "params", "tag": "tags"}
-_KEYED = {"metric": LatestMetric, "param": Param, "tag": Tag}
+_KEYED = {"metric": "latest_metrics", "param": "params", "tag": "tags"}  # fixed names
 #: How many known keys a hint names at most.
 MAX_SUGGESTIONS = 3
 #: Keys remembered as existing, per store, before the memory starts over.
@@ -78,19 +77,17 @@ def unknown_key_hint(url: str, node: Node | dict[str, set[str]] | None) -> str |
     if not wanted:
         return None
     parts = []
-    with read_connection(url) as conn:
+    with _key_reader(url) as read:
         for kind in ("metric", "param", "tag"):
             keys = wanted.get(kind)
             if not keys:
                 continue
-            table = _KEYED[kind]
-            found = set(conn.execute(
-                select(table.key).where(table.key.in_(sorted(keys))).distinct()).scalars())
+            found = set(read(kind, sorted(keys)))
             _remember(url, kind, found)
             missing = sorted(keys - found)
             if not missing:
                 continue
-            known = list(conn.execute(select(table.key).distinct()).scalars())
+            known = read(kind, None)
             for key in missing:
                 parts.append(_sentence(kind, key, known))
     if not parts:
@@ -98,6 +95,41 @@ def unknown_key_hint(url: str, node: Node | dict[str, set[str]] | None) -> str |
     return " ".join(parts) + (
         " A run without a key matches no comparison on it, not even != "
         "(use `… is null` to find such runs).")
+
+
+@contextlib.contextmanager
+def _key_reader(url: str):
+    """``read(kind, keys)``: the distinct keys of ``kind`` among ``keys`` (all when None)."""
+    from jupyter_mlops.store.lite import _connection, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None:
+        db = _connection(path)
+
+        def read(kind, keys):
+            table = _KEYED[kind]
+            if keys is None:
+                return [k for (k,) in db.read(f"SELECT DISTINCT key FROM {table}")]
+            marks = ", ".join("?" * len(keys))
+            return [k for (k,) in db.read(
+                f"SELECT DISTINCT key FROM {table} WHERE key IN ({marks})", keys)]
+
+        yield read
+        return
+    from sqlalchemy import select
+
+    from jupyter_mlops.store.engine import read_connection
+    from jupyter_mlops.store.orm import LatestMetric, Param, Tag
+
+    columns = {"metric": LatestMetric.key, "param": Param.key, "tag": Tag.key}
+    with read_connection(url) as conn:
+        def read(kind, keys):
+            query = select(columns[kind]).distinct()
+            if keys is not None:
+                query = query.where(columns[kind].in_(keys))
+            return list(conn.execute(query).scalars())
+
+        yield read
 
 
 def _remember(url: str, kind: str, keys: set[str]) -> None:

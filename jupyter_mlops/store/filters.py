@@ -33,12 +33,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, NoReturn, Sequence
-
-from sqlalchemy.sql.elements import ColumnElement
+from typing import TYPE_CHECKING, Any, NoReturn, Sequence
 
 from jupyter_mlops.errors import FilterSyntaxError, InvalidInputError
-from jupyter_mlops.store.filter_sql import (
+# The nodes come from filter_ast, which has no SQLAlchemy: parsing a filter must not import
+# it (the SQLite first-search path, lite_search, compiles the AST to SQL text itself). The
+# SQLAlchemy compiler (filter_sql) is imported by the two functions that return its clauses.
+from jupyter_mlops.store.filter_ast import (
     ATTRIBUTES,
     NULL_OPS,
     SET_OPS,
@@ -49,15 +50,15 @@ from jupyter_mlops.store.filter_sql import (
     Number,
     Operand,
     Or,
-    compile_node,
-    default_order,
-    order_clause,
     type_error,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy.sql.elements import ColumnElement
+
 __all__ = [
     "And", "Comparison", "Node", "Not", "Number", "Operand", "Or",
-    "compile_filter", "parse_filter", "parse_order_by",
+    "compile_filter", "parse_filter", "parse_order_by", "parse_order_terms",
     "MAX_FILTER_LENGTH", "MAX_NESTING_DEPTH",
 ]
 
@@ -389,7 +390,50 @@ def compile_filter(node: Node | None) -> ColumnElement[bool]:
     InvalidInputError
         If a hand-built node is invalid (e.g. a metric compared with a string).
     """
+    from jupyter_mlops.store.filter_sql import compile_node
+
     return compile_node(node)
+
+
+def parse_order_terms(items: Sequence[str] | str | None) -> list[tuple[Operand, bool]]:
+    """Parse ``order_by`` strings into ``(operand, descending)`` terms, no SQL involved.
+
+    Same input, rules and errors as :func:`parse_order_by`, which compiles these terms;
+    tie-breakers are not added here.
+    """
+    if items is None:
+        return []
+    if isinstance(items, str):
+        items = [items]
+    if not isinstance(items, (list, tuple)):
+        raise InvalidInputError("order_by must be a string or a list of strings.")
+    terms = []
+    for item in items:
+        if not _check_text(item, "order_by item").strip():
+            continue
+        parser = _Parser(item)
+        while True:
+            operand = parser.operand()
+            descending = False
+            if parser.word("asc", "desc"):
+                descending = parser.take().value.lower() == "desc"
+            if parser.peek().kind not in (",", "eof"):
+                parser.fail(f"expected ASC, DESC or ',', found {_describe(parser.peek())}",
+                            parser.peek())
+            terms.append((operand, descending))
+            if parser.take().kind == "eof":
+                break
+    return terms
+
+
+def tie_breakers(terms: Sequence[tuple[Operand, bool]]) -> tuple[bool, bool]:
+    """Whether ``start_time DESC`` and ``run_id ASC`` still follow ``terms``.
+
+    The default order (newest first, then run id) ends every order so offset paging is
+    stable; a term already naming the field drops its tie-breaker.
+    """
+    named = {(operand.kind, operand.key) for operand, _ in terms}
+    return (("attribute", "start_time") not in named, ("attribute", "run_id") not in named)
 
 
 def parse_order_by(items: Sequence[str] | str | None) -> list:
@@ -416,32 +460,10 @@ def parse_order_by(items: Sequence[str] | str | None) -> list:
     InvalidInputError
         If ``items`` is not a string or a list of strings.
     """
-    if items is None:
-        return default_order()
-    if isinstance(items, str):
-        items = [items]
-    if not isinstance(items, (list, tuple)):
-        raise InvalidInputError("order_by must be a string or a list of strings.")
-    clauses, named = [], set()
-    for item in items:
-        if not _check_text(item, "order_by item").strip():
-            continue
-        parser = _Parser(item)
-        while True:
-            operand = parser.operand()
-            descending = False
-            if parser.word("asc", "desc"):
-                descending = parser.take().value.lower() == "desc"
-            if parser.peek().kind not in (",", "eof"):
-                parser.fail(f"expected ASC, DESC or ',', found {_describe(parser.peek())}",
-                            parser.peek())
-            clauses.append(order_clause(operand, descending))
-            named.add((operand.kind, operand.key))
-            if parser.take().kind == "eof":
-                break
-    tie_breakers = default_order()
-    if ("attribute", "start_time") in named:
-        tie_breakers = tie_breakers[1:]
-    if ("attribute", "run_id") in named:
-        tie_breakers = tie_breakers[:-1]
-    return clauses + tie_breakers
+    from jupyter_mlops.store.filter_sql import default_order, order_clause
+
+    terms = parse_order_terms(items)
+    clauses = [order_clause(operand, descending) for operand, descending in terms]
+    start_time, run_id = default_order()
+    keep_start, keep_id = tie_breakers(terms)
+    return clauses + ([start_time] if keep_start else []) + ([run_id] if keep_id else [])

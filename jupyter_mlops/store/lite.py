@@ -94,6 +94,9 @@ class _Connection:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # `value REGEXP pattern`, as SQLAlchemy's SQLite dialect registers it: lite_search's
+        # param-as-number comparisons use it. Registering is cheap; `re` is imported on use.
+        conn.create_function("regexp", 2, _regexp, deterministic=True)
         # Long-lived (one per process and file): SQLite's advice on open, and an ANALYZE if
         # a big store never had one (planner_stats).
         planner_stats.sqlite_on_open(conn)
@@ -138,6 +141,12 @@ class _Connection:
                 return self.conn.execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 raise _translate(exc, self.path) from exc
+
+
+def _regexp(pattern: str, value: str | None) -> bool | None:
+    from jupyter_mlops.store.lite_search import regexp
+
+    return regexp(pattern, value)
 
 
 def _translate(exc: sqlite3.Error, path: str) -> Exception:
@@ -249,6 +258,7 @@ class LiteRunStore:
         self._experiments: dict[str, ExperimentRecord] = {}
         self._full = None
         self._full_lock = threading.Lock()
+        self._sql_searches = 0  # filtered searches answered here (see _searched)
 
     def __getattr__(self, name: str):
         # Only called for attributes not found here: searches, reads, registry helpers.
@@ -398,17 +408,30 @@ class LiteRunStore:
     # ----------------------------------------------------------------- listing
     def search_runs(self, filter: str | None = None, experiment: str | None = None,
                     order_by=None, max_results: int = 100, offset: int = 0) -> list[RunRecord]:
-        """RunStore.search_runs; the plain listing (no filter, default order) answered here.
+        """RunStore.search_runs, answered here on ``sqlite3``: no SQLAlchemy.
 
-        ``jupyter mlops runs list`` and a first ``%mlops runs`` ask for the newest runs: two
-        indexed reads, no SQLAlchemy. A filter or an order (parsed by the filter language),
-        or an in-memory index this process built, go to the SQLAlchemy store.
+        ``jupyter mlops runs list`` and a first ``%mlops runs`` ask for the newest runs; a
+        filter or an order is parsed (filters.py has no SQLAlchemy) and compiled to SQL text
+        by :mod:`~jupyter_mlops.store.lite_search`, in the shape the SQLAlchemy path renders.
+        What lite_search does not compile (``Unsupported``: a filter nested deeper than
+        INLINE_DEPTH), and every search once this process built an in-memory index, go to
+        the SQLAlchemy store.
         """
-        if filter or order_by or "jupyter_mlops.store.run_index" in sys.modules:
+        if "jupyter_mlops.store.run_index" in sys.modules:
             return self.full.search_runs(filter, experiment, order_by, max_results, offset)
         if not (0 < max_results <= MAX_RESULTS_LIMIT) or offset < 0:
             raise InvalidInputError(
                 f"max_results must be 1–{MAX_RESULTS_LIMIT} and offset ≥ 0.")
+        if filter or order_by:
+            from jupyter_mlops.store.lite_search import Unsupported, build_search
+
+            try:
+                sql, args = build_search(filter, experiment, order_by, max_results, offset)
+            except Unsupported:
+                return self.full.search_runs(filter, experiment, order_by, max_results, offset)
+            found = self._records(self._db.read(sql, args))
+            self._searched()
+            return found
         where, args = ("WHERE e.name = ? ", [experiment]) if experiment else ("", [])
         # filter_sql.default_order: newest first, then run id (a total order for paging).
         rows = self._db.read(
@@ -417,6 +440,22 @@ class LiteRunStore:
             f"FROM runs r JOIN experiments e ON e.id = r.experiment_id {where}"
             "ORDER BY r.start_time DESC, r.id ASC LIMIT ? OFFSET ?",
             (*args, max_results, offset))
+        return self._records(rows)
+
+    def _searched(self) -> None:
+        """RunStore._searched_in_sql's rule: the second filtered search of this process
+        starts building the in-memory index (after its answer is ready)."""
+        self._sql_searches += 1
+        if self._sql_searches >= 2:
+            from jupyter_mlops.store.run_index import index_for
+
+            index = index_for(self.url)
+            if index is not None:
+                index.start_building()
+
+    def _records(self, rows: list[tuple]) -> list[RunRecord]:
+        """Records for run rows (lite_search.RUN_COLUMNS' order), with params, latest
+        metrics and tags from three IN queries per 500 runs, as RunStore._with_values."""
         values: dict[str, tuple[dict, dict, dict]] = {r[0]: ({}, {}, {}) for r in rows}
         ids = list(values)
         for part in (ids[i:i + 500] for i in range(0, len(ids), 500)):

@@ -52,7 +52,8 @@ def bulk_seed(url: str, n: int = N_RUNS, experiment: str = "plans") -> None:
 
 
 def executed_search(client, url: str, flt: str, order_by=None) -> tuple[str, object]:
-    """The SQL (and parameters) ``client.search_runs`` executes for ``flt``, checked correct."""
+    """The SQL (and parameters) ``client.search_runs`` executes for ``flt``, checked correct,
+    whether through SQLAlchemy or lite's sqlite3 connection."""
     from sqlalchemy import event
 
     from jupyter_mlops.store.engine import get_engine
@@ -63,11 +64,21 @@ def executed_search(client, url: str, flt: str, order_by=None) -> tuple[str, obj
         if "EXISTS" in statement and "ORDER BY" in statement:
             seen.append((statement, parameters))
 
+    from jupyter_mlops.store import lite
+
+    real_read = lite._Connection.read
+
+    def lite_read(self, sql, args=()):  # SQLite files search on sqlite3 (store/lite_search.py)
+        capture(None, None, sql, list(args), None, False)
+        return real_read(self, sql, args)
+
     engine = get_engine(url, writer=False)
     event.listen(engine, "before_cursor_execute", capture)
+    lite._Connection.read = lite_read
     try:
         found = client.search_runs(flt, experiment="plans", order_by=order_by)
     finally:
+        lite._Connection.read = real_read
         event.remove(engine, "before_cursor_execute", capture)
     assert found, f"{flt!r} matched nothing: the plan checked would be for a wrong store"
     assert len(seen) == 1, seen
