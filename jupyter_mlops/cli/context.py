@@ -21,7 +21,8 @@ def store_start(args: argparse.Namespace) -> Path | None:
     """The folder the store is looked for from: a pipeline file's own, for the commands that
     take one (its project's .mlops/, not the cwd's); None (the cwd) for every other command."""
     if (getattr(args, "group", None), getattr(args, "action", None)) in (
-            ("pipeline", "run"), ("schedule", "add")):
+            ("pipeline", "run"), ("schedule", "add")) or (
+            getattr(args, "group", None) == "check" and getattr(args, "pipeline", None)):
         return folder_of(args.pipeline)
     return None
 

@@ -22,9 +22,10 @@ VALUES = {"metrics": {"f1": 0.9, "loss": 0.25}, "params": {"C": "1.0", "model": 
           "tags": {"stage": "dev"}}
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "jupyter_mlops.cli", *args],
-                          capture_output=True, text=True, env=os.environ.copy(), timeout=120)
+def _cli(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jupyter_mlops.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, env=env or os.environ.copy(),
+                          timeout=600)
 
 
 # --------------------------------------------------------------------------- grammar
@@ -206,3 +207,35 @@ def test_final_step_is_the_last_of_the_dependency_order():
                       {"name": "train_a", "depends_on": ["prepare"]}]}
     assert gc.final_step(spec, ["prepare", "train_a", "train_b", "evaluate"]) == "evaluate"
     assert gc.final_step({}, ["a", "b"]) == "b"
+
+
+@pytest.mark.slow
+@pytest.mark.kernel
+def test_cli_a_failed_pipeline_exits_1_and_still_prints_the_gates(project, tmp_path):
+    """A real two-step pipeline (papermill) whose last step raises: exit 1, not 3, and each
+    gate is still printed on what ran (the failed step's metric logged before it raised)."""
+    from tests.pipelines.conftest import write_notebook, write_yaml
+
+    write_notebook(project / "fit.ipynb", "import jupyter_mlops as mlops",
+                   "mlops.log_metric('f1', 0.97)")
+    write_notebook(project / "boom.ipynb", "import jupyter_mlops as mlops",
+                   "mlops.log_metric('seen', 1)", "raise RuntimeError('broken step')")
+    write_yaml(project / "pipeline.yaml", "name: gated\nsteps:\n"
+               "  fit: {notebook: fit.ipynb}\n"
+               "  boom: {notebook: boom.ipynb, depends_on: [fit]}\n")
+    # No store in the environment, started elsewhere: the pipeline's project store is used
+    # (found from the pipeline file's folder), and -v says so.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("MLOPS_TRACKING_URI", "MLOPS_ARTIFACT_ROOT")}
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / ".mlops").mkdir(parents=True)
+    proc = _cli("-v", "check", str(project / "pipeline.yaml"), "--gate", "fit:metrics.f1 >= 0.9",
+                "--gate", "metrics.seen == 1", "--junit", str(tmp_path / "j.xml"),
+                env=env, cwd=elsewhere)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "'gated': FAILED" in proc.stdout
+    assert "PASS  fit:metrics.f1 >= 0.9  value 0.97  threshold >= 0.9 (step fit)" in proc.stdout
+    assert "PASS  metrics.seen == 1  value 1  threshold == 1 (step boom)" in proc.stdout
+    assert "error: the pipeline ended FAILED" in proc.stderr
+    assert str(project / ".mlops") in proc.stderr  # -v names the pipeline project's store
+    assert ET.parse(tmp_path / "j.xml").getroot().find("testsuite").get("tests") == "2"
