@@ -6,10 +6,12 @@ import {
   LabIcon,
   linkIcon,
   listIcon,
+  tableRowsIcon,
   treeViewIcon
 } from '@jupyterlab/ui-components';
 import { Signal, ISignal } from '@lumino/signaling';
 import * as React from 'react';
+import { FeaturesTab } from './featuresTab';
 import { mlopsIcon } from './icon';
 import { LineageTab } from './lineageTab';
 import { ModelsTab } from './modelsTab';
@@ -20,7 +22,7 @@ import { MlopsService } from './service';
 
 export const PANEL_ID = 'jupyter-mlops-panel';
 
-const TABS = ['Runs', 'Models', 'Pipelines', 'Monitoring', 'Lineage'] as const;
+const TABS = ['Runs', 'Models', 'Pipelines', 'Monitoring', 'Features', 'Lineage'] as const;
 type Tab = (typeof TABS)[number];
 
 const TAB_ICONS: Record<Tab, LabIcon> = {
@@ -28,6 +30,7 @@ const TAB_ICONS: Record<Tab, LabIcon> = {
   Models: inspectorIcon,
   Pipelines: treeViewIcon,
   Monitoring: bellIcon,
+  Features: tableRowsIcon,
   Lineage: linkIcon
 };
 
@@ -62,7 +65,7 @@ export class MlopsPanel extends ReactWidget {
     super();
     this.id = PANEL_ID;
     this.title.icon = mlopsIcon;
-    this.title.caption = 'MLOps: runs, models, pipelines, monitoring, lineage';
+    this.title.caption = 'MLOps: runs, models, pipelines, monitoring, features, lineage';
     this.addClass('jp-mlops-panel');
   }
 
@@ -182,6 +185,11 @@ function PanelApp(
         {tab === 'Monitoring' && (
           <div className="jp-mlops-tab-page">
             <MonitoringTab service={props.service} refreshCount={refreshCount} />
+          </div>
+        )}
+        {tab === 'Features' && (
+          <div className="jp-mlops-tab-page">
+            <FeaturesTab service={props.service} refreshCount={refreshCount} />
           </div>
         )}
         {tab === 'Lineage' && (

@@ -1,5 +1,6 @@
 /** The one typed client of the jupyter_mlops REST API used by the panel. */
 import { apiUrl, requestAPI, requestRaw } from './api';
+import { IFeatureViewDetail, IFeatureViewSummary } from './featureTypes';
 import { IMonitorAlerts, IMonitorDetail, IMonitorSeries, IMonitorSummary } from './monitoringTypes';
 import { IRunDiff } from './notebookDiffTypes';
 import {
@@ -226,5 +227,17 @@ export class MlopsService {
   async downloadMonitorReport(name: string): Promise<Blob> {
     const response = await requestRaw(`monitors/${enc(name)}/report`);
     return response.blob();
+  }
+
+  // ------------------------------------------------------------------ feature store
+  async listFeatureViews(): Promise<IFeatureViewSummary[]> {
+    const body = await requestAPI<{ views: IFeatureViewSummary[] }>('features');
+    return body.views;
+  }
+
+  /** A view's versions and one version's statistics (the newest when `version` is null). */
+  async getFeatureView(name: string, version: number | null = null): Promise<IFeatureViewDetail> {
+    const query = version === null ? undefined : new URLSearchParams({ version: String(version) });
+    return requestAPI<IFeatureViewDetail>(`features/${enc(name)}`, {}, query);
   }
 }

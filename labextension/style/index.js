@@ -3,3 +3,4 @@ import './tables.css';
 import './models.css';
 import './pipelines.css';
 import './monitoring.css';
+import './features.css';

@@ -19,13 +19,14 @@ pytestmark = pytest.mark.browser
 
 PANEL = "#jupyter-mlops-panel"
 ROWS = f"{PANEL} .jp-mlops-run-row"
-TABS = ["Runs", "Models", "Pipelines", "Monitoring", "Lineage"]
+TABS = ["Runs", "Models", "Pipelines", "Monitoring", "Features", "Lineage"]
 #: What each tab shows once opened (with the session's seeded store).
 TAB_VIEWS = {
     "Runs": ".jp-mlops-run-row",
     "Models": ".jp-mlops-model-row[data-model='churn']",
     "Pipelines": ".jp-mlops-pipeline-row",
     "Monitoring": f".jp-mlops-monitor-row[data-monitor='{MONITOR}']",
+    "Features": ".jp-mlops-features",
     "Lineage": ".jp-mlops-lineage-input",
 }
 
