@@ -30,6 +30,7 @@ from jupyter_mlops.serving.inputs import (
     body_limits,
     jsonable,
     parse_body,
+    parse_csv,
     parse_feedback,
     read_json,
     row_count,
@@ -175,12 +176,14 @@ class ServingApp:
                 self.requests.labels("invocations", str(status)).inc()
                 self._inv_latency.observe(time.perf_counter() - t0)
             return
-        routes = {"/health": self._health, "/ping": self._health, "/version": self._version,
-                  "/metrics": self._metrics_route, "/feedback": self._feedback}
+        routes = {"/health": self._health, "/ping": self._ping, "/version": self._version,
+                  "/info": self._info, "/metrics": self._metrics_route,
+                  "/feedback": self._feedback}
         handler = routes.get(path)
         if handler is None:
             status = await self._error(send, InputError(
-                f"No route {path}: use POST /invocations, GET /health, /version or /metrics.",
+                f"No route {path}: use POST /invocations, GET /health, /version, /info or "
+                "/metrics.",
                 404, "ENDPOINT_NOT_FOUND"))
             self.requests.labels("other", str(status)).inc()
             return
@@ -194,7 +197,7 @@ class ServingApp:
         self.requests.labels(route, str(status)).inc()
         self.latency.labels(route).observe(time.perf_counter() - t0)
 
-    _ROUTES = frozenset({"/invocations", "/health", "/ping", "/version", "/metrics",
+    _ROUTES = frozenset({"/invocations", "/health", "/ping", "/version", "/info", "/metrics",
                          "/feedback"})
 
     def _route_label(self, path: str) -> str:
@@ -204,9 +207,12 @@ class ServingApp:
     async def _invocations(self, scope, receive, send) -> int:
         served = self.holder.current  # one version for the whole request
         try:
-            self._check_media_type(scope)
+            media = self._check_media_type(scope, csv=True)
             body = await self._body(scope, receive)
-            parsed = parse_body(body, self.limits)
+            if media == b"text/csv":
+                parsed = parse_csv(body, dict(zip(served.columns, served.kinds)))
+            else:
+                parsed = parse_body(body, self.limits)
             n = row_count(parsed)
             if parsed.ids is not None and len(parsed.ids) != n:
                 raise InputError(f'"ids" has {len(parsed.ids)} entries for {n} rows.')
@@ -239,15 +245,29 @@ class ServingApp:
         await self._send(send, 200, json.dumps(response).encode())
         return 200
 
-    def _check_media_type(self, scope) -> None:
+    def _check_media_type(self, scope, csv: bool = False) -> bytes:
+        """The request's media type: JSON (the default), or ``text/csv`` when ``csv``. As in
+        MLflow's scoring server, a charset other than UTF-8 or any other parameter is 415."""
         for key, value in scope["headers"]:
             if key == b"content-type":
-                media = value.split(b";", 1)[0].strip().lower()
-                if media not in (b"application/json", b"text/json"):
-                    raise InputError(f"Send JSON (Content-Type: application/json), not "
-                                     f"{media.decode('latin-1')!r}.", 415,
+                media, *params = [p.strip().lower() for p in value.split(b";")]
+                accepted = (b"application/json", b"text/json", b"text/csv") if csv else \
+                    (b"application/json", b"text/json")
+                if media not in accepted:
+                    raise InputError(f"Send JSON (Content-Type: application/json)"
+                                     f"{' or CSV (text/csv)' if csv else ''}, not "
+                                     f"{media.decode('latin-1')[:100]!r}.", 415,
                                      "UNSUPPORTED_MEDIA_TYPE")
-                return
+                for param in params:
+                    name, _, val = param.partition(b"=")
+                    if name.strip() != b"charset" or val.strip().strip(b'"') not in (
+                            b"utf-8", b"utf8"):
+                        raise InputError(f"Unsupported Content-Type parameter "
+                                         f"{param.decode('latin-1')[:100]!r}: only "
+                                         f"charset=utf-8 is accepted.", 415,
+                                         "UNSUPPORTED_MEDIA_TYPE")
+                return media
+        return b"application/json"
 
     async def _body(self, scope, receive) -> bytes:
         for key, value in scope["headers"]:
@@ -291,7 +311,19 @@ class ServingApp:
         await self._send(send, 200, json.dumps(payload).encode())
         return 200
 
+    async def _ping(self, scope, receive, send) -> int:
+        """MLflow's liveness answer: 200 and a newline."""
+        await self._send(send, 200, b"\n", [(b"content-type", b"text/plain")])
+        return 200
+
     async def _version(self, scope, receive, send) -> int:
+        """The server's version as a plain string, as MLflow's ``/version`` answers."""
+        from jupyter_mlops._version import __version__
+
+        await self._send(send, 200, __version__.encode(), [(b"content-type", b"text/plain")])
+        return 200
+
+    async def _info(self, scope, receive, send) -> int:
         from jupyter_mlops._version import __version__
 
         served = self.holder.current

@@ -95,7 +95,7 @@ class ServedModel:
                                  "infinite values, which this model cannot score.", 400,
                                  "INVALID_PARAMETER_VALUE")
             return X
-        data: Any = to_frame(parsed, self.columns)
+        data: Any = to_frame(parsed, self.columns, self.kinds)
         if data is None:
             data = np.asarray(parsed.data)
         try:

@@ -117,9 +117,7 @@ def parse_body(body: bytes, limits: BodyLimits | None = None) -> Parsed:
             f"Give exactly one of {', '.join(SHAPES)} (found "
             f"{', '.join(found) if found else 'none'}). Example: "
             '{"dataframe_split": {"columns": ["x"], "data": [[1.0]]}}.')
-    unknown = set(obj) - {found[0], "ids", "params"}
-    if unknown:
-        raise InputError(f"Unknown field(s) {sorted(unknown)} next to {found[0]!r}.")
+    # Other top-level keys are ignored, as MLflow's scoring server ignores them.
     ids = _ids(obj.get("ids"))
     key, value = found[0], obj[found[0]]
     if key == "dataframe_split":
@@ -130,16 +128,56 @@ def parse_body(body: bytes, limits: BodyLimits | None = None) -> Parsed:
         if columns is not None and (not isinstance(columns, list)
                                     or not all(isinstance(c, str) for c in columns)):
             raise InputError('"dataframe_split.columns" must be a list of column names.')
+        if columns is not None and len(set(columns)) != len(columns):
+            raise _duplicates(columns)
         return _rows(value["data"], columns, ids)
     if key == "dataframe_records":
         return _records(value, ids)
-    if isinstance(value, dict) and key == "inputs":
+    if isinstance(value, dict):  # instances or inputs as {column: values}
         if not value:
-            raise InputError('"inputs" has no columns.')
+            raise InputError(f'"{key}" has no columns.', 400, "INVALID_PARAMETER_VALUE")
         return Parsed("columns", value, list(value), ids)
     if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
         return _records(value, ids)
-    return _rows(value, None, ids)
+    return _rows(value, None, ids, "INVALID_PARAMETER_VALUE")
+
+
+def _duplicates(columns: list[str]) -> InputError:
+    seen: set[str] = set()
+    dup = sorted({c for c in columns if c in seen or seen.add(c)})
+    return InputError(f"Duplicate column name(s) {', '.join(map(repr, dup[:5]))}: each column "
+                      "may appear once.", 400, "INVALID_PARAMETER_VALUE")
+
+
+def parse_csv(body: bytes, kinds: dict[str, str] | None = None) -> Parsed:
+    """A ``text/csv`` body (``DataFrame.to_csv()``, header first) as rows.
+
+    ``kinds`` maps the signature's columns to their kinds: a numeric column whose cells are
+    not all numbers is refused here, as MLflow's typed CSV reader refuses it.
+    """
+    import io
+
+    import pandas as pd
+
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("The CSV body is not UTF-8.") from None
+    if not text.strip():
+        raise InputError("The CSV body is empty: send a header line and one line per row.")
+    try:
+        frame = pd.read_csv(io.StringIO(text))
+    except Exception as exc:  # pandas raises several classes for malformed CSV
+        raise InputError(f"Malformed CSV: {str(exc).splitlines()[0][:200]}") from None
+    if frame.empty:
+        raise InputError("The CSV body has a header but no rows.")
+    columns = [str(c) for c in frame.columns]
+    for name, kind in (kinds or {}).items():
+        if kind in _NUMERIC and name in frame and \
+                not pd.api.types.is_numeric_dtype(frame[name].dtype):
+            raise InputError(f"CSV column {name!r} should hold numbers ({kind}); some of its "
+                             "cells are not numbers.")
+    return Parsed("rows", frame.astype(object).to_numpy().tolist(), columns, None)
 
 
 def _ids(value: Any) -> list[str] | None:
@@ -222,9 +260,9 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _rows(data: Any, columns: list[str] | None, ids) -> Parsed:
+def _rows(data: Any, columns: list[str] | None, ids, code: str = "BAD_REQUEST") -> Parsed:
     if not isinstance(data, list) or not data:
-        raise InputError("The rows must be a non-empty JSON list.")
+        raise InputError("The rows must be a non-empty JSON list.", 400, code)
     if columns is not None:
         width = len(columns)
         for i, row in enumerate(data):
@@ -235,8 +273,11 @@ def _rows(data: Any, columns: list[str] | None, ids) -> Parsed:
 
 def _records(data: Any, ids) -> Parsed:
     if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
+        # MLflow's codes: not a list is a malformed request, a list of the wrong things an
+        # invalid value.
         raise InputError('"dataframe_records" must be a non-empty list of objects '
-                         '(one per row).')
+                         '(one per row).', 400,
+                         "INVALID_PARAMETER_VALUE" if isinstance(data, list) else "BAD_REQUEST")
     return Parsed("records", data, None, ids)
 
 
@@ -344,25 +385,39 @@ def _missing(missing: list[str], have: list[str], where: str = "") -> InputError
                       "INVALID_PARAMETER_VALUE")
 
 
-def to_frame(parsed: Parsed, columns: list[str] | None = None):
-    """The request as a pandas DataFrame (the general, slower path)."""
+def to_frame(parsed: Parsed, columns: list[str] | None = None,
+             kinds: list[str] | None = None):
+    """The request as a pandas DataFrame (the general, slower path).
+
+    With ``kinds`` (the signature's, in ``columns`` order), an integer column that arrived as
+    integral floats (``30.0``: JSON has one number type) is made integer again.
+    """
     import pandas as pd
 
     if parsed.kind == "records":
-        return pd.DataFrame(parsed.data)
-    if parsed.kind == "columns":
+        frame = pd.DataFrame(parsed.data)
+    elif parsed.kind == "columns":
         values = {k: (v if isinstance(v, list) else [v]) for k, v in parsed.data.items()}
         try:
-            return pd.DataFrame(values)
+            frame = pd.DataFrame(values)
         except ValueError as exc:
-            raise InputError(f'The columns of "inputs" do not line up: {exc}.') from None
-    names = parsed.columns or columns
-    if names is None:
-        return None
-    try:
-        return pd.DataFrame(parsed.data, columns=names)
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"The rows do not match the columns: {exc}.") from None
+            raise InputError(f"The columns do not line up: {exc}.", 400,
+                             "INVALID_PARAMETER_VALUE") from None
+    else:
+        names = parsed.columns or columns
+        if names is None:
+            return None
+        try:
+            frame = pd.DataFrame(parsed.data, columns=names)
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"The rows do not match the columns: {exc}.") from None
+    if kinds and columns:
+        for name, kind in zip(columns, kinds):
+            if kind == "integer" and name in frame and frame[name].dtype.kind == "f":
+                col = frame[name].to_numpy()
+                if np.isfinite(col).all() and (col == np.floor(col)).all():
+                    frame[name] = col.astype(np.int64)
+    return frame
 
 
 def row_count(parsed: Parsed) -> int:

@@ -51,7 +51,7 @@ def test_alias_switch_under_load_loses_no_request(project):
         before = len(results)
         project.reg.set_alias("clf", "champion", project.v2.version)
         deadline = time.time() + 20
-        while time.time() < deadline and json.loads(get(server.url + "/version")[1])[
+        while time.time() < deadline and json.loads(get(server.url + "/info")[1])[
                 "version"] != project.v2.version:
             time.sleep(0.1)
         time.sleep(1.0)
@@ -65,7 +65,7 @@ def test_alias_switch_under_load_loses_no_request(project):
         # v1 answers first, then v2's (opposite) answer; every request got one or the other.
         assert answers[0] == v1 and answers[-1] == 1 - v1
         assert set(answers) == {v1, 1 - v1}
-        assert json.loads(get(server.url + "/version")[1])["switches"] == 1
+        assert json.loads(get(server.url + "/info")[1])["switches"] == 1
     finally:
         project.reg.set_alias("clf", "champion", project.v1.version)
         server.stop()

@@ -41,7 +41,6 @@ def test_ids_and_single_row_inputs():
     (b"[1, 2]", "Expected a JSON object"),
     (b'{"instances": [[1]], "inputs": [[1]]}', "exactly one"),
     (b'{"rows": [[1]]}', "exactly one"),
-    (b'{"instances": [[1,2,3]], "extra": 1}', "Unknown field"),
     (b'{"dataframe_split": {"columns": ["a"], "data": [[1, 2]]}}', "Row 0 must be"),
     (b'{"dataframe_split": [[1]]}', '"dataframe_split" must be'),
     (b'{"dataframe_records": []}', "non-empty list"),

@@ -58,7 +58,9 @@ def test_bad_bodies_get_clear_4xx_and_server_keeps_serving(server, body, status,
 
 
 def test_methods_routes_and_media_types(server):
-    assert post(server.url + "/invocations", b"a,b,c\n1,2,3", "text/csv")[0] == 415
+    status, out = post(server.url + "/invocations", b"c,a,b\n3,1,2\n", "text/csv")  # MLflow's CSV
+    assert status == 200 and len(out["predictions"]) == 1
+    assert post(server.url + "/invocations", b"a,b,c\n1,2,3", "text/plain")[0] == 415
     status, body = get(server.url + "/invocations")
     assert status == 405 and json.loads(body)["error_code"] == "METHOD_NOT_ALLOWED"
     status, body = get(server.url + "/nope")
@@ -68,11 +70,13 @@ def test_methods_routes_and_media_types(server):
 def test_health_version_metrics(server, project):
     status, body = get(server.url + "/health")
     assert status == 200 and json.loads(body)["status"] == "ok"
-    status, body = get(server.url + "/version")
-    info = json.loads(body)
-    assert info["model"] == "clf" and info["fast_path"] is True
     from jupyter_mlops._version import __version__
 
+    assert get(server.url + "/version") == (200, __version__.encode())  # MLflow's plain string
+    assert get(server.url + "/ping") == (200, b"\n")
+    status, body = get(server.url + "/info")
+    info = json.loads(body)
+    assert info["model"] == "clf" and info["fast_path"] is True
     assert info["server"] == f"jupyter-mlops {__version__}"
     assert [c["name"] for c in info["signature"]["columns"]] == FEATURES
     post(server.url + "/invocations", {"instances": [[1, 2, 3]]})

@@ -1,0 +1,287 @@
+"""MLflow scoring-protocol parity: every request case of ``mlflow_cases.CASES`` sent over real
+HTTP to a real model server process, with the answer MLflow 3.17.2's scoring server gives
+written beside it.
+
+``MLFLOW`` is what ``mlflow models serve`` answered for each case (status, then the
+predictions, the ``error_code``, or the start of a plain-text body), recorded from a real MLflow
+server on the same fitted model. Our server must give the same status, the same
+``error_code`` and the same predictions, except for the few cases in ``DIFFERENCES``, where
+MLflow accepts input this server refuses on purpose (each with the reason). The slow
+side-by-side test asks a live MLflow server and checks this table is still what MLflow says.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import Project, Server, free_port
+from .mlflow_cases import CASES, ask, build_model
+
+#: What MLflow's scoring server answers: (status, predictions | error_code | text prefix).
+MLFLOW = {
+    'split': (200, [1, 0]),
+    'split-reordered': (200, [1]),
+    'split-index': (200, [1, 0]),
+    'split-extra-column': (200, [1]),
+    'split-missing-column': (400, 'INVALID_PARAMETER_VALUE'),
+    'split-duplicate-columns': (400, 'INVALID_PARAMETER_VALUE'),
+    'split-no-columns': (400, 'INVALID_PARAMETER_VALUE'),
+    'split-data-not-list': (400, 'BAD_REQUEST'),
+    'split-ragged': (200, [1, 0]),
+    'split-empty-data': (400, 'BAD_REQUEST'),
+    'split-columns-not-list': (400, 'BAD_REQUEST'),
+    'split-not-object': (400, 'BAD_REQUEST'),
+    'split-null': (400, 'BAD_REQUEST'),
+    'split-int-as-30.0': (200, [0]),
+    'split-int-as-30.5': (200, [0]),
+    'split-int-as-string': (200, [0]),
+    'split-int-null': (400, 'BAD_REQUEST'),
+    'split-int-bool': (200, [0]),
+    'split-float-as-int': (200, [0]),
+    'split-float-null': (400, 'BAD_REQUEST'),
+    'split-float-as-string': (200, [0]),
+    'split-string-as-number': (200, [0]),
+    'split-string-null': (200, [0]),
+    'split-unseen-category': (200, [0]),
+    'split-nan-literal': (400, 'BAD_REQUEST'),
+    'split-many-rows': (200, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1]),
+    'records': (200, [1, 0]),
+    'records-reordered': (200, [0]),
+    'records-missing-key': (400, 'INVALID_PARAMETER_VALUE'),
+    'records-extra-key': (200, [1]),
+    'records-empty': (400, 'INVALID_PARAMETER_VALUE'),
+    'records-dict': (400, 'BAD_REQUEST'),
+    'records-int-as-30.0': (200, [0]),
+    'records-int-as-string': (400, 'BAD_REQUEST'),
+    'records-uneven-keys': (400, 'BAD_REQUEST'),
+    'records-not-objects': (400, 'INVALID_PARAMETER_VALUE'),
+    'instances-records': (200, [1, 0]),
+    'instances-columns': (200, [1, 0]),
+    'instances-lists': (400, 'BAD_REQUEST'),
+    'instances-empty': (400, 'INVALID_PARAMETER_VALUE'),
+    'instances-missing-column': (400, 'INVALID_PARAMETER_VALUE'),
+    'instances-int-as-30.0': (200, [0]),
+    'instances-scalar': (400, 'INVALID_PARAMETER_VALUE'),
+    'inputs-columns': (200, [1, 0]),
+    'inputs-scalars': (200, [1]),
+    'inputs-records': (200, [1, 0]),
+    'inputs-lists': (400, 'BAD_REQUEST'),
+    'inputs-uneven-columns': (400, 'INVALID_PARAMETER_VALUE'),
+    'inputs-missing-column': (400, 'INVALID_PARAMETER_VALUE'),
+    'inputs-int-as-30.0': (200, [0]),
+    'inputs-empty-object': (400, 'INVALID_PARAMETER_VALUE'),
+    'two-formats': (400, 'BAD_REQUEST'),
+    'no-format': (400, 'BAD_REQUEST'),
+    'extra-top-level-key': (200, [1]),
+    'params-empty': (200, [1]),
+    'params-value': (200, [1]),
+    'top-level-list': (400, 'BAD_REQUEST'),
+    'top-level-string': (400, 'BAD_REQUEST'),
+    'malformed-json': (400, 'BAD_REQUEST'),
+    'empty-body': (400, 'BAD_REQUEST'),
+    'not-utf8': (400, 'BAD_REQUEST'),
+    'json-charset-utf8': (200, [1]),
+    'json-charset-latin1': (415, 'The scoring server only supports UTF-8'),
+    'json-unknown-parameter': (415, 'Unrecognized content type parameters: fo'),
+    'text-plain': (415, 'This predictor only supports the followi'),
+    'form-urlencoded': (415, 'This predictor only supports the followi'),
+    'csv': (200, [1, 0]),
+    'csv-charset-utf8': (200, [1]),
+    'csv-reordered': (200, [1]),
+    'csv-pandas-index': (200, [1]),
+    'csv-extra-column': (200, [1]),
+    'csv-missing-column': (400, 'INVALID_PARAMETER_VALUE'),
+    'csv-int-as-30.0': (200, [0]),
+    'csv-int-as-text': (400, 'BAD_REQUEST'),
+    'csv-empty': (400, 'BAD_REQUEST'),
+    'csv-header-only': (400, 'BAD_REQUEST'),
+    'csv-quoted': (200, [1]),
+    'ping': (200, '\n'),
+    'health': (200, '\n'),
+    'version': (200, '3.17.2'),
+}
+
+_REFUSED = "refused on purpose: "
+_CODE = "same status, another error_code (not aligned yet): "
+#: Cases where this server answers otherwise: ((status, error_code | predictions), why).
+DIFFERENCES = {
+    # MLflow coerces these silently; this server checks every value where it enters.
+    "split-ragged": ((400, "BAD_REQUEST"), _REFUSED + "MLflow scores a row with a missing "
+                     "value, filled by pandas"),
+    "split-int-as-30.5": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + "MLflow truncates "
+                          "30.5 to 30 for an integer column"),
+    "split-int-as-string": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + 'MLflow parses "42"'),
+    "split-int-bool": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + "MLflow reads true as 1"),
+    "split-float-as-string": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + 'MLflow parses '
+                              '"1.5"'),
+    "split-string-as-number": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + "MLflow turns 7 "
+                               "into the category '7'"),
+    # MLflow refuses these too, with BAD_REQUEST: its schema enforcement and the model's own
+    # errors answer BAD_REQUEST; this server's signature check answers INVALID_PARAMETER_VALUE.
+    "split-int-null": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "null in an integer column"),
+    "split-float-null": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "null the model cannot "
+                         "score"),
+    "split-nan-literal": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "NaN the model cannot "
+                          "score"),
+    "records-int-as-string": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "a string in an "
+                              "integer column"),
+    "records-uneven-keys": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "a record without a "
+                            "column: null in an integer column"),
+    # Positional rows: MLflow refuses them for a model with named columns; this server takes
+    # them in the trained column order (documented in docs/serving.md). Not aligned yet.
+    "split-no-columns": ((200, [1]), "accepted: rows in the trained column order"),
+    "instances-lists": ((200, [1, 0]), "accepted: rows in the trained column order"),
+    "inputs-lists": ((200, [1, 0]), "accepted: rows in the trained column order"),
+    # /health answers 200 with JSON (model, version, a warning after a failed alias check)
+    # where MLflow answers a newline; /ping answers MLflow's newline.
+    "health": ((200, "{...}"), "JSON with the model and version served"),
+}
+
+
+def _expected(case_id: str):
+    if case_id in DIFFERENCES:
+        return DIFFERENCES[case_id][0]
+    return MLFLOW[case_id]
+
+
+class MixedProject(Project):
+    """A store with ``clf`` v1 (``champion``): the mixed-type model of ``mlflow_cases``."""
+
+    def __init__(self, root: Path):  # noqa: D107 - no call to Project.__init__: another model
+        from jupyter_mlops.client import Client
+
+        self.root = root
+        self.url = f"sqlite:///{root / 'mlops.db'}"
+        self.artifacts = str(root / "artifacts")
+        self.client = Client(self.url, self.artifacts)
+        model, example = build_model()
+        self.reg = self.client.registry
+        v = self.reg.register_model(model, "clf", input_example=example)
+        self.reg.set_alias("clf", "champion", v.version)
+        self.client.flush()
+
+
+@pytest.fixture(scope="module")
+def mixed_server(tmp_path_factory):
+    from jupyter_mlops.store import forget_open_stores
+
+    project = MixedProject(tmp_path_factory.mktemp("mlflow_protocol"))
+    server = Server(project)
+    yield server
+    server.stop()
+    project.client.writer.close()
+    forget_open_stores()
+
+
+def check(case_id: str, got: dict, want) -> None:
+    status, what = want
+    assert got["status"] == status, (case_id, got, want)
+    if isinstance(what, list):
+        assert got.get("predictions") == what, (case_id, got, want)
+    elif case_id == "health" and what == "{...}":
+        assert got["text"].startswith("{"), got
+    elif case_id in ("ping", "version"):
+        assert "text" in got and not got["text"].startswith("{"), (case_id, got)  # plain
+    elif status == 415:
+        pass  # MLflow answers 415 in plain text, without an error_code
+    else:
+        assert got.get("error_code") == what, (case_id, got, want)
+
+
+def test_table_covers_every_case():
+    ids = [c[0] for c in CASES]
+    assert len(ids) >= 60 and len(set(ids)) == len(ids)
+    assert set(MLFLOW) == set(ids) and set(DIFFERENCES) <= set(ids)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_case_answers_as_mlflow(mixed_server, case):
+    check(case[0], ask(mixed_server.url, case), _expected(case[0]))
+
+
+MLFLOW_PYTHON_ENV = "MLOPS_MLFLOW_PYTHON"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """``mlflow models serve`` (MLflow's own scoring server, a real process) on the same model
+    saved as an MLflow model by the Python named in ``MLOPS_MLFLOW_PYTHON``."""
+    python = os.environ.get(MLFLOW_PYTHON_ENV, "").strip()
+    if not python and importlib.util.find_spec("mlflow") is not None:
+        python = sys.executable  # mlflow installed beside this package (the test extra)
+    if not python:
+        message = (f"{MLFLOW_PYTHON_ENV} is unset: set it to a Python with mlflow (e.g. "
+                   "benchmarks/.envs/mlflow/bin/python) to compare with MLflow's server")
+        if _in_ci():
+            pytest.fail(message + " — CI must not skip the side-by-side check")
+        pytest.skip(message)
+    root = tmp_path_factory.mktemp("mlflow_side")
+    model_dir = root / "model"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
+    env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", "")])
+    cases = Path(__file__).with_name("mlflow_cases.py")
+    subprocess.run([python, str(cases), "save", str(model_dir)], env=env, check=True,
+                   capture_output=True, timeout=300)
+    port = free_port()
+    log = open(root / "mlflow.log", "wb")
+    proc = subprocess.Popen([python, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
+                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 120
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError((root / "mlflow.log").read_text()[-3000:])
+            try:
+                with urllib.request.urlopen(url + "/ping", timeout=5):
+                    break
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("mlflow models serve did not start: "
+                                       + (root / "mlflow.log").read_text()[-3000:]) from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
+
+
+@pytest.mark.slow
+def test_side_by_side_with_mlflow(mlflow_server, mixed_server):
+    """Both servers, every case: MLflow still answers what ``MLFLOW`` says, and ours answers the
+    same except for the listed ``DIFFERENCES``."""
+    mismatched = []
+    for case in CASES:
+        theirs = ask(mlflow_server, case)
+        ours = ask(mixed_server.url, case)
+        want = MLFLOW[case[0]]
+        try:
+            check(case[0], theirs, want)
+        except AssertionError:
+            mismatched.append(("mlflow changed", case[0], theirs, want))
+        if case[0] not in DIFFERENCES and case[0] != "version":
+            same = ours["status"] == theirs["status"] and \
+                ours.get("predictions") == theirs.get("predictions") and \
+                (ours["status"] == 415 or ours.get("error_code") == theirs.get("error_code"))
+            if not same:
+                mismatched.append(("differs", case[0], ours, theirs))
+    assert not mismatched, "\n".join(map(str, mismatched))
