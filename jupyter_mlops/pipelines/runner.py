@@ -11,6 +11,7 @@ dependants are SKIPPED while independent branches carry on.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import queue
 import signal
@@ -27,6 +28,8 @@ from jupyter_mlops.pipelines.progress import Progress, make_progress
 from jupyter_mlops.pipelines.recording import Recorder
 from jupyter_mlops.pipelines.spec import Pipeline, Step
 from jupyter_mlops.pipelines.step import StepOutcome, StepTask, execute_step
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # executors and kernels load when a step really runs (see _LazyLocal)
     from jupyter_mlops.pipelines.executors import Executor
@@ -302,7 +305,24 @@ class _PipelineRun:
                                 .get(status, "KILLED"))
             self.pstore.finish_pipeline_run(self.prid, status, error)
             self.progress.close(f"{self.spec.name}: {status.lower()}")
+            if status == "FAILED":
+                self._tell_failed(error)
         return self.pstore.get_pipeline_run(self.prid)
+
+    def _tell_failed(self, error: str | None) -> None:
+        """Send ``pipeline.failed`` through the client's notify hook (its webhooks); the
+        run is recorded whatever happens to the notification."""
+        notify = getattr(self.client, "notify", None)
+        if notify is None:
+            return
+        try:
+            notify("pipeline.failed", {
+                "pipeline": self.spec.name, "pipeline_run_id": self.prid,
+                "run_id": self.parent.id, "error": error,
+                "failed_steps": [n for n, s in self.states.items() if s not in FINAL_OK]})
+        except Exception:  # noqa: BLE001 - never fail a finished pipeline run over a webhook
+            log.exception("pipeline run %s: could not queue the pipeline.failed webhook",
+                          self.prid)
 
     def _loop(self) -> None:
         while True:
