@@ -65,7 +65,7 @@ test: install-test
 	scripts/run-tests
 
 test-fast: install-test
-	$(PY) -m pytest -q -m "not browser and not slow" -x
+	$(PY) -m pytest -q -m "not browser and not slow" -x -n 2 --dist loadfile
 
 bench: install-test
 	$(PY) benchmarks/run.py
