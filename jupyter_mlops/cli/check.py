@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jupyter_mlops.cli.context import client_for, folder_of
 from jupyter_mlops.cli.parser import Subparsers
+from jupyter_mlops.cli.pipelines import parse_params
 from jupyter_mlops.errors import EXIT_FAILED, GateFailedError, InvalidInputError
 
 
@@ -43,23 +44,13 @@ def add_commands(top: Subparsers) -> None:
     p.add_argument("--experiment", help="experiment for the runs (default: pipeline name)")
 
 
-def _params(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInputError(f"Parameters look like key=value, not {pair!r}.")
-        out[key.strip()] = value
-    return out
-
-
 def check_cmd(args) -> int:
     from jupyter_mlops.pipelines import gates_check
 
     # Every value is checked before anything runs: a typo costs no pipeline run.
     gates = [gates_check.parse_gate(text) for text in args.gate]
     drift = dict(gates_check.parse_max_drift(text) for text in args.max_drift)
-    params = _params(args.param)
+    params = parse_params(args.param)
     if bool(args.pipeline) == bool(args.run_id):
         raise InvalidInputError("Give a pipeline.yaml to run, or --run ID to check a finished "
                                 "run (one of the two).")

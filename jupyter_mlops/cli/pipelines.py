@@ -80,7 +80,8 @@ def add_commands(top: Subparsers) -> None:
     p.add_argument("--once", action="store_true", help="one pass, then exit")
 
 
-def _params(pairs: list[str]) -> dict[str, str]:
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """``-p key=value`` pairs (also used by ``check``), each split at its first ``=``."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -90,18 +91,12 @@ def _params(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-
-
-
-
-
-
 # --------------------------------------------------------------------------- pipeline
 def pipeline_run(args) -> int:
     from jupyter_mlops.pipelines.runner import run_pipeline
 
     record = run_pipeline(
-        args.pipeline, _params(args.param), workers=args.workers, executor=args.executor,
+        args.pipeline, parse_params(args.param), workers=args.workers, executor=args.executor,
         force=args.force, force_steps=args.force_step, experiment=args.experiment,
         client=client_for(args, start=folder_of(args.pipeline)),
         progress=False if args.no_progress else "auto",
@@ -173,7 +168,7 @@ def reproduce_cmd(args) -> int:
 def schedule_add(args) -> None:
     from jupyter_mlops.pipelines.schedule import add_schedule
 
-    s = add_schedule(args.pipeline, args.cron, timezone=args.tz, parameters=_params(args.param),
+    s = add_schedule(args.pipeline, args.cron, timezone=args.tz, parameters=parse_params(args.param),
                      name=args.name, catchup=args.catchup,
                      max_catchup_age=args.max_catchup_age, allow_overlap=args.allow_overlap,
                      client=client_for(args, start=folder_of(args.pipeline)))

@@ -27,6 +27,7 @@ from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.pipelines.recording import TAG_PIPELINE_RUN, TAG_STEP
+from jupyter_mlops.pipelines.spec import dependency_order
 
 KINDS = ("metrics", "params", "tags")
 OPERATORS: dict[str, Any] = {
@@ -209,18 +210,7 @@ def final_step(spec: Mapping[str, Any], step_names: Iterable[str]) -> str | None
             if isinstance(s, Mapping) and "name" in s}
     if not deps:
         return names[-1] if names else None
-    done: list[str] = []
-    ready = sorted(n for n, d in deps.items() if not d)
-    remaining = {n: set(d) for n, d in deps.items() if d}
-    while ready:
-        n = ready.pop(0)
-        done.append(n)
-        for m in sorted(remaining):
-            remaining[m].discard(n)
-            if not remaining[m]:
-                del remaining[m]
-                ready.append(m)
-        ready.sort()
+    done, _ = dependency_order(deps)
     return done[-1] if done else (names[-1] if names else None)
 
 

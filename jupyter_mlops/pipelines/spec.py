@@ -239,17 +239,7 @@ class Pipeline:
     def order(self) -> list[str]:
         """Step names in a dependency-respecting order (raises on a cycle)."""
         deps = {s.name: set(s.depends_on) for s in self.steps}
-        done: list[str] = []
-        ready = sorted(n for n, d in deps.items() if not d)
-        remaining = {n: set(d) for n, d in deps.items() if d}
-        while ready:
-            n = ready.pop(0)
-            done.append(n)
-            for m in sorted(remaining):
-                remaining[m].discard(n)
-                if not remaining[m]:
-                    del remaining[m]
-                    ready.append(m)
+        done, remaining = dependency_order(deps)
         if remaining:
             raise InvalidInputError(
                 f"Pipeline {self.name!r}: step {_cycle(deps)[0]!r}: field 'depends_on': "
@@ -552,6 +542,24 @@ def _outputs(raw: Any) -> list[Output]:
                 raise ValueError(f"field 'outputs.{k}': give a path or {{path:, dataset:}}")
         return out
     return [Output(str(x), str(x)) if isinstance(x, str) else Output(**x) for x in _as_list(raw)]
+
+
+def dependency_order(deps: Mapping[str, set[str]]) -> tuple[list[str], dict[str, set[str]]]:
+    """Kahn's order of ``{step: its dependencies}``: the steps with none first, by name, then
+    each step as its last dependency is placed (the same order on every machine); returns the
+    order and what a cycle left unordered."""
+    done: list[str] = []
+    ready = sorted(n for n, d in deps.items() if not d)
+    remaining = {n: set(d) for n, d in deps.items() if d}
+    while ready:
+        n = ready.pop(0)
+        done.append(n)
+        for m in sorted(remaining):
+            remaining[m].discard(n)
+            if not remaining[m]:
+                del remaining[m]
+                ready.append(m)
+    return done, remaining
 
 
 def _cycle(deps: dict[str, set[str]]) -> list[str]:
