@@ -4,16 +4,13 @@ same entity (train/serve skew 0). The server runs as its own process on a SQLite
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.serving.conftest import TOKEN, Server, free_port, get, post
+from tests.serving.conftest import Server, post
 
 
 class FeatureProject:
@@ -71,35 +68,10 @@ def fproject(tmp_path_factory):
     forget_open_stores()
 
 
-class _Served(Server):
-    """The serving tests' server process, serving ``eta@champion`` instead of theirs."""
-
-    def __init__(self, project, *args):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = project.root / f"server-{self.port}.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter_mlops.serving", "models:/eta@champion",
-                 "--port", str(self.port), *args],
-                env=project.env(MLOPS_SERVE_TOKEN=TOKEN), cwd=str(project.root),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {self.log.read_text()}")
-            try:
-                if get(self.url + "/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not start: {self.log.read_text()}")
-
-
 @pytest.mark.slow  # trains, registers and starts a server process
 def test_served_prediction_equals_the_training_rows(fproject):
-    server = _Served(fproject, "--features", "driver_stats:trips,driver_stats:rating")
+    server = Server(fproject, "--features", "driver_stats:trips,driver_stats:rating",
+                    model="models:/eta@champion")
     try:
         drivers = [3, 0, 39, 17, 3]
         status, body = post(server.url + "/invocations",

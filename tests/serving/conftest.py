@@ -81,7 +81,7 @@ class Server:
     """
 
     def __init__(self, project: Project, *args: str, env: dict[str, str] | None = None,
-                 token: str | None = TOKEN):
+                 token: str | None = TOKEN, model: str = "models:/clf@champion"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.token = token
@@ -91,12 +91,12 @@ class Server:
             environ["MLOPS_SERVE_TOKEN"] = token
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter_mlops.serving", "models:/clf@champion",
+                [sys.executable, "-m", "jupyter_mlops.serving", model,
                  "--port", str(self.port), *args],
                 env=environ, cwd=str(project.root),
                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
+        deadline = time.monotonic() + 120  # a loaded CI machine imports slowly
+        while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log.read_text()}")
             try:
