@@ -44,6 +44,20 @@ def build_parser() -> MagicArgumentParser:
     return _build()[0]
 
 
+def group_modules() -> tuple:
+    """The components' ``%mlops`` subcommand groups, in the order help lists them: each module
+    has ``add_parsers(sub)``, ``COMMANDS`` and ``handle(command, args, shell)``."""
+    from jupyter_mlops.notebook import (
+        autolog_magics,
+        features_magics,
+        models_magics,
+        monitoring_magics,
+        sweep_magics,
+    )
+
+    return (models_magics, monitoring_magics, sweep_magics, autolog_magics, features_magics)
+
+
 def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentParser, str]]]:
     parser = MagicArgumentParser(prog="%mlops", formatter_class=argparse.HelpFormatter,
                                  description=(
@@ -104,19 +118,8 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
     sub.add_parser("flush", help="make everything logged so far durable now")
     sub.add_parser("help", help="this help")
 
-    from jupyter_mlops.notebook import models_magics, monitoring_magics
-
-    models_magics.add_parsers(sub)
-    monitoring_magics.add_parsers(sub)
-    from jupyter_mlops.notebook import sweep_magics
-
-    sweep_magics.add_parsers(sub)
-    from jupyter_mlops.notebook import autolog_magics
-
-    autolog_magics.add_parsers(sub)
-    from jupyter_mlops.notebook import features_magics
-
-    features_magics.add_parsers(sub)
+    for group in group_modules():
+        group.add_parsers(sub)
 
     p = sub.add_parser("track", help="%%mlops track: run the cell, then log named variables")
     p.add_argument("--params", "-p", default="", help="comma-separated variable names")
@@ -165,22 +168,12 @@ class MlopsMagics(Magics):
                              "command is a line magic (%mlops …). Run `%mlops help`.")
         from jupyter_mlops.errors import MlopsError
 
-        from jupyter_mlops.notebook import models_magics, monitoring_magics
-        from jupyter_mlops.notebook import sweep_magics
-        from jupyter_mlops.notebook import autolog_magics
-        from jupyter_mlops.notebook import features_magics
-
         try:
-            if command in models_magics.COMMANDS:
-                return models_magics.handle(command, args, self.shell)
-            if command in monitoring_magics.COMMANDS:
-                return monitoring_magics.handle(command, args, self.shell)
-            if command in autolog_magics.COMMANDS:
-                return autolog_magics.handle(command, args, self.shell)
-            if command in features_magics.COMMANDS:
-                return features_magics.handle(command, args, self.shell)
-            if command in sweep_magics.COMMANDS:
-                return sweep_magics.handle(command, args, self.shell, cell)
+            for group in group_modules():
+                if command in group.COMMANDS:
+                    # Only the cell magic's group takes the cell body.
+                    return (group.handle(command, args, self.shell, cell) if command == "sweep"
+                            else group.handle(command, args, self.shell))
             return getattr(self, f"_cmd_{command}")(args, cell)
         except MlopsError as exc:
             raise UsageError(f"{exc}") from None

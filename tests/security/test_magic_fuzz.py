@@ -50,15 +50,14 @@ OK = object()
 @pytest.fixture(scope="module")
 def stubbed(magics):
     """The magic with every command handler replaced: parsing is all that runs."""
-    from jupyter_mlops.monitoring import magics as monitoring_magics
-    from jupyter_mlops.registry import magics as registry_magics
+    from jupyter_mlops.notebook.magics import group_modules
 
     with pytest.MonkeyPatch.context() as mp:
         for name in dir(type(magics)):
             if name.startswith("_cmd_"):
                 mp.setattr(type(magics), name, lambda self, args, cell: OK)
-        mp.setattr(registry_magics, "handle", lambda command, args, shell: OK)
-        mp.setattr(monitoring_magics, "handle", lambda command, args, shell: OK)
+        for group in group_modules():  # every component's subcommands too
+            mp.setattr(group, "handle", lambda command, args, shell, cell=None: OK)
         yield magics
 
 

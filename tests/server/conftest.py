@@ -212,7 +212,7 @@ def every_request(mlops_store, handler_verbs) -> list[tuple[str, str]]:
     values = {"run_id": mlops_store.beta, "other_run_id": mlops_store.beta, "key": "acc",
               "name": "config/params.json", "model": "churn", "version": "1", "request_id": "1",
               "pipeline": "train-churn", "pipeline_run_id": "0" * 32, "schedule": "nightly",
-              "monitor": "churn-monitor"}
+              "monitor": "churn-monitor", "view": "driver_stats"}
     out = []
     for pattern, handler in ROUTES:
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], pattern)
