@@ -85,14 +85,21 @@ def pg_admin_engine():
     engine.dispose()
 
 
-def _postgres_database(request) -> Iterator[str]:
+def _postgres_database(request, template: str | None = None) -> Iterator[str]:
+    """A fresh database's URL, dropped afterwards; a copy of ``template`` when given."""
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
     admin = request.getfixturevalue("pg_admin_engine")
     name = f"mlops_test_{uuid.uuid4().hex[:20]}"
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        copy = ""
+        if template:
+            # FILE_COPY (PostgreSQL 15+) copies the template's files in a third of the time
+            # the default WAL-logged copy takes; older servers only know the file copy anyway.
+            strategy = " STRATEGY FILE_COPY" if conn.dialect.server_version_info >= (15,) else ""
+            copy = f' TEMPLATE "{template}"{strategy}'
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
     try:
         yield make_url(os.environ[PG_URL_ENV]).set(database=name).render_as_string(
             hide_password=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL_ENV, _LIBRARY_ENV
+from tests.conftest import PG_URL_ENV, _LIBRARY_ENV, _postgres_database
 
 
 def _migrate(url: str, artifact_root: Path) -> None:
@@ -84,26 +84,7 @@ def backend_url(request, tmp_path: Path) -> Iterator[str]:
             forget_open_stores()
         return
 
-    import os
-
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    template = request.getfixturevalue("_postgres_template")
-    admin = request.getfixturevalue("pg_admin_engine")
-    name = f"mlops_contract_{uuid.uuid4().hex[:20]}"
-    with admin.connect() as conn:
-        # FILE_COPY (PostgreSQL 15+) copies the template's files in a third of the time the
-        # default WAL-logged copy takes; older servers only know the file copy anyway.
-        strategy = " STRATEGY FILE_COPY" if conn.dialect.server_version_info >= (15,) else ""
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}'))
-    try:
-        yield make_url(os.environ[PG_URL_ENV]).set(database=name).render_as_string(
-            hide_password=False)
-    finally:
-        forget_open_stores()  # close this process's pooled connections first
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    yield from _postgres_database(request, request.getfixturevalue("_postgres_template"))
 
 
 @pytest.fixture
