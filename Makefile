@@ -19,7 +19,13 @@ $(PY):
 	$(PY) -m pip install -q -U pip
 
 # Editable install of the package alone; builds the JupyterLab extension (jlpm) and links it.
+# After `labextension develop`, share/jupyter/labextensions/jupyter-mlops is a link to the build
+# folder, so pip's next editable install writes install.json through it into
+# jupyter_mlops/labextension/, and the install after that fails ("a second file is being added
+# to the wheel archive at the same path"): remove that copy before every install.
+STRAY_INSTALL_JSON := jupyter_mlops/labextension/install.json
 $(STAMP): $(PY) pyproject.toml labextension/package.json
+	rm -f $(STRAY_INSTALL_JSON)
 	$(PY) -m pip install -q -e .
 	$(VENV)/bin/jupyter labextension develop --overwrite . >/dev/null
 	touch $@
@@ -38,6 +44,7 @@ install: $(STAMP) $(LABEXT_BUILT)
 # The test extras (every optional feature, pytest, Playwright, moto) on top of `install`;
 # redone whenever `install` was (pyproject.toml changed).
 $(TEST_STAMP): $(STAMP)
+	rm -f $(STRAY_INSTALL_JSON)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
