@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops import fluent
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.tracking import autolog as tracking_autolog
 from jupyter_mlops.tracking import system_metrics as tracking_system_metrics
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ArtifactRecorder
 
 
 def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = False,
@@ -108,7 +111,7 @@ def _run_for_fit() -> Iterator[tuple[Any, str]]:
             fluent.end_run("FINISHED")
 
 
-def _log_model(client: Any, run_id: str, model: Any, training_input: Any) -> None:
+def _log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input: Any) -> None:
     from jupyter_mlops.registry.run_model import log_model
 
     log_model(client, run_id, model, training_input)

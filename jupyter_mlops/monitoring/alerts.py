@@ -18,6 +18,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.store.monitoring import (
@@ -26,6 +27,9 @@ from jupyter_mlops.store.monitoring import (
     AlertRuleRecord,
     MonitoringStore,
 )
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import StoreHolder
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +68,7 @@ class SubprocessLauncher:
     Output goes to ``<project>/.mlops/logs/alert-<id>.log`` when the store has a local folder.
     """
 
-    def __init__(self, client):
+    def __init__(self, client: StoreHolder):
         self.client = client
         self.processes: list[subprocess.Popen] = []
 
@@ -91,7 +95,8 @@ class AlertEvaluator:
         webhooks (``client.notify``), handed in so monitoring never imports them.
     """
 
-    def __init__(self, store: MonitoringStore, client=None, launcher: Launcher | None = None,
+    def __init__(self, store: MonitoringStore,
+                 client: StoreHolder | None = None, launcher: Launcher | None = None,
                  clock: Callable[[], float] | None = None,
                  notify: Callable[[str, dict], None] | None = None):
         import time

@@ -27,7 +27,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,6 +55,9 @@ from jupyter_mlops.validation import (
     check_timestamp,
     check_timestamps,
 )
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ComponentStoresHolder, MonitorClient, StoresHolder
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ class Monitor:
         The last window's report (this process).
     """
 
-    def __init__(self, client, info: MonitorInfo, profile: ReferenceProfile,
+    def __init__(self, client: StoresHolder, info: MonitorInfo, profile: ReferenceProfile,
                  launcher=None, clock=None):
         self.client = client
         self.info = info
@@ -547,7 +550,7 @@ def monitor(model: str, reference: Any = None, *, name: str | None = None,
             task: str | None = None, categorical: Sequence[str] = (),
             numeric: Sequence[str] = (), exclude: Sequence[str] = (),
             reference_predictions: Any = None, keep_rows: bool | None = None,
-            client, launcher=None, user: str | None = None) -> Monitor:
+            client: MonitorClient, launcher=None, user: str | None = None) -> Monitor:
     """Create (or reopen) the monitor of a registered model.
 
     Parameters
@@ -650,13 +653,13 @@ def monitor(model: str, reference: Any = None, *, name: str | None = None,
     return Monitor(client, info, profile, launcher)
 
 
-def get_monitor(name: str, client, launcher=None) -> Monitor:
+def get_monitor(name: str, client: StoresHolder, launcher=None) -> Monitor:
     """Reopen an existing monitor by name."""
     info = client.stores.monitoring.get_monitor(name)
     profile = ReferenceProfile.from_bytes(client.store.blobs.get_bytes(info.profile_digest))
     return Monitor(client, info, profile, launcher)
 
 
-def list_monitors(client) -> list[MonitorInfo]:
+def list_monitors(client: ComponentStoresHolder) -> list[MonitorInfo]:
     """Every monitor in the store."""
     return client.stores.monitoring.list_monitors()

@@ -12,19 +12,22 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from jupyter_mlops.errors import InvalidInputError, MlopsError, NotFoundError
 from jupyter_mlops.monitoring.profile import PROFILE_FORMAT, ReferenceProfile
 
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ArtifactRecorder, MonitorClient, RegistryHolder
+
 log = logging.getLogger(__name__)
 _DATASET_REF = re.compile(r"(?P<name>.+?)(?::(?P<version>\d+))?")
 
 
-def build_profile(client, model_ref: str, reference: Any, *, categorical=(), numeric=(),
-                  exclude=(), reference_predictions: Any = None
+def build_profile(client: MonitorClient, model_ref: str, reference: Any, *, categorical=(),
+                  numeric=(), exclude=(), reference_predictions: Any = None
                   ) -> tuple[ReferenceProfile, str, str, int | None]:
     """Return ``(profile, profile blob digest, reference data digest, dataset version id)``."""
     from jupyter_mlops.hashing import hash_bytes
@@ -72,14 +75,14 @@ def build_profile(client, model_ref: str, reference: Any, *, categorical=(), num
     return profile, info.digest, data_digest, dataset_id
 
 
-def _dataset(client, text: str):
+def _dataset(client: ArtifactRecorder, text: str):
     m = _DATASET_REF.fullmatch(text)
     if not m:
         raise InvalidInputError(f"{text!r} is not a dataset reference ('name' or 'name:3').")
     return client.get_dataset(m["name"], int(m["version"]) if m["version"] else None)
 
 
-def _load_dataset(client, dataset):
+def _load_dataset(client: ArtifactRecorder, dataset):
     from jupyter_mlops.tracking.capture import TABULAR_SUFFIXES, _read_table
 
     label = f"dataset {dataset.name!r} v{dataset.version}"
@@ -98,7 +101,8 @@ def _load_dataset(client, dataset):
     return _read_table(path)
 
 
-def _baseline_key(client, model_ref: str, reference_predictions: Any) -> str | None:
+def _baseline_key(client: RegistryHolder, model_ref: str,
+                  reference_predictions: Any) -> str | None:
     if reference_predictions is not None:
         from jupyter_mlops.hashing import hash_bytes
 
@@ -112,7 +116,7 @@ def _baseline_key(client, model_ref: str, reference_predictions: Any) -> str | N
     return f"model:{version.digest}"
 
 
-def _predict(client, model_ref: str, features):
+def _predict(client: RegistryHolder, model_ref: str, features):
     """The model's outputs on the reference (None when it cannot be loaded safely)."""
     try:
         model = client.registry.load_model(f"models:/{model_ref}")

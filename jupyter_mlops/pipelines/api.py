@@ -6,12 +6,17 @@ default client; ``client.pipelines`` passes itself).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def _pstore(client):
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ComponentStoresHolder
+
+
+def _pstore(client: ComponentStoresHolder):
     return client.stores.pipelines
 
 
-def get_pipeline_run(pipeline_run_id: str, client):
+def get_pipeline_run(pipeline_run_id: str, client: ComponentStoresHolder):
     """One pipeline run with its steps (a unique id prefix is enough).
 
     Raises
@@ -22,17 +27,18 @@ def get_pipeline_run(pipeline_run_id: str, client):
     return _pstore(client).get_pipeline_run(pipeline_run_id)
 
 
-def list_pipeline_runs(pipeline: str | None = None, limit: int = 50, *, client):
+def list_pipeline_runs(pipeline: str | None = None, limit: int = 50, *,
+                       client: ComponentStoresHolder):
     """Newest pipeline runs first (without step details), optionally of one pipeline."""
     return _pstore(client).list_pipeline_runs(pipeline, limit)
 
 
-def list_pipelines(client):
+def list_pipelines(client: ComponentStoresHolder):
     """Every pipeline that has run here, by name (its stored spec is the latest run's)."""
     return _pstore(client).list_pipelines()
 
 
-def get_pipeline(name: str | int, client):
+def get_pipeline(name: str | int, client: ComponentStoresHolder):
     """One pipeline by name or id.
 
     Raises

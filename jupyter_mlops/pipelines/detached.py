@@ -13,12 +13,16 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import StoreHolder
 
 #: The module ``python -m`` runs in the child.
 LAUNCHER = "jupyter_mlops.cli.launch"
 
 
-def start_launcher(client, command: list[str], log_name: str,
+def start_launcher(client: StoreHolder, command: list[str], log_name: str,
                    cwd: str | Path) -> subprocess.Popen:
     """Start ``python -m jupyter_mlops.cli.launch command…`` in its own session.
 

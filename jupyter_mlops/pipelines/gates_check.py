@@ -23,11 +23,14 @@ import math
 import operator
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.pipelines.recording import TAG_PIPELINE_RUN, TAG_STEP
 from jupyter_mlops.pipelines.spec import dependency_order
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import GateClient, MonitoringHolder, RunReader
 
 KINDS = ("metrics", "params", "tags")
 OPERATORS: dict[str, Any] = {
@@ -214,7 +217,7 @@ def final_step(spec: Mapping[str, Any], step_names: Iterable[str]) -> str | None
     return done[-1] if done else (names[-1] if names else None)
 
 
-def _values_of(client: Any, run_id: str | None) -> tuple[dict | None, Any]:
+def _values_of(client: RunReader, run_id: str | None) -> tuple[dict | None, Any]:
     if not run_id:
         return None, None
     detail = client.get_run(run_id)
@@ -222,7 +225,7 @@ def _values_of(client: Any, run_id: str | None) -> tuple[dict | None, Any]:
     return {"metrics": run.metrics, "params": run.params, "tags": run.tags}, run
 
 
-def _drift(client: Any, monitor: str, limit: float) -> GateResult:
+def _drift(client: MonitoringHolder, monitor: str, limit: float) -> GateResult:
     name = f"drift {monitor}"
     threshold = f"<= {limit:.6g} (share of features drifted, latest window)"
     from jupyter_mlops.errors import NotFoundError
@@ -257,7 +260,7 @@ def _reproducible(step: str, run: Any) -> GateResult:
     return GateResult(passed=False, value="not checked", **base)
 
 
-def check(client: Any, pipeline_run: Any, gates: Iterable[Gate], *,
+def check(client: GateClient, pipeline_run: Any, gates: Iterable[Gate], *,
           max_drift: Mapping[str, float] | None = None,
           reproducible: bool = False) -> CheckReport:
     """Evaluate ``gates`` (and the drift limits and reproducibility, if asked) on
@@ -290,7 +293,7 @@ def check(client: Any, pipeline_run: Any, gates: Iterable[Gate], *,
                        status=pipeline_run.status, results=results)
 
 
-def check_single_run(client: Any, run_id: str, gates: Iterable[Gate], *,
+def check_single_run(client: GateClient, run_id: str, gates: Iterable[Gate], *,
                      max_drift: Mapping[str, float] | None = None,
                      reproducible: bool = False) -> CheckReport:
     """Gates on one tracked run that is no pipeline step (a gate naming a step FAILs as
@@ -311,7 +314,8 @@ def check_single_run(client: Any, run_id: str, gates: Iterable[Gate], *,
     return CheckReport(pipeline_run_id=None, run_id=run.id, status=run.status, results=results)
 
 
-def check_recorded(client: Any, run: str, gates: Iterable[Gate], **options: Any) -> CheckReport:
+def check_recorded(client: GateClient, run: str, gates: Iterable[Gate],
+                   **options: Any) -> CheckReport:
     """Gates on a finished run named by ``--run``: a pipeline run id (or prefix), a step's
     tracked run (its pipeline run is checked) or any other tracked run."""
     from jupyter_mlops.errors import NotFoundError

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.pipelines.spec import Pipeline, Step
 from jupyter_mlops.pipelines.step import StepOutcome
 from jupyter_mlops.store.safe_paths import join_under
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ArtifactRecorder, RecordingClient
 
 NOTEBOOK_MEDIA = "application/x-ipynb+json"
 TAG_PIPELINE = "mlops.pipeline"
@@ -30,8 +34,8 @@ def executed_name(step: str) -> str:
 class Recorder:
     """Store writes of one pipeline run (``client`` is a :class:`jupyter_mlops.Client`)."""
 
-    def __init__(self, client, pstore, spec: Pipeline, pipeline_run_id: str, parent_run_id: str,
-                 experiment: str):
+    def __init__(self, client: RecordingClient, pstore, spec: Pipeline, pipeline_run_id: str,
+                 parent_run_id: str, experiment: str):
         self.client = client
         self.pstore = pstore
         self.spec = spec
@@ -187,7 +191,7 @@ class Recorder:
         return True
 
 
-def _restore_file(client, blobs, digest: str, dest: Path) -> None:
+def _restore_file(client: ArtifactRecorder, blobs, digest: str, dest: Path) -> None:
     if dest.is_file():
         try:
             if client.hash_cache().hash(dest) == digest:

@@ -18,7 +18,17 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import (
+        PipelineClient,
+        RecordingClient,
+        ReproduceClient,
+        RunReader,
+        RunRecorder,
+        StoresHolder,
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +70,7 @@ class ReproduceReport:
 
 def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 1e-9,
               check_inputs: bool = True, cwd: str | None = None, kernel: str | None = None,
-              timeout: float | None = None, client) -> ReproduceReport:
+              timeout: float | None = None, client: ReproduceClient) -> ReproduceReport:
     """Re-execute run ``run_id`` from its notebook snapshot and compare its metrics.
 
     Parameters
@@ -119,7 +129,7 @@ def reproduce(run_id: str, *, rtol: float = 1e-6, atol: float = 1e-9,
     return report
 
 
-def reproduce_check(run_id: str, *, client) -> tuple[bool, str]:
+def reproduce_check(run_id: str, *, client: ReproduceClient) -> tuple[bool, str]:
     """Promotion-gate check: ``(ok, detail)`` of reproducing ``run_id`` in ``client``'s store.
 
     ``client`` is required: a gate must read the store its registry was built on, never the
@@ -188,7 +198,7 @@ def parameters_for(snapshot: dict, params: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def _changed_inputs(client, detail) -> list[dict]:
+def _changed_inputs(client: PipelineClient, detail) -> list[dict]:
     """Recorded inputs whose content now hashes differently (or that are gone)."""
     changed = []
     hashes = client.hash_cache()
@@ -214,7 +224,7 @@ def _check(hashes, name: str, path: Path, digest: str) -> list[dict]:
     return []
 
 
-def _artifact_inputs(client, detail):
+def _artifact_inputs(client: StoresHolder, detail):
     """Upstream pipeline outputs the run read: (label, path on disk, recorded digest)."""
     ids = client.store.lineage.sources_of(f"run:{detail.id}", "artifact", "input")
     pstore = client.stores.pipelines
@@ -234,7 +244,7 @@ def _artifact_inputs(client, detail):
                     yield f"{step_run.step}/{out_name}", Path(cwd) / info["path"], art.digest
 
 
-def _execute(client, snapshot: dict, params: dict, kernel: str, cwd: str,
+def _execute(client: RecordingClient, snapshot: dict, params: dict, kernel: str, cwd: str,
              timeout: float | None, run_id: str, experiment: str):
     from jupyter_mlops.config import current_user
     from jupyter_mlops.pipelines.step import StepTask, execute_step
@@ -259,7 +269,7 @@ def _execute(client, snapshot: dict, params: dict, kernel: str, cwd: str,
     return outcome
 
 
-def _record(client, run_id: str, report: ReproduceReport) -> None:
+def _record(client: RunRecorder, run_id: str, report: ReproduceReport) -> None:
     tags = {"mlops.reproduced": "yes" if report.ok else "no",
             "mlops.reproduce_status": report.status}
     if report.new_run_id:
@@ -275,6 +285,6 @@ def _snapshot_dir(detail) -> str | None:
     return None
 
 
-def _resolve(client, text: str) -> str:
+def _resolve(client: RunReader, text: str) -> str:
     # The Client's one resolver: a unique prefix, candidates when ambiguous, the store named.
     return client.resolve_run_id(text)

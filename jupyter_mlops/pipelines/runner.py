@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:  # executors and kernels load when a step really runs (see _LazyLocal)
     from jupyter_mlops.pipelines.executors import Executor
     from jupyter_mlops.pipelines.kernels import KernelKey
+    from jupyter_mlops.ports import PipelineClient
 
 FINAL_OK = ("SUCCEEDED", "CACHED")
 LOCAL_NAMES = (None, "", "local", "process", "processes")
@@ -42,7 +43,7 @@ LOCAL_NAMES = (None, "", "local", "process", "processes")
 def run_pipeline(pipeline: Pipeline | str | Path, parameters: Mapping[str, Any] | None = None,
                  *, workers: int | None = None, executor: str | Executor | None = None,
                  force: bool = False, force_steps: Iterable[str] = (),
-                 experiment: str | None = None, client,
+                 experiment: str | None = None, client: PipelineClient,
                  progress: bool | str | Progress = "auto", trigger: str = "manual",
                  schedule_id: int | None = None, schedule_slot: float | None = None,
                  pipeline_run_id: str | None = None, raise_on_failure: bool = False,
@@ -249,8 +250,8 @@ def _sigterm_raises():
 
 
 class _PipelineRun:
-    def __init__(self, client, pstore, spec: Pipeline, pipeline_id: int, ex: Executor,
-                 experiment: str, force: bool, force_steps: set[str], trigger: str,
+    def __init__(self, client: PipelineClient, pstore, spec: Pipeline, pipeline_id: int,
+                 ex: Executor, experiment: str, force: bool, force_steps: set[str], trigger: str,
                  schedule_id: int | None, pipeline_run_id: str | None, progress,
                  kernels: dict[str, str]):
         self.client, self.pstore, self.spec, self.ex = client, pstore, spec, ex

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import ConflictError, InvalidInputError
 from jupyter_mlops.pipelines.cron import CronExpression
 
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ComponentStoresHolder, StoresHolder
 
-def _pstore(client):
+
+def _pstore(client: ComponentStoresHolder):
     # client is required: the caller names the store (the fluent API passes its default).
     return client.stores.pipelines
 
@@ -25,7 +28,7 @@ def _pstore(client):
 def add_schedule(pipeline: str | Path, cron: str, *, timezone: str = "UTC",
                  parameters: dict[str, Any] | None = None, name: str | None = None,
                  catchup: str = "latest", max_catchup_age: float | None = None,
-                 allow_overlap: bool = False, client):
+                 allow_overlap: bool = False, client: ComponentStoresHolder):
     """Schedule a pipeline file.
 
     Parameters
@@ -75,22 +78,22 @@ def add_schedule(pipeline: str | Path, cron: str, *, timezone: str = "UTC",
         max_catchup_age=max_catchup_age, allow_overlap=allow_overlap)
 
 
-def list_schedules(client):
+def list_schedules(client: ComponentStoresHolder):
     """Every schedule, by name."""
     return _pstore(client).list_schedules()
 
 
-def get_schedule(name: str | int, client):
+def get_schedule(name: str | int, client: ComponentStoresHolder):
     return _pstore(client).get_schedule(name)
 
 
-def pause_schedule(name: str | int, client, *, user: str | None = None):
+def pause_schedule(name: str | int, client: ComponentStoresHolder, *, user: str | None = None):
     """Stop firing ``name`` until it is resumed (``user``, default the current one, is
     recorded in the audit log)."""
     return _pstore(client).set_paused(name, True, user or current_user())
 
 
-def resume_schedule(name: str | int, client, *, user: str | None = None):
+def resume_schedule(name: str | int, client: ComponentStoresHolder, *, user: str | None = None):
     """Fire ``name`` again from its next slot after now (paused slots never fire)."""
     store = _pstore(client)
     sched = store.get_schedule(name)
@@ -102,7 +105,8 @@ def resume_schedule(name: str | int, client, *, user: str | None = None):
 STARTING_GRACE_SECONDS = 120.0
 
 
-def run_schedule_now(name: str | int, client, *, user: str | None = None, launcher=None):
+def run_schedule_now(name: str | int, client: StoresHolder, *, user: str | None = None,
+                     launcher=None):
     """Fire ``name`` once now, outside its cron slots ("Run now" in the panel).
 
     The fire is recorded in the schedule's history (slot = now, ``fired_by`` names the user)
@@ -157,12 +161,12 @@ def run_schedule_now(name: str | int, client, *, user: str | None = None, launch
     return fire
 
 
-def remove_schedule(name: str | int, client) -> None:
+def remove_schedule(name: str | int, client: ComponentStoresHolder) -> None:
     """Delete the schedule and its fire history (pipeline runs it started are kept)."""
     _pstore(client).remove_schedule(name, current_user())
 
 
-def schedule_history(name: str | int, limit: int = 50, *, client):
+def schedule_history(name: str | int, limit: int = 50, *, client: ComponentStoresHolder):
     """The newest ``limit`` slots of ``name``: FIRED / SKIPPED / FAILED, with run status."""
     store = _pstore(client)
     return store.list_fires(store.get_schedule(name).id, limit)

@@ -33,8 +33,12 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jupyter_mlops.pipelines.cron import CronExpression
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import StoreHolder, StoresHolder
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +66,8 @@ class Scheduler:
         Returns the current epoch time (tests pass a fixed clock).
     """
 
-    def __init__(self, client, poll_interval: float = 1.0, launcher: Launcher | None = None,
+    def __init__(self, client: StoresHolder, poll_interval: float = 1.0,
+                 launcher: Launcher | None = None,
                  on_time_grace: float = 60.0, clock: Callable[[], float] = time.time):
         self.client = client
         self.store = client.stores.pipelines
@@ -175,7 +180,7 @@ class SubprocessLauncher:
     local folder.
     """
 
-    def __init__(self, client):
+    def __init__(self, client: StoreHolder):
         self.client = client
         self._procs: dict[int, list[subprocess.Popen]] = {}
 

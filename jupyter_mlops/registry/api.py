@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import InvalidInputError
@@ -36,6 +36,9 @@ from jupyter_mlops.store.registry_records import (
     RoleRecord,
 )
 from jupyter_mlops.validation import ascii_digits, check_int64, parse_int
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import RegistryBacking
 
 _MODELS_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>[^/@]+))?")
 _RUNS_URI = re.compile(r"runs:/(?P<run>[0-9a-f]{32})/(?P<artifact>.+)")
@@ -85,8 +88,8 @@ class RegistryClient:
         ``Client.registry`` passes the pipelines component's check bound to the Client.
     """
 
-    def __init__(self, client: Any, *, reproduce_check: gates.ReproduceCheck | None = None,
-                 notify: Any = None):
+    def __init__(self, client: RegistryBacking, *,
+                 reproduce_check: gates.ReproduceCheck | None = None, notify: Any = None):
         self.client = client
         self.store = client.stores.registry  # the Client's own, built once
         self.reproduce_check = reproduce_check

@@ -13,10 +13,13 @@ import html
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.registry.signature import Signature, example_from_json
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import RunReader
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}#+!|~])")
 
@@ -163,7 +166,7 @@ def build_card(registry: Any, name: str, version: int | str | None = None) -> Mo
                      tuple(sections))
 
 
-def _lineage(client: Any, v: Any, detail: Any) -> Section:
+def _lineage(client: RunReader, v: Any, detail: Any) -> Section:
     rows = []
     if detail is not None:
         r = detail.run

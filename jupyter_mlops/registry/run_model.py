@@ -9,13 +9,16 @@ does that later, with the same checks as any run-logged file.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.registry.flavors import get_flavor
 from jupyter_mlops.registry.signature import example_to_json, infer_signature
 
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ArtifactRecorder
 
-def log_model(client: Any, run_id: str, model: Any, training_input: Any = None, *,
+
+def log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input: Any = None, *,
               name: str = "model") -> list:
     """Save ``model`` with skops as the run's ``<name>/model.skops`` plus its description.
 

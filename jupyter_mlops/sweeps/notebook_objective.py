@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInputError, StepExecutionError
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import ReproduceClient
 
 STEP = "trial"
 TAG_STEP_RUN = "mlops.sweep.step_run"
@@ -28,7 +31,7 @@ TAG_PIPELINE_RUN = "mlops.sweep.pipeline_run"
 class NotebookObjective:
     """Callable objective running ``notebook`` once per trial (see the module docstring)."""
 
-    def __init__(self, client: Any, notebook: str | Path, metric: str, sweep: str,
+    def __init__(self, client: ReproduceClient, notebook: str | Path, metric: str, sweep: str,
                  space: Mapping[str, Any], executor: Any = None):
         from jupyter_mlops.pipelines.spec import Pipeline, Step
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import html
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.sweeps.trial import TAG_REASON, TAG_ROLE, TAG_SWEEP, TAG_TRIAL
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import SweepReader
 
 
 class SweepResult:
@@ -29,8 +32,8 @@ class SweepResult:
         Optuna's study, for anything not wrapped here.
     """
 
-    def __init__(self, *, client: Any, study: Any, name: str, parent_run_id: str, metric: str,
-                 n_trials: int | None):
+    def __init__(self, *, client: SweepReader, study: Any, name: str, parent_run_id: str,
+                 metric: str, n_trials: int | None):
         self.client = client
         self.study = study
         self.name = name

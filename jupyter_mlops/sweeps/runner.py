@@ -13,7 +13,7 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.extras import require
@@ -27,6 +27,9 @@ from jupyter_mlops.sweeps.study import (
 )
 from jupyter_mlops.sweeps.trial import QuietFailures, SweepTrial, TrialRunner
 
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import RunRecorder, SweepClient
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 #: Optuna heartbeat seconds by default: off. Every trial is a child run, and the store's own
 #: heartbeats already find a dead trial (at once on this host, after MLOPS_DEAD_AFTER_SECONDS
@@ -38,7 +41,7 @@ HEARTBEAT_S: int | None = None
 def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = None,
           n_trials: int | None = None, direction: str = "minimize", sampler: Any = None,
           pruner: Any = None, name: str | None = None, timeout: float | None = None,
-          n_jobs: int = 1, *, client: Any, notebook: str | None = None,
+          n_jobs: int = 1, *, client: SweepClient, notebook: str | None = None,
           metric: str | None = None, experiment: str | None = None, seed: int | None = None,
           executor: Any = None, study_storage: str = "store",
           heartbeat_interval: int | None = HEARTBEAT_S):
@@ -204,7 +207,7 @@ class _StopWhenDone:
             study.stop()
 
 
-def _end_parent(client: Any, study: Any, parent: str, n_trials: int | None,
+def _end_parent(client: RunRecorder, study: Any, parent: str, n_trials: int | None,
                 interrupted: bool) -> None:
     if interrupted:
         client.end_run(parent, "KILLED")

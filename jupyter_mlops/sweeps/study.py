@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.sweeps.trial import ATTR_REASON, TAG_ROLE, TAG_SWEEP, TAG_TRIAL
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import RecordingClient, SweepClient
 
 #: Study attribute holding the parent run's id.
 ATTR_PARENT = "mlops.parent_run"
@@ -85,8 +88,8 @@ def open_study(storage: Any, name: str, direction: str, sampler: Any, pruner: An
     return study, False
 
 
-def parent_run(client: Any, study: Any, created: bool, *, name: str, experiment: str | None,
-               params: dict[str, Any], description: str) -> str:
+def parent_run(client: RecordingClient, study: Any, created: bool, *, name: str,
+               experiment: str | None, params: dict[str, Any], description: str) -> str:
     """The id of the sweep's parent run: created by the study's creator, joined by others."""
     if not created:
         parent = _wait_for_parent(study)
@@ -112,7 +115,7 @@ def _wait_for_parent(study: Any) -> str | None:
         time.sleep(0.2)
 
 
-def recover_dead_trials(client: Any, study: Any, storage: Any, name: str) -> list[int]:
+def recover_dead_trials(client: SweepClient, study: Any, storage: Any, name: str) -> list[int]:
     """Fail and queue again the RUNNING trials whose process died on this host.
 
     Returns the numbers of the trials failed here.

@@ -13,7 +13,10 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import RunRecorder
 
 TAG_SWEEP = "mlops.sweep"
 TAG_ROLE = "mlops.sweep.role"  # "parent" or "trial"
@@ -39,7 +42,7 @@ class SweepTrial:
     for ``suggest_*`` calls beyond the space (their values are recorded too).
     """
 
-    def __init__(self, trial: Any, run_id: str, client: Any, params: Mapping[str, Any]):
+    def __init__(self, trial: Any, run_id: str, client: RunRecorder, params: Mapping[str, Any]):
         self.optuna = trial
         self.run_id = run_id
         self.number: int = trial.number
@@ -93,7 +96,7 @@ class TrialRunner:
     the sweep.
     """
 
-    def __init__(self, client: Any, objective: Callable[[SweepTrial], Any], space: Mapping,
+    def __init__(self, client: RunRecorder, objective: Callable[[SweepTrial], Any], space: Mapping,
                  *, sweep: str, parent_run_id: str, experiment: str | None, metric: str,
                  quiet: set[int]):
         self.client = client

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from jupyter_mlops.store.records import Record
+
+if TYPE_CHECKING:  # the Client's shape, for type checkers only
+    from jupyter_mlops.ports import RunReader
 
 CellStatus = Literal["same", "changed", "added", "removed"]
 
@@ -124,7 +127,7 @@ def diff_values(left: dict, right: dict) -> list[ValueDiff]:
             if left.get(k) != right.get(k)]
 
 
-def diff_runs(client, left_run_id: str, right_run_id: str) -> RunDiff:
+def diff_runs(client: RunReader, left_run_id: str, right_run_id: str) -> RunDiff:
     """Diff two runs' notebooks, params and metrics.
 
     A run without a notebook snapshot diffs as an empty notebook and is listed in
