@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.registry.skops_import import skops_io
 
 #: Types found in a file *we* just wrote from an in-memory model are recorded as trusted for
 #: that version when they come from these packages: their presence proves only that the
@@ -93,8 +94,7 @@ class SkopsFlavor(Flavor):
     safe = True
 
     def save(self, model: Any) -> SavedModel:
-        import skops.io as sio
-
+        sio = skops_io()
         try:
             data = _skops_dumps(model)
         except Exception as exc:  # skops raises TypeError/UnsupportedTypeException/...
@@ -106,8 +106,7 @@ class SkopsFlavor(Flavor):
         return SavedModel(data, self.name, _class_name(model), tuple(untrusted))
 
     def inspect(self, data: bytes) -> SavedModel:
-        import skops.io as sio
-
+        sio = skops_io()
         _check_skops_zip(data)
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -120,7 +119,7 @@ class SkopsFlavor(Flavor):
 
     def load(self, data: bytes, *, trusted: bool = False,
              trusted_types: Iterable[str] = ()) -> Any:
-        import skops.io as sio
+        sio = skops_io()
         from skops.io.exceptions import UntrustedTypesFoundException
 
         allowed = sorted(set(trusted_types))
@@ -193,6 +192,7 @@ def _skops_dumps(model: Any) -> bytes:
     import io
     import json
 
+    skops_io()  # before any skops.io submodule: the import is the slow part
     try:
         import skops
         from skops.io._utils import SaveContext, get_state
