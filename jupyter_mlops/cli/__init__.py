@@ -27,6 +27,7 @@ from jupyter_mlops.cli import (
     report,
     runs,
     serve,
+    server,
     webhooks,
 )
 from jupyter_mlops.cli.context import location_for
@@ -34,7 +35,7 @@ from jupyter_mlops.cli.parser import CommandParser
 
 #: The command groups, in the order ``jupyter mlops --help`` lists them.
 GROUPS = (runs, db, gc, env, models, pipelines, check, report, monitoring, features, serve,
-          webhooks, migrate, dead_letter)
+          server, webhooks, migrate, dead_letter)
 
 #: ``(group, action)`` -> handler; a handler returns the exit code (None for 0).
 COMMANDS = {key: handler for group in GROUPS for key, handler in group.COMMANDS.items()}
