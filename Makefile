@@ -77,5 +77,17 @@ test-fast: install-test
 bench: install-test
 	$(PY) benchmarks/run.py
 
+## docs: the docs site (Sphinx + MyST-NB, pydata theme) into docs/_build/html, warnings as errors.
+# The tutorials are executed once, here, by scripts/run-tutorials; docs/conf.py renders those
+# executed copies (docs/_build/tutorials) and never executes a notebook itself. -E: a fresh
+# environment, so screenshots the browser tests wrote since the last build are picked up.
+# `make docs DOCS_ARGS=--quick` executes the tutorials at the reduced sizes CI runs.
+.PHONY: docs
+DOCS_ARGS ?=
+docs: install-test
+	if [ -f scripts/run-tutorials ]; then $(PY) scripts/run-tutorials docs/_build/tutorials $(DOCS_ARGS); fi
+	$(VENV)/bin/sphinx-build -E -W --keep-going -q -b html -d docs/_build/doctrees docs docs/_build/html
+	@echo "Built: docs/_build/html/index.html"
+
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) labextension/node_modules labextension/lib jupyter_mlops/labextension

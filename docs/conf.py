@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from docutils import nodes
@@ -31,7 +32,9 @@ REPO = DOCS.parent
 #: MLOPS_DOCS_EXECUTED points elsewhere, or to nothing ("") to render the clean notebooks.
 _executed = os.environ.get("MLOPS_DOCS_EXECUTED", str(DOCS / "_build" / "tutorials"))
 EXECUTED = Path(_executed) if _executed else None
-SCREENSHOTS = REPO / "ui-tests" / "screenshots"
+#: Where the browser tests write their screenshots (tests/ui/conftest.py); the docs test points
+#: MLOPS_DOCS_SCREENSHOTS at a folder of its own.
+SCREENSHOTS = Path(os.environ.get("MLOPS_DOCS_SCREENSHOTS", REPO / "ui-tests" / "screenshots"))
 
 project = "jupyter-mlops"
 author = "jupyter-mlops contributors"
@@ -143,7 +146,26 @@ def _repository_paths(app, doctree) -> None:
             node.replace_self(node.children)
 
 
+def _escape_markdown_text() -> None:
+    """sphinxcontrib-openapi turns the spec's Markdown descriptions into reStructuredText with
+    sphinx-mdinclude, whose renderer passes plain text through unescaped: a literal ``*`` (as in
+    "every metric but system/*") then opens an emphasis that never closes, a warning. Plain
+    text has no markup by definition, so escape reStructuredText's inline markup characters."""
+    from sphinx_mdinclude.render import RestRenderer
+
+    if getattr(RestRenderer.text, "escapes_rst", False):
+        return
+    plain = RestRenderer.text
+
+    def text(self, text: str) -> str:
+        return plain(self, re.sub(r"([\\*`|_])", r"\\\1", text))
+
+    text.escapes_rst = True
+    RestRenderer.text = text
+
+
 def setup(app):
+    _escape_markdown_text()
     app.connect("doctree-read", _repository_paths)
     app.connect("source-read", _executed_copy)
     app.add_directive("panel-screenshots", PanelScreenshots)
