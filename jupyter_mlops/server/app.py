@@ -45,6 +45,9 @@ class MlopsServerApp(ExtensionApp):
 
         # ExtensionApp puts the server's base_url in front of each pattern.
         self.handlers.extend((f"{API_ROOT}/{path}", handler) for path, handler in ROUTES)
+        from jupyter_mlops.server.mlflow_routes import HANDLERS as MLFLOW_HANDLERS
+
+        self.handlers.extend(MLFLOW_HANDLERS)  # MLflow's tracking API (docs/mlflow.md)
         self.log.info("jupyter_mlops: REST API at %s%s/",
                       self.serverapp.web_app.settings["base_url"], API_ROOT)
 
