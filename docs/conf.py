@@ -64,7 +64,13 @@ nb_merge_streams = True
 
 html_theme = "pydata_sphinx_theme"
 html_title = "jupyter-mlops"
-html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 6,
+}
+# Pages without sub-pages: no empty "Section Navigation" column.
+html_sidebars = {page: [] for page in ("index", "getting-started", "loop", "rest-reference")}
 
 
 def _executed_copy(app, docname: str, source: list[str]) -> None:
