@@ -12,6 +12,7 @@ import json
 import time
 from typing import Any
 
+from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.mlflow_api import experiments, fields
 from jupyter_mlops.mlflow_api.errors import invalid
 
@@ -216,9 +217,16 @@ def log_outputs(client: Any, request: dict) -> dict:
 def history(client: Any, request: dict) -> dict:
     run_id = fields.run_id(request)
     key = fields.key(fields.one(request, "metric_key"), "metric name")
+    return {"metrics": [_point(key, p) for p in _points(client, run_id, key)]}
+
+
+def _points(client: Any, run_id: str, key: str) -> list:
+    """The series, or [] for a key the run never logged (MLflow answers an empty history)."""
     _exists(client, run_id)
-    points = client.metric_history(run_id, key)
-    return {"metrics": [_point(key, p) for p in points]}
+    try:
+        return client.metric_history(run_id, key)
+    except NotFoundError:
+        return []
 
 
 def history_bulk(client: Any, request: dict) -> dict:
@@ -230,7 +238,7 @@ def history_bulk(client: Any, request: dict) -> dict:
     out = []
     for rid in ids:
         rid = fields.run_id({"run_id": rid})
-        out.extend({**_point(key, p), "run_id": rid} for p in client.metric_history(rid, key))
+        out.extend({**_point(key, p), "run_id": rid} for p in _points(client, rid, key))
     return {"metrics": out}
 
 
