@@ -7,13 +7,20 @@ after it, which is what lets a killed ``materialize`` resume where it stopped.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
-from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+from jupyter_mlops.store.engine import (
+    _translate,
+    now,
+    read_connection,
+    upsert,
+    write_connection,
+)
 from jupyter_mlops.store.feature_records import (
     FeatureStatRecord,
     FeatureViewRecord,
@@ -22,9 +29,6 @@ from jupyter_mlops.store.feature_records import (
 )
 from jupyter_mlops.store.interfaces.features import AbstractFeatureStore
 from jupyter_mlops.store.orm import FeatureMaterialization, FeatureOnline, FeatureStat, FeatureView
-
-#: Keys per ``IN (…)`` of an online lookup (SQLite's bound-parameter limit is 32,766).
-_LOOKUP_CHUNK = 5000
 
 
 def _view(row) -> FeatureViewRecord:
@@ -224,17 +228,42 @@ class FeatureStore(AbstractFeatureStore):
         return _materialization(row)
 
     def online_values(self, view_id: int, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-        t = FeatureOnline.__table__
-        q = select(t.c.entity_key, t.c.event_ns, t.c.values_json).where(
-            t.c.view_id == bindparam("v"), t.c.entity_key.in_(bindparam("k", expanding=True)))
+        # The hot path of a model server (issue 16: 1,000 keys in ≤ 10 ms). Measured: an
+        # expanding ``IN (…)`` compiled by SQLAlchemy per call and fetched row by row through
+        # its result cursor was most of the time. Here the keys travel as ONE bound value — a
+        # JSON array unpacked by SQLite's ``json_each``, a text[] for PostgreSQL's ``ANY`` —
+        # so the statement text is constant (the driver caches its plan) and rows come back
+        # with one ``fetchall`` from the driver's cursor.
         unique = list(dict.fromkeys(keys))
         out: dict[str, tuple[int, str]] = {}
+        if not unique:
+            return out
         with read_connection(self.url) as conn:
-            for i in range(0, len(unique), _LOOKUP_CHUNK):
-                for k, ns, v in conn.execute(q, {"v": view_id,
-                                                 "k": unique[i:i + _LOOKUP_CHUNK]}):
-                    out[k] = (ns, v)
+            if conn.dialect.name == "sqlite":
+                sql, params = _ONLINE_SQLITE, (view_id, json.dumps(unique, ensure_ascii=False))
+            else:
+                sql, params = _ONLINE_POSTGRES, (view_id, unique)
+            dbapi_error = conn.dialect.loaded_dbapi.Error
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            except dbapi_error as exc:  # the driver's own error, translated as SQLAlchemy's
+                raise _translate(DBAPIError.instance(sql, params, exc, dbapi_error),
+                                 self.url) from exc
+            finally:
+                cursor.close()
+        for k, ns, v in rows:
+            out[k] = (ns, v)
         return out
+
+
+_ONLINE_SQLITE = (
+    "SELECT entity_key, event_ns, values_json FROM feature_online "
+    "WHERE view_id = ? AND entity_key IN (SELECT value FROM json_each(?))")
+_ONLINE_POSTGRES = (
+    "SELECT entity_key, event_ns, values_json FROM feature_online "
+    "WHERE view_id = %s AND entity_key = ANY(%s::text[])")
 
 
 class _Raced(Exception):
