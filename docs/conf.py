@@ -52,6 +52,7 @@ exclude_patterns = [
 ]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
+html_css_files = ["mlops.css"]
 
 # colon fences (:::{toctree}) keep MyST directives out of the fenced code blocks that
 # tests/docs/test_doc_blocks.py runs or checks for a known language.
@@ -69,6 +70,7 @@ html_theme_options = {
     "show_toc_level": 2,
     "header_links_before_dropdown": 6,
 }
+html_theme_options["article_header_end"] = ["loop-badge.html"]
 # Pages without sub-pages: no empty "Section Navigation" column.
 html_sidebars = {page: [] for page in ("index", "getting-started", "loop", "rest-reference")}
 
@@ -152,6 +154,31 @@ def _repository_paths(app, doctree) -> None:
             node.replace_self(node.children)
 
 
+#: A row of loop.md's tables: its **P1**/**C1**/**R1** key, its name, and the rest of the row.
+_LOOP_ROW = re.compile(r"^\| \*\*(?P<key>[PCR]\d)\*\* (?P<name>[^|]+)\|(?P<rest>.*)$", re.M)
+_PAGE_LINK = re.compile(r"\]\((?P<page>[\w./-]+?)\.(?:md|rst)(?:#[\w-]*)?\)")
+
+
+def loop_map(text: str) -> dict[str, list[tuple[str, str]]]:
+    """Page -> the principles, components and roles that loop.md's tables send to it: loop.md
+    is the one place the mapping is written; each page shows its part of it."""
+    pages: dict[str, list[tuple[str, str]]] = {}
+    for row in _LOOP_ROW.finditer(text):
+        for link in _PAGE_LINK.finditer(row["rest"]):
+            entry = (row["key"], row["name"].strip())
+            if entry not in pages.setdefault(link["page"], []):
+                pages[link["page"]].append(entry)
+    return pages
+
+
+def _loop_badge(app, pagename, templatename, context, doctree) -> None:
+    """Give loop-badge.html the principles, components and roles loop.md maps to the page."""
+    if not hasattr(app.env, "mlops_loop"):
+        app.env.mlops_loop = loop_map((DOCS / "loop.md").read_text(encoding="utf-8"))
+    context["mlops_loop"] = app.env.mlops_loop.get(pagename, [])
+    context["mlops_loop_page"] = app.builder.get_relative_uri(pagename, "loop")
+
+
 def _escape_markdown_text() -> None:
     """sphinxcontrib-openapi turns the spec's Markdown descriptions into reStructuredText with
     sphinx-mdinclude, whose renderer passes plain text through unescaped: a literal ``*`` (as in
@@ -174,5 +201,6 @@ def setup(app):
     _escape_markdown_text()
     app.connect("doctree-read", _repository_paths)
     app.connect("source-read", _executed_copy)
+    app.connect("html-page-context", _loop_badge)
     app.add_directive("panel-screenshots", PanelScreenshots)
     return {"parallel_read_safe": True}

@@ -67,3 +67,18 @@ def test_panel_screenshots_shown_when_present(site: Path):
     assert "screenshots are not in this build" in html
     assert "tests/ui" in html      # how to regenerate them
     assert any((site / "_images").glob("01-runs*.png"))
+
+
+@pytest.mark.slow
+def test_every_component_page_shows_its_place_in_the_loop(site: Path):
+    """loop.md's tables map each component page to principles/components/roles; the page shows
+    them as keys linking back to the loop page."""
+    toctree = (DOCS / "components.md").read_text(encoding="utf-8").split(":::{toctree}")[1]
+    pages = [line.strip() for line in toctree.split(":::")[0].splitlines()
+             if line.strip() and not line.strip().startswith(":")]
+    assert "tracking" in pages and "monitoring" in pages
+    unmapped = [page for page in pages
+                if 'class="mlops-loop-badge"' not in (site / f"{page}.html").read_text("utf-8")]
+    assert not unmapped, f"pages loop.md does not map to any principle/component/role: {unmapped}"
+    tracking = (site / "tracking.html").read_text(encoding="utf-8")
+    assert 'title="ML metadata tracking and logging">P7</span>' in tracking
