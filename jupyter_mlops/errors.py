@@ -19,6 +19,14 @@ class InvalidInputError(MlopsError, ValueError):
     """The caller passed something malformed (a bad filter, a non-numeric metric…)."""
 
 
+class SignatureTypeError(InvalidInputError):
+    """Input values of the wrong type for a model's signature (a string in a float column).
+
+    Its own class because MLflow's scoring protocol answers it ``BAD_REQUEST``, while a
+    missing column is ``INVALID_PARAMETER_VALUE``; the model server keeps that distinction.
+    """
+
+
 class FilterSyntaxError(InvalidInputError):
     """A ``search_runs`` filter could not be parsed.
 

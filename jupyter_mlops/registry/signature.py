@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.errors import InvalidInputError, SignatureTypeError
 
 #: Kinds a column can have, from pandas/NumPy dtypes.
 KINDS = ("boolean", "integer", "float", "string", "datetime", "category", "object")
@@ -204,7 +204,7 @@ def _enforce_frame(sig: Signature, data: Any):
             wrong.append(f"{spec.name!r} should be {spec.kind} ({spec.dtype}) but is {got} "
                          f"({frame[by_name[spec.name]].dtype})")
     if wrong:
-        raise InvalidInputError("Input column(s) of the wrong type: " + "; ".join(wrong) + ".")
+        raise SignatureTypeError("Input column(s) of the wrong type: " + "; ".join(wrong) + ".")
     cols = [by_name[c.name] for c in sig.columns]
     return frame if list(frame.columns) == cols else frame[cols]
 
@@ -221,7 +221,7 @@ def _enforce_array(sig: Signature, data: Any):
             f"{arr.shape}.")
     got = _kind_of_numpy(arr.dtype)
     if got not in _ACCEPTS.get(sig.kind or "object", set(KINDS)):
-        raise InvalidInputError(
+        raise SignatureTypeError(
             f"The model expects {sig.kind} values ({sig.dtype}); got {got} ({arr.dtype}).")
     return arr
 

@@ -85,7 +85,7 @@ class ServedModel:
 
     def prepare(self, parsed: Parsed) -> Any:
         """The model input for a parsed request (raises InputError on a signature mismatch)."""
-        from jupyter_mlops.errors import InvalidInputError
+        from jupyter_mlops.errors import InvalidInputError, SignatureTypeError
 
         if self.fast:
             X = numeric_matrix(parsed, self.columns, self.kinds)
@@ -93,13 +93,15 @@ class ServedModel:
                 bad = [c for c, ok in zip(self.columns, np.isfinite(X).all(axis=0)) if not ok]
                 raise InputError(f"Column(s) {', '.join(map(repr, bad))} have missing (null) or "
                                  "infinite values, which this model cannot score.", 400,
-                                 "INVALID_PARAMETER_VALUE")
+                                 "BAD_REQUEST")
             return X
         data: Any = to_frame(parsed, self.columns, self.kinds)
         if data is None:
             data = np.asarray(parsed.data)
         try:
             return self.loaded.check_input(data)
+        except SignatureTypeError as exc:  # MLflow's code for values of the wrong type
+            raise InputError(str(exc), 400, "BAD_REQUEST") from None
         except InvalidInputError as exc:
             raise InputError(str(exc), 400, "INVALID_PARAMETER_VALUE") from None
 
@@ -111,8 +113,9 @@ class ServedModel:
             with _finite_checks():
                 return self.raw_predict(X)
         except (ValueError, TypeError) as exc:
+            # BAD_REQUEST, as MLflow's scoring server answers a model's own refusal.
             raise InputError(f"The model could not score this input: {exc}", 400,
-                             "INVALID_PARAMETER_VALUE") from None
+                             "BAD_REQUEST") from None
 
 
 def _finite_checks():

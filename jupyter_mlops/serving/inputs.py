@@ -50,6 +50,9 @@ MAX_DEPTH_ENV = "MLOPS_SERVE_MAX_JSON_DEPTH"
 DEFAULT_MAX_DEPTH = 64
 #: Longest class label of /feedback, in characters (as long as a row id).
 MAX_LABEL = MAX_ROW_ID
+#: MLflow's scoring server answers values of the wrong type (and a model's own refusal, e.g.
+#: of NaN) with BAD_REQUEST, a missing column or a wrong shape with INVALID_PARAMETER_VALUE.
+_TYPE_CODE = "BAD_REQUEST"
 
 
 class InputError(Exception):
@@ -367,14 +370,12 @@ def _diagnose(rows, columns, kinds) -> InputError:
                           "INVALID_PARAMETER_VALUE")
     detail = "; ".join(f"{c!r} should be {kinds[columns.index(c)]} but got {t}"
                        for c, t in bad.items())
-    return InputError(f"Input column(s) of the wrong type: {detail}.", 400,
-                      "INVALID_PARAMETER_VALUE")
+    return InputError(f"Input column(s) of the wrong type: {detail}.", 400, _TYPE_CODE)
 
 
 def _wrong(bad: list[str], kinds, columns, got: str) -> InputError:
     detail = "; ".join(f"{c!r} should be {kinds[columns.index(c)]} but got {got}" for c in bad)
-    return InputError(f"Input column(s) of the wrong type: {detail}.", 400,
-                      "INVALID_PARAMETER_VALUE")
+    return InputError(f"Input column(s) of the wrong type: {detail}.", 400, _TYPE_CODE)
 
 
 def _missing(missing: list[str], have: list[str], where: str = "") -> InputError:

@@ -110,31 +110,19 @@ MLFLOW = {
 }
 
 _REFUSED = "refused on purpose: "
-_CODE = "same status, another error_code (not aligned yet): "
 #: Cases where this server answers otherwise: ((status, error_code | predictions), why).
 DIFFERENCES = {
     # MLflow coerces these silently; this server checks every value where it enters.
     "split-ragged": ((400, "BAD_REQUEST"), _REFUSED + "MLflow scores a row with a missing "
                      "value, filled by pandas"),
-    "split-int-as-30.5": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + "MLflow truncates "
+    "split-int-as-30.5": ((400, "BAD_REQUEST"), _REFUSED + "MLflow truncates "
                           "30.5 to 30 for an integer column"),
-    "split-int-as-string": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + 'MLflow parses "42"'),
-    "split-int-bool": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + "MLflow reads true as 1"),
-    "split-float-as-string": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + 'MLflow parses '
+    "split-int-as-string": ((400, "BAD_REQUEST"), _REFUSED + 'MLflow parses "42"'),
+    "split-int-bool": ((400, "BAD_REQUEST"), _REFUSED + "MLflow reads true as 1"),
+    "split-float-as-string": ((400, "BAD_REQUEST"), _REFUSED + 'MLflow parses '
                               '"1.5"'),
-    "split-string-as-number": ((400, "INVALID_PARAMETER_VALUE"), _REFUSED + "MLflow turns 7 "
+    "split-string-as-number": ((400, "BAD_REQUEST"), _REFUSED + "MLflow turns 7 "
                                "into the category '7'"),
-    # MLflow refuses these too, with BAD_REQUEST: its schema enforcement and the model's own
-    # errors answer BAD_REQUEST; this server's signature check answers INVALID_PARAMETER_VALUE.
-    "split-int-null": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "null in an integer column"),
-    "split-float-null": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "null the model cannot "
-                         "score"),
-    "split-nan-literal": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "NaN the model cannot "
-                          "score"),
-    "records-int-as-string": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "a string in an "
-                              "integer column"),
-    "records-uneven-keys": ((400, "INVALID_PARAMETER_VALUE"), _CODE + "a record without a "
-                            "column: null in an integer column"),
     # Positional rows: MLflow refuses them for a model with named columns; this server takes
     # them in the trained column order (documented in docs/serving.md). Not aligned yet.
     "split-no-columns": ((200, [1]), "accepted: rows in the trained column order"),
