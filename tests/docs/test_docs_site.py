@@ -82,3 +82,16 @@ def test_every_component_page_shows_its_place_in_the_loop(site: Path):
     assert not unmapped, f"pages loop.md does not map to any principle/component/role: {unmapped}"
     tracking = (site / "tracking.html").read_text(encoding="utf-8")
     assert 'title="ML metadata tracking and logging">P7</span>' in tracking
+
+
+def test_panel_screenshots_are_ones_the_browser_tests_take():
+    """The docs' list of screenshots names files the browser tests write: a renamed screenshot
+    would otherwise leave the page saying 'not in this build' for ever."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_conf", DOCS / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
+    sources = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "tests" / "ui").glob("*.py"))
+    unknown = [name for name, _ in conf.PANEL_SHOTS if f'"{name}"' not in sources]
+    assert not unknown, f"no browser test writes {unknown} (tests/ui/*.py)"
