@@ -157,22 +157,28 @@ def child(tool: str, size: str) -> dict:
 
 
 def child_online(size: str) -> dict:
+    """1,000 random keys: the first lookup of a fresh process, then 50 warm ones."""
     import numpy as np
 
     from jupyter_mlops.client import Client
 
     client = Client()
     keys = np.random.default_rng(1).integers(0, SIZES[size][1] // 10, 1000).tolist()
+    w, c = time.perf_counter(), _cpu()
+    got = client.features.get_online_features(keys, ["bench:a", "bench:b"])
+    fresh_wall, fresh_cpu = time.perf_counter() - w, _cpu() - c
     times, cpus = [], []
-    client.features.get_online_features(keys, ["bench:a", "bench:b"])  # warm: caches, pool
     for _ in range(50):
         w, c = time.perf_counter(), _cpu()
         got = client.features.get_online_features(keys, ["bench:a", "bench:b"])
         times.append(time.perf_counter() - w)
         cpus.append(_cpu() - c)
     assert len(got["a"]) == 1000
-    return {"tool": "ours-online", "median": statistics.median(times), "max": max(times),
-            "cpu_median": statistics.median(cpus), "keys": 1000}
+    times.sort()
+    return {"tool": "ours-online", "median": statistics.median(times),
+            "p99": times[int(0.99 * (len(times) - 1))], "cpu_median": statistics.median(cpus),
+            "fresh_wall": fresh_wall, "fresh_cpu": fresh_cpu, "keys": 1000,
+            "values": [None if v is None else float(v) for v in got["a"][:20]]}
 
 
 _FEAST = r"""
@@ -184,12 +190,11 @@ t = time.perf_counter()
 from datetime import timedelta
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
 from feast.repo_config import RepoConfig
-from feast.infra.offline_stores.file import FileOfflineStoreConfig
 from feast.types import Float64, Int64
 repo = tempfile.mkdtemp()
 store = FeatureStore(config=RepoConfig(
     project="bench", registry=os.path.join(repo, "registry.db"), provider="local",
-    offline_store=FileOfflineStoreConfig(), entity_key_serialization_version=3,
+    offline_store={"type": "file"}, entity_key_serialization_version=3,
     online_store={"type": "sqlite", "path": os.path.join(repo, "online.db")}))
 key = Entity(name="key", join_keys=["key"], value_type=ValueType.INT64)
 src = FileSource(path=os.path.join(folder, "view.parquet"), timestamp_field="ts")
@@ -215,6 +220,54 @@ for col in ("a", "b"):
 print(json.dumps({"tool": "feast", "wall": wall, "cpu": cpu_s, "setup": setup,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "rows": len(out), "digest": h.hexdigest()}))
+"""
+
+
+_FEAST_ONLINE = r"""
+import json, os, resource, statistics, sys, time, warnings
+warnings.filterwarnings("ignore")
+import numpy as np
+folder, n_keys = sys.argv[1], int(sys.argv[2])
+from datetime import datetime, timedelta, timezone
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+from feast.repo_config import RepoConfig
+from feast.types import Float64, Int64
+repo = os.path.join(folder, "feast_repo")
+os.makedirs(repo, exist_ok=True)
+store = FeatureStore(config=RepoConfig(
+    project="bench", registry=os.path.join(repo, "registry.db"), provider="local",
+    offline_store={"type": "file"}, entity_key_serialization_version=3,
+    online_store={"type": "sqlite", "path": os.path.join(repo, "online.db")}))
+key = Entity(name="key", join_keys=["key"], value_type=ValueType.INT64)
+src = FileSource(path=os.path.join(folder, "view.parquet"), timestamp_field="ts")
+fv = FeatureView(name="bench", entities=[key], ttl=timedelta(days=3650),
+                 schema=[Field(name="a", dtype=Float64), Field(name="b", dtype=Int64)], source=src)
+out = {"tool": "feast-online", "keys": 1000}
+done = os.path.join(repo, "materialized")
+if not os.path.exists(done):
+    store.apply([key, fv])
+    t = time.perf_counter()
+    store.materialize(datetime(2023, 12, 1, tzinfo=timezone.utc), datetime(2025, 2, 1, tzinfo=timezone.utc))
+    out["materialize_s"] = time.perf_counter() - t
+    open(done, "w").close()
+keys = np.random.default_rng(1).integers(0, n_keys, 1000).tolist()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime
+rows = [{"key": k} for k in keys]
+w, c = time.perf_counter(), cpu()
+got = store.get_online_features(features=["bench:a", "bench:b"], entity_rows=rows).to_dict()
+out["fresh_wall"], out["fresh_cpu"] = time.perf_counter() - w, cpu() - c
+times, cpus = [], []
+for _ in range(50):
+    w, c = time.perf_counter(), cpu()
+    got = store.get_online_features(features=["bench:a", "bench:b"], entity_rows=rows).to_dict()
+    times.append(time.perf_counter() - w); cpus.append(cpu() - c)
+assert len(got["a"]) == 1000
+times.sort()
+out.update(median=statistics.median(times), p99=times[int(0.99 * (len(times) - 1))],
+           cpu_median=statistics.median(cpus),
+           values=[None if v is None else float(v) for v in got["a"][:20]])
+print(json.dumps(out))
 """
 
 
@@ -249,6 +302,35 @@ def sample(tool: str, size: str) -> dict:
     if proc.returncode:
         raise RuntimeError(f"{tool} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+
+def online_samples(size: str, samples: int, feast: bool) -> dict:
+    """Fresh processes, interleaved: ours and (when installed) Feast's SQLite online store."""
+    runs: dict[str, list] = {}
+    for _ in range(samples):
+        cmds = {"ours": [sys.executable, __file__, "--child", "online", "--size", size]}
+        if feast:
+            cmds["feast"] = [str(FEAST_PY), "-c", _FEAST_ONLINE, str(folder(size)),
+                             str(SIZES[size][1] // 10)]
+        for tool, cmd in cmds.items():
+            proc = subprocess.run(cmd, env=store_env(size), cwd=REPO, capture_output=True,
+                                  text=True)
+            if proc.returncode:
+                raise RuntimeError(f"{tool} online failed:\n{proc.stderr[-3000:]}")
+            runs.setdefault(tool, []).append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    out: dict = {}
+    for tool, ss in runs.items():
+        out[tool] = {k: {"median": statistics.median(s[k] for s in ss),
+                         "max": max(s[k] for s in ss)}
+                     for k in ("median", "p99", "cpu_median", "fresh_wall", "fresh_cpu")}
+        out[tool]["materialize_s"] = [s["materialize_s"] for s in ss if "materialize_s" in s]
+    if "feast" in out:
+        out["same_values"] = all(a["values"] == b["values"]
+                                 for a, b in zip(runs["ours"], runs["feast"]))
+        out["feast_over_ours_cpu"] = (out["feast"]["cpu_median"]["median"]
+                                      / out["ours"]["cpu_median"]["median"])
+    return out
 
 
 def main() -> None:
@@ -296,13 +378,10 @@ def main() -> None:
                 if "ours" in summary else None
     report["summary"] = summary
     if args.online:
-        report["online"] = json.loads(subprocess.run(
-            [sys.executable, __file__, "--child", "online", "--size", args.size],
-            env=store_env(args.size), cwd=REPO, capture_output=True, text=True,
-            check=True).stdout.strip().splitlines()[-1])
+        report["online"] = online_samples(args.size, args.samples, "feast" in tools)
     print(json.dumps(report["summary"], indent=1))
     if args.online:
-        print(json.dumps(report["online"]))
+        print(json.dumps(report["online"], indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "tools"}))
 
 

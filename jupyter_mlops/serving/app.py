@@ -25,6 +25,7 @@ from jupyter_mlops.serving.auth import (
     unauthorized_headers,
 )
 from jupyter_mlops.errors import MlopsError, http_status_for
+from jupyter_mlops.serving.features import take_warnings as take_feature_warnings
 from jupyter_mlops.serving.inputs import (
     InputError,
     body_limits,
@@ -232,6 +233,11 @@ class ServingApp:
         out = jsonable(preds)
         self.rows.inc(n)
         response: dict[str, Any] = {"predictions": out}
+        headers = None
+        filled = take_feature_warnings()  # serve --features: rows scored with NaN-filled gaps
+        if filled is not None:
+            response["warnings"], extra = filled
+            headers = [*_JSON, *extra]
         sink = self.sink
         if sink is not None and sink.wants():
             ids = parsed.ids
@@ -242,7 +248,7 @@ class ServingApp:
                 ids = [f"{base}-{i}" for i in range(n)] if n > 1 else [base]
             response["ids"] = ids
             sink.submit(served.version.version, X, preds, ids, served.columns)
-        await self._send(send, 200, json.dumps(response).encode())
+        await self._send(send, 200, json.dumps(response).encode(), headers)
         return 200
 
     def _check_media_type(self, scope, csv: bool = False) -> bytes:

@@ -7,8 +7,11 @@ and adds them as columns. The values are the ones a point-in-time training set g
 same rows, so what the model sees served is what it saw in training (issue 16).
 
 A key with no online value (never materialized, or older than the TTL): the row's value is
-missing (NaN). A model that scores NaN gets it as NaN; any other model answers 400 naming the
-keys and features that had no value, rather than a prediction made up from nothing.
+missing (NaN). A model that scores NaN gets it as NaN, and the response says so — a
+``"warnings"`` list in the JSON body (which feature, which rows, which keys) and an
+``X-MLOps-Features-Missing`` header (``view:feature=rows,…``) — so a prediction made without a
+feature is never mistaken for one made with it. Any other model answers 400 naming the keys
+and features that had no value, rather than a prediction made up from nothing.
 
 The enrichment wraps the :class:`~.holder.ModelHolder`: ``holder.current.prepare(parsed)``
 enriches, then prepares as before, so the ASGI app is unchanged.
@@ -16,13 +19,34 @@ enriches, then prepares as before, so the ASGI app is unchanged.
 
 from __future__ import annotations
 
+import contextvars
 from typing import Any
+from urllib.parse import quote
 
 from jupyter_mlops.errors import MlopsError, http_status_for
 from jupyter_mlops.serving.inputs import InputError, Parsed, to_frame
 
-#: Keys named at most in a "no online value" refusal.
+#: Keys named at most in a "no online value" refusal or warning.
 _SHOWN_KEYS = 5
+#: The request's filled features. A context variable: each ASGI request runs in its own
+#: task (its own copy of the context), so concurrent requests never see each other's.
+_FILLED: contextvars.ContextVar[list[dict] | None] = contextvars.ContextVar(
+    "mlops_filled_features", default=None)
+WARNING_HEADER = b"x-mlops-features-missing"
+
+
+def take_warnings() -> tuple[list[dict], list[tuple[bytes, bytes]]] | None:
+    """What this request's enrichment filled with NaN, once: ``(warnings, headers)`` or None.
+
+    ``warnings`` goes into the response body as ``"warnings"``; the header names each
+    feature and how many rows lacked it (percent-encoded: view names may be any text).
+    """
+    filled = _FILLED.get()
+    if not filled:
+        return None
+    _FILLED.set(None)
+    header = ",".join(f"{quote(w['feature'], safe=':@')}={len(w['rows'])}" for w in filled)
+    return filled, [(WARNING_HEADER, header.encode("ascii"))]
 
 
 def parse_features(text: Any) -> list[str]:
@@ -66,6 +90,7 @@ class FeatureEnricher:
         return f"adding {', '.join(self.refs)} by {', '.join(self.entity)}"
 
     def enrich(self, parsed: Parsed, allows_nan: bool) -> Parsed:
+        _FILLED.set(None)  # nothing filled until this request's lookup says so
         frame = to_frame(parsed)
         if frame is None:
             raise InputError(
@@ -90,22 +115,36 @@ class FeatureEnricher:
                 from None
         if not allows_nan:
             self._refuse_missing(frame, online)
+        else:
+            _FILLED.set(self._filled(frame, online) or None)
         for name in self.names:
             frame[name] = [float("nan") if v is None else v for v in online[name]]
         return Parsed("rows", frame.to_numpy(dtype=object).tolist(),
                       [str(c) for c in frame.columns], parsed.ids)
 
-    def _refuse_missing(self, frame, online: dict[str, list]) -> None:
-        gaps = []
-        keys_of = {c: frame[c].tolist() for c in self.entity}  # plain Python values
+    def _gaps(self, frame, online: dict[str, list]):
+        """``(ref, rows without a value, their first keys as text)`` per feature with gaps."""
+        keys_of = None
         for ref, name in zip(self.refs, self.names):
             rows = [i for i, v in enumerate(online[name]) if v is None]
             if rows:
+                if keys_of is None:
+                    keys_of = {c: frame[c].tolist() for c in self.entity}  # plain values
                 keys = [", ".join(f"{c}={keys_of[c][i]!r}" for c in self.entity)
                         for i in rows[:_SHOWN_KEYS]]
-                more = f" and {len(rows) - _SHOWN_KEYS} more" if len(rows) > _SHOWN_KEYS \
-                    else ""
-                gaps.append(f"{ref} for {'; '.join(keys)}{more}")
+                yield ref, rows, keys
+
+    def _filled(self, frame, online: dict[str, list]) -> list[dict]:
+        return [{"code": "FEATURE_MISSING", "feature": ref, "rows": rows, "keys": keys,
+                 "message": f"No online value of {ref} for {len(rows)} row(s) (not "
+                            "materialized, or older than the view's TTL): filled with NaN."}
+                for ref, rows, keys in self._gaps(frame, online)]
+
+    def _refuse_missing(self, frame, online: dict[str, list]) -> None:
+        gaps = []
+        for ref, rows, keys in self._gaps(frame, online):
+            more = f" and {len(rows) - _SHOWN_KEYS} more" if len(rows) > _SHOWN_KEYS else ""
+            gaps.append(f"{ref} for {'; '.join(keys)}{more}")
         if gaps:
             raise InputError(
                 f"No online value of {' | '.join(gaps)} (not materialized, or older than the "

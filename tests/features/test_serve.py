@@ -123,3 +123,66 @@ def test_an_unknown_feature_never_starts_a_server(fproject):
     with pytest.raises(InvalidInputError, match="--features takes 'view:feature' names"):
         build_app("models:/eta@champion", client=fproject.client,
                   features="driver_stats:trips,,", poll_interval=0)
+
+
+def _invoke(app, body: dict) -> tuple[int, dict, dict]:
+    """POST /invocations straight into the ASGI app (no server process): status, headers,
+    body."""
+    import asyncio
+    import json
+
+    sent: list[dict] = []
+    inbox = [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
+
+    async def receive():
+        return inbox.pop(0) if inbox else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/invocations", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"host", b"127.0.0.1")],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80), "scheme": "http"}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), json.loads(payload)
+
+
+@pytest.fixture(scope="module")
+def nan_model(fproject):
+    """A model that scores missing values (gradient boosting): gaps are filled, not refused."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    # Float columns in its signature: an integer column cannot hold NaN (the server refuses
+    # a non-integer value for it), so a model meant to score gaps is trained on floats.
+    X = fproject.training[["trips", "rating"]].astype("float64")
+    model = HistGradientBoostingRegressor(max_iter=5).fit(X, fproject.training["tip"])
+    v = fproject.client.registry.register_model(model, "eta_nan", input_example=X.head())
+    fproject.client.registry.set_alias("eta_nan", "champion", v.version)
+    return model
+
+
+def test_a_response_says_which_features_were_filled_with_nan(fproject, nan_model):
+    from jupyter_mlops.serving.features import WARNING_HEADER
+    from jupyter_mlops.serving.server import build_app
+
+    app = build_app("models:/eta_nan@champion", client=fproject.client,
+                    features="driver_stats:trips,driver_stats:rating", poll_interval=0)
+    status, headers, body = _invoke(app, {"dataframe_records": [
+        {"driver": 3}, {"driver": 999}, {"driver": 5}, {"driver": 998}]})
+    assert status == 200, body
+    assert len(body["predictions"]) == 4
+    warned = {w["feature"]: w for w in body["warnings"]}
+    assert sorted(warned) == ["driver_stats:rating", "driver_stats:trips"]
+    for w in warned.values():
+        assert w["rows"] == [1, 3] and w["keys"] == ["driver=999", "driver=998"]
+        assert w["code"] == "FEATURE_MISSING" and "filled with NaN" in w["message"]
+    assert headers[WARNING_HEADER] == b"driver_stats:trips=2,driver_stats:rating=2"
+    # the filled rows are scored as the model scores NaN
+    nan_row = pd.DataFrame({"trips": [np.nan], "rating": [np.nan]})
+    assert body["predictions"][1] == pytest.approx(nan_model.predict(nan_row)[0])
+
+    # a request with every value present carries no warning, in the body or the headers
+    status, headers, body = _invoke(app, {"dataframe_records": [{"driver": 3}]})
+    assert status == 200 and "warnings" not in body and WARNING_HEADER not in headers
