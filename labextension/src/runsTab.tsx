@@ -129,10 +129,16 @@ export function RunsTab(props: IRunsTabProps): JSX.Element {
           className="jp-mlops-filter"
           onSubmit={e => {
             e.preventDefault();
-            setFilter(draft.trim());
+            // The input's own value, not `draft`: an Enter that follows a keystroke before
+            // React re-rendered would otherwise submit the previous text.
+            const input = e.currentTarget.elements.namedItem('filter') as HTMLInputElement | null;
+            const text = (input?.value ?? draft).trim();
+            setDraft(text);
+            setFilter(text);
           }}
         >
           <input
+            name="filter"
             className="jp-mlops-input jp-mlops-filter-input"
             placeholder="Filter, e.g. metrics.acc > 0.9 and params.lr = '0.01'"
             aria-label="Filter runs"

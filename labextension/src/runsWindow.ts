@@ -38,7 +38,10 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
   const generation = React.useRef(0);
   const visible = React.useRef<[number, number]>([0, PAGE_SIZE - 1]);
   const [total, setTotal] = React.useState<number | null>(null);
-  const [error, setError] = React.useState<ApiError | Error | null>(null);
+  // An error is kept with the query it answered, so a stale one is never shown for a new query.
+  const [failure, setFailure] = React.useState<{ key: string; error: ApiError | Error } | null>(
+    null
+  );
   const [hint, setHint] = React.useState<string | null>(null);
   const [loading, setLoading] = React.useState(false);
   const [, setVersion] = React.useState(0);
@@ -68,11 +71,11 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
           evictFarPages(pages.current, page);
           setTotal(result.total);
           setHint(result.hint ?? null);
-          setError(null);
+          setFailure(null);
         })
         .catch(err => {
           if (gen === generation.current) {
-            setError(err);
+            setFailure({ key: selectionKey, error: err });
           }
         })
         .finally(() => {
@@ -106,7 +109,7 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
     pages.current.clear();
     inFlight.current.clear();
     setTotal(null);
-    setError(null);
+    setFailure(null);
     setHint(null);
     visible.current = [0, PAGE_SIZE - 1];
     fetchPage(0);
@@ -133,6 +136,7 @@ export function useRunsWindow(service: MlopsService, selection: IRunsSelection):
     []
   );
 
+  const error = failure && failure.key === selectionKey ? failure.error : null;
   return { total, error, hint, loading, rowAt, setVisible, refresh };
 }
 
