@@ -84,14 +84,48 @@ def test_every_component_page_shows_its_place_in_the_loop(site: Path):
     assert 'title="ML metadata tracking and logging">P7</span>' in tracking
 
 
-def test_panel_screenshots_are_ones_the_browser_tests_take():
-    """The docs' list of screenshots names files the browser tests write: a renamed screenshot
-    would otherwise leave the page saying 'not in this build' for ever."""
+def _conf():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("docs_conf", DOCS / "conf.py")
     conf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(conf)
+    return conf
+
+
+def test_panel_screenshots_are_ones_the_browser_tests_take():
+    """The docs' list of screenshots names files the browser tests write: a renamed screenshot
+    would otherwise leave the page saying 'not in this build' for ever."""
+    conf = _conf()
     sources = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "tests" / "ui").glob("*.py"))
     unknown = [name for name, _ in conf.PANEL_SHOTS if f'"{name}"' not in sources]
     assert not unknown, f"no browser test writes {unknown} (tests/ui/*.py)"
+
+
+def test_an_executed_tutorial_replaces_the_clean_one(tmp_path: Path):
+    """What ``make docs`` relies on: the copy scripts/run-tutorials executed is what the page
+    renders (with outputs); a notebook without one is rendered clean, as IPython."""
+    import json
+    from types import SimpleNamespace
+
+    import nbformat
+
+    conf = _conf()
+    executed = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "print(1)", outputs=[nbformat.v4.new_output("stream", text="1\n")])])
+    (tmp_path / "01-data.ipynb").write_text(nbformat.writes(executed), encoding="utf-8")
+    conf.EXECUTED = tmp_path
+    noted: list[str] = []
+    app = SimpleNamespace(env=SimpleNamespace(note_dependency=noted.append))
+    clean = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%time 1")]))
+
+    source = [clean]
+    conf._executed_copy(app, "tutorials/01-data", source)
+    assert "".join(json.loads(source[0])["cells"][0]["outputs"][0]["text"]) == "1\n"
+    assert noted == [str(tmp_path / "01-data.ipynb")]
+
+    source = [clean]
+    conf._executed_copy(app, "tutorials/02-training", source)
+    rendered = json.loads(source[0])
+    assert "".join(rendered["cells"][0]["source"]) == "%time 1"
+    assert rendered["metadata"]["language_info"]["pygments_lexer"] == "ipython3"
