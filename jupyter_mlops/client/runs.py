@@ -18,6 +18,7 @@ from jupyter_mlops.client.inputs import as_mapping
 from jupyter_mlops.client.metrics import MetricsLogging
 from jupyter_mlops.client.reads import RunReads
 from jupyter_mlops.client.snapshots import CodeSnapshots
+from jupyter_mlops.client.views import RunViews
 from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import ConflictError
 from jupyter_mlops.store.labels import check_label
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from jupyter_mlops.store import Store
 
 
-class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots, RunReads):
+class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots, RunReads,
+                 RunViews):
     """Tracking on one store: runs, metrics, params, tags, artifacts, datasets, lineage, search.
 
     :class:`~jupyter_mlops.client.Client` is a RunsClient (its flat methods, e.g.

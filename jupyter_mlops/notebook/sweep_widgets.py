@@ -64,3 +64,9 @@ def _figure_or_reason(result: Any, method: str):
         import matplotlib.pyplot as plt
 
         plt.close(fig)  # Optuna draws through pyplot: do not leave figures open
+
+
+def sweep_widget_for_run(client: Any, run_id: str):
+    """The sweep view of the sweep whose parent (or trial) run is ``run_id`` — the same
+    sweep the panel shows in that run's details (``client.sweep_result``)."""
+    return sweep_widget(client.sweep_result(run_id))

@@ -261,3 +261,43 @@ def lineage_figure(graph):
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
     ax.axis("off")
     return fig
+
+
+def grouped_figure(view: dict, title: str = ""):
+    """Grouped curves from :meth:`Client.group_runs`: one subplot per metric, per group its
+    mean over the runs at each step as a line and the min–max range as a band."""
+    keys = sorted(view["metrics"])
+    fig, _ = _figure(size=(6.4, max(2.4, 2.2 * len(keys))))
+    runs = {g["value"]: len(g["runs"]) for g in view["groups"]}
+    for i, key in enumerate(keys or ["(no metrics)"]):
+        ax = fig.add_subplot(max(1, len(keys)), 1, i + 1)
+        for series in view["metrics"].get(key, []):
+            if not series["points"]:
+                continue
+            steps, means, _std, lows, highs, _n = zip(*series["points"])
+            label = f"{series['group']} ({runs.get(series['group'], 0)} runs)"
+            (line,) = ax.plot(steps, means, label=label)
+            ax.fill_between(steps, lows, highs, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        if view["metrics"].get(key):
+            ax.legend(fontsize="small", title=view["by"], title_fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.axes[-1].set_xlabel("step")
+    return fig
+
+
+def compare_grouped(client, run_ids: Sequence[str], by: str,
+                    keys: Sequence[str] | None = None):
+    """The compare view's grouped curves in a notebook: runs grouped by ``"params.NAME"`` or
+    ``"tags.NAME"`` (the server's :meth:`Client.group_runs`), drawn by :func:`grouped_figure`.
+
+    Returns the figure and the groups as a DataFrame (group value, runs)."""
+    import pandas as pd
+
+    view = client.group_runs(run_ids, by, keys)
+    frame = pd.DataFrame([{view["by"]: g["value"], "runs": len(g["runs"]),
+                           "names": ", ".join(r["name"] for r in g["runs"])}
+                          for g in view["groups"]])
+    return grouped_figure(view, f"grouped by {view['by']}"), frame

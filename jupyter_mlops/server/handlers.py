@@ -19,6 +19,7 @@ from jupyter_mlops.server import (
     monitoring_routes,
     pipeline_routes,
     registry_routes,
+    view_routes,
 )
 from jupyter_mlops.server.base import MlopsHandler
 from jupyter_mlops.server.schemas import (
@@ -187,6 +188,7 @@ ROUTES: list[tuple[str, type[MlopsHandler]]] = [
     *pipeline_routes.ROUTES,
     *monitoring_routes.ROUTES,
     *features_routes.ROUTES,
+    *view_routes.ROUTES,
 ]
 
 
