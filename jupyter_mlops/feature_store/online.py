@@ -110,6 +110,10 @@ def materialize(store, view, start: Any = None, end: Any = None, *,
         if on_progress is not None:
             on_progress(written, total)
     final = store.features.materialization(view.id)
+    # Lineage: the view version feeds its online table ("name@N online" in the graph); one
+    # edge however often it is materialized.
+    store.lineage.add_edge("feature_view", str(view.id), "materialization", str(view.id),
+                           "materialized")
     return MaterializeReport(view.ref, written, batches, final.watermark_ns if final else None)
 
 

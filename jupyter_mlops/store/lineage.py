@@ -11,12 +11,12 @@ from sqlalchemy import or_, select, tuple_
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
 from jupyter_mlops.store.interfaces import AbstractLineageStore
-from jupyter_mlops.store.orm import Artifact, DatasetVersion, LineageEdge, Run
+from jupyter_mlops.store.orm import Artifact, DatasetVersion, FeatureView, LineageEdge, Run
 from jupyter_mlops.store.records import LineageEdgeRecord, LineageGraph, LineageNode
 from jupyter_mlops.validation import INT64_MAX, ascii_digits
 
 NODE_TYPES = ("run", "dataset", "artifact", "model", "cell", "pipeline", "monitor",
-              "feature_view", "training_set")
+              "feature_view", "training_set", "materialization")
 MAX_NODES = 2000
 
 
@@ -106,4 +106,15 @@ class LineageStore(AbstractLineageStore):
             for aid, name in conn.execute(select(Artifact.id, Artifact.name).where(
                     Artifact.id.in_(ints["artifact"]))):
                 labels[f"artifact:{aid}"] = name
-        return labels
+        # Feature store (issue 16): a view version and its online table by the view's name
+        # ("driver_stats@2", "driver_stats@2 online"); a training set by its digest's head.
+        views = [*ints.get("feature_view", ()), *ints.get("materialization", ())]
+        if views:
+            for vid, name, ver in conn.execute(select(
+                    FeatureView.id, FeatureView.name, FeatureView.version)
+                    .where(FeatureView.id.in_(views))):
+                labels[f"feature_view:{vid}"] = f"{name}@{ver}"
+                labels[f"materialization:{vid}"] = f"{name}@{ver} online"
+        for digest in by_type.get("training_set", []):
+            labels[f"training_set:{digest}"] = f"training set {digest[:8]}"
+        return {n: label for n, label in labels.items() if n in node_ids}

@@ -139,3 +139,14 @@ def test_two_views_in_one_training_set_with_lineage(features, client):
     assert {"dataset", "feature_view", "training_set", "run"} <= kinds
     assert any(e.src.startswith("feature_view:") and e.dst == f"training_set:{ts.digest}"
                for e in graph.edges)
+    # every feature node carries a name the graph and the panel show
+    features.materialize("rides")
+    labels = {n.id: n.label for n in client.lineage(f"run:{run.id}", depth=4).nodes}
+    rides_id = features.get_view("rides").id
+    assert labels[f"feature_view:{rides_id}"] == "rides@1"
+    assert labels[f"feature_view:{features.get_view('tips').id}"] == "tips@1"
+    assert labels[f"training_set:{ts.digest}"] == f"training set {ts.digest[:8]}"
+    assert labels[f"materialization:{rides_id}"] == "rides@1 online"
+    features.materialize("rides")  # again: still one online node, one edge
+    edges = [e for e in client.lineage(f"materialization:{rides_id}", depth=1).edges]
+    assert [(e.src, e.relation) for e in edges] == [(f"feature_view:{rides_id}", "materialized")]
