@@ -5,7 +5,11 @@ train_logreg, train_rf), runs it once uncached (timed), then times ``--samples``
 processes that find every step in the cache. Reports median and max wall time and the
 child's CPU time (user+sys, from ``wait4``), and the cached/uncached ratio.
 
-    .venv/bin/python benchmarks/cold/cached_pipeline.py --samples 5
+With ``--papermill``, the same three notebooks with the same parameters run by bare papermill
+(``papermill.execute_notebook`` in order, a fresh process per sample, in its own copy): the
+no-cache alternative, which runs every notebook every time.
+
+    .venv/bin/python benchmarks/cold/cached_pipeline.py --samples 5 [--papermill]
 """
 
 from __future__ import annotations
@@ -45,14 +49,41 @@ steps:
     outputs: {model: models/rf.skops}
 """
 
+#: bare papermill: the pipeline's three steps, in order, with the parameters it resolves
+PAPERMILL = """
+import papermill as pm
+for nb, out, params in [
+        ("prepare.ipynb", "out/prepare.ipynb", {"seed": 0, "test_size": 0.25}),
+        ("train.ipynb", "out/train_logreg.ipynb",
+         {"model": "logreg", "C": 1.0, "out": "models/logreg.skops"}),
+        ("train.ipynb", "out/train_rf.ipynb",
+         {"model": "rf", "n_estimators": 20, "seed": 0, "out": "models/rf.skops"})]:
+    pm.execute_notebook(nb, out, parameters=params, progress_bar=False)
+"""
+
+
+def summary(label: str, rows: list[tuple[float, float]], base: tuple[float, float] | None,
+            base_name: str) -> None:
+    for name, i in (("wall", 0), ("cpu", 1)):
+        ms = [r[i] * 1000 for r in rows]
+        ratio = (f"; median/{base_name} = {statistics.median(ms) / (base[i] * 1000):.3f}"
+                 if base else "")
+        print(f"{label} {name:>4}: median {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms "
+              f"({len(ms)} fresh processes: {' '.join(f'{v:.0f}' for v in ms)}){ratio}")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=5)
+    ap.add_argument("--papermill", action="store_true",
+                    help="also time bare papermill running the three notebooks")
     args = ap.parse_args()
     cmd = cli_command()
     cmd += ["pipeline", "run", "pipeline.yaml"]
     env = clean_env()
+    # A user's install has bytecode (pip compiles it); with PYTHONDONTWRITEBYTECODE set,
+    # as in some sandboxes, every sample would compile the package from source.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory(prefix="mlops-cold-pipe-") as project:
         for nb in ("prepare.ipynb", "train.ipynb"):
             shutil.copy(EXAMPLE / nb, project)
@@ -60,12 +91,23 @@ def main() -> None:
         os.mkdir(os.path.join(project, ".mlops"))
         first = timed(cmd, project, env)
         rows = [timed(cmd, project, env) for _ in range(args.samples)]
+        pm_rows = []
+        if args.papermill:
+            pm_dir = os.path.join(project, "papermill")
+            os.makedirs(os.path.join(pm_dir, ".mlops"))
+            os.makedirs(os.path.join(pm_dir, "out"))
+            for nb in ("prepare.ipynb", "train.ipynb"):
+                shutil.copy(EXAMPLE / nb, pm_dir)
+            pm_rows = [timed([sys.executable, "-c", PAPERMILL], pm_dir, env)
+                       for _ in range(args.samples)]
     print(f"uncached: wall {first[0] * 1000:.0f} ms, cpu {first[1] * 1000:.0f} ms")
-    for name, i in (("wall", 0), ("cpu", 1)):
-        ms = [r[i] * 1000 for r in rows]
-        print(f"cached {name:>4}: median {statistics.median(ms):.1f} ms, max {max(ms):.1f} ms "
-              f"({len(ms)} fresh processes: {' '.join(f'{v:.0f}' for v in ms)}); "
-              f"median/uncached = {statistics.median(ms) / (first[i] * 1000):.3f}")
+    summary("cached", rows, first, "uncached")
+    if pm_rows:
+        summary("papermill", pm_rows, None, "")
+        pm = [statistics.median(r[i] for r in pm_rows) for i in (0, 1)]
+        ours = [statistics.median(r[i] for r in rows) for i in (0, 1)]
+        print(f"ratio: papermill/ours-cached wall {pm[0] / ours[0]:.1f}x, "
+              f"cpu {pm[1] / ours[1]:.1f}x")
 
 
 if __name__ == "__main__":
