@@ -16,6 +16,10 @@ import pytest
 from tests.lab_server import REPO, free_port
 
 
+# A jupyter_server process and MLflow's first run (environment capture) take ~20 s here.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def jupyter(tmp_path_factory):
     folder = tmp_path_factory.mktemp("jupyter-mlflow")
