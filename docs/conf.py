@@ -92,6 +92,22 @@ def _executed_copy(app, docname: str, source: list[str]) -> None:
         source[0] = json.dumps(notebook)
 
 
+#: Top-level pages with a place of their own in index.md's toctree; every other top-level
+#: Markdown page is a component page.
+NOT_COMPONENTS = {"index", "getting-started", "loop", "tutorials", "components"}
+
+
+def _new_component_pages(app, docname: str, source: list[str]) -> None:
+    """A component page added to docs/ after components.md's list was written joins the
+    Components toctree at its end, instead of failing the build as "not in any toctree"."""
+    if docname != "components":
+        return
+    listed = set(re.findall(r"^([\w-]+)\s*$", source[0], re.M))
+    new = sorted(p.stem for p in DOCS.glob("*.md") if p.stem not in NOT_COMPONENTS | listed)
+    if new:
+        source[0] += "\n:::{toctree}\n:maxdepth: 1\n\n" + "\n".join(new) + "\n:::\n"
+
+
 #: The screenshots worth a place in the docs, in the order a reader meets them, with captions.
 PANEL_SHOTS = [
     ("01-runs.png", "The Runs tab: every run of the project, filtered and sorted."),
@@ -201,6 +217,7 @@ def setup(app):
     _escape_markdown_text()
     app.connect("doctree-read", _repository_paths)
     app.connect("source-read", _executed_copy)
+    app.connect("source-read", _new_component_pages)
     app.connect("html-page-context", _loop_badge)
     app.add_directive("panel-screenshots", PanelScreenshots)
     return {"parallel_read_safe": True}
