@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import (
     _translate,
     now,
@@ -29,6 +29,10 @@ from jupyter_mlops.store.feature_records import (
 )
 from jupyter_mlops.store.interfaces.features import AbstractFeatureStore
 from jupyter_mlops.store.orm import FeatureMaterialization, FeatureOnline, FeatureStat, FeatureView
+
+
+#: Tries to take a version number while other writers take them too.
+_REGISTER_ATTEMPTS = 20
 
 
 def _view(row) -> FeatureViewRecord:
@@ -59,37 +63,54 @@ class FeatureStore(AbstractFeatureStore):
                          entities: int, min_event_ns: int | None, max_event_ns: int | None,
                          dataset_id: int | None, user: str,
                          stats: Mapping[str, tuple[str, dict]]) -> tuple[FeatureViewRecord, bool]:
-        known = self._find(name, digest)
-        if known is not None:
-            return known, False
-        try:
-            with write_connection(self.url) as conn:
-                # Re-read inside the write transaction: two processes registering the same
-                # content at once must agree on one version (the unique constraint backs it).
-                if conn.execute(select(FeatureView.id).where(
-                        FeatureView.name == name, FeatureView.digest == digest)).first():
-                    raise _Raced()
-                latest = conn.execute(select(func.max(FeatureView.version)).where(
-                    FeatureView.name == name)).scalar()
-                view_id = conn.execute(FeatureView.__table__.insert().values(
-                    name=name, version=(latest or 0) + 1, digest=digest,
-                    data_digest=data_digest, blob_digest=blob_digest, schema=schema,
-                    entity=list(entity), timestamp_column=timestamp_column,
-                    features=list(features), ttl_seconds=ttl_seconds,
-                    description=description, source=source, rows=rows, entities=entities,
-                    min_event_ns=min_event_ns, max_event_ns=max_event_ns,
-                    dataset_id=dataset_id, created_by=user, created_at=now(),
-                ).returning(FeatureView.id)).scalar_one()
-                if stats:
-                    conn.execute(FeatureStat.__table__.insert(), [
-                        {"view_id": view_id, "feature": f, "dtype": d, "stats": s}
-                        for f, (d, s) in stats.items()])
-        except (_Raced, IntegrityError):
-            found = self._find(name, digest)
-            if found is None:
-                raise
-            return found, False
-        return self.get_view_by_id(view_id), True
+        # Two processes may register at once: the same content must end as one version, and
+        # different contents must not take the same number. The unique constraints decide;
+        # PostgreSQL's READ COMMITTED lets both reach the INSERT, so a refused one re-reads
+        # (same digest: the other's version) or retries for the next number.
+        for _attempt in range(_REGISTER_ATTEMPTS):
+            known = self._find(name, digest)
+            if known is not None:
+                return known, False
+            try:
+                view_id = self._insert_version(
+                    name=name, digest=digest, data_digest=data_digest,
+                    blob_digest=blob_digest, schema=schema, entity=entity,
+                    timestamp_column=timestamp_column, features=features,
+                    ttl_seconds=ttl_seconds, description=description, source=source,
+                    rows=rows, entities=entities, min_event_ns=min_event_ns,
+                    max_event_ns=max_event_ns, dataset_id=dataset_id, user=user, stats=stats)
+            except (_Raced, IntegrityError, AlreadyExistsError):
+                continue
+            return self.get_view_by_id(view_id), True
+        raise AlreadyExistsError(
+            f"Feature view {name!r} could not take a version number after "
+            f"{_REGISTER_ATTEMPTS} tries (other processes kept registering it); retry.")
+
+    def _insert_version(self, *, name, digest, data_digest, blob_digest, schema, entity,
+                        timestamp_column, features, ttl_seconds, description, source, rows,
+                        entities, min_event_ns, max_event_ns, dataset_id, user, stats) -> int:
+        with write_connection(self.url) as conn:
+            # Re-read inside the write transaction: two processes registering the same
+            # content at once must agree on one version (the unique constraint backs it).
+            if conn.execute(select(FeatureView.id).where(
+                    FeatureView.name == name, FeatureView.digest == digest)).first():
+                raise _Raced()
+            latest = conn.execute(select(func.max(FeatureView.version)).where(
+                FeatureView.name == name)).scalar()
+            view_id = conn.execute(FeatureView.__table__.insert().values(
+                name=name, version=(latest or 0) + 1, digest=digest,
+                data_digest=data_digest, blob_digest=blob_digest, schema=schema,
+                entity=list(entity), timestamp_column=timestamp_column,
+                features=list(features), ttl_seconds=ttl_seconds,
+                description=description, source=source, rows=rows, entities=entities,
+                min_event_ns=min_event_ns, max_event_ns=max_event_ns,
+                dataset_id=dataset_id, created_by=user, created_at=now(),
+            ).returning(FeatureView.id)).scalar_one()
+            if stats:
+                conn.execute(FeatureStat.__table__.insert(), [
+                    {"view_id": view_id, "feature": f, "dtype": d, "stats": s}
+                    for f, (d, s) in stats.items()])
+        return view_id
 
     def find_view(self, name: str, digest: str) -> FeatureViewRecord | None:
         """The version of ``name`` with this definition digest, if it is recorded."""
