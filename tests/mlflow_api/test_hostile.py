@@ -15,11 +15,21 @@ from jupyter_mlops.client import Client
 from jupyter_mlops.mlflow_api.routes import TABLE, handle
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
+@pytest.fixture(scope="module", params=[
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+])
+def client(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
-    with Client(f"sqlite:///{folder / 'm.db'}", str(folder / "art")) as c:
-        yield c
+    if request.param == "sqlite":
+        with Client(f"sqlite:///{folder / 'm.db'}", str(folder / "art")) as c:
+            yield c
+        return
+    from tests.conftest import _postgres_database
+
+    for url in _postgres_database(request):
+        with Client(url, str(folder / "art")) as c:
+            yield c
 
 
 @pytest.fixture(scope="module")
