@@ -8,6 +8,8 @@ import { MlopsService } from './service';
 import { StatusBadge } from './statusBadge';
 import { IRunDetail } from './types';
 import { useAsync } from './useAsync';
+import { saveBlob } from './download';
+import { GroupedCurves } from './groupedCurves';
 
 export interface ICompareViewProps {
   service: MlopsService;
@@ -26,6 +28,7 @@ function keysOf(runs: IRunDetail[], pick: (r: IRunDetail) => Record<string, unkn
 export function CompareView(props: ICompareViewProps): JSX.Element {
   const { service, runIds } = props;
   const [onlyDiff, setOnlyDiff] = React.useState(true);
+  const [actionError, setActionError] = React.useState<string | null>(null);
   const runs = useAsync(
     () => Promise.all(runIds.map(id => service.getRun(id))),
     [service, runIds.join(',')]
@@ -76,7 +79,21 @@ export function CompareView(props: ICompareViewProps): JSX.Element {
       <div className="jp-mlops-toolbar">
         {back}
         <span className="jp-mlops-muted">Comparing {list.length} runs</span>
+        <button
+          className="jp-mlops-button jp-mlops-report"
+          title="Download this comparison as one self-contained HTML file"
+          onClick={() => {
+            setActionError(null);
+            service
+              .downloadCompareReport(list.map(r => r.id))
+              .then(b => saveBlob(b, `compare-${list.length}-runs.html`))
+              .catch(e => setActionError(e.message ?? String(e)));
+          }}
+        >
+          Download report
+        </button>
       </div>
+      {actionError && <div className="jp-mlops-error">{actionError}</div>}
       {metricKeys.length > 0 ? (
         <MetricHistoryChart
           service={service}
@@ -86,6 +103,18 @@ export function CompareView(props: ICompareViewProps): JSX.Element {
         />
       ) : (
         <div className="jp-mlops-empty">These runs logged no metrics.</div>
+      )}
+      {metricKeys.length > 0 && (
+        <GroupedCurves
+          service={service}
+          runIds={list.map(r => r.id)}
+          choices={[
+            ...keysOf(list, r => r.params).map(k => `params.${k}`),
+            ...keysOf(list, r => r.tags)
+              .filter(k => !k.startsWith('mlops.'))
+              .map(k => `tags.${k}`)
+          ]}
+        />
       )}
       <h4>
         Parameters{' '}

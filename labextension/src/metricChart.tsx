@@ -7,10 +7,12 @@ export interface ISeries {
   color: string;
   /** [step, value] pairs sorted by step. */
   points: Array<[number, number]>;
+  /** Draw each point as a dot instead of joining them (values that are not a curve). */
+  dots?: boolean;
 }
 
 const H = 220;
-const MIN_W = 240;
+const MIN_W = 180;
 const PAD = { left: 52, right: 12, top: 10, bottom: 26 };
 
 /** A palette readable on both light and dark backgrounds. */
@@ -61,7 +63,12 @@ export function useWidth(ref: React.RefObject<HTMLElement>, initial: number): nu
   return width;
 }
 
-export function MetricChart(props: { series: ISeries[]; title?: string }): JSX.Element {
+export function MetricChart(props: {
+  series: ISeries[];
+  title?: string;
+  /** What the x axis counts (default "step"). */
+  xLabel?: string;
+}): JSX.Element {
   const [hoverStep, setHoverStep] = React.useState<number | null>(null);
   const box = React.useRef<HTMLDivElement>(null);
   const W = Math.max(MIN_W, useWidth(box, 420));
@@ -127,22 +134,32 @@ export function MetricChart(props: { series: ISeries[]; title?: string }): JSX.E
           </g>
         ))}
         <text className="jp-mlops-chart-axis" x={W - PAD.right} y={H - 2} textAnchor="end">
-          step
+          {props.xLabel ?? 'step'}
         </text>
-        {props.series.map(s => (
-          <polyline
-            key={s.label}
-            fill="none"
-            stroke={s.color}
-            strokeWidth={1.5}
-            points={s.points
-              .filter(([, y]) => Number.isFinite(y))
-              .map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
-              .join(' ')}
-          />
-        ))}
         {props.series.map(s =>
-          s.points.length === 1 ? (
+          s.dots ? (
+            <g key={s.label} fill={s.color}>
+              {s.points
+                .filter(([, y]) => Number.isFinite(y))
+                .map(([x, y]) => (
+                  <circle key={x} cx={sx(x)} cy={sy(y)} r={2.5} />
+                ))}
+            </g>
+          ) : (
+            <polyline
+              key={s.label}
+              fill="none"
+              stroke={s.color}
+              strokeWidth={1.5}
+              points={s.points
+                .filter(([, y]) => Number.isFinite(y))
+                .map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
+                .join(' ')}
+            />
+          )
+        )}
+        {props.series.map(s =>
+          s.points.length === 1 && !s.dots ? (
             <circle
               key={`${s.label}-pt`}
               cx={sx(s.points[0][0])}
@@ -162,7 +179,7 @@ export function MetricChart(props: { series: ISeries[]; title?: string }): JSX.E
           />
         )}
       </svg>
-      <Legend series={props.series} hoverStep={hoverStep} />
+      <Legend series={props.series} hoverStep={hoverStep} xLabel={props.xLabel ?? 'step'} />
     </div>
   );
 }
@@ -177,7 +194,11 @@ function nearest(points: Array<[number, number]>, step: number): [number, number
   return best;
 }
 
-function Legend(props: { series: ISeries[]; hoverStep: number | null }): JSX.Element {
+function Legend(props: {
+  series: ISeries[];
+  hoverStep: number | null;
+  xLabel: string;
+}): JSX.Element {
   return (
     <div className="jp-mlops-legend">
       {props.series.map(s => {
@@ -189,7 +210,7 @@ function Legend(props: { series: ISeries[]; hoverStep: number | null }): JSX.Ele
             {s.label}
             {shown && (
               <span className="jp-mlops-legend-value">
-                {` step ${shown[0]}: ${formatNumber(shown[1])}`}
+                {` ${props.xLabel} ${shown[0]}: ${formatNumber(shown[1])}`}
               </span>
             )}
           </span>

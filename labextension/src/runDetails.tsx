@@ -9,6 +9,13 @@ import { TagEditor } from './tagEditor';
 import { IArtifact, IRunDetail } from './types';
 import { saveBlob } from './download';
 import { useAsync } from './useAsync';
+import { CellTimeline } from './cellTimeline';
+import { SweepSection } from './sweepView';
+
+/** The tag a sweep's parent and trial runs carry (jupyter_mlops.sweeps.trial.TAG_SWEEP). */
+const SWEEP_TAG = 'mlops.sweep';
+/** Per-cell system metrics (jupyter_mlops.notebook.cell_metrics). */
+const CELL_METRIC_PREFIX = 'system/cell_';
 
 const LIVE_REFRESH_MS = 3000;
 
@@ -79,6 +86,19 @@ export function RunDetails(props: IRunDetailsProps): JSX.Element {
         <button className="jp-mlops-button" onClick={() => props.onShowLineage(`run:${r.id}`)}>
           Lineage
         </button>
+        <button
+          className="jp-mlops-button jp-mlops-report"
+          title="Download this run as one self-contained HTML file"
+          onClick={() =>
+            act(() =>
+              service
+                .downloadRunReport(r.id)
+                .then(b => saveBlob(b, `run-${r.id.slice(0, 12)}.html`))
+            )
+          }
+        >
+          Report
+        </button>
       </div>
       {actionError && <div className="jp-mlops-error">{actionError}</div>}
       <h3 className="jp-mlops-run-title">
@@ -119,6 +139,16 @@ export function RunDetails(props: IRunDetailsProps): JSX.Element {
           />
         )}
       </Section>
+      {r.tags[SWEEP_TAG] !== undefined && (
+        <Section title="Sweep">
+          <SweepSection service={service} runId={r.id} />
+        </Section>
+      )}
+      {r.metric_keys.some(k => k.startsWith(CELL_METRIC_PREFIX)) && (
+        <Section title="Cells">
+          <CellTimeline service={service} runId={r.id} refreshKey={live ? r : 'done'} />
+        </Section>
+      )}
       <Section title="Tags" count={Object.keys(r.tags).length}>
         <TagEditor
           tags={r.tags}

@@ -3,6 +3,7 @@ import { apiUrl, requestAPI, requestRaw } from './api';
 import { IFeatureViewDetail, IFeatureViewSummary } from './featureTypes';
 import { IMonitorAlerts, IMonitorDetail, IMonitorSeries, IMonitorSummary } from './monitoringTypes';
 import { IRunDiff } from './notebookDiffTypes';
+import { ICellTimeline, IRunGroups, ISweepView } from './viewTypes';
 import {
   IPipeline,
   IPipelineRun,
@@ -239,5 +240,37 @@ export class MlopsService {
   async getFeatureView(name: string, version: number | null = null): Promise<IFeatureViewDetail> {
     const query = version === null ? undefined : new URLSearchParams({ version: String(version) });
     return requestAPI<IFeatureViewDetail>(`features/${enc(name)}`, {}, query);
+  }
+  // ------------------------------------------------------------------ run views
+  /** The sweep a parent (or trial) run belongs to: trials, history, space, importance. */
+  async sweepView(runId: string): Promise<ISweepView> {
+    return requestAPI<ISweepView>(`runs/${enc(runId)}/sweep`);
+  }
+
+  /** One row per executed cell: wall time, peak memory… (empty without cell metrics). */
+  async cellTimeline(runId: string): Promise<ICellTimeline> {
+    return requestAPI<ICellTimeline>(`runs/${enc(runId)}/cells`);
+  }
+
+  /** Runs grouped by `params.X` / `tags.X`: per metric, each group's mean and spread. */
+  async groupRuns(runIds: string[], by: string): Promise<IRunGroups> {
+    const query = new URLSearchParams();
+    runIds.forEach(id => query.append('run', id));
+    query.set('by', by);
+    return requestAPI<IRunGroups>('compare/groups', {}, query);
+  }
+
+  /** A run's self-contained HTML report (fetched with the auth headers, then saved). */
+  async downloadRunReport(runId: string): Promise<Blob> {
+    const response = await requestRaw(`runs/${enc(runId)}/report`);
+    return response.blob();
+  }
+
+  /** A comparison of runs as one self-contained HTML file. */
+  async downloadCompareReport(runIds: string[]): Promise<Blob> {
+    const query = new URLSearchParams();
+    runIds.forEach(id => query.append('run', id));
+    const response = await requestRaw('compare/report', {}, query);
+    return response.blob();
   }
 }

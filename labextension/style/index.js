@@ -4,3 +4,4 @@ import './models.css';
 import './pipelines.css';
 import './monitoring.css';
 import './features.css';
+import './views.css';
