@@ -50,19 +50,30 @@ $(TEST_STAMP): $(STAMP)
 
 install-test: install $(TEST_STAMP)
 
-## demo: install, run the demo notebook twice with papermill on the embedded store, say where to look
-demo: install
-	mkdir -p $(DEMO_DIR)/.mlops
-	cd $(DEMO_DIR) && ../$(VENV)/bin/papermill --cwd . --log-level ERROR ../notebooks/demo_breast_cancer.ipynb executed-logreg.ipynb -p model logreg -p C 0.5
-	cd $(DEMO_DIR) && ../$(VENV)/bin/papermill --cwd . --log-level ERROR ../notebooks/demo_breast_cancer.ipynb executed-rf.ipynb -p model rf -p n_estimators 200
-	cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter mlops runs list --order-by "metrics.accuracy DESC"
-	@echo
-	@echo "Done. The runs above live in $(DEMO_DIR)/.mlops/ (SQLite + artifact blobs)."
-	@echo "  Look at one:      cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter mlops runs show <RUN>"
-	@echo "  Executed notebooks: $(DEMO_DIR)/executed-*.ipynb"
-	@echo "  Browse in JupyterLab: make lab   (then open the MLOps panel in the left sidebar)"
+## demo: install, run the tutorials headless on the embedded store, summarise, say where to look
+# The tutorials serve a model (the serve extra) and use the feature store (parquet): a third
+# stamp adds those two extras on top of `install`, still without the test extras.
+DEMO_STAMP := $(VENV)/.installed-demo-stamp
+DEMO_ARGS ?=
+$(DEMO_STAMP): $(STAMP)
+	rm -f $(STRAY_INSTALL_JSON)
+	$(PY) -m pip install -q -e ".[serve,parquet]"
+	touch $@
 
-lab: install
+# scripts/run-tutorials copies notebooks/0*.ipynb and pipeline.yaml into $(DEMO_DIR), runs
+# them in order with papermill (01-03 a second time as the pipeline of 04, and again when
+# 05's drift alert starts it), writes the executed copies to $(DEMO_DIR)/executed/ and ends
+# with the summary. `make demo DEMO_ARGS=--quick` runs the reduced sizes CI runs.
+demo: install $(DEMO_STAMP)
+	$(PY) scripts/run-tutorials $(DEMO_DIR)/executed --project $(DEMO_DIR) $(DEMO_ARGS)
+	@echo
+	@echo "Done. Everything above lives in $(DEMO_DIR)/.mlops/ (SQLite + artifact blobs)."
+	@echo "  Executed tutorials:  $(DEMO_DIR)/executed/0*.ipynb (with their outputs)"
+	@echo "  Reports (HTML):      $(DEMO_DIR)/reports/"
+	@echo "  From a terminal:     cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter mlops runs list"
+	@echo "  Browse in JupyterLab: make lab   (open 01-data.ipynb, and the MLOps panel in the left sidebar)"
+
+lab: install $(DEMO_STAMP)
 	mkdir -p $(DEMO_DIR)/.mlops
 	cd $(DEMO_DIR) && ../$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,)
 
