@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the registry is imported on first use: `import jupyter_mlop
     from jupyter_mlops.client.monitoring import MonitoringClient
     from jupyter_mlops.client.pipelines import PipelinesClient
     from jupyter_mlops.notify import Notifier
+    from jupyter_mlops.notify.openlineage import LineageEmitter
     from jupyter_mlops.registry.api import RegistryClient
 
 
@@ -102,9 +103,24 @@ class Client(RunsClient):
 
         return Notifier(WebhookStore(self.store.url), user=current_user())
 
+    @functools.cached_property
+    def lineage_events(self) -> LineageEmitter | None:
+        """The OpenLineage emitter when ``OPENLINEAGE_*``/``openlineage.yml`` configure one,
+        else None (``docs/openlineage.md``); decided once per client, nothing imported when off."""
+        from jupyter_mlops.notify.openlineage import emitter_for
+
+        return emitter_for(self)
+
     def notify(self, event: str, data: dict) -> None:
-        """Send ``event`` to the store's webhooks that want it; the hook components are
-        handed. Never raises: a notification must not fail what it reports on."""
+        """Send ``event`` to the store's webhooks that want it, and to OpenLineage when
+        configured; the hook components are handed. Never raises: a notification must not
+        fail what it reports on."""
+        from jupyter_mlops.notify.openlineage import EVENTS as LINEAGE, LINEAGE_ONLY
+
+        if event in LINEAGE and self.lineage_events is not None:
+            self.lineage_events.handle(event, data)
+        if event in LINEAGE_ONLY:
+            return
         try:
             self.webhooks.emit(event, data)
         except Exception as exc:

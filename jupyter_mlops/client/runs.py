@@ -83,6 +83,7 @@ class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots,
         if env_id is None:
             self._record_environment(run.id)
         self.writer.watch(run.id)
+        self.notify("run.started", {"run_id": run.id})
         return run
 
     def attach_run(self, run_id: str) -> RunRecord:

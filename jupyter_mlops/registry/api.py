@@ -189,6 +189,8 @@ class RegistryClient:
         if run_id:
             self.client.store.lineage.add_edge("run", run_id, "model",
                                                f"{name}/{version.version}", "produced")
+            self.notify("model.registered", {"model": name, "version": version.version,
+                                             "run_id": run_id})
         return version
 
     def _run_metrics(self, run_id: str) -> dict[str, float]:
