@@ -28,9 +28,12 @@ def add_commands(top: Subparsers) -> None:
 def server(args: argparse.Namespace) -> int | None:
     import secrets
 
+    from jupyter_mlops.errors import InvalidInputError
+    from jupyter_mlops.extras import require
+
+    require("uvicorn", extra="serve", feature="The MLflow tracking server")
     import uvicorn
 
-    from jupyter_mlops.errors import InvalidInputError
     from jupyter_mlops.mlflow_api.asgi import MlflowApp
 
     if not 0 < args.port < 65536:
