@@ -509,6 +509,7 @@ def test_sql_agrees_with_reference_evaluator(engine, generated):
     assert ids(engine, text) == {rid for rid in RUNS if pred(rid)}, text
 
 
+@pytest.mark.slow  # 150 hypothesis examples: 30 s at load ~25
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(filters)
 def test_cte_compilation_of_deep_subtrees_agrees_with_reference(engine, generated):

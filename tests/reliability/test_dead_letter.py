@@ -74,6 +74,7 @@ def cli(subprocess_env, url, root, *args) -> subprocess.CompletedProcess:
         timeout=300)
 
 
+@pytest.mark.slow  # CLI and reader subprocesses: 50 s at load ~25
 def test_a_refused_row_is_set_aside_the_rest_written_and_replay_recovers_it(
         client, store_url, artifact_root, subprocess_env, store_patch):
     a, b = client.create_run(name="a").id, client.create_run(name="b").id
@@ -115,6 +116,7 @@ def test_a_refused_row_is_set_aside_the_rest_written_and_replay_recovers_it(
     record("dead-letter", faults=1, lost=0, checked=204)
 
 
+@pytest.mark.slow  # CLI and reader subprocesses: 26 s at load ~25
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # an SQLite trigger
 def test_a_real_database_refusal_is_isolated(client, store_url, artifact_root, subprocess_env):
     """A trigger aborts one param's insert: the database itself refuses the row."""
@@ -255,6 +257,7 @@ def test_the_writer_thread_survives_a_refused_row(client, store_patch):
     assert [r.key for r in DeadLetterFile(client.tracking_uri).rows()] == ["poison"]
 
 
+@pytest.mark.slow  # two CLI subprocesses: 25 s at load ~25
 def test_replay_keeps_what_is_still_refused_and_drop_removes_it(
         client, store_url, artifact_root, subprocess_env, store_patch):
     gone, live = client.create_run().id, client.create_run().id

@@ -101,6 +101,7 @@ def test_every_int_parsing_front_door_refuses_cleanly(client, text):
     record("parse-int", inputs=1)
 
 
+@pytest.mark.slow  # one CLI subprocess per input: 30 s at load ~25
 def test_the_cli_answers_one_line_and_the_table_exit_code(client, subprocess_env, store_url,
                                                           artifact_root):
     """The CLI reaches the same code: no traceback, InvalidInputError's exit code."""

@@ -190,6 +190,7 @@ def test_table_covers_every_case():
     assert set(MLFLOW) == set(ids) and set(DIFFERENCES) <= set(ids)
 
 
+@pytest.mark.slow  # starts a real model server process (module fixture): 83 s of 80 cases at load ~25
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_case_answers_as_mlflow(mixed_server, case):
     check(case[0], ask(mixed_server.url, case), _expected(case[0]))

@@ -148,6 +148,7 @@ orders = st.lists(
 
 
 # ----------------------------------------------------------------------------- equivalence
+@pytest.mark.slow  # 300 hypothesis examples, each searched twice: 53 s at load ~25
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
 @given(flt=st.none() | filters(), order_by=st.none() | orders,

@@ -140,6 +140,7 @@ def test_pages_experiments_and_order_match_sql(seeded):
     assert index.search(None, "no-such-experiment", 10, 0) == []
 
 
+@pytest.mark.slow  # a writer subprocess: 17 s at load ~25
 def test_index_sees_every_kind_of_write_from_another_process(seeded, tmp_path):
     store, index = seeded
     script = textwrap.dedent(f"""
