@@ -129,8 +129,8 @@ def log_param(client: Any, request: dict) -> dict:
     run_id = fields.run_id(request)
     key = fields.key(fields.one(request, "key"), "param name")
     value = fields.one(request, "value")
-    _write(client, run_id, lambda: client.log_params(run_id, {key: "" if value is None
-                                                              else str(value)}))
+    params = {key: "" if value is None else str(value)}
+    _write(client, run_id, lambda: client.log_params(run_id, params), params)
     return {}
 
 
@@ -171,23 +171,30 @@ def log_batch(client: Any, request: dict) -> dict:
             _set_tags(client, run_id, tags)
         _log_metrics(client, run_id, metrics)
 
-    _write(client, run_id, write)
+    _write(client, run_id, write, params)
     return {}
 
 
-def _write(client: Any, run_id: str, write: Any) -> None:
+def _write(client: Any, run_id: str, write: Any, params: dict | None = None) -> None:
     """Queue, then make durable before answering: a 200 means recorded (as MLflow's server).
 
     The run must exist: the batched writer would otherwise set the rows aside in its
-    dead-letter file instead of refusing them here.
+    dead-letter file instead of refusing them here. A param keeps its first value, as in
+    MLflow (which refuses a change rather than overwrite what was recorded).
     """
-    _exists(client, run_id)
+    run = _exists(client, run_id)
+    for key, value in (params or {}).items():
+        old = run.params.get(key)
+        if old is not None and old != value:
+            raise invalid(f"Changing param values is not allowed. Param with key='{key}' was "
+                          f"already logged with value='{old[:200]}' for run ID='{run_id}'. "
+                          f"Attempted logging new value '{value[:200]}'.")
     write()
     client.flush()
 
 
-def _exists(client: Any, run_id: str) -> None:
-    client.store.runs.get_run(run_id)
+def _exists(client: Any, run_id: str) -> Any:
+    return client.store.runs.get_run(run_id)
 
 
 def log_inputs(client: Any, request: dict) -> dict:

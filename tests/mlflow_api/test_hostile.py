@@ -136,3 +136,14 @@ def test_unknown_endpoint_and_bad_json(client):
 def test_bad_page_token_and_filter(client):
     assert_refused(call(client, "POST", "mlflow/runs/search", {"page_token": "%%%"}))
     assert_refused(call(client, "POST", "mlflow/runs/search", {"filter": "metrics.x >"}))
+
+
+def test_a_param_keeps_its_first_value_as_in_mlflow(client, run_id):
+    ok = call(client, "POST", "mlflow/runs/log-parameter",
+              {"run_id": run_id, "key": "frozen", "value": "1"})
+    assert ok.status == 200, ok.body
+    assert call(client, "POST", "mlflow/runs/log-parameter",
+                {"run_id": run_id, "key": "frozen", "value": "1"}).status == 200
+    assert_refused(call(client, "POST", "mlflow/runs/log-batch",
+                        {"run_id": run_id, "params": [{"key": "frozen", "value": "2"}]}))
+    assert client.get_run(run_id).params["frozen"] == "1"
