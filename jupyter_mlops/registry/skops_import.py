@@ -27,23 +27,23 @@ _LOCK = threading.Lock()
 
 
 def skops_io() -> Any:
-    """``skops.io``, imported (the first time) with the pruned estimator scan."""
-    mod = sys.modules.get("skops.io")
-    if mod is not None:
-        return mod
+    """``skops.io``, imported (the first time) with the pruned estimator scan.
+
+    Always through the lock and an ``import`` statement: a module found in ``sys.modules``
+    may still be initialising in another thread, and ``import`` waits for it.
+    """
     with _LOCK:
-        if "skops.io._trusted_types" in sys.modules:  # someone else imported it already
-            import skops.io
+        if "skops.io._trusted_types" not in sys.modules:
+            import sklearn.utils
 
-            return skops.io
-        import sklearn.utils
+            real = sklearn.utils.all_estimators
+            sklearn.utils.all_estimators = _pruned_or(real)
+            try:
+                import skops.io
+            finally:
+                sklearn.utils.all_estimators = real
+        import skops.io
 
-        real = sklearn.utils.all_estimators
-        sklearn.utils.all_estimators = _pruned_or(real)
-        try:
-            import skops.io
-        finally:
-            sklearn.utils.all_estimators = real
         return skops.io
 
 
