@@ -9,6 +9,7 @@ from typing import Any
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.feature_store.frames import _content_digest, check_columns, entity_keys, key_kind
 from jupyter_mlops.feature_store.join import asof_join
+from jupyter_mlops.feature_store.join_outofcore import asof_join_duckdb, needs_out_of_core
 from jupyter_mlops.feature_store.offline import read_offline
 from jupyter_mlops.feature_store.refs import FeatureRef, parse_refs
 from jupyter_mlops.feature_store.timestamps import check_same_kind, event_times, is_aware, to_ns
@@ -100,10 +101,14 @@ def build_training_set(store, entity_df: Any, features: Any, *, timestamp: str |
                     f"feature view {view.name!r} keys are {want}s: convert it with "
                     f"df[{c!r}].astype({'int64' if want == 'integer' else 'str'!r}).")
         feats = [r.feature for r in rs]
-        data = read_offline(store.blobs, view.blob_digest,
-                            [*view.entity, view.timestamp_column, *feats])
-        joined = asof_join(keys, times, data, view.timestamp_column, view.entity, feats,
-                           None if view.ttl_seconds is None else int(view.ttl_seconds * 1e9))
+        ttl_ns = None if view.ttl_seconds is None else int(view.ttl_seconds * 1e9)
+        if needs_out_of_core(view, len(feats), len(entity_df)):  # past the memory budget
+            joined = asof_join_duckdb(store.blobs, view, keys, times, feats, ttl_ns)
+        else:
+            data = read_offline(store.blobs, view.blob_digest,
+                                [*view.entity, view.timestamp_column, *feats])
+            joined = asof_join(keys, times, data, view.timestamp_column, view.entity, feats,
+                               ttl_ns)
         for r in rs:
             columns[_out_name(r, full_names)] = joined[r.feature]
         used_keys.extend(c for c in view.entity if c not in used_keys)
