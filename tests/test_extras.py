@@ -126,6 +126,7 @@ def test_every_extra_is_declared_and_kept_out_of_the_core():
 
 
 # ----------------------------------------------------------------------- each entry point
+@pytest.mark.slow  # a subprocess imports every module with the extras blocked: 54 s at load ~25
 def test_the_whole_package_imports_without_any_extra(env, tmp_path):
     """Nothing core needs an extra: every module imports with all of them blocked."""
     blocked = [m for mods in EXTRAS.values() for m in mods]
@@ -150,6 +151,7 @@ print("\\n".join(bad))
     assert proc.stdout.strip() == "", proc.stdout
 
 
+@pytest.mark.slow  # a subprocess: 17 s at load ~25
 def test_serve_command_names_the_serve_extra(env, tmp_path):
     proc = run_blocked("serve", """
         from jupyter_mlops.cli import main
@@ -164,6 +166,7 @@ def test_serve_command_names_the_serve_extra(env, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # subprocesses: 23 s at load ~25
 def test_parquet_entry_points_name_the_parquet_extra(env, tmp_path):
     (tmp_path / "table.parquet").write_bytes(b"PAR1 not read: the check comes first")
     found = checks("parquet", """

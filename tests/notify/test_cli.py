@@ -74,6 +74,7 @@ def test_bad_input_is_one_line_and_exit_2(uri, tmp_path, capsys, monkeypatch, ar
     assert err.startswith("error:") and says in err and "\n" not in err
 
 
+@pytest.mark.slow  # a CLI subprocess: 17 s at load ~25
 def test_secret_from_stdin_in_a_real_process(uri, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "jupyter_mlops.cli", "--tracking-uri", uri, "--artifact-root",

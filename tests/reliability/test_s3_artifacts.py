@@ -79,6 +79,7 @@ def test_gc_on_s3_keeps_referenced_and_young_blobs(client, s3_client):
     s3_client.head_object(Bucket=bucket, Key=key)
 
 
+@pytest.mark.slow  # a child process: 25 s at load ~25
 def test_child_process_reaches_s3_through_the_environment(client, subprocess_env):
     """A spawned kernel/step only has env vars: AWS_ENDPOINT_URL_S3 + FSSPEC_S3_* suffice."""
     import json

@@ -157,6 +157,7 @@ def test_schema_check_reads_without_writing(tmp_path):
     assert lite.sqlite_path("sqlite:///:memory:") is None
 
 
+@pytest.mark.slow  # fresh processes: 39 s at load ~25
 def test_first_metric_in_a_fresh_process_never_imports_sqlalchemy(tmp_path):
     """The reason for lite: %load_ext + a first %mlops metric on an up-to-date store."""
     (tmp_path / ".mlops").mkdir()
