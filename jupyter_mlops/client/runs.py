@@ -76,6 +76,8 @@ class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots,
             check_label(name, "run name")
         if parent_run_id is not None:
             check_run_id(parent_run_id)
+            if experiment is None:  # a child run belongs with its parent, not in "Default"
+                experiment = self.store.runs.get_run(parent_run_id).experiment
         env_id = self._env_id
         run = self.store.runs.create_run(
             experiment=experiment, name=name, user=user or current_user(),

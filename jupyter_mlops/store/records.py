@@ -165,6 +165,26 @@ class RunDetail(Record):
     def tags(self) -> dict[str, str]:
         return self.run.tags
 
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    @property
+    def experiment(self) -> str:
+        return self.run.experiment
+
+    @property
+    def parent_run_id(self) -> str | None:
+        return self.run.parent_run_id
+
+    @property
+    def start_time(self) -> float:
+        return self.run.start_time
+
+    @property
+    def end_time(self) -> float | None:
+        return self.run.end_time
+
     def __str__(self) -> str:
         return display.detail_text(self)
 

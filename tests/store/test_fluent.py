@@ -71,6 +71,18 @@ def test_starting_a_run_ends_the_one_left_open_and_says_so(client, capsys):
     assert capsys.readouterr().out == ""  # ending it by hand is silent
 
 
+def test_a_child_run_lands_in_its_parents_experiment(client, monkeypatch):
+    monkeypatch.delenv("MLOPS_EXPERIMENT", raising=False)
+    with mlops.start_run(experiment="churn", name="sweep") as parent:
+        with mlops.start_run(name="trial", nested=True) as child:
+            pass
+        with mlops.start_run(experiment="other", name="moved", nested=True) as moved:
+            pass
+    assert mlops.get_run(child.id).experiment == "churn"
+    assert mlops.get_run(child.id).parent_run_id == parent.id
+    assert mlops.get_run(moved.id).experiment == "other"  # an explicit experiment still wins
+
+
 def test_an_open_child_and_its_parent_are_both_ended(client, capsys):
     parent = mlops.start_run(name="sweep")
     child = mlops.start_run(name="trial", nested=True)
