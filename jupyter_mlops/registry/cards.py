@@ -161,7 +161,9 @@ def build_card(registry: Any, name: str, version: int | str | None = None) -> Mo
     policy = model.gate_policy
     sections.append(Section("Promotion gates", ("rule", "setting"), tuple(
         (k, str(val)) for k, val in sorted((policy or {}).items())), "No gates are set."))
-    summary = " ".join(x for x in (model.description or "", v.description or "") if x)
+    # register_model(description=...) of a new model sets both: say it once.
+    texts = [x for x in (model.description or "", v.description or "") if x]
+    summary = " ".join(dict.fromkeys(texts))
     return ModelCard(name, v.version, f"Model card: {name} version {v.version}", summary,
                      tuple(sections))
 

@@ -38,6 +38,8 @@ def test_card_has_what_a_stakeholder_needs(documented):
                    "sklearn.pipeline.Pipeline", "Environment", "Notebook"):
         assert needle in text, needle
     assert "C" in text and "1.0" in text
+    # The description went to the new model and its first version: the card says it once.
+    assert text.count("Flags") == 1, text
 
 
 def test_card_escapes_user_text_in_both_formats(documented):
