@@ -9,6 +9,8 @@ background thread with retries (:mod:`.dispatcher`).
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
@@ -18,6 +20,11 @@ from jupyter_mlops.notify.payloads import EVENTS, FORMATS
 from jupyter_mlops.notify.signing import verify
 
 __all__ = ["EVENTS", "FORMATS", "Notifier", "verify"]
+
+#: Seconds a process trusts its last look at the store's webhooks. Without it every run's end
+#: paid one query (about as much CPU as a small run itself); a webhook added or removed by
+#: another process is seen within this time, one added or removed through this Notifier at once.
+SUBSCRIBERS_TTL = 5.0
 
 
 class Notifier:
@@ -37,6 +44,8 @@ class Notifier:
         self.store = store
         self.user = user
         self.dispatcher = Dispatcher(store, **retry)
+        self._subscribers: dict[str, tuple[float, list]] = {}
+        self._subscribers_lock = threading.Lock()
 
     def add(self, url: str, events: list[str] | str | None = None, *,
             secret: str | None = None, format: str = "json"):
@@ -66,14 +75,17 @@ class Notifier:
                                    or len(secret) > 1024):
             raise InvalidInputError("A webhook secret is a non-empty string of at most 1024 "
                                     "characters (or leave it out to send unsigned).")
-        return self.store.add(url=url, secret=secret, events=wanted, format=format,
-                              user=self.user)
+        record = self.store.add(url=url, secret=secret, events=wanted, format=format,
+                                user=self.user)
+        self._forget_subscribers()
+        return record
 
     def list(self):
         return self.store.list()
 
     def remove(self, webhook_id: int) -> None:
         self.store.remove(_webhook_id(webhook_id))
+        self._forget_subscribers()
 
     def deliveries(self, webhook_id: int | None = None, limit: int = 200):
         """The delivery log, newest attempt first: time, HTTP status, error, delivered."""
@@ -85,13 +97,26 @@ class Notifier:
         if event not in EVENTS:
             raise InvalidInputError(f"Unknown event {event!r}: one of {', '.join(EVENTS)}.")
         ids = []
-        for hook, secret in self.store.subscribers(event):
+        for hook, secret in self._subscribers_of(event):
             delivery = Dispatcher.new_delivery_id()
             self.dispatcher.submit(Job(hook.id, hook.url, secret, event,
                                        payloads.body(event, data, hook.format, delivery),
                                        delivery))
             ids.append(delivery)
         return ids
+
+    def _subscribers_of(self, event: str) -> list:
+        now = time.monotonic()
+        with self._subscribers_lock:
+            seen = self._subscribers.get(event)
+            if seen is None or now - seen[0] >= SUBSCRIBERS_TTL:
+                seen = (now, self.store.subscribers(event))
+                self._subscribers[event] = seen
+            return seen[1]
+
+    def _forget_subscribers(self) -> None:
+        with self._subscribers_lock:
+            self._subscribers.clear()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every queued delivery has ended; False if ``timeout`` passed first."""

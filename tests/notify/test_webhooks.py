@@ -215,3 +215,31 @@ def test_the_registry_tells_webhooks_of_proposals_and_promotions(client, receive
     assert sorted(got) == sorted([("model.promoted", "staging"),
                                   ("model.proposed", "champion"),
                                   ("model.promoted", "champion")])
+
+
+def test_the_webhook_list_is_read_once_per_ttl_and_local_changes_at_once(store, receiver,
+                                                                          monkeypatch):
+    import jupyter_mlops.notify as notify
+
+    reads = []
+    hooks = WebhookStore(store.url)
+    original = hooks.subscribers
+    monkeypatch.setattr(hooks, "subscribers", lambda event: reads.append(event) or
+                        original(event))
+    mine = Notifier(hooks, user="ann", attempts=1)
+    other = Notifier(WebhookStore(store.url), user="bob", attempts=1)  # another process's
+    try:
+        assert mine.emit("run.finished", {"run_id": "a" * 32}) == []
+        assert mine.emit("run.finished", {"run_id": "b" * 32}) == []
+        assert reads == ["run.finished"]  # the second end of a run paid no query
+        hook = other.add(receiver.url, ["run.finished"])
+        assert mine.emit("run.finished", {"run_id": "c" * 32}) == []  # not seen yet: TTL
+        monkeypatch.setattr(notify, "SUBSCRIBERS_TTL", 0.0)
+        assert len(mine.emit("run.finished", {"run_id": "d" * 32})) == 1  # seen after it
+        monkeypatch.setattr(notify, "SUBSCRIBERS_TTL", 3600.0)
+        mine.remove(hook.id)  # a change made here is seen at once, whatever the TTL
+        assert mine.emit("run.finished", {"run_id": "e" * 32}) == []
+        assert mine.wait(30)
+    finally:
+        mine.close()
+        other.close()
