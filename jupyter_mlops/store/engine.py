@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from jupyter_mlops.config import redact_url as redact  # the one redaction, re-exported here
@@ -23,6 +23,8 @@ from jupyter_mlops.extras import require_for_url
 from jupyter_mlops.store import planner_stats
 
 BUSY_TIMEOUT_S = 60.0
+#: A pooled PostgreSQL connection idle this long is pinged before use (see _ping_if_idle).
+PING_AFTER_IDLE_S = 10.0
 _engines: dict[tuple[str, bool], Engine] = {}
 _engines_lock = threading.Lock()
 
@@ -71,8 +73,12 @@ def get_engine(url: str, *, writer: bool = True) -> Engine:
             _configure_sqlite(engine, immediate=writer and not read_only, read_only=read_only)
         else:
             require_for_url(url)  # psycopg is the 'postgres' extra
-            engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            # No pool_pre_ping: it costs a round trip on every checkout, i.e. per statement
+            # of a small run. _ping_if_idle pings only connections that sat idle.
+            engine = create_engine(url, pool_size=5, max_overflow=10)
             event.listen(engine, "after_cursor_execute", _count_rows)
+            event.listen(engine, "checkin", _note_checkin)
+            event.listen(engine, "checkout", _ping_if_idle)
         _engines[key] = engine
         return engine
 
@@ -165,6 +171,39 @@ def _is_foreign_key_violation(exc: IntegrityError) -> bool:
             or "FOREIGN KEY constraint failed" in str(exc.orig))
 
 
+def _note_checkin(_dbapi_conn, record) -> None:
+    record.info["mlops_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn, record, proxy) -> None:
+    """Ping a connection that sat in the pool for PING_AFTER_IDLE_S or more.
+
+    What pool_pre_ping guards against — a server restarted, or a proxy that dropped an idle
+    connection — happens to connections that waited, not to one returned a moment ago. A
+    failed ping makes the pool replace the connection (DisconnectionError: SQLAlchemy's
+    documented way to do so from a checkout hook). A connection that breaks between pings
+    fails its statement: StoreUnavailableError, the batch writer keeps the rows queued, and
+    SQLAlchemy drops the pool's connections to that server on such an error.
+    """
+    since = record.info.get("mlops_idle_since")
+    if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+        return
+    try:
+        # In autocommit: a ROLLBACK to end the ping's transaction would make psycopg drop
+        # its prepared statements.
+        was, dbapi_conn.autocommit = dbapi_conn.autocommit, True
+        try:
+            cur = dbapi_conn.cursor()  # a DBAPI cursor: psycopg 3 and psycopg2 alike
+            try:
+                cur.execute("SELECT 1")
+            finally:
+                cur.close()
+        finally:
+            dbapi_conn.autocommit = was
+    except Exception as exc:
+        raise DisconnectionError(str(exc)) from exc
+
+
 def _count_rows(conn, cursor, statement, parameters, context, executemany) -> None:
     # PostgreSQL only (SQLite counts for itself: total_changes). Per statement, not per row;
     # reads are left out (rowcount would count the rows a SELECT returned).
@@ -217,10 +256,49 @@ def write_connection(url: str) -> Iterator[Connection]:
 
 
 @contextlib.contextmanager
-def read_connection(url: str) -> Iterator[Connection]:
+def single_statement(url: str) -> Iterator[Connection]:
+    """A connection for a write that is ONE statement: on PostgreSQL in autocommit.
+
+    The statement is then its own transaction, atomic as any: one round trip instead of
+    BEGIN, the statement and COMMIT. SQLite gets :func:`write_connection` (BEGIN IMMEDIATE
+    is what keeps its writers from deadlocking). Rows the caller writes through
+    ``exec_driver_sql`` count towards the bulk-write statistics refresh only if it adds them
+    to ``conn.info["mlops_rows"]``.
+    """
+    engine = get_engine(url, writer=True)
+    if engine.dialect.name != "postgresql":
+        with write_connection(url) as conn:
+            yield conn
+        return
+    written = 0
+    try:
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            before = _rows_written(conn)
+            yield conn
+            written = _rows_written(conn) - before
+    except DBAPIError as exc:
+        raise _translate(exc, url) from exc
+    if written >= planner_stats.BULK_ROWS and not is_read_only(url):
+        _after_bulk_write(engine)
+
+
+@contextlib.contextmanager
+def read_connection(url: str, *, transaction: bool = False) -> Iterator[Connection]:
+    """A connection for reads; on PostgreSQL in autocommit unless ``transaction``.
+
+    PostgreSQL's default READ COMMITTED takes a new snapshot per statement inside a
+    transaction too, so autocommit reads see exactly what they saw before, without the
+    BEGIN and ROLLBACK round trips — and without the ROLLBACK, after which psycopg drops
+    every statement it had prepared on the connection (``DEALLOCATE ALL``). A streamed read
+    (``yield_per``: a server-side cursor) needs ``transaction=True``: PostgreSQL declares
+    cursors only inside a transaction.
+    """
     engine = get_engine(url, writer=False)
     try:
         with engine.connect() as conn:
+            if not transaction and conn.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
     except DBAPIError as exc:
         raise _translate(exc, url) from exc

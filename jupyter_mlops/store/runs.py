@@ -1,7 +1,9 @@
 """Experiments, runs, params, metrics and tags: the tracking half of the metadata store (C7).
 
 Hot paths (``log_batch``) go through SQLAlchemy Core with one ``executemany`` per table in one
-transaction; the ORM is only used where a handful of rows are read or written.
+transaction; the ORM is only used where a handful of rows are read or written. On PostgreSQL
+each write of a small run — create, flush, end, heartbeat — is one statement in autocommit
+(:mod:`~jupyter_mlops.store.pg_writes`): one round trip and one commit each.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import and_, case, delete, func, select, update
 
 from jupyter_mlops.errors import ConflictError, InvalidInputError, NotFoundError
-from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
+from jupyter_mlops.store.engine import (
+    now, read_connection, single_statement, upsert, write_connection,
+)
 from jupyter_mlops.store.interfaces import AbstractRunStore
 # One definition for both write paths (lite is the stdlib one for SQLite files).
 from jupyter_mlops.store.lite import (  # noqa: F401
@@ -106,6 +110,7 @@ class RunStore(AbstractRunStore):
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
         found = self._experiment_by_name(name)
         assert found is not None
+        self._experiments[name] = found  # the next run of this experiment reads nothing
         return found
 
     def _experiment_by_name(self, name: str) -> ExperimentRecord | None:
@@ -129,17 +134,27 @@ class RunStore(AbstractRunStore):
         t = now()
         name = name or f"run-{run_id[:8]}"
         tags = {str(k): str(v) for k, v in (tags or {}).items()}
-        with write_connection(self.url) as conn:
-            if parent_run_id and conn.execute(
-                    select(Run.id).where(Run.id == parent_run_id)).first() is None:
-                raise NotFoundError(f"Parent run {parent_run_id} does not exist.")
-            conn.execute(Run.__table__.insert().values(
-                id=run_id, experiment_id=exp.id, name=name, status="RUNNING", user=user,
-                start_time=t, heartbeat_at=t, parent_run_id=parent_run_id, writer=writer_token(),
-                environment_id=environment_id))
-            if tags:
-                conn.execute(Tag.__table__.insert(),
-                             [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
+        if parent_run_id:
+            with read_connection(self.url) as conn:
+                if conn.execute(select(Run.id).where(Run.id == parent_run_id)).first() is None:
+                    raise NotFoundError(f"Parent run {parent_run_id} does not exist.")
+        with single_statement(self.url) as conn:
+            if conn.dialect.name == "postgresql":
+                # The run and its tags in one statement (pg_writes: one round trip).
+                from jupyter_mlops.store.pg_writes import CREATE_RUN
+
+                conn.exec_driver_sql(CREATE_RUN, {
+                    "id": run_id, "experiment_id": exp.id, "name": name, "user": user, "t": t,
+                    "parent_run_id": parent_run_id, "writer": writer_token(),
+                    "environment_id": environment_id, "tk": list(tags), "tv": list(tags.values())})
+            else:
+                conn.execute(Run.__table__.insert().values(
+                    id=run_id, experiment_id=exp.id, name=name, status="RUNNING", user=user,
+                    start_time=t, heartbeat_at=t, parent_run_id=parent_run_id,
+                    writer=writer_token(), environment_id=environment_id))
+                if tags:
+                    conn.execute(Tag.__table__.insert(), [
+                        {"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
         # Built here rather than re-read: run creation is on the hot path of every small run.
         return RunRecord(id=run_id, experiment_id=exp.id, experiment=exp.name, name=name,
                          status="RUNNING", user=user, start_time=t, end_time=None,
@@ -172,12 +187,14 @@ class RunStore(AbstractRunStore):
             raise InvalidInputError(
                 f"Unknown end status {status!r}: use FINISHED, FAILED or KILLED.")
         t = now()
-        with write_connection(self.url) as conn:
+        # PostgreSQL has no change log (SQLite's triggers write it): one UPDATE, autocommit.
+        with single_statement(self.url) as conn:
             result = conn.execute(update(Run).where(Run.id == run_id).values(
                 status=status, end_time=t, heartbeat_at=t))
             if result.rowcount == 0:
                 raise NotFoundError(f"Run {run_id} does not exist.")
-            _prune_change_log(conn)
+            if conn.dialect.name != "postgresql":
+                _prune_change_log(conn)
 
     def rename_run(self, run_id: str, name: str) -> RunRecord:
         if not name.strip() or len(name) > 256:
@@ -200,7 +217,7 @@ class RunStore(AbstractRunStore):
 
     def heartbeat(self, run_ids: Sequence[str]) -> None:
         if run_ids:
-            with write_connection(self.url) as conn:
+            with single_statement(self.url) as conn:
                 conn.execute(update(Run).where(Run.id.in_(run_ids), Run.status == "RUNNING")
                              .values(heartbeat_at=now()))
 
@@ -269,7 +286,12 @@ class RunStore(AbstractRunStore):
     ) -> None:
         """Write params, metrics and tags of one run in one transaction."""
         params, tags = dict(params), dict(tags)
-        with write_connection(self.url) as conn:
+        if not (params or tags or metrics):
+            return
+        with single_statement(self.url) as conn:
+            if conn.dialect.name == "postgresql":
+                self._log_batch_postgres(conn, run_id, params, tags, metrics)
+                return
             if params:
                 stmt = upsert(conn, Param.__table__)
                 conn.execute(stmt.on_conflict_do_update(
@@ -284,10 +306,26 @@ class RunStore(AbstractRunStore):
                 self._insert_metrics(conn, run_id, metrics)
 
     @staticmethod
-    def _insert_metrics(conn, run_id: str, metrics: Sequence[MetricRow]) -> None:
+    def _log_batch_postgres(conn, run_id: str, params: dict, tags: dict,
+                            metrics: Sequence[MetricRow]) -> None:
+        """One statement, one round trip (pg_writes); rows counted for planner_stats."""
+        from jupyter_mlops.store.pg_writes import LOG_BATCH, log_batch_params
+
+        # Through _insert_metrics, which on PostgreSQL only packs: one seam for both paths.
+        chunks, latest = RunStore._insert_metrics(conn, run_id, metrics) if metrics else ([], [])
+        conn.exec_driver_sql(LOG_BATCH, log_batch_params(run_id, params, tags, chunks, latest))
+        conn.info["mlops_rows"] = (conn.info.get("mlops_rows", 0) + len(params) + len(tags)
+                                   + len(chunks) + len(latest))
+
+    @staticmethod
+    def _insert_metrics(conn, run_id: str, metrics: Sequence[MetricRow]):
+        """Write the batch's metric chunks and newest points; on PostgreSQL only pack them
+        and return ``(chunks, latest)`` for log_batch's single statement."""
         # One encoding of chunks and of the batch's newest points for both write paths.
         from jupyter_mlops.store.lite import pack_chunks, pack_latest
 
+        if conn.dialect.name == "postgresql":
+            return pack_chunks(metrics), pack_latest(metrics)
         conn.execute(MetricChunk.__table__.insert(), [
             {"run_id": run_id, "key": k, "n": n, "first_step": first, "last_step": last,
              "data": data} for k, n, first, last, data in pack_chunks(metrics)])

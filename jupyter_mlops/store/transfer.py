@@ -182,7 +182,9 @@ def migrate_store(source_url: str, target_url: str, source_artifacts: str | None
             copied = {t.name: _count(src, t) for t in tables}
     else:
         upgrade(target_url)
-        with read_connection(source_ro) as src, write_connection(target_url) as dst:
+        # transaction=True: _copy_table streams the source through a server-side cursor.
+        with read_connection(source_ro, transaction=True) as src, \
+                write_connection(target_url) as dst:
             # Again inside the copy's transaction: nobody wrote since the check above.
             _require_empty(target_url, tables, dst)
             for table in tables:

@@ -10,9 +10,20 @@ import os
 import socket
 
 
+_token: tuple[int, str] | None = None
+
+
 def writer_token() -> str:
-    """Identify this process across PID reuse: host, pid and the kernel's start tick."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_proc_start_ticks(os.getpid())}"
+    """Identify this process across PID reuse: host, pid and the kernel's start tick.
+
+    Computed once per process (a fork gets its own: the pid is checked), not per run: it
+    reads ``/proc``.
+    """
+    global _token
+    pid = os.getpid()
+    if _token is None or _token[0] != pid:
+        _token = (pid, f"{socket.gethostname()}:{pid}:{_proc_start_ticks(pid)}")
+    return _token[1]
 
 
 def _proc_start_ticks(pid: int) -> str:
