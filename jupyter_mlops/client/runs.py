@@ -20,7 +20,7 @@ from jupyter_mlops.client.reads import RunReads
 from jupyter_mlops.client.snapshots import CodeSnapshots
 from jupyter_mlops.client.views import RunViews
 from jupyter_mlops.config import current_user
-from jupyter_mlops.errors import ConflictError
+from jupyter_mlops.errors import ConflictError, NotFoundError
 from jupyter_mlops.store.labels import check_label
 from jupyter_mlops.store.records import ExperimentRecord, RunRecord
 from jupyter_mlops.tracking.buffer import BatchWriter
@@ -77,7 +77,10 @@ class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots,
         if parent_run_id is not None:
             check_run_id(parent_run_id)
             if experiment is None:  # a child run belongs with its parent, not in "Default"
-                experiment = self.store.runs.get_run(parent_run_id).experiment
+                try:
+                    experiment = self.store.runs.get_run(parent_run_id).experiment
+                except NotFoundError:
+                    raise NotFoundError(f"Parent run {parent_run_id} does not exist.") from None
         env_id = self._env_id
         run = self.store.runs.create_run(
             experiment=experiment, name=name, user=user or current_user(),
