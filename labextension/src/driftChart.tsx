@@ -3,6 +3,7 @@
  * threshold line, drifted points ringed. Used for drift scores and for live quality.
  */
 import * as React from 'react';
+import { ChartAxes } from './chartAxes';
 import { IThresholdLine } from './driftThresholds';
 import { formatNumber } from './format';
 import { niceTicks, SERIES_COLORS, useWidth } from './metricChart';
@@ -73,24 +74,17 @@ export function DriftChart(props: {
         <div className="jp-mlops-empty">No {props.measure} values yet.</div>
       ) : (
         <svg width={W} height={H} viewBox={`0 0 ${W} ${H}`} role="img" aria-label={props.title}>
-          {niceTicks(y0, y1).map(t => (
-            <g key={`y${t}`} className="jp-mlops-chart-grid">
-              <line x1={PAD.left} x2={W - PAD.right} y1={sy(t)} y2={sy(t)} />
-              <text x={PAD.left - 4} y={sy(t) + 3} textAnchor="end">
-                {formatNumber(t)}
-              </text>
-            </g>
-          ))}
-          {xTicks.map(t => (
-            <g key={`x${t}`} className="jp-mlops-chart-grid">
-              <text x={sx(t)} y={H - PAD.bottom + 14} textAnchor="middle">
-                {String(t)}
-              </text>
-            </g>
-          ))}
-          <text className="jp-mlops-chart-axis" x={W - PAD.right} y={H - 2} textAnchor="end">
-            window
-          </text>
+          <ChartAxes
+            width={W}
+            height={H}
+            pad={PAD}
+            yTicks={niceTicks(y0, y1)}
+            xTicks={xTicks}
+            sx={sx}
+            sy={sy}
+            xLabel="window"
+            formatX={String}
+          />
           <text className="jp-mlops-chart-axis" x={4} y={PAD.top - 2}>
             {props.measure}
           </text>

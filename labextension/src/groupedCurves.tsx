@@ -4,6 +4,7 @@
  * each step — inside a min–max band. Group values are user text: rendered as text only.
  */
 import * as React from 'react';
+import { ChartAxes } from './chartAxes';
 import { formatNumber } from './format';
 import { SERIES_COLORS, niceTicks, useWidth } from './metricChart';
 import { MlopsService } from './service';
@@ -104,24 +105,16 @@ function BandChart(props: {
         role="img"
         aria-label={`${props.title} by group`}
       >
-        {niceTicks(y0, y1).map(t => (
-          <g key={`y${t}`} className="jp-mlops-chart-grid">
-            <line x1={PAD.left} x2={W - PAD.right} y1={sy(t)} y2={sy(t)} />
-            <text x={PAD.left - 4} y={sy(t) + 3} textAnchor="end">
-              {formatNumber(t)}
-            </text>
-          </g>
-        ))}
-        {niceTicks(x0, x1, Math.max(2, Math.floor(W / 90))).map(t => (
-          <g key={`x${t}`} className="jp-mlops-chart-grid">
-            <text x={sx(t)} y={H - PAD.bottom + 14} textAnchor="middle">
-              {formatNumber(t)}
-            </text>
-          </g>
-        ))}
-        <text className="jp-mlops-chart-axis" x={W - PAD.right} y={H - 2} textAnchor="end">
-          step
-        </text>
+        <ChartAxes
+          width={W}
+          height={H}
+          pad={PAD}
+          yTicks={niceTicks(y0, y1)}
+          xTicks={niceTicks(x0, x1, Math.max(2, Math.floor(W / 90)))}
+          sx={sx}
+          sy={sy}
+          xLabel="step"
+        />
         {props.series.map(s => (
           <g key={s.group} className="jp-mlops-band" data-group={s.group}>
             {s.points.length > 1 && (

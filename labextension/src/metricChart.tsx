@@ -1,5 +1,6 @@
 /** A small multi-series line chart drawn as plain SVG (no charting library). */
 import * as React from 'react';
+import { ChartAxes } from './chartAxes';
 import { formatNumber } from './format';
 
 export interface ISeries {
@@ -118,24 +119,16 @@ export function MetricChart(props: {
         onMouseMove={onMove}
         onMouseLeave={() => setHoverStep(null)}
       >
-        {niceTicks(y0, y1).map(t => (
-          <g key={`y${t}`} className="jp-mlops-chart-grid">
-            <line x1={PAD.left} x2={W - PAD.right} y1={sy(t)} y2={sy(t)} />
-            <text x={PAD.left - 4} y={sy(t) + 3} textAnchor="end">
-              {formatNumber(t)}
-            </text>
-          </g>
-        ))}
-        {niceTicks(x0, x1, Math.max(2, Math.floor(W / 90))).map(t => (
-          <g key={`x${t}`} className="jp-mlops-chart-grid">
-            <text x={sx(t)} y={H - PAD.bottom + 14} textAnchor="middle">
-              {formatNumber(t)}
-            </text>
-          </g>
-        ))}
-        <text className="jp-mlops-chart-axis" x={W - PAD.right} y={H - 2} textAnchor="end">
-          {props.xLabel ?? 'step'}
-        </text>
+        <ChartAxes
+          width={W}
+          height={H}
+          pad={PAD}
+          yTicks={niceTicks(y0, y1)}
+          xTicks={niceTicks(x0, x1, Math.max(2, Math.floor(W / 90)))}
+          sx={sx}
+          sy={sy}
+          xLabel={props.xLabel ?? 'step'}
+        />
         {props.series.map(s =>
           s.dots ? (
             <g key={s.label} fill={s.color}>
