@@ -107,6 +107,8 @@ def _build() -> tuple[MagicArgumentParser, dict[str, tuple[argparse.ArgumentPars
 
     p = sub.add_parser("compare", help="metric curves and param differences of runs")
     p.add_argument("runs", nargs="+", metavar="RUN")
+    p.add_argument("--group-by", "-g", metavar="params.NAME|tags.NAME",
+                   help="one curve per group of runs: the mean, with the min-max range")
 
     p = sub.add_parser("diff", help="cell-by-cell diff of two runs' notebooks, params, metrics")
     p.add_argument("runs", nargs=2, metavar="RUN")
@@ -251,9 +253,13 @@ class MlopsMagics(Magics):
     def _cmd_compare(self, args, cell):
         from IPython.display import display
 
-        from jupyter_mlops.notebook.widgets import compare_view, figure_image
+        from jupyter_mlops.notebook.widgets import compare_grouped, compare_view, figure_image
 
-        fig, frame = compare_view(fluent.get_client(), [self._run_id(r) for r in args.runs])
+        run_ids = [self._run_id(r) for r in args.runs]
+        if args.group_by:
+            fig, frame = compare_grouped(fluent.get_client(), run_ids, args.group_by)
+        else:
+            fig, frame = compare_view(fluent.get_client(), run_ids)
         display(figure_image(fig), frame)
 
     def _cmd_diff(self, args, cell):

@@ -30,6 +30,8 @@ def test_views_render_without_a_widget_front_end(kernel_store, read_client):
         "%mlops lineage {a.id}",
         "%mlops runs --filter \"params.lr >\"",
         "%mlops diff {a.id}",
+        "%mlops compare {a.id} {b.id} --group-by params.depth",
+        "%mlops compare {a.id} {b.id} --group-by color",
     )
     ex = execute(nb, kernel_store)
     assert _outputs(ex.cells[4], "image/png"), text_of(ex.cells[4])  # live chart frame
@@ -42,6 +44,10 @@ def test_views_render_without_a_widget_front_end(kernel_store, read_client):
     assert _outputs(ex.cells[9], "image/png")
     assert "UsageError" in text_of(ex.cells[10]) and "position" in text_of(ex.cells[10])
     assert "UsageError" in text_of(ex.cells[11]) and "Traceback" not in text_of(ex.cells[11])
+    grouped = ex.cells[12]  # both runs share depth 3: one group of two
+    assert _outputs(grouped, "image/png"), text_of(grouped)
+    assert "params.depth" in text_of(grouped) and "2" in text_of(grouped)
+    assert "Traceback" not in text_of(ex.cells[13]) and "params." in text_of(ex.cells[13])
 
 
 def test_notebook_diff_aligns_inserted_cells():
