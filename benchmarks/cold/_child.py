@@ -20,8 +20,11 @@ def cli_command() -> list[str]:
 
 
 def clean_env() -> dict[str, str]:
-    """This environment without MLOPS_* variables: each sample resolves its store itself."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    """This environment without MLOPS_* variables (each sample resolves its store itself) and
+    without PYTHONDONTWRITEBYTECODE: a user's install has bytecode (pip compiles it), and with
+    it set, as in some sandboxes, every sample would compile the package from source."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("MLOPS_") and k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def timed(cmd: list[str], cwd: str, env: dict) -> tuple[float, float]:

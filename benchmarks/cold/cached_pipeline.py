@@ -81,9 +81,6 @@ def main() -> None:
     cmd = cli_command()
     cmd += ["pipeline", "run", "pipeline.yaml"]
     env = clean_env()
-    # A user's install has bytecode (pip compiles it); with PYTHONDONTWRITEBYTECODE set,
-    # as in some sandboxes, every sample would compile the package from source.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory(prefix="mlops-cold-pipe-") as project:
         for nb in ("prepare.ipynb", "train.ipynb"):
             shutil.copy(EXAMPLE / nb, project)

@@ -56,9 +56,6 @@ def main() -> None:
     args = ap.parse_args()
     cmd = cli_command()
     env = clean_env()
-    # A user's install has bytecode (pip compiles it); with PYTHONDONTWRITEBYTECODE set,
-    # as in some sandboxes, every sample would compile the package from source.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.TemporaryDirectory(prefix="mlops-cold-cli-") as project:
         os.mkdir(os.path.join(project, ".mlops"))
         subprocess.run([sys.executable, "-c", SEED], cwd=project, env=env, check=True)

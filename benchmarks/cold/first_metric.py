@@ -20,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 
+from _child import clean_env
+
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -49,7 +51,7 @@ print(json.dumps([r.metrics.get("acc") for r in runs]))
 def sample(warm_store: bool) -> dict:
     with tempfile.TemporaryDirectory(prefix="mlops-cold-") as project:
         os.mkdir(os.path.join(project, ".mlops"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+        env = clean_env()
         if warm_store:  # a store that exists and is up to date: the usual second session
             subprocess.run([sys.executable, "-c", "import jupyter_mlops as m; m.Client()"],
                            cwd=project, env=env, check=True)

@@ -96,9 +96,6 @@ def main() -> None:
     ap.add_argument("--no-mlflow", action="store_true")
     args = ap.parse_args()
     env = clean_env()
-    # A user's install has bytecode (pip compiles it); with PYTHONDONTWRITEBYTECODE set,
-    # as in some sandboxes, every sample would compile the package from source.
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("MLFLOW_TRACKING_URI", None)
     with tempfile.TemporaryDirectory(prefix="mlops-cold-model-") as root:
         ours_dir = os.path.join(root, "ours")

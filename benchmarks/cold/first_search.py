@@ -42,6 +42,7 @@ CACHE = BENCH / ".envs" / "cold-search"
 MLFLOW_PY = BENCH / ".envs" / "mlflow" / "bin" / "python"
 sys.path.insert(0, str(BENCH))
 from _common import SEARCH_FILTER, expected_matches  # noqa: E402
+from _child import clean_env  # noqa: E402  (this folder: the script's own)
 
 #: A fresh process: import, first search (timed), checked; warm searches when asked.
 OURS_CHILD = r"""
@@ -104,7 +105,7 @@ print(json.dumps({"experiment_id": exp.experiment_id}))
 
 
 def ours_env(url: str, folder: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLOPS_")}
+    env = clean_env()
     env.update(MLOPS_TRACKING_URI=url, MLOPS_ARTIFACT_ROOT=str(folder / "artifacts"),
                MLOPS_HOME=str(folder),
                PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(":"))
@@ -112,8 +113,8 @@ def ours_env(url: str, folder: Path) -> dict:
 
 
 def mlflow_env(url: str, folder: Path) -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLFLOW_", "MLOPS_")) and k != "PYTHONPATH"}
+    env = {k: v for k, v in clean_env().items()
+           if not k.startswith("MLFLOW_") and k != "PYTHONPATH"}
     env.update(MLFLOW_TRACKING_URI=url, MLFLOW_ARTIFACT_ROOT=str(folder / "mlartifacts"),
                MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", GIT_PYTHON_REFRESH="quiet")
     return env
