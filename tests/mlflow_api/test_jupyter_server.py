@@ -67,6 +67,9 @@ def test_mlflow_client_through_the_extension(jupyter, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
     mlflow.set_tracking_uri(url)
     try:
+        # MLflow keeps the active experiment id per process: another module's test in this
+        # worker may have set one that only exists on its own server.
+        mlflow.set_experiment("through-jupyter")
         with mlflow.start_run(run_name="from-jupyter") as run:
             mlflow.log_param("p", "v")
             mlflow.log_metric("m", 2.5, step=3)
