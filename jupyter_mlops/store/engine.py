@@ -251,6 +251,12 @@ def write_connection(url: str) -> Iterator[Connection]:
             written = _rows_written(conn) - before
     except DBAPIError as exc:
         raise _translate(exc, url) from exc
+    _refresh_stats_if_bulk(engine, url, written)
+
+
+def _refresh_stats_if_bulk(engine, url: str, written: int) -> None:
+    """After a transaction that wrote ``planner_stats.BULK_ROWS`` rows or more, refresh the
+    query planner's statistics (both write paths end this way)."""
     if written >= planner_stats.BULK_ROWS and not is_read_only(url):
         _after_bulk_write(engine)
 
@@ -279,8 +285,7 @@ def single_statement(url: str) -> Iterator[Connection]:
             written = _rows_written(conn) - before
     except DBAPIError as exc:
         raise _translate(exc, url) from exc
-    if written >= planner_stats.BULK_ROWS and not is_read_only(url):
-        _after_bulk_write(engine)
+    _refresh_stats_if_bulk(engine, url, written)
 
 
 @contextlib.contextmanager
