@@ -47,3 +47,19 @@ export function ChartAxes(props: {
     </>
   );
 }
+
+/** The linear maps from data to SVG coordinates for a `width` x `height` chart whose plot area
+ * is inset by `pad`: x grows rightwards, y upwards (SVG's y grows downwards). */
+export function chartScales(
+  width: number,
+  height: number,
+  pad: IChartPadding,
+  domain: { x0: number; x1: number; y0: number; y1: number }
+): { sx(x: number): number; sy(y: number): number } {
+  const { x0, x1, y0, y1 } = domain;
+  return {
+    sx: (x: number) => pad.left + ((x - x0) / (x1 - x0)) * (width - pad.left - pad.right),
+    sy: (y: number) =>
+      height - pad.bottom - ((y - y0) / (y1 - y0)) * (height - pad.top - pad.bottom)
+  };
+}

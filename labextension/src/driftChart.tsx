@@ -3,7 +3,7 @@
  * threshold line, drifted points ringed. Used for drift scores and for live quality.
  */
 import * as React from 'react';
-import { ChartAxes } from './chartAxes';
+import { ChartAxes, chartScales } from './chartAxes';
 import { IThresholdLine } from './driftThresholds';
 import { formatNumber } from './format';
 import { niceTicks, SERIES_COLORS, useWidth } from './metricChart';
@@ -61,8 +61,7 @@ export function DriftChart(props: {
     y1 = y0 + 1;
   }
   y1 += (y1 - y0) * 0.05;
-  const sx = (x: number) => PAD.left + ((x - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
-  const sy = (y: number) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
+  const { sx, sy } = chartScales(W, H, PAD, { x0, x1, y0, y1 });
   const xTicks = niceTicks(x0, x1, Math.max(2, Math.floor(W / 80))).filter(t =>
     Number.isInteger(t)
   );

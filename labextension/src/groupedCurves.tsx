@@ -4,7 +4,7 @@
  * each step — inside a min–max band. Group values are user text: rendered as text only.
  */
 import * as React from 'react';
-import { ChartAxes } from './chartAxes';
+import { ChartAxes, chartScales } from './chartAxes';
 import { formatNumber } from './format';
 import { SERIES_COLORS, niceTicks, useWidth } from './metricChart';
 import { MlopsService } from './service';
@@ -92,8 +92,7 @@ function BandChart(props: {
   if (y0 === y1) {
     [y0, y1] = [y0 - 0.5, y1 + 0.5];
   }
-  const sx = (x: number) => PAD.left + ((x - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
-  const sy = (y: number) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
+  const { sx, sy } = chartScales(W, H, PAD, { x0, x1, y0, y1 });
   const xy = (x: number, y: number) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`;
   return (
     <div className="jp-mlops-chart jp-mlops-band-chart" ref={box} data-metric={props.title}>

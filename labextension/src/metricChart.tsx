@@ -1,6 +1,6 @@
 /** A small multi-series line chart drawn as plain SVG (no charting library). */
 import * as React from 'react';
-import { ChartAxes } from './chartAxes';
+import { ChartAxes, chartScales } from './chartAxes';
 import { formatNumber } from './format';
 
 export interface ISeries {
@@ -97,8 +97,7 @@ export function MetricChart(props: {
   if (y0 === y1) {
     [y0, y1] = [y0 - 0.5, y1 + 0.5];
   }
-  const sx = (x: number) => PAD.left + ((x - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
-  const sy = (y: number) => H - PAD.bottom - ((y - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
+  const { sx, sy } = chartScales(W, H, PAD, { x0, x1, y0, y1 });
 
   const onMove = (e: React.MouseEvent<SVGSVGElement>) => {
     const box = e.currentTarget.getBoundingClientRect();
