@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.client.artifacts import ArtifactLogging
 from jupyter_mlops.client.datasets import DatasetLogging
+from jupyter_mlops.client.experiments import ExperimentsAdmin
 from jupyter_mlops.client.inputs import as_mapping
 from jupyter_mlops.client.metrics import MetricsLogging
 from jupyter_mlops.client.reads import RunReads
@@ -22,7 +23,7 @@ from jupyter_mlops.client.views import RunViews
 from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import ConflictError, NotFoundError
 from jupyter_mlops.store.labels import check_label
-from jupyter_mlops.store.records import ExperimentRecord, RunRecord
+from jupyter_mlops.store.records import RunRecord
 from jupyter_mlops.tracking.buffer import BatchWriter
 from jupyter_mlops.validation import check_key, check_run_id, to_param_value
 
@@ -32,8 +33,8 @@ if TYPE_CHECKING:
     from jupyter_mlops.store import Store
 
 
-class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots, RunReads,
-                 RunViews):
+class RunsClient(ExperimentsAdmin, MetricsLogging, ArtifactLogging, DatasetLogging,
+                 CodeSnapshots, RunReads, RunViews):
     """Tracking on one store: runs, metrics, params, tags, artifacts, datasets, lineage, search.
 
     :class:`~jupyter_mlops.client.Client` is a RunsClient (its flat methods, e.g.
@@ -59,13 +60,7 @@ class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots,
     def tracking_uri(self) -> str:
         return self.store.url
 
-    # ------------------------------------------------------------------ experiments & runs
-    def list_experiments(self) -> list[ExperimentRecord]:
-        return self.store.runs.list_experiments()
-
-    def create_experiment(self, name: str) -> ExperimentRecord:
-        return self.store.runs.get_or_create_experiment(name)
-
+    # ------------------------------------------------------------------ runs
     def create_run(self, experiment: str | None = None, name: str | None = None,
                    tags: Mapping[str, Any] | None = None, parent_run_id: str | None = None,
                    user: str | None = None) -> RunRecord:
@@ -112,7 +107,7 @@ class RunsClient(MetricsLogging, ArtifactLogging, DatasetLogging, CodeSnapshots,
         self.flush()
         self._environment_recorded()
         self.store.runs.end_run(run_id, status)
-        if status in ("FINISHED", "FAILED"):
+        if status in ("FINISHED", "FAILED", "KILLED"):  # run.killed goes to lineage only
             self.notify(f"run.{status.lower()}", {"run_id": run_id, "status": status})
 
     def rename_run(self, run_id: str, name: str) -> RunRecord:

@@ -2,6 +2,7 @@
 
 The Client hands every lifecycle event to :meth:`LineageEmitter.handle` (next to its
 webhooks): ``run.started`` → START, ``run.finished`` → COMPLETE, ``run.failed`` → FAIL,
+``run.killed`` (a run ended KILLED through the Client) → ABORT,
 ``model.registered`` → an OTHER event adding the model to its run's outputs. Where events go
 is the ``openlineage-python`` client's own configuration (``OPENLINEAGE_URL``,
 ``OPENLINEAGE_CONFIG`` / ``openlineage.yml``, ``OPENLINEAGE__TRANSPORT__*``): without any of
@@ -37,9 +38,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Lifecycle events this emitter turns into OpenLineage run events.
-EVENTS = ("run.started", "run.finished", "run.failed", "model.registered")
+EVENTS = ("run.started", "run.finished", "run.failed", "run.killed", "model.registered")
 #: Events only lineage wants (webhooks do not offer them).
-LINEAGE_ONLY = ("run.started", "model.registered")
+LINEAGE_ONLY = ("run.started", "run.killed", "model.registered")
 PRODUCER = "https://github.com/jupyter-mlops/jupyter-mlops"
 QUEUE_SIZE = 1000
 TAG_PIPELINE, TAG_STEP = "mlops.pipeline", "mlops.step"  # as pipelines/recording.py writes
@@ -146,7 +147,8 @@ class LineageEmitter:
         from openlineage.client.event_v2 import RunState
 
         state = {"run.started": RunState.START, "run.finished": RunState.COMPLETE,
-                 "run.failed": RunState.FAIL, "model.registered": RunState.OTHER}.get(event)
+                 "run.failed": RunState.FAIL, "run.killed": RunState.ABORT,
+                 "model.registered": RunState.OTHER}.get(event)
         if state is None or not data.get("run_id"):
             return None
         # The store's own reads, not Client.get_run: that flushes the writer and waits for
@@ -179,7 +181,8 @@ class LineageEmitter:
             facets["errorMessage"] = error_message_run.ErrorMessageRunFacet(
                 message=str(data.get("message") or f"run {run.id} failed"),
                 programmingLanguage="python")
-        when = run.end_time if state in (RunState.COMPLETE, RunState.FAIL) and run.end_time \
+        ended = (RunState.COMPLETE, RunState.FAIL, RunState.ABORT)
+        when = run.end_time if state in ended and run.end_time \
             else None if state == RunState.OTHER else run.start_time
         at = datetime.fromtimestamp(when, UTC) if when else datetime.now(UTC)
         return RunEvent(eventType=state, eventTime=at.isoformat(), producer=PRODUCER,

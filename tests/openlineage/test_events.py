@@ -119,3 +119,24 @@ def test_a_receiver_that_is_down_never_fails_the_run(lineage_client, configure, 
     assert client.get_run(run.id).metrics == {"loss": 0.5}
     warnings = [r for r in caplog.records if r.name == "jupyter_mlops.notify.openlineage"]
     assert len(warnings) == 1 and "not delivered" in warnings[0].getMessage()
+
+
+def test_a_killed_run_writes_abort(lineage_client, configure, tmp_path):
+    client = lineage_client
+    out = tmp_path / "events.jsonl"
+    configure({"type": "file", "log_file_path": str(out), "append": True})
+    run = client.create_run(experiment="churn", name="interrupted")
+    client.end_run(run.id, "KILLED")
+    assert client.lineage_events.wait(30)
+
+    events = _events(out)
+    for event in events:
+        check_required(event)
+    assert [e["eventType"] for e in events] == ["START", "ABORT"]
+    abort = events[1]
+    from datetime import datetime
+
+    # Stamped with the run's end, not the moment the event was sent.
+    at = datetime.fromisoformat(abort["eventTime"]).timestamp()
+    assert abs(at - client.get_run(run.id).end_time) < 1e-3
+    assert "errorMessage" not in abort["run"].get("facets", {})
