@@ -233,8 +233,8 @@ def require_current_store(url: str, role: str = "source") -> Identified:
         raise InvalidInputError(
             f"The {role} {where} is an {kind} (Alembic revision "
             f"{found.revision or 'none'}, tables {_names(found.tables)}), not a jupyter-mlops "
-            "store: importing MLflow stores is not supported yet, and it was only read, "
-            "never written. Keep it for MLflow, or log its runs again with jupyter_mlops.")
+            "store; it was only read, never written. Import its runs and models with "
+            f"`jupyter mlops import mlflow '{where}'`.")
     if kind == OLDER_STORE:
         raise StoreUnavailableError(
             f"The {role} {where} is a {kind} ({found.revision}; this version writes "

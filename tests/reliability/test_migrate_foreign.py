@@ -178,7 +178,7 @@ def test_an_mlflow_source_gets_the_mlflow_answer(tmp_path):
     rc, err = run_migrate(f"sqlite:///{path}", tmp_path / "target.db")
     assert rc == 2
     assert "MLflow tracking database" in err and MLFLOW_REVISION in err
-    assert "importing MLflow stores is not supported yet" in err
+    assert f"jupyter mlops import mlflow 'sqlite:///{path}'" in err  # the one next step
     assert "upgrade jupyter-mlops" not in err.lower() and "pip install" not in err
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
