@@ -357,12 +357,9 @@ def _import_models(client, src: MlflowSource, report: ImportReport) -> None:
 
 
 def _present_versions(client, name: str) -> set[int]:
-    from jupyter_mlops.errors import NotFoundError
+    from jupyter_mlops.store.bulk_import import model_version_numbers
 
-    try:
-        return {v.version for v in client.registry.list_versions(name)}
-    except NotFoundError:
-        return set()
+    return model_version_numbers(client.store.url, name)
 
 
 def _model_file(client, src: MlflowSource, v: dict, note) -> tuple[str, int, str] | None:

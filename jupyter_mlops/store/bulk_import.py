@@ -222,3 +222,12 @@ def import_model(url: str, name: str, *, description: str | None, created_at: fl
             conn.execute(update(RegisteredModel).where(and_(RegisteredModel.id == model_id))
                          .values(updated_at=max(updated_at, now())))
     return added, set_aliases, skipped
+
+
+def model_version_numbers(url: str, name: str) -> set[int]:
+    """The version numbers ``name`` has in the store (empty for an unknown model)."""
+    with read_connection(url) as conn:
+        return set(conn.execute(
+            select(ModelVersion.version).join(RegisteredModel,
+                                              RegisteredModel.id == ModelVersion.model_id)
+            .where(RegisteredModel.name == name)).scalars())
