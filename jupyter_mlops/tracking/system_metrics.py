@@ -19,7 +19,10 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_mlops.ports import RunRecorder
 
 #: Whether per-cell system metrics are on. Off until asked for: turned on by default they add
 #: system/* metrics to every tracked run, which existing exact-metric expectations (the test
@@ -65,7 +68,7 @@ class SystemSampler:
         self._rss()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.target: tuple[Any, str] | None = None
+        self.target: tuple[RunRecorder, str] | None = None
         self.errors = 0  # samples that could not be logged (the run ended under us, …)
 
     # ------------------------------------------------------------------ thread
