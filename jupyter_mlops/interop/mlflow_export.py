@@ -141,8 +141,8 @@ def _export_run(client, ml, r, experiment_id: str, report: ExportReport) -> str:
             ml.log_artifacts(rid, tmp)
         report.artifacts += len(arts)
     ml.log_batch(rid, tags=[RunTag(DONE_TAG, "1")])
-    status = r.status if r.status != "RUNNING" else "KILLED"
-    ml.set_terminated(rid, status, end_time=int((r.end_time or r.start_time) * 1000))
+    if r.status != "RUNNING":  # a RUNNING run stays RUNNING there, as it is here
+        ml.set_terminated(rid, r.status, end_time=int((r.end_time or r.start_time) * 1000))
     return rid
 
 
