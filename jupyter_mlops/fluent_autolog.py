@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # the Client's shape, for type checkers only
 def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = False,
             silent: bool = False, *, log_figures: bool = True,
             system_metrics: bool | None = None) -> None:
-    """Record every scikit-learn ``fit`` into a run, and save figures a tracked cell shows.
+    """Record every scikit-learn, LightGBM and XGBoost fit into a run, and save figures a
+    tracked cell shows.
 
     Each outermost ``fit`` (a Pipeline's steps and a search's inner fits are part of it) logs
     its estimator's params (``get_params(deep=False)``), training metrics such as
@@ -32,6 +33,12 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
     fitted model as ``model/model.skops`` with its signature in ``model/model.json``. It logs
     into the active run, or starts a run for that fit and ends it afterwards. A problem while
     logging is one printed line; ``fit`` itself is never affected.
+
+    ``lightgbm.train``, ``xgboost.train`` and their scikit-learn wrappers also record each
+    validation set's metrics per iteration (``<set>-<metric>``, step = iteration), the best
+    iteration after early stopping, feature importance (``feature_importance_<type>.json``)
+    and the model in the library's own format (``model/lightgbm.txt``,
+    ``model/xgboost.json``); see docs/autolog.md.
 
     Parameters
     ----------

@@ -17,8 +17,9 @@ COMMANDS = ("autolog", "system-metrics")
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Declare ``autolog`` on the ``%mlops`` subparsers."""
     p = subparsers.add_parser(
-        "autolog", help="record every scikit-learn fit (params, training metrics, model, "
-                        "datasets) and every figure shown: %mlops autolog [--disable]")
+        "autolog", help="record every scikit-learn, LightGBM and XGBoost fit (params, "
+                        "metrics, model, datasets) and every figure shown: "
+                        "%mlops autolog [--disable]")
     p.add_argument("--disable", action="store_true", help="turn autologging off")
     p.add_argument("--no-models", action="store_true", help="do not save fitted models")
     p.add_argument("--no-datasets", action="store_true", help="do not version X and y")
@@ -46,10 +47,10 @@ def handle(command: str, args: argparse.Namespace, shell: Any) -> None:
     autolog(log_models=not args.no_models, log_datasets=not args.no_datasets,
             disable=args.disable, silent=args.silent, log_figures=not args.no_figures)
     if args.disable:
-        print("autolog off: scikit-learn's fit methods are restored.")
+        print("autolog off: the fit and train functions are restored.")
         return
     left_out = [what for what, off in (("models", args.no_models),
                                        ("datasets", args.no_datasets),
                                        ("figures", args.no_figures)) if off]
-    print("autolog on: each scikit-learn fit is recorded into the active run (or a run of "
-          "its own)" + (f"; not recorded: {', '.join(left_out)}" if left_out else "") + ".")
+    print("autolog on: each scikit-learn, LightGBM and XGBoost fit is recorded into the "
+          "active run (or a run of its own)" + (f"; not recorded: {', '.join(left_out)}" if left_out else "") + ".")

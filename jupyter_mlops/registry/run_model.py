@@ -27,7 +27,11 @@ def log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input:
     client : Client
         The client of the run's store.
     run_id : str
-    model : fitted scikit-learn estimator or pipeline
+    model : fitted scikit-learn estimator or pipeline, LightGBM or XGBoost model
+        LightGBM and XGBoost models (boosters and their scikit-learn wrappers) are saved in
+        the library's own format instead: ``<name>/lightgbm.txt`` (LightGBM's text model)
+        or ``<name>/xgboost.json`` (XGBoost's JSON model, with the wrapper's attributes for
+        ``XGBClassifier().load_model``). Neither format can run code when loaded.
     training_input : DataFrame or numpy array, optional
         The data the model was fitted on: its signature and first rows are recorded. Data a
         signature cannot be inferred from is left out of the description (the model is kept).
@@ -43,6 +47,9 @@ def log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input:
     InvalidInputError
         skops cannot save this model (e.g. it holds a lambda).
     """
+    native = booster_file(model)
+    if native is not None:
+        return _log_native(client, run_id, model, training_input, name, *native)
     saved = get_flavor("skops").save(model)
     description: dict[str, Any] = {"flavor": saved.flavor, "model_class": saved.model_class,
                                    "untrusted_types": list(saved.untrusted_types)}
@@ -53,5 +60,48 @@ def log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input:
         except Exception:  # sparse or ragged input: no signature, the model still counts
             description["signature"] = None
     records = client.log_artifact(run_id, saved.data, f"{name}/model.skops")
+    records += client.log_artifact(run_id, description, f"{name}/model.json")
+    return records
+
+
+def booster_file(model: Any) -> tuple[str, str, bytes] | None:
+    """``(flavor, file name, bytes)`` of a LightGBM or XGBoost model in its own format, or
+    None for any other model. No import of either library unless the model is theirs."""
+    package = type(model).__module__.split(".", 1)[0]
+    if package == "lightgbm":
+        booster = getattr(model, "booster_", model)
+        return "lightgbm", "lightgbm.txt", booster.model_to_string().encode()
+    if package == "xgboost":
+        if hasattr(model, "get_booster") and hasattr(model, "save_model"):
+            # The wrapper's own save keeps its scikit-learn attributes (classes, n_classes);
+            # it writes to a path only.
+            import os
+            import tempfile
+
+            with tempfile.TemporaryDirectory(prefix="mlops-xgb-") as folder:
+                path = os.path.join(folder, "model.json")
+                model.save_model(path)
+                with open(path, "rb") as fh:
+                    return "xgboost", "xgboost.json", fh.read()
+        return "xgboost", "xgboost.json", bytes(model.save_raw(raw_format="json"))
+    return None
+
+
+def _log_native(client: ArtifactRecorder, run_id: str, model: Any, training_input: Any,
+                name: str, flavor: str, filename: str, data: bytes) -> list:
+    cls = type(model)
+    description: dict[str, Any] = {"flavor": flavor,
+                                   "model_class": f"{cls.__module__}.{cls.__qualname__}",
+                                   "file": filename}
+    classes = getattr(model, "classes_", None) if hasattr(model, "get_params") else None
+    if classes is not None:
+        description["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
+    if training_input is not None:
+        try:
+            description["signature"] = infer_signature(training_input).to_dict()
+            description["input_example"] = example_to_json(training_input)
+        except Exception:  # sparse or ragged input: no signature, the model still counts
+            description["signature"] = None
+    records = client.log_artifact(run_id, data, f"{name}/{filename}")
     records += client.log_artifact(run_id, description, f"{name}/model.json")
     return records

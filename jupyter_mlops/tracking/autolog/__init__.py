@@ -1,25 +1,35 @@
-"""Autologging for scikit-learn: each outermost ``fit`` records itself into a run.
+"""Autologging: each outermost ``fit`` of scikit-learn, LightGBM and XGBoost records itself
+into a run.
 
 The fluent layer turns it on (:func:`enable`) and hands in the two things tracking may not
 pick itself: which run to log into (the active one, or one started for this fit) and how to
 write the model file (the registry's formats). Settings are read by the notebook's cell hooks
 too (figures, system metrics), so they live here, in one place.
+
+scikit-learn's estimators (LightGBM's and XGBoost's scikit-learn wrappers among them) are
+patched by :mod:`.patching`; ``lightgbm.train`` and ``xgboost.train`` by
+:mod:`.function_patch`, now if the library is imported, else the moment it is. What each
+records is in :mod:`.sklearn_fit`, :mod:`.lightgbm_fit` and :mod:`.xgboost_fit`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_mlops.tracking.autolog import patching, sklearn_fit
+from jupyter_mlops.tracking.autolog import function_patch, patching, sklearn_fit
+from jupyter_mlops.tracking.autolog.record import (
+    FitNotRecorded,
+    FitRecord,
+    ModelLogger,
+    RunScope,
+    write_record,
+)
 
-#: Yields ``(client, run_id)`` for one fit to log into, and ends a run it started.
-RunScope = Callable[[], contextlib.AbstractContextManager]
-#: Writes the fitted model (and its signature, inferred from the training inputs) to the run:
-#: ``(client, run_id, model, X)``.
-ModelLogger = Callable[[Any, str, Any, Any], None]
+__all__ = ["AutologSettings", "FitNotRecorded", "FitRecord", "ModelLogger", "RunScope",
+           "current", "disable", "enable", "record_fit"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,10 +42,6 @@ class AutologSettings:
     silent: bool = False
 
 
-class FitNotRecorded(Exception):
-    """Some parts of a fit's record could not be written; the others were."""
-
-
 _settings: AutologSettings | None = None
 
 
@@ -45,26 +51,36 @@ def current() -> AutologSettings | None:
 
 
 def enable(settings: AutologSettings, run_scope: RunScope, model_logger: ModelLogger) -> None:
-    """Patch scikit-learn (if it is installed) so each outermost fit is recorded."""
+    """Patch scikit-learn (if it is installed) so each outermost fit is recorded, and
+    ``lightgbm.train`` / ``xgboost.train`` when those libraries are (or get) imported."""
     global _settings
 
     def record(estimator: Any, args: tuple, kwargs: dict, original: Callable) -> None:
         record_fit(estimator, args, kwargs, original, settings=settings,
                    run_scope=run_scope, model_logger=model_logger)
 
+    def write(fit_record: FitRecord) -> None:
+        write_record(fit_record, log_models=settings.log_models,
+                     log_datasets=settings.log_datasets, run_scope=run_scope,
+                     model_logger=model_logger)
+
     try:
         import sklearn  # noqa: F401
     except ImportError:
         patching.unpatch()
+        patching.set_recorder(record, silent=settings.silent)
     else:
         patching.patch(record, silent=settings.silent)
+    function_patch.patch_training_functions(write, settings.log_datasets)
     _settings = settings
 
 
 def disable() -> None:
-    """Restore every patched ``fit`` and stop recording figures (idempotent)."""
+    """Restore every patched ``fit`` and training function and stop recording figures
+    (idempotent)."""
     global _settings
     patching.unpatch()
+    function_patch.unpatch()
     _settings = None
 
 
@@ -73,42 +89,46 @@ def record_fit(estimator: Any, args: tuple, kwargs: dict, original: Callable, *,
                model_logger: ModelLogger) -> None:
     """Write one fit's params, metrics, search results, datasets and model to a run.
 
-    Each part is written on its own: one that fails is named in the :class:`FitNotRecorded`
-    raised at the end (the caller prints it as one line), and the others are kept.
+    LightGBM's and XGBoost's scikit-learn wrappers add their evaluation history, best
+    iteration and feature importance, and their model is saved in the library's own format.
+
+    Raises
+    ------
+    FitNotRecorded
+        Naming the parts that could not be recorded (the others were).
     """
     X, y, weight = sklearn_fit.fit_inputs(original, estimator, args, kwargs)
-    failed: list[str] = []
+    cls = type(estimator)
+    record = FitRecord(estimator=f"{cls.__module__}.{cls.__qualname__}")
+    record.params = record.attempt("params", lambda: sklearn_fit.param_values(estimator)) or {}
+    record.metrics = record.attempt(
+        "training metrics", lambda: sklearn_fit.training_metrics(estimator, X, y, weight)) or {}
+    search = record.attempt("search results", lambda: sklearn_fit.search_summary(estimator))
+    if search is not None:
+        best_params, search_metrics, rows = search
+        record.params.update(best_params)
+        record.metrics.update(search_metrics)
+        record.artifacts["cv_results.json"] = rows
+    booster_extras = _booster_recorder(cls)
+    if booster_extras is not None:
+        record.attempt("evaluation results", lambda: booster_extras(estimator, record))
+    if settings.log_datasets:
+        record.datasets = record.attempt(
+            "datasets", lambda: sklearn_fit.dataset_inputs(X, y)) or []
+    record.model, record.model_input = estimator, X
+    write_record(record, log_models=settings.log_models, log_datasets=settings.log_datasets,
+                 run_scope=run_scope, model_logger=model_logger)
 
-    def attempt(what: str, fn: Callable[[], Any]) -> Any:
-        try:
-            return fn()
-        except Exception as exc:
-            failed.append(f"{what} ({' '.join(str(exc).split()) or type(exc).__name__})")
-            return None
 
-    params = attempt("params", lambda: sklearn_fit.param_values(estimator)) or {}
-    metrics = attempt("training metrics",
-                      lambda: sklearn_fit.training_metrics(estimator, X, y, weight)) or {}
-    search = attempt("search results", lambda: sklearn_fit.search_summary(estimator))
-    with run_scope() as (client, run_id):
-        cls = type(estimator)
-        attempt("tags", lambda: client.set_tags(run_id, {
-            "mlops.autolog.estimator": f"{cls.__module__}.{cls.__qualname__}"}))
-        if params:
-            attempt("params", lambda: client.log_params(run_id, params))
-        if metrics:
-            attempt("training metrics", lambda: client.log_metrics(run_id, metrics))
-        if search is not None:
-            best_params, search_metrics, rows = search
-            attempt("search results", lambda: (
-                client.log_params(run_id, best_params) if best_params else None,
-                client.log_metrics(run_id, search_metrics),
-                client.log_artifact(run_id, rows, "cv_results.json")))
-        if settings.log_datasets:
-            for name, data in sklearn_fit.dataset_inputs(X, y):
-                attempt(f"dataset {name}",
-                        lambda name=name, data=data: client.log_dataset(run_id, data, name))
-        if settings.log_models:
-            attempt("model", lambda: model_logger(client, run_id, estimator, X))
-    if failed:
-        raise FitNotRecorded("not recorded: " + "; ".join(failed))
+def _booster_recorder(cls: type) -> Callable[[Any, FitRecord], None] | None:
+    """The LightGBM/XGBoost wrapper's extras for an estimator class, or None."""
+    module = cls.__module__.split(".", 1)[0]
+    if module == "lightgbm" and "lightgbm" in sys.modules:
+        from jupyter_mlops.tracking.autolog import lightgbm_fit
+
+        return lightgbm_fit.add_estimator_results
+    if module == "xgboost" and "xgboost" in sys.modules:
+        from jupyter_mlops.tracking.autolog import xgboost_fit
+
+        return xgboost_fit.add_estimator_results
+    return None

@@ -58,6 +58,13 @@ def patch(recorder: Recorder, *, silent: bool = False) -> None:
         BaseEstimator.__init_subclass__ = classmethod(__init_subclass__)
 
 
+def set_recorder(recorder: Recorder, *, silent: bool = False) -> None:
+    """Turn recording on without patching scikit-learn (it is not installed): the training
+    functions of :mod:`.function_patch` count their calls here too."""
+    with _lock:
+        _state["recorder"], _state["silent"] = recorder, silent
+
+
 def unpatch() -> None:
     """Put every original ``fit`` back and remove the class-creation hook (idempotent)."""
     with _lock:
@@ -95,30 +102,47 @@ def _patch_class(cls: type) -> None:
     _patched.append((cls, original))
 
 
+def enter_outermost() -> bool:
+    """Count one call in; True when it is the outermost and autologging is on (the caller
+    must then call :func:`leave` when it ends)."""
+    global _depth
+    with _lock:
+        outermost = _state["recorder"] is not None and _depth == 0
+        if outermost:
+            _depth += 1
+    return outermost
+
+
+def leave() -> None:
+    global _depth
+    with _lock:
+        _depth -= 1
+
+
+def report(what: str, exc: Exception) -> None:
+    """One line on stderr for a record that failed (unless autolog is silent)."""
+    if not _state["silent"]:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"jupyter-mlops: autolog did not record {what}: {text} (the fit itself "
+              "succeeded).", file=sys.stderr)
+
+
 def _wrap(original: Callable) -> Callable:
     @functools.wraps(original)  # keeps the signature sklearn's metadata routing inspects
     def fit(self, *args, **kwargs):
-        global _depth
-        recorder = _state["recorder"]
-        with _lock:
-            outermost = recorder is not None and _depth == 0
-            if outermost:
-                _depth += 1
-        if not outermost:
+        if not enter_outermost():
             return original(self, *args, **kwargs)
         try:
             result = original(self, *args, **kwargs)
+            recorder = _state["recorder"]
             try:
-                recorder(self, args, kwargs, original)
+                if recorder is not None:  # still on after the fit
+                    recorder(self, args, kwargs, original)
             except Exception as exc:  # never break the user's fit over a logging problem
-                if not _state["silent"]:
-                    text = " ".join(str(exc).split()) or type(exc).__name__
-                    print(f"jupyter-mlops: autolog did not record {type(self).__name__}.fit: "
-                          f"{text} (the fit itself succeeded).", file=sys.stderr)
+                report(f"{type(self).__name__}.fit", exc)
             return result
         finally:
-            with _lock:
-                _depth -= 1
+            leave()
 
     setattr(fit, _MARK, original)
     return fit
