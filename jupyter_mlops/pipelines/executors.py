@@ -171,6 +171,12 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
             self.name = f"dask:local:{self.workers}"
 
+    @property
+    def dask_client(self) -> Any:
+        """The ``distributed.Client`` this executor submits to (a sweep's function
+        objective submits its trials to it too)."""
+        return self._client
+
     def warm_up(self) -> None:
         from jupyter_mlops.pipelines.step import warm_up
 

@@ -82,8 +82,12 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
     seed : int, optional
         Seed of a sampler given by name (or of the default TPE sampler).
     executor : optional
-        With ``notebook``: where the notebooks run, as for a pipeline (``"local"``,
-        ``"dask"``, ``"tcp://host:8786"`` or an Executor).
+        Where trials run. With ``notebook``: as for a pipeline (``"local"``, ``"dask"``,
+        ``"tcp://host:8786"`` or an Executor). With a function: ``None``/``"local"`` in this
+        process; ``"dask"`` (a local Dask cluster), ``"tcp://host:8786"`` or a
+        ``DaskExecutor`` runs each call of the function on the cluster, ``n_jobs`` at once
+        (left at 1: as many as the cluster has threads), recorded here like local trials
+        (:mod:`jupyter_mlops.sweeps.dask_objective`).
     study_storage : "store" or "memory"
         ``"store"`` (default): the study lives beside the store, so the sweep can be resumed
         and shared. ``"memory"``: an in-memory study for a throwaway sweep (trials are still
@@ -125,6 +129,10 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
     if space is None:
         raise InvalidInputError("A sweep needs a space, e.g. space=\"lr=loguniform(1e-4,1e-1)\".")
     dists = parse_space(space)
+    sampler_obj, pruner_obj = make_sampler(sampler, seed), make_pruner(pruner)
+    if study_storage not in ("store", "memory"):
+        raise InvalidInputError(f"study_storage must be 'store' or 'memory', not "
+                                f"{str(study_storage)[:40]!r}.")
     if notebook is not None:
         if not metric:
             raise InvalidInputError("A notebook objective needs metric=NAME: the metric the "
@@ -132,52 +140,55 @@ def sweep(objective: Callable[[SweepTrial], Any] | None = None, space: Any = Non
         from jupyter_mlops.sweeps.notebook_objective import NotebookObjective
 
         objective = closer = NotebookObjective(client, notebook, metric, name, dists, executor)
+    elif executor not in (None, "", "local"):
+        from jupyter_mlops.sweeps.dask_objective import DaskObjective
+
+        objective = closer = DaskObjective(objective, executor)
+        if n_jobs == 1:
+            n_jobs = closer.slots
     else:
         closer = None
-    metric = metric or "objective"
-    sampler_obj, pruner_obj = make_sampler(sampler, seed), make_pruner(pruner)
+    try:
+        metric = metric or "objective"
+        if study_storage == "memory":
+            import optuna
 
-    if study_storage == "memory":
-        import optuna
-
-        storage, where = optuna.storages.InMemoryStorage(), "memory (not resumable)"
-    elif study_storage == "store":
-        storage, where = storage_for(client.store.url, heartbeat_interval)
-    else:
-        raise InvalidInputError(f"study_storage must be 'store' or 'memory', not "
-                                f"{str(study_storage)[:40]!r}.")
-    study, created = open_study(storage, name, direction, sampler_obj, pruner_obj)
-    params = {f"space.{k}": describe(d) for k, d in dists.items()}
-    params.update(direction=direction, sampler=type(study.sampler).__name__,
-                  pruner=type(study.pruner).__name__, n_trials=n_trials, metric=metric)
-    parent = parent_run(client, study, created, name=name, experiment=experiment,
-                        params=params, description=where)
-    recover_dead_trials(client, study, storage, name)
-    quiet: set[int] = set()
-    runner = TrialRunner(client, objective, dists, sweep=name, parent_run_id=parent,
-                         experiment=experiment, metric=metric, quiet=quiet)
-    done, active, _lost = counted(study)
-    owed = None if n_trials is None else n_trials - done - active
-    interrupted = False
-    if owed is None or owed > 0:
-        stop = [_StopWhenDone(n_trials)] if n_trials else None
-        flt = QuietFailures(quiet)
-        optuna_log = logging.getLogger("optuna.study._optimize")
-        optuna_log.addFilter(flt)
-        try:
-            study.optimize(runner, n_trials=owed, timeout=timeout, n_jobs=n_jobs,
-                           callbacks=stop,
-                           gc_after_trial=False, show_progress_bar=False)
-        except BaseException:
-            interrupted = True
-            raise
-        finally:
-            optuna_log.removeFilter(flt)
-            if closer is not None:
-                closer.close()
-            _end_parent(client, study, parent, n_trials, interrupted)
-    else:
-        _end_parent(client, study, parent, n_trials, False)
+            storage, where = optuna.storages.InMemoryStorage(), "memory (not resumable)"
+        else:
+            storage, where = storage_for(client.store.url, heartbeat_interval)
+        study, created = open_study(storage, name, direction, sampler_obj, pruner_obj)
+        params = {f"space.{k}": describe(d) for k, d in dists.items()}
+        params.update(direction=direction, sampler=type(study.sampler).__name__,
+                      pruner=type(study.pruner).__name__, n_trials=n_trials, metric=metric)
+        parent = parent_run(client, study, created, name=name, experiment=experiment,
+                            params=params, description=where)
+        recover_dead_trials(client, study, storage, name)
+        quiet: set[int] = set()
+        runner = TrialRunner(client, objective, dists, sweep=name, parent_run_id=parent,
+                             experiment=experiment, metric=metric, quiet=quiet)
+        done, active, _lost = counted(study)
+        owed = None if n_trials is None else n_trials - done - active
+        interrupted = False
+        if owed is None or owed > 0:
+            stop = [_StopWhenDone(n_trials)] if n_trials else None
+            flt = QuietFailures(quiet)
+            optuna_log = logging.getLogger("optuna.study._optimize")
+            optuna_log.addFilter(flt)
+            try:
+                study.optimize(runner, n_trials=owed, timeout=timeout, n_jobs=n_jobs,
+                               callbacks=stop,
+                               gc_after_trial=False, show_progress_bar=False)
+            except BaseException:
+                interrupted = True
+                raise
+            finally:
+                optuna_log.removeFilter(flt)
+                _end_parent(client, study, parent, n_trials, interrupted)
+        else:
+            _end_parent(client, study, parent, n_trials, False)
+    finally:
+        if closer is not None:  # the executor this sweep started, and its cluster
+            closer.close()
     return SweepResult(client=client, study=study, name=name, parent_run_id=parent,
                        metric=metric, n_trials=n_trials)
 

@@ -78,10 +78,15 @@ def suggest(trial: Any, name: str, dist: Any) -> Any:
     raise TypeError(f"unsupported distribution {dist!r}")
 
 
+class ObjectiveFailed(Exception):
+    """The objective failed elsewhere (on a Dask worker); the message is already its line."""
+
+
 def one_line(exc: BaseException) -> str:
     """``Type: message`` on one line, short enough for a tag and a log line."""
     text = " ".join(str(exc).split())
-    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    if not isinstance(exc, ObjectiveFailed):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
     return text if len(text) <= 300 else text[:297] + "..."
 
 
