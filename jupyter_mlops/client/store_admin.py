@@ -46,3 +46,31 @@ def copy_store(source: str, target: str, from_artifacts: str | None, to_artifact
 
     return migrate_store(source, target, from_artifacts, to_artifacts, batch_rows=batch_rows,
                          progress=progress, resume=resume)
+
+
+def sync_store(local_uri: str, local_artifacts: str, remote_uri: str,
+               remote_artifacts: str | None, *, pull: bool = False,
+               run_ids: list[str] | None = None,
+               progress: Callable[[str], None] | None = None):
+    """Push what the local store recorded since the last sync to ``remote_uri``, or pull.
+
+    See :func:`jupyter_mlops.store.sync.sync_stores` (the rules, and what it raises); it
+    returns that function's report. The remote's artifact root is ``remote_artifacts``, or,
+    for a SQLite file, the ``artifacts`` folder beside it (as a Client on it would use).
+    """
+    from jupyter_mlops.store.sync import check_store_uri, sync_stores
+
+    check_store_uri(remote_uri, "--from" if pull else "--to")
+    if remote_artifacts is None and remote_uri.startswith("sqlite:///"):
+        from jupyter_mlops.config import resolve_locations
+
+        remote_artifacts = resolve_locations(remote_uri).artifact_root
+    if pull:
+        return sync_stores(remote_uri, local_uri, remote_artifacts, local_artifacts,
+                           run_ids=run_ids, progress=progress)
+    if run_ids is not None:
+        from jupyter_mlops.errors import InvalidInputError
+
+        raise InvalidInputError("--run selects runs to pull; use it with --from.")
+    return sync_stores(local_uri, remote_uri, local_artifacts, remote_artifacts,
+                       progress=progress)

@@ -729,3 +729,46 @@ class WebhookDelivery(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     delivered: Mapped[bool] = mapped_column(Boolean)
+
+
+# ---------------------------------------------------------------------------- sync (issue 18)
+
+
+class StoreIdentity(Base):
+    """This store's own id (one row, written by migration 0009): how two stores that sync
+    tell each other apart, and how a sync to itself is recognised. Not copied by ``migrate``
+    (a copy is another store)."""
+
+    __tablename__ = "store_identity"
+    __table_args__ = {"info": {"derived": True}}
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SyncMark(Base):
+    """How far sync got with one peer store (see :mod:`jupyter_mlops.store.sync`).
+
+    In a source: what it pushed to the peer (written after the peer committed); in a target:
+    what it received from the peer (written in the same transaction as the rows, the record a
+    rerun trusts). ``name`` is a cursor (``run_changes``, ``artifacts``…) or ``alias:<hash>``,
+    whose ``position`` is the version number this store's alias agreed with the peer's.
+    """
+
+    __tablename__ = "sync_marks"
+    __table_args__ = {"info": {"derived": True}}
+
+    peer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class SyncOrigin(Base):
+    """A run that arrived by sync, and the store that created it (its owner)."""
+
+    __tablename__ = "sync_origins"
+    __table_args__ = {"info": {"derived": True}}
+
+    run_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    peer: Mapped[str] = mapped_column(String(32))

@@ -412,6 +412,28 @@ def _copy_blobs(source_url: str, source_root: str, target_root: str,
     missing = tuple(sorted(d for d in required if not src.exists(d)))
     todo = sorted((required - set(missing)) | optional)
 
+    sizes, bad = copy_blobs(src, dst, todo, say)
+    present = sum(1 for size in sizes if size is None)
+    if bad:
+        raise TransferError(
+            f"{len(bad)} blob(s) do not match their hash at {target_root!r} after copying "
+            f"(first: {bad[0]}). Check the target storage, then run migrate again into a "
+            "fresh target.")
+    ok = todo
+    return len(todo), sum(size or 0 for size in sizes), len(ok), missing, present
+
+
+def copy_blobs(src, dst, digests: list[str], say: Callable[[str], None],
+               verify_present: bool = True) -> tuple[list[int | None], list[str]]:
+    """Copy ``digests`` from BlobStore ``src`` to ``dst``, skipping those ``dst`` holds.
+
+    Each blob is streamed in chunks, hashed on the way (a corrupt source blob raises before
+    the target publishes anything) and published atomically under its hash; then every blob
+    copied (and, with ``verify_present``, every one already there) is re-read at the target
+    and hashed. Returns (size copied or None if already there, per digest; digests that do
+    not match at the target). Used by ``migrate`` and ``sync``.
+    """
+
     def copy_one(digest: str) -> int | None:
         if dst.exists(digest):  # an interrupted copy's (blobs are published whole)
             return None
@@ -421,20 +443,11 @@ def _copy_blobs(source_url: str, source_root: str, target_root: str,
             raise TransferError(f"Blob {digest} was stored as {info.digest}.")
         return info.size
 
-    def verify_one(digest: str) -> bool:
-        return dst.verify(digest)
-
     with ThreadPoolExecutor(BLOB_WORKERS) as pool:
-        sizes = list(pool.map(copy_one, todo))
+        sizes = list(pool.map(copy_one, digests))
         present = sum(1 for size in sizes if size is None)
-        say(f"blobs: {len(todo) - present:,} copied"
+        say(f"blobs: {len(digests) - present:,} copied"
             + (f", {present:,} already at the target" if present else ""))
-        ok = list(pool.map(verify_one, todo))
-    bad = [d for d, good in zip(todo, ok) if not good]
-    if bad:
-        raise TransferError(
-            f"{len(bad)} blob(s) do not match their hash at {target_root!r} after copying "
-            f"(first: {bad[0]}). Check the target storage, then run migrate again into a "
-            "fresh target.")
-    return len(todo), sum(size or 0 for size in sizes), len(ok), missing, present
-
+        check = [d for d, size in zip(digests, sizes) if verify_present or size is not None]
+        ok = list(pool.map(dst.verify, check))
+    return sizes, [d for d, good in zip(check, ok) if not good]

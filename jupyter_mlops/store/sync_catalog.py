@@ -1,0 +1,246 @@
+"""Datasets, the model registry and lineage for :mod:`jupyter_mlops.store.sync`.
+
+These tables are small next to runs and metrics, so each sync compares them whole. Integer
+ids differ between stores, so rows are matched by what identifies them everywhere: a dataset
+version by (name, digest), a model by name, a model version by (model, file digest, creation
+time), an alias by (model, alias); lineage edges are rewritten to the target's ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, delete, func, select
+
+from jupyter_mlops.store.engine import now, upsert
+from jupyter_mlops.store.orm import (
+    Artifact, AuditEvent, DatasetVersion, LineageEdge, ModelAlias, ModelVersion,
+    RegisteredModel,
+)
+from jupyter_mlops.store.sync_runs import chunks, existing_runs, insert_rows
+
+
+def alias_mark(model: str, alias: str) -> str:
+    """The sync mark naming one alias (names are up to 256 characters; marks 64)."""
+    return "alias:" + hashlib.sha256(f"{model}\0{alias}".encode()).hexdigest()[:40]
+
+
+@dataclass
+class CatalogMerge:
+    counts: Counter = field(default_factory=Counter)
+    conflicts: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: Agreed alias positions to record: in the target (same transaction) and the source.
+    target_marks: dict[str, int | None] = field(default_factory=dict)
+    source_marks: dict[str, int | None] = field(default_factory=dict)
+    datasets: dict[int, int] = field(default_factory=dict)  # source id -> target id
+    versions: dict[tuple[str, int], int] = field(default_factory=dict)  # (model, v) -> v
+
+
+# ---------------------------------------------------------------------------- datasets
+def dataset_rows(src: Connection, wanted: set[int] | None) -> list[dict]:
+    stmt = select(DatasetVersion.__table__).order_by(DatasetVersion.id)
+    if wanted is not None:
+        if not wanted:
+            return []
+        stmt = stmt.where(DatasetVersion.id.in_(sorted(wanted)))
+    return [dict(r) for r in src.execute(stmt).mappings()]
+
+
+def write_datasets(dst: Connection, rows: list[dict], out: CatalogMerge) -> None:
+    """Dataset versions the target lacks (by name and digest); a version number the target
+    already uses for other data becomes the next free one there (noted)."""
+    if not rows:
+        return
+    names = sorted({r["name"] for r in rows})
+    have, taken, top = {}, set(), Counter()
+    for part in chunks(names):
+        for i, name, version, digest in dst.execute(select(
+                DatasetVersion.id, DatasetVersion.name, DatasetVersion.version,
+                DatasetVersion.digest).where(DatasetVersion.name.in_(part))):
+            have[(name, digest)] = i
+            taken.add((name, version))
+            top[name] = max(top[name], version)
+    runs_there = existing_runs(dst, {r["created_by_run_id"] for r in rows
+                                     if r["created_by_run_id"]})
+    for r in rows:
+        key = (r["name"], r["digest"])
+        if key in have:
+            out.datasets[r["id"]] = have[key]
+            continue
+        row = {k: v for k, v in r.items() if k != "id"}
+        if (r["name"], r["version"]) in taken:
+            row["version"] = top[r["name"]] + 1
+            out.notes.append(f"dataset {r['name']!r} version {r['version']} is version "
+                             f"{row['version']} at the target (its number was taken there).")
+        if row["created_by_run_id"] not in runs_there:
+            row["created_by_run_id"] = None
+        insert_rows(dst, DatasetVersion.__table__, [row])
+        taken.add((r["name"], row["version"]))
+        top[r["name"]] = max(top[r["name"]], row["version"])
+        have[key] = dst.execute(select(DatasetVersion.id).where(
+            DatasetVersion.name == r["name"], DatasetVersion.digest == r["digest"])).scalar_one()
+        out.datasets[r["id"]] = have[key]
+        out.counts["datasets"] += 1
+
+
+# ---------------------------------------------------------------------------- registry
+def registry_state(conn: Connection) -> dict:
+    """Models, versions (with their model's name) and aliases (as version numbers)."""
+    models = {r["name"]: dict(r) for r in conn.execute(select(
+        RegisteredModel.__table__)).mappings()}
+    by_id = {m["id"]: name for name, m in models.items()}
+    versions = [dict(r, model=by_id[r["model_id"]]) for r in conn.execute(select(
+        ModelVersion.__table__).order_by(ModelVersion.id)).mappings()]
+    number = {v["id"]: v["version"] for v in versions}
+    aliases = {(by_id[r["model_id"]], r["alias"]): dict(r, version=number[r["version_id"]])
+               for r in conn.execute(select(ModelAlias.__table__)).mappings()}
+    return {"models": models, "versions": versions, "aliases": aliases}
+
+
+def registry_digests(state: dict) -> set[str]:
+    return {v["digest"] for v in state["versions"]}
+
+
+def registry_runs(state: dict) -> set[str]:
+    return {v["run_id"] for v in state["versions"] if v["run_id"]}
+
+
+def write_registry(dst: Connection, src_state: dict, src_marks: dict[str, int],
+                   dst_marks: dict[str, int], src_id: str, out: CatalogMerge) -> None:
+    """Models and versions the target lacks; aliases moved at the source only (a move on both
+    sides since the last agreed position is a conflict: the target's is kept)."""
+    tgt = registry_state(dst)
+    for name, m in src_state["models"].items():
+        if name not in tgt["models"]:
+            insert_rows(dst, RegisteredModel.__table__, [{k: v for k, v in m.items()
+                                                          if k != "id"}])
+            out.counts["models"] += 1
+    model_ids = dict(dst.execute(select(RegisteredModel.name, RegisteredModel.id)).all())
+    have = {(v["model"], v["digest"], v["created_at"]): v["version"] for v in tgt["versions"]}
+    taken = {(v["model"], v["version"]) for v in tgt["versions"]}
+    top = Counter()
+    for v in tgt["versions"]:
+        top[v["model"]] = max(top[v["model"]], v["version"])
+    runs_there = existing_runs(dst, registry_runs(src_state))
+    for v in src_state["versions"]:
+        key = (v["model"], v["digest"], v["created_at"])
+        if key not in have:
+            row = {k: x for k, x in v.items() if k not in ("id", "model")}
+            row["model_id"] = model_ids[v["model"]]
+            if (v["model"], v["version"]) in taken:
+                row["version"] = top[v["model"]] + 1
+                out.notes.append(f"model {v['model']!r} version {v['version']} is version "
+                                 f"{row['version']} at the target (its number was taken).")
+            if row["run_id"] not in runs_there:
+                row["run_id"] = None
+            insert_rows(dst, ModelVersion.__table__, [row])
+            have[key] = row["version"]
+            taken.add((v["model"], row["version"]))
+            top[v["model"]] = max(top[v["model"]], row["version"])
+            out.counts["model_versions"] += 1
+        out.versions[(v["model"], v["version"])] = have[key]
+    version_ids = {(m, n): i for i, m, n in dst.execute(select(
+        ModelVersion.id, RegisteredModel.name, ModelVersion.version).join(
+        RegisteredModel, RegisteredModel.id == ModelVersion.model_id))}
+    for model, alias in sorted(set(src_state["aliases"]) | set(tgt["aliases"])):
+        _alias(dst, model, alias, src_state, tgt, src_marks, dst_marks, model_ids,
+               version_ids, src_id, out)
+
+
+def _alias(dst, model, alias, src_state, tgt, src_marks, dst_marks, model_ids, version_ids,
+           src_id, out: CatalogMerge) -> None:
+    mark = alias_mark(model, alias)
+    s_row, t_row = src_state["aliases"].get((model, alias)), tgt["aliases"].get((model, alias))
+    s_v = s_row["version"] if s_row else None
+    t_v = t_row["version"] if t_row else None
+    s_as_t = out.versions.get((model, s_v)) if s_v is not None else None
+    moved_s, moved_t = s_v != src_marks.get(mark), t_v != dst_marks.get(mark)
+    if s_as_t == t_v:  # already in the same place: that is the agreed position now
+        out.target_marks[mark], out.source_marks[mark] = t_v, s_v
+        return
+    if moved_s and not moved_t:
+        before = t_v
+        if s_row is None:
+            dst.execute(delete(ModelAlias).where(ModelAlias.model_id == model_ids[model],
+                                                 ModelAlias.alias == alias))
+        else:
+            stmt = upsert(dst, ModelAlias.__table__).values(
+                model_id=model_ids[model], alias=alias,
+                version_id=version_ids[(model, s_as_t)], updated_by=s_row["updated_by"],
+                updated_at=s_row["updated_at"])
+            dst.execute(stmt.on_conflict_do_update(
+                index_elements=["model_id", "alias"],
+                set_={k: stmt.excluded[k] for k in ("version_id", "updated_by", "updated_at")}))
+        dst.execute(AuditEvent.__table__.insert().values(
+            at=now(), user=s_row["updated_by"] if s_row else "sync",
+            action="set_alias" if s_row else "delete_alias", target_type="model",
+            target_id=model, details={"alias": alias, "version": s_as_t, "previous": before,
+                                      "synced_from": src_id},
+            reason="sync"))
+        out.target_marks[mark], out.source_marks[mark] = s_as_t, s_v
+        out.counts["aliases"] += 1
+        return
+    if not moved_s:  # only the target moved: a push leaves it; a pull in reverse brings it
+        return
+    out.conflicts.append(
+        f"alias {model}@{alias} moved on both sides since the last sync (source: "
+        f"{_v(s_v)}, target: {_v(t_v)}): kept the target's. To keep it, pull "
+        f"(`jupyter mlops sync --from …`) or re-point it here; to take the source's, run "
+        f"`jupyter mlops models alias {model} {alias} VERSION` against the target.")
+
+
+def _v(version: int | None) -> str:
+    return "unset" if version is None else f"version {version}"
+
+
+# ---------------------------------------------------------------------------- lineage
+def write_edges(dst: Connection, edges: list[dict], src_artifacts: dict[int, tuple[str, str]],
+                out: CatalogMerge) -> None:
+    """Lineage edges rewritten to the target's node ids; edges whose node has no
+    counterpart at the target (feature views, pipelines' nodes) are left out (counted)."""
+    if not edges:
+        return
+    wanted = {src_artifacts[int(e[f"{end}_id"])] for e in edges for end in ("src", "dst")
+              if e[f"{end}_type"] == "artifact" and e[f"{end}_id"].isdigit()
+              and int(e[f"{end}_id"]) in src_artifacts}
+    art_ids: dict[tuple[str, str], int] = {}
+    for part in chunks(sorted({r for r, _n in wanted})):
+        for i, rid, name in dst.execute(select(Artifact.id, Artifact.run_id, Artifact.name)
+                                        .where(Artifact.run_id.in_(part))):
+            art_ids[(rid, name)] = i
+
+    def node(kind: str, ident: str) -> str | None:
+        if kind == "run":
+            return ident
+        if kind == "artifact" and ident.isdigit() and int(ident) in src_artifacts:
+            found = art_ids.get(src_artifacts[int(ident)])
+            return None if found is None else str(found)
+        if kind == "dataset" and ident.isdigit() and int(ident) in out.datasets:
+            return str(out.datasets[int(ident)])
+        if kind == "model" and "/" in ident:
+            model, _, number = ident.rpartition("/")
+            mapped = out.versions.get((model, int(number))) if number.isdigit() else None
+            return None if mapped is None else f"{model}/{mapped}"
+        return None
+
+    rows, skipped = [], 0
+    for e in edges:
+        a, b = node(e["src_type"], e["src_id"]), node(e["dst_type"], e["dst_id"])
+        if a is None or b is None:
+            skipped += 1
+            continue
+        rows.append({"src_type": e["src_type"], "src_id": a, "dst_type": e["dst_type"],
+                     "dst_id": b, "relation": e["relation"], "created_at": e["created_at"]})
+    if rows:
+        before = dst.execute(select(func.count()).select_from(LineageEdge)).scalar()
+        stmt = upsert(dst, LineageEdge.__table__).on_conflict_do_nothing(
+            index_elements=["src_type", "src_id", "dst_type", "dst_id", "relation"])
+        for part in chunks(rows, 2000):
+            dst.execute(stmt, part)
+        after = dst.execute(select(func.count()).select_from(LineageEdge)).scalar()
+        out.counts["lineage_edges"] += int(after - before)
+    if skipped:
+        out.counts["lineage_edges_skipped"] += skipped
