@@ -379,10 +379,14 @@ def _copy_blobs(digests: set[str], source_root: str, target_root: str,
 
     if source_root == target_root:
         return 0, len(digests), 0, ()
-    src, dst = BlobStore(source_root), BlobStore(target_root)
-    missing = tuple(sorted(d for d in digests if not src.exists(d)))
-    todo = sorted(digests - set(missing))
-    sizes, bad = copy_blobs(src, dst, todo, say, verify_present=False)
+    try:
+        src, dst = BlobStore(source_root), BlobStore(target_root)
+        missing = tuple(sorted(d for d in digests if not src.exists(d)))
+        todo = sorted(digests - set(missing))
+        sizes, bad = copy_blobs(src, dst, todo, say, verify_present=False)
+    except OSError as exc:  # a full disk, an object store gone mid-copy…
+        raise StoreUnavailableError(
+            f"Copying blobs to {target_root!r} failed: {exc}; no rows were written.") from exc
     if bad:
         raise TransferError(
             f"{len(bad)} blob(s) do not match their hash at {target_root!r} after copying "

@@ -206,11 +206,10 @@ def existing_runs(conn: Connection, ids: Iterable[str]) -> set[str]:
 # ---------------------------------------------------------------------------- merging
 @dataclass
 class RunMerge:
-    """What the target gets: rows to insert or update, and what was counted or refused."""
+    """What the target got (counts) and what it refused (conflicts, one line each)."""
 
     counts: Counter = field(default_factory=Counter)
     conflicts: list[str] = field(default_factory=list)
-    digests: set[str] = field(default_factory=set)
 
 
 def _points(chunk_rows: list[dict]) -> list[tuple[float, int, float]]:
@@ -224,7 +223,7 @@ def _points(chunk_rows: list[dict]) -> list[tuple[float, int, float]]:
 def write_runs(dst: Connection, src_data: RunData, src_id: str, dst_id: str,
                owner_name: dict[str, str]) -> RunMerge:
     """Insert the source's runs the target lacks and merge those it has, in ``dst``'s
-    transaction; returns counts, conflicts (one line each) and the blob digests needed."""
+    transaction; returns the counts and the conflicts (one line each)."""
     out = RunMerge()
     ids = sorted(src_data.runs)
     tgt = read_runs(dst, ids, with_chunks=False)
@@ -418,15 +417,12 @@ def _insert_artifacts(dst: Connection, arts: list[dict], out: RunMerge) -> None:
     insert_rows(dst, Artifact.__table__, [{k: v for k, v in a.items() if k != "id"}
                                           for a in arts])
     out.counts["artifacts"] += len(arts)
-    out.digests |= {a["digest"] for a in arts}
 
 
 def _insert_snapshots(dst: Connection, snaps: list[dict], out: RunMerge) -> None:
     insert_rows(dst, CodeSnapshot.__table__, [{k: v for k, v in s.items() if k != "id"}
                                               for s in snaps])
     out.counts["code_snapshots"] += len(snaps)
-    out.digests |= {s["digest"] for s in snaps}
-    out.digests |= {s["git_diff_digest"] for s in snaps if s["git_diff_digest"]}
 
 
 def needed_digests(data: RunData) -> set[str]:

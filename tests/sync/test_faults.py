@@ -114,3 +114,15 @@ def test_the_command_line(local, team, capsys):
     assert "use it with --from" in capsys.readouterr().err
     assert main(base + ["--from", team.url, "--artifacts", team.root, "-q"]) == 0
     assert "0 new" in capsys.readouterr().out
+
+
+def test_an_artifact_root_that_fails_mid_copy_writes_no_row(local, team, tmp_path):
+    local.run("blob", artifact=b"some bytes")
+    broken = tmp_path / "not-a-folder"
+    broken.write_text("a file where the team's artifact root should be")
+    with pytest.raises(StoreUnavailableError) as info:
+        sync_stores(local.url, team.url, local.root, str(broken))
+    assert "\n" not in str(info.value) and "no rows were written" in str(info.value)
+    assert snapshot(team.url)["runs"] == {}
+    report = sync_stores(local.url, team.url, local.root, team.root)
+    assert report.counts["runs_new"] == 1 and report.blobs_copied == 1
