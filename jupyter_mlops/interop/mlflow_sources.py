@@ -9,8 +9,8 @@
   ``mlflow`` client's REST calls (the ``mlflow`` extra).
 
 Each returns runs as plain dicts in MLflow's own units (times in milliseconds, statuses as
-strings) with ``params``/``tags`` dicts and ``metrics`` rows ``(key, value, timestamp_ms,
-step)``; :mod:`.mlflow_import` validates and converts them. Anything a source cannot read is
+strings) with ``params``/``tags`` dicts and ``metrics`` as ``{key: ([values], [steps],
+[timestamps_ms])}`` in logging order; :mod:`.mlflow_import` validates and converts them. Anything a source cannot read is
 reported through ``note`` (one line naming what and why) and skipped, never fatal.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path, PurePosixPath
@@ -181,11 +182,17 @@ class FolderSource(MlflowSource):
         self._runs: dict[str, Path] = {}
 
     def _yaml(self, path: Path) -> dict:
+        """A ``meta.yaml``: MLflow writes flat ``key: scalar`` lines, read here directly;
+        anything else goes to PyYAML's safe loader."""
+        with open(path, "rb") as f:
+            raw = f.read()
+        flat = _flat_yaml(raw)
+        if flat is not None:
+            return flat
         import yaml
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        with path.open("rb") as f:
-            data = yaml.load(f, Loader=loader)  # noqa: S506 - a safe loader
+        data = yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
         return data if isinstance(data, dict) else {}
 
     def experiments(self) -> list[dict]:
@@ -234,20 +241,30 @@ class FolderSource(MlflowSource):
                 "metrics": self._metrics(d, run_id, note)})
         return out
 
-    def _files(self, d: Path, kind: str, run_id: str, note: Note) -> Iterator[tuple[str, Path]]:
-        top = d / kind
-        if not top.is_dir():
-            return
-        for folder, dirs, files in os.walk(top):
-            dirs[:] = [x for x in dirs if not os.path.islink(os.path.join(folder, x))]
-            for f in files:
-                full = os.path.join(folder, f)
-                key = _rel(full, str(top))
-                if os.path.islink(full) and not _within(full, str(top)):
-                    note(f"{kind[:-1]} {key!r} of run {run_id}: a symlink out of the run "
-                         "folder; refused")
-                    continue
-                yield key, Path(full)
+    def _files(self, d: Path, kind: str, run_id: str, note: Note) -> Iterator[tuple[str, str]]:
+        """``(key, path)`` of each file under the run's ``kind`` folder; MLflow stores a key
+        with ``/`` as nested folders. Symlinked folders are not entered; a symlinked file
+        pointing out of the folder is refused."""
+        top = os.path.join(d, kind)
+        stack = [(top, "")]
+        while stack:
+            folder, prefix = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for e in entries:
+                key = prefix + e.name
+                if e.is_symlink():
+                    if e.is_dir() or not _within(e.path, top):
+                        note(f"{kind[:-1]} {key!r} of run {run_id}: a symlink out of the "
+                             "run folder; refused")
+                        continue
+                    yield key, e.path
+                elif e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, key + "/"))
+                elif e.is_file(follow_symlinks=False):
+                    yield key, e.path
 
     def _text(self, raw: bytes, what: str, note: Note) -> str:
         try:
@@ -258,24 +275,40 @@ class FolderSource(MlflowSource):
 
     def _values(self, d: Path, kind: str, run_id: str, note: Note):
         for key, path in self._files(d, kind, run_id, note):
-            yield key, self._text(path.read_bytes(), f"{kind[:-1]} {key!r} of run {run_id}", note)
+            with open(path, "rb") as f:
+                raw = f.read()
+            yield key, self._text(raw, f"{kind[:-1]} {key!r} of run {run_id}", note)
 
-    def _metrics(self, d: Path, run_id: str, note: Note) -> list[tuple]:
-        rows = []
+    def _metrics(self, d: Path, run_id: str, note: Note) -> dict:
+        out = {}
         for key, path in self._files(d, "metrics", run_id, note):
+            with open(path, "rb") as f:
+                data = f.read()
+            parts, lines = data.split(), data.count(b"\n") + (not data.endswith(b"\n"))
+            try:  # the usual file: every line "timestamp value step"
+                if len(parts) != 3 * lines:
+                    raise ValueError
+                out[key] = (list(map(float, parts[1::3])), list(map(int, parts[2::3])),
+                            list(map(int, parts[0::3])))
+                continue
+            except ValueError:
+                pass
+            values, steps, stamps = out[key] = ([], [], [])
             bad = 0
-            for line in path.read_bytes().splitlines():
-                parts = line.split()
+            for line in data.splitlines():
+                fields = line.split()
                 try:
-                    ts, value = int(parts[0]), float(parts[1])
-                    step = int(parts[2]) if len(parts) > 2 else 0
+                    ts, value = int(fields[0]), float(fields[1])
+                    step = int(fields[2]) if len(fields) > 2 else 0
                 except (IndexError, ValueError):
                     bad += 1
                     continue
-                rows.append((key, value, ts, step))
+                values.append(value)
+                steps.append(step)
+                stamps.append(ts)
             if bad:
                 note(f"metric {key!r} of run {run_id}: {bad} unreadable line(s) skipped")
-        return rows
+        return out
 
     def artifact_files(self, run: dict, note: Note) -> Iterator[tuple[str, str]]:
         root = _local_path(run.get("artifact_uri") or "")
@@ -358,10 +391,11 @@ class ServerSource(MlflowSource):
         out = []
         for run_id in ids:
             r = self._found.get(run_id) or self.client.get_run(run_id)
-            metrics = []
+            metrics = {}
             for key in r.data.metrics:
-                metrics += [(key, m.value, m.timestamp, m.step)
-                            for m in self.client.get_metric_history(run_id, key)]
+                hist = self.client.get_metric_history(run_id, key)
+                metrics[key] = ([m.value for m in hist], [m.step for m in hist],
+                                [m.timestamp for m in hist])
             out.append({"run_uuid": run_id, "name": r.info.run_name, "user_id": r.info.user_id,
                         "status": r.info.status, "start_time": r.info.start_time,
                         "end_time": r.info.end_time, "lifecycle_stage": r.info.lifecycle_stage,
@@ -420,6 +454,48 @@ class ServerSource(MlflowSource):
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+
+_PLAIN = re.compile(r"-?\d{1,19}")
+
+
+def _flat_yaml(raw: bytes) -> dict | None:
+    """``key: value`` lines with plain or single-quoted scalars (what MLflow's FileStore
+    writes for runs); None for anything else, which then goes to a real YAML parser."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    out: dict = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(": ")
+        if not sep:
+            if line.endswith(":") or not line.strip():
+                return None
+            return None
+        value = value.strip()
+        if not key or key[0] in " -#" or value[:1] in ('"', "{", "|", ">", "&", "*", "!"):
+            return None
+        if value == "[]":
+            out[key] = []
+        elif value.startswith("'"):
+            if not value.endswith("'") or len(value) < 2:
+                return None
+            out[key] = value[1:-1].replace("''", "'")
+        elif value in ("null", "~"):
+            out[key] = None
+        elif _PLAIN.fullmatch(value):
+            out[key] = int(value)
+        elif value.startswith("[") or value in ("true", "false", "True", "False") or (
+                ": " in value or " #" in value):
+            return None
+        else:
+            try:
+                float(value)
+                return None  # leave floats and their YAML spellings to YAML
+            except ValueError:
+                out[key] = value
+    return out
 
 
 def _quote(name: str) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import and_, select, update
 
 from jupyter_mlops.store.engine import now, read_connection, upsert, write_connection
-from jupyter_mlops.store.lite import pack_chunks, pack_latest
+from jupyter_mlops.store.metric_chunks import FORMAT_VERSION
 from jupyter_mlops.store.orm import (
     Artifact, AuditEvent, Experiment, LatestMetric, MetricChunk, ModelAlias, ModelVersion, Param,
     RegisteredModel, Run, Tag,
@@ -35,7 +35,8 @@ _IN_CHUNK = 900
 class ImportRun:
     """One finished run to write: every value already validated by the importer.
 
-    ``metrics`` are ``(key, value, step, timestamp_seconds)``; ``artifacts`` are
+    ``metrics`` maps a key to numpy arrays ``(values, steps, timestamps_seconds)`` in logging
+    order (float64, int64, float64); ``artifacts`` are
     ``(name, digest, size, media_type)`` of blobs already in the artifact store.
     """
 
@@ -48,7 +49,7 @@ class ImportRun:
     end_time: float | None
     params: dict[str, str]
     tags: dict[str, str]
-    metrics: list[tuple[str, float, int, float]]
+    metrics: dict
     artifacts: list[tuple[str, str, int, str]] = dataclasses.field(default_factory=list)
 
 
@@ -98,6 +99,8 @@ def insert_runs(url: str, runs: Sequence[ImportRun], experiments: dict[str, int]
     Parents are linked afterwards by :func:`link_parents` (a parent may come in a later
     batch, or not at all).
     """
+    import numpy as np
+
     if not runs:
         return 0
     run_rows, params, tags, chunks, latest, arts = [], [], [], [], [], []
@@ -109,22 +112,43 @@ def insert_runs(url: str, runs: Sequence[ImportRun], experiments: dict[str, int]
             "parent_run_id": None, "writer": None})
         params += [{"run_id": r.id, "key": k, "value": v} for k, v in r.params.items()]
         tags += [{"run_id": r.id, "key": k, "value": v} for k, v in r.tags.items()]
-        if r.metrics:
-            chunks += [{"run_id": r.id, "key": k, "n": n, "first_step": first,
-                        "last_step": last, "data": data}
-                       for k, n, first, last, data in pack_chunks(r.metrics)]
-            latest += [{"run_id": r.id, "key": k, "value": v, "step": s, "timestamp": t,
-                        "count": c} for k, v, s, t, c in pack_latest(r.metrics)]
+        for key, (values, steps, stamps) in r.metrics.items():
+            n = len(values)
+            if not n:
+                continue
+            chunks.append({"run_id": r.id, "key": key, "n": n, "first_step": int(steps[0]),
+                           "last_step": int(steps[-1]), "data": _pack(values, steps, stamps)})
+            # The newest point: highest (step, timestamp), the later-logged on a tie — the
+            # rule of lite.pack_latest (a stable sort keeps logging order among equals).
+            i = int(np.lexsort((stamps, steps))[-1]) if n > 1 else 0
+            v = float(values[i])
+            latest.append({"run_id": r.id, "key": key, "value": None if v != v else v,
+                           "step": int(steps[i]), "timestamp": float(stamps[i]), "count": n})
         arts += [{"run_id": r.id, "name": n, "digest": d, "size": size, "media_type": mt,
                   "kind": "artifact", "created_at": r.end_time or r.start_time}
                  for n, d, size, mt in r.artifacts]
     with write_connection(url) as conn:
-        conn.execute(Run.__table__.insert(), run_rows)
-        for table, rows in ((Param, params), (Tag, tags), (MetricChunk, chunks),
-                            (LatestMetric, latest), (Artifact, arts)):
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        for table, rows in ((Run, run_rows), (Param, params), (Tag, tags),
+                            (MetricChunk, chunks), (LatestMetric, latest), (Artifact, arts)):
             if rows:
-                conn.execute(table.__table__.insert(), rows)
+                # Straight to the driver's executemany: SQLAlchemy's per-row parameter
+                # processing cost more than SQLite's inserts here.
+                cols = list(rows[0])
+                sql = (f"INSERT INTO {table.__tablename__} ({', '.join(_q(c) for c in cols)}) "
+                       f"VALUES ({', '.join([mark] * len(cols))})")
+                conn.exec_driver_sql(sql, [tuple(r[c] for c in cols) for r in rows])
     return len(run_rows) + len(params) + len(tags) + len(chunks) + len(latest) + len(arts)
+
+
+def _q(column: str) -> str:
+    return '"user"' if column == "user" else column  # a reserved word in PostgreSQL
+
+
+def _pack(values, steps, stamps) -> bytes:
+    """One chunk in :mod:`.metric_chunks`' format: version byte, steps, values, stamps."""
+    return (bytes([FORMAT_VERSION]) + steps.astype("<i8").tobytes()
+            + values.astype("<f8").tobytes() + stamps.astype("<f8").tobytes())
 
 
 def link_parents(url: str, run_ids: Sequence[str]) -> int:

@@ -16,6 +16,7 @@ with replacement characters and flagged, instead of failing the whole batch.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, create_engine, event, text
@@ -95,8 +96,8 @@ class MlflowDatabase:
                           "ORDER BY start_time, run_uuid")
 
     def runs(self, ids: Sequence[str]) -> list[dict]:
-        """Full runs: the run row plus ``params``, ``tags`` dicts and ``metrics`` rows
-        ``(key, value, timestamp_ms, step)`` in logging order, for ``ids``."""
+        """Full runs: the run row plus ``params``, ``tags`` dicts and ``metrics``
+        ``{key: ([values], [steps], [timestamps_ms])}`` in logging order, for ``ids``."""
         out: dict[str, dict] = {}
         for i in range(0, len(ids), _IN_CHUNK):
             part = list(ids[i:i + _IN_CHUNK])
@@ -104,21 +105,23 @@ class MlflowDatabase:
                     "SELECT run_uuid, name, user_id, status, start_time, end_time, "
                     "lifecycle_stage, artifact_uri, experiment_id FROM runs "
                     "WHERE run_uuid IN :ids", ids=part):
-                r.update(params={}, tags={}, metrics=[])
+                r.update(params={}, tags={}, metrics={})
                 out[r["run_uuid"]] = r
-            for r in self._rows("SELECT run_uuid, key, value FROM params WHERE run_uuid IN :ids",
-                                ids=part):
-                out[r["run_uuid"]]["params"][r["key"]] = r["value"]
-            for r in self._rows("SELECT run_uuid, key, value FROM tags WHERE run_uuid IN :ids",
-                                ids=part):
-                out[r["run_uuid"]]["tags"][r["key"]] = r["value"]
-            rows = self._conn.execute(text(
-                "SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics "
-                "WHERE run_uuid IN :ids ORDER BY run_uuid, key, timestamp, step")
-                .bindparams(bindparam("ids", expanding=True)), {"ids": part})
-            for run_id, key, value, ts, step, is_nan in rows:
-                out[run_id]["metrics"].append(
-                    (key, float("nan") if is_nan else value, ts, step))
+            for run_id, key, value in self._raw(
+                    "SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({})", part):
+                out[run_id]["params"][key] = value
+            for run_id, key, value in self._raw(
+                    "SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({})", part):
+                out[run_id]["tags"][key] = value
+            for run_id, key, value, ts, step in self._raw(
+                    "SELECT run_uuid, key, CASE WHEN is_nan THEN NULL ELSE value END, "
+                    "timestamp, step FROM metrics WHERE run_uuid IN ({})", part):
+                series = out[run_id]["metrics"].get(key)
+                if series is None:
+                    series = out[run_id]["metrics"][key] = ([], [], [])
+                series[0].append(float("nan") if value is None else value)
+                series[1].append(step)
+                series[2].append(ts)
         return [out[i] for i in ids if i in out]
 
     # ------------------------------------------------------------------ registry
@@ -146,6 +149,26 @@ class MlflowDatabase:
                 if a["name"] in models:
                     models[a["name"]]["aliases"][a["alias"]] = int(a["version"])
         return list(models.values())
+
+    def _raw(self, sql: str, ids: list[str]) -> list[tuple]:
+        """Many rows through the driver's cursor (SQLAlchemy's per-row layer costs more than
+        the query here). Text is decoded strictly first; a batch holding bytes that are not
+        UTF-8 is read again with replacement characters."""
+        dbapi = self._conn.connection.driver_connection
+        marks = ", ".join(["%s" if self._conn.dialect.name == "postgresql" else "?"] * len(ids))
+        query = sql.format(marks)
+        if self._conn.dialect.name != "sqlite":
+            cur = dbapi.cursor()
+            cur.execute(query, ids)
+            return cur.fetchall()
+        dbapi.text_factory = str
+        try:
+            return dbapi.execute(query, ids).fetchall()
+        except sqlite3.OperationalError:
+            dbapi.text_factory = _decode
+            return dbapi.execute(query, ids).fetchall()
+        finally:
+            dbapi.text_factory = _decode
 
     def _columns(self, table: str) -> set[str]:
         from sqlalchemy import inspect
