@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from sqlalchemy import JSON, Connection, Table, bindparam, func, or_, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, delete, func, or_, select, update
 
 from jupyter_mlops.store.orm import (
     Artifact, CodeSnapshot, Environment, Experiment, LatestMetric, LineageEdge, MetricChunk,
@@ -246,6 +246,8 @@ def write_runs(dst: Connection, src_data: RunData, src_id: str, dst_id: str,
     if parents:  # a parent may come later in this batch: set them once all exist
         dst.execute(update(Run).where(Run.id == bindparam("_id"))
                     .values(parent_run_id=bindparam("_parent")), parents)
+    for part in chunks(new):  # a run deleted at the target may have left its origin behind
+        dst.execute(delete(SyncOrigin).where(SyncOrigin.run_id.in_(part)))
     insert_rows(dst, SyncOrigin.__table__, [
         {"run_id": rid, "peer": src_data.origins.get(rid, src_id)} for rid in new])
     insert_rows(dst, Param.__table__, [{"run_id": r, "key": k, "value": v} for r in new

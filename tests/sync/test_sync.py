@@ -245,3 +245,16 @@ def test_any_text_as_a_uri_is_accepted_or_refused_cleanly(text):
 def test_bad_run_ids_are_refused(team, local, run_id):
     with pytest.raises(InvalidInputError, match="is not a run id"):
         pull(team, local, run_ids=[run_id])
+
+
+def test_a_run_deleted_at_the_target_comes_back_on_a_full_comparison(local, team, monkeypatch):
+    from jupyter_mlops.store import lite
+
+    rid = local.run("deleted-there")
+    push(local, team)
+    team.client.delete_run(rid)
+    monkeypatch.setattr(lite, "CHANGE_LOG_KEEP", 0)  # the laptop's log pruned: full compare
+    local.run("next")
+    report = push(local, team)  # deletions are not synced: the laptop still has it
+    assert report.mode == "full comparison" and report.counts["runs_new"] == 2
+    assert snapshot(team.url) == snapshot(local.url)
