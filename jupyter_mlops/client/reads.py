@@ -134,6 +134,11 @@ class RunReads:
     def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
         return self.store.runs.count_runs(filter, experiment)
 
+    def latest_points(self, run_ids: list[str]) -> dict[str, dict[str, MetricPoint]]:
+        """Each run's metrics as their latest points (value, step, time)."""
+        self.flush()
+        return self.store.runs.latest_points(run_ids)
+
     def metric_history(self, run_id: str, key: str,
                        max_points: int | None = None) -> list[MetricPoint]:
         self.flush()

@@ -25,7 +25,7 @@ from jupyter_mlops.errors import ConflictError, NotFoundError
 from jupyter_mlops.store.labels import check_label
 from jupyter_mlops.store.records import RunRecord
 from jupyter_mlops.tracking.buffer import BatchWriter
-from jupyter_mlops.validation import check_key, check_run_id, to_param_value
+from jupyter_mlops.validation import check_key, check_run_id, check_timestamp, to_param_value
 
 if TYPE_CHECKING:
     from jupyter_mlops.config import Locations
@@ -63,8 +63,13 @@ class RunsClient(ExperimentsAdmin, MetricsLogging, ArtifactLogging, DatasetLoggi
     # ------------------------------------------------------------------ runs
     def create_run(self, experiment: str | None = None, name: str | None = None,
                    tags: Mapping[str, Any] | None = None, parent_run_id: str | None = None,
-                   user: str | None = None) -> RunRecord:
-        """Start a RUNNING run; the environment is recorded and heartbeats begin."""
+                   user: str | None = None, start_time: float | None = None) -> RunRecord:
+        """Start a RUNNING run; the environment is recorded and heartbeats begin.
+
+        ``start_time`` (epoch seconds, default now) is for records made elsewhere first (an
+        MLflow client's own clock, an import)."""
+        if start_time is not None:
+            start_time = check_timestamp(start_time, "start_time")
         clean = {check_key(k, "tag key"): to_param_value(k, v, "tag")
                  for k, v in as_mapping(tags or {}, "tags").items()}
         if name is not None:
@@ -79,7 +84,8 @@ class RunsClient(ExperimentsAdmin, MetricsLogging, ArtifactLogging, DatasetLoggi
         env_id = self._env_id
         run = self.store.runs.create_run(
             experiment=experiment, name=name, user=user or current_user(),
-            parent_run_id=parent_run_id, tags=clean, environment_id=env_id)
+            parent_run_id=parent_run_id, tags=clean, environment_id=env_id,
+            start_time=start_time)
         if env_id is None:
             self._record_environment(run.id)
         self.writer.watch(run.id)
@@ -100,13 +106,17 @@ class RunsClient(ExperimentsAdmin, MetricsLogging, ArtifactLogging, DatasetLoggi
         self.writer.watch(run_id)
         return run
 
-    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        """Flush what is queued, then close the run with ``status`` (``run_id``: or a prefix)."""
+    def end_run(self, run_id: str, status: str = "FINISHED",
+                end_time: float | None = None) -> None:
+        """Flush what is queued, then close the run with ``status`` (``run_id``: or a prefix),
+        at ``end_time`` (epoch seconds) or now."""
+        if end_time is not None:
+            end_time = check_timestamp(end_time, "end_time")
         run_id = self._full_run_id(run_id)
         self.writer.unwatch(run_id)
         self.flush()
         self._environment_recorded()
-        self.store.runs.end_run(run_id, status)
+        self.store.runs.end_run(run_id, status, end_time)
         if status in ("FINISHED", "FAILED", "KILLED"):  # run.killed goes to lineage only
             self.notify(f"run.{status.lower()}", {"run_id": run_id, "status": status})
 

@@ -25,6 +25,7 @@ from jupyter_mlops.registry.flavors import (
     save_model,
 )
 from jupyter_mlops.registry.loaded import LoadedModel
+from jupyter_mlops.registry.metadata import RegistryMetadata
 from jupyter_mlops.registry.signature import example_to_json, infer_signature, to_signature
 from jupyter_mlops.store.registry import check_alias, check_model_name
 from jupyter_mlops.store.registry_records import (
@@ -75,7 +76,7 @@ def _run_id(run: Any) -> str | None:
     return run_id
 
 
-class RegistryClient:
+class RegistryClient(RegistryMetadata):
     """Register, alias, load, promote and govern models in one store.
 
     Parameters

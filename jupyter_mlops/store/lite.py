@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 from jupyter_mlops.errors import (
-    AlreadyExistsError, InvalidInputError, NotFoundError, StoreUnavailableError,
+    AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError, StoreUnavailableError,
 )
 from jupyter_mlops.store import planner_stats
 from jupyter_mlops.store.records import RUN_STATUSES, ExperimentRecord, RunRecord
@@ -42,6 +42,15 @@ CHANGE_LOG_KEEP = 200_000
 DEFAULT_EXPERIMENT = "Default"
 MAX_RESULTS_LIMIT = 50_000
 _PREFIX = "sqlite:///"
+
+
+def refuse_deleted(record: ExperimentRecord) -> ExperimentRecord:
+    """New runs go to active experiments only (as MLflow's ``set_experiment``)."""
+    if record.lifecycle_stage == "deleted":
+        raise ConflictError(
+            f"Experiment {record.name!r} is deleted: restore it (MLflow: "
+            f"`MlflowClient().restore_experiment('{record.id}')`) or use another name.")
+    return record
 
 
 def sqlite_path(url: str) -> str | None:
@@ -292,22 +301,24 @@ class LiteRunStore:
                              "ON CONFLICT (name) DO NOTHING", (name, time.time()))
             found = self._experiment_by_name(name)
             assert found is not None
-        self._experiments[name] = found
+        self._experiments[name] = refuse_deleted(found)
         return found
 
     def _experiment_by_name(self, name: str) -> ExperimentRecord | None:
-        rows = self._db.read(
-            "SELECT id, name, description, created_at FROM experiments WHERE name = ?", (name,))
+        rows = self._db.read("SELECT id, name, description, created_at, lifecycle_stage "
+                             "FROM experiments WHERE name = ?", (name,))
         return ExperimentRecord(*rows[0]) if rows else None
 
     def create_run(
         self, *, experiment: str | None, name: str | None, user: str,
         parent_run_id: str | None = None, tags: dict[str, str] | None = None,
         environment_id: int | None = None, run_id: str | None = None,
+        start_time: float | None = None,
     ) -> RunRecord:
         exp = self.get_or_create_experiment(experiment)
         run_id = run_id or uuid.uuid4().hex
         t = time.time()
+        start = t if start_time is None else start_time
         name = name or f"run-{run_id[:8]}"
         tags = {str(k): str(v) for k, v in (tags or {}).items()}
         with self._db.write() as conn:
@@ -318,17 +329,18 @@ class LiteRunStore:
                 'INSERT INTO runs (id, experiment_id, name, status, "user", start_time, '
                 "heartbeat_at, parent_run_id, writer, environment_id) "
                 "VALUES (?, ?, ?, 'RUNNING', ?, ?, ?, ?, ?, ?)",
-                (run_id, exp.id, name, user, t, t, parent_run_id, writer_token(),
+                (run_id, exp.id, name, user, start, t, parent_run_id, writer_token(),
                  environment_id))
             if tags:
                 conn.executemany("INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)",
                                  [(run_id, k, v) for k, v in tags.items()])
         return RunRecord(id=run_id, experiment_id=exp.id, experiment=exp.name, name=name,
-                         status="RUNNING", user=user, start_time=t, end_time=None,
+                         status="RUNNING", user=user, start_time=start, end_time=None,
                          parent_run_id=parent_run_id, reproducible=None,
                          not_reproducible_reason=None, tags=tags)
 
-    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+    def end_run(self, run_id: str, status: str = "FINISHED",
+                end_time: float | None = None) -> None:
         status = status.upper()
         if status not in RUN_STATUSES or status == "RUNNING":
             raise InvalidInputError(
@@ -336,7 +348,8 @@ class LiteRunStore:
         t = time.time()
         with self._db.write() as conn:
             done = conn.execute("UPDATE runs SET status = ?, end_time = ?, heartbeat_at = ? "
-                                "WHERE id = ?", (status, t, t, run_id))
+                                "WHERE id = ?",
+                                (status, t if end_time is None else end_time, t, run_id))
             if done.rowcount == 0:
                 raise NotFoundError(f"Run {run_id} does not exist.")
             conn.execute("DELETE FROM run_changes WHERE seq < "

@@ -49,6 +49,18 @@ class Experiment(Base):
     name: Mapped[str] = mapped_column(String(256), unique=True)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float] = mapped_column(Float)
+    # "active" or "deleted" (MLflow's lifecycle: a deleted experiment hides and takes no runs).
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), server_default="active")
+    updated_at: Mapped[float | None] = mapped_column(Float)
+
+
+class ExperimentTag(Base):
+    __tablename__ = "experiment_tags"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(String(5000))
 
 
 class Environment(Base):
@@ -314,6 +326,25 @@ class ModelVersion(Base):
     description: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float | None] = mapped_column(Float)  # description or tags changed
+
+
+class RegisteredModelTag(Base):
+    __tablename__ = "registered_model_tags"
+
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(String(5000))
+
+
+class ModelVersionTag(Base):
+    __tablename__ = "model_version_tags"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(String(5000))
 
 
 class ModelAlias(Base):

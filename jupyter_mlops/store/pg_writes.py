@@ -54,7 +54,7 @@ CREATE_RUN = """
 WITH r AS (
   INSERT INTO runs (id, experiment_id, name, status, "user", start_time, heartbeat_at,
                     parent_run_id, writer, environment_id)
-  VALUES (%(id)s, %(experiment_id)s, %(name)s, 'RUNNING', %(user)s, %(t)s, %(t)s,
+  VALUES (%(id)s, %(experiment_id)s, %(name)s, 'RUNNING', %(user)s, %(start)s, %(t)s,
           %(parent_run_id)s, %(writer)s, %(environment_id)s)
   RETURNING id
 )

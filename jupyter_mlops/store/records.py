@@ -47,6 +47,11 @@ class ExperimentRecord(Record):
     name: str
     description: str | None
     created_at: float
+    #: ``active`` or ``deleted`` (a deleted experiment hides and takes no runs until restored).
+    lifecycle_stage: str = "active"
+    #: When it was last renamed, deleted, restored or tagged (None: never).
+    updated_at: float | None = None
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

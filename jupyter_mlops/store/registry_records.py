@@ -23,6 +23,7 @@ class RegisteredModelRecord(Record):
     latest_version: int | None = None
     #: alias -> version number, e.g. ``{"champion": 3}``.
     aliases: dict[str, int] = dataclasses.field(default_factory=dict)
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,9 @@ class ModelVersionRecord(Record):
     created_by: str
     created_at: float
     aliases: tuple[str, ...] = ()
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: When its description or tags last changed (its file never does); None: never.
+    updated_at: float | None = None
 
     @property
     def uri(self) -> str:

@@ -19,6 +19,7 @@ from jupyter_mlops.errors import ConflictError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import (
     now, read_connection, single_statement, upsert, write_connection,
 )
+from jupyter_mlops.store.experiments import ExperimentAdmin, refuse_deleted
 from jupyter_mlops.store.interfaces import AbstractRunStore
 # One definition for both write paths (lite is the stdlib one for SQLite files).
 from jupyter_mlops.store.lite import (  # noqa: F401
@@ -88,12 +89,14 @@ def _prune_change_log(conn) -> None:
     conn.execute(delete(RunChange).where(RunChange.seq < newest - lite.CHANGE_LOG_KEEP))
 
 
-class RunStore(AbstractRunStore):
+class RunStore(ExperimentAdmin, AbstractRunStore):
     """Tracking reads and writes against one store URL."""
 
     def __init__(self, url: str):
         self.url = url
-        self._experiments: dict[str, ExperimentRecord] = {}  # names are never renamed
+        # By name; cleared by a rename or delete here (another process's rename or delete is
+        # seen by its next new experiment name: a run may still land in it meanwhile).
+        self._experiments: dict[str, ExperimentRecord] = {}
         self._sql_searches = 0
 
     # ----------------------------------------------------------------- experiments
@@ -103,7 +106,7 @@ class RunStore(AbstractRunStore):
             raise InvalidInputError("Experiment names must be 1–256 characters.")
         found = self._experiments.get(name) or self._experiment_by_name(name)
         if found:
-            self._experiments[name] = found
+            self._experiments[name] = refuse_deleted(found)
             return found
         with write_connection(self.url) as conn:
             stmt = upsert(conn, Experiment.__table__).values(name=name, created_at=now())
@@ -115,23 +118,21 @@ class RunStore(AbstractRunStore):
 
     def _experiment_by_name(self, name: str) -> ExperimentRecord | None:
         with read_connection(self.url) as conn:
-            row = conn.execute(select(Experiment).where(Experiment.name == name)).first()
-        return ExperimentRecord(row.id, row.name, row.description, row.created_at) if row else None
-
-    def list_experiments(self) -> list[ExperimentRecord]:
-        with read_connection(self.url) as conn:
-            rows = conn.execute(select(Experiment).order_by(Experiment.name)).all()
-        return [ExperimentRecord(r.id, r.name, r.description, r.created_at) for r in rows]
+            row = conn.execute(select(Experiment.__table__).where(Experiment.name == name)).first()
+        return ExperimentRecord(row.id, row.name, row.description, row.created_at,
+                                lifecycle_stage=row.lifecycle_stage) if row else None
 
     # ----------------------------------------------------------------- runs
     def create_run(
         self, *, experiment: str | None, name: str | None, user: str,
         parent_run_id: str | None = None, tags: dict[str, str] | None = None,
         environment_id: int | None = None, run_id: str | None = None,
+        start_time: float | None = None,
     ) -> RunRecord:
         exp = self.get_or_create_experiment(experiment)
         run_id = run_id or uuid.uuid4().hex
         t = now()
+        start = t if start_time is None else start_time
         name = name or f"run-{run_id[:8]}"
         tags = {str(k): str(v) for k, v in (tags or {}).items()}
         if parent_run_id:
@@ -145,19 +146,20 @@ class RunStore(AbstractRunStore):
 
                 conn.exec_driver_sql(CREATE_RUN, {
                     "id": run_id, "experiment_id": exp.id, "name": name, "user": user, "t": t,
+                    "start": start,
                     "parent_run_id": parent_run_id, "writer": writer_token(),
                     "environment_id": environment_id, "tk": list(tags), "tv": list(tags.values())})
             else:
                 conn.execute(Run.__table__.insert().values(
                     id=run_id, experiment_id=exp.id, name=name, status="RUNNING", user=user,
-                    start_time=t, heartbeat_at=t, parent_run_id=parent_run_id,
+                    start_time=start, heartbeat_at=t, parent_run_id=parent_run_id,
                     writer=writer_token(), environment_id=environment_id))
                 if tags:
                     conn.execute(Tag.__table__.insert(), [
                         {"run_id": run_id, "key": k, "value": v} for k, v in tags.items()])
         # Built here rather than re-read: run creation is on the hot path of every small run.
         return RunRecord(id=run_id, experiment_id=exp.id, experiment=exp.name, name=name,
-                         status="RUNNING", user=user, start_time=t, end_time=None,
+                         status="RUNNING", user=user, start_time=start, end_time=None,
                          parent_run_id=parent_run_id, reproducible=None,
                          not_reproducible_reason=None, tags=tags)
 
@@ -181,7 +183,8 @@ class RunStore(AbstractRunStore):
                          .values(heartbeat_at=t))
         return self.get_run(run_id)
 
-    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+    def end_run(self, run_id: str, status: str = "FINISHED",
+                end_time: float | None = None) -> None:
         status = status.upper()
         if status not in RUN_STATUSES or status == "RUNNING":
             raise InvalidInputError(
@@ -190,7 +193,7 @@ class RunStore(AbstractRunStore):
         # PostgreSQL has no change log (SQLite's triggers write it): one UPDATE, autocommit.
         with single_statement(self.url) as conn:
             result = conn.execute(update(Run).where(Run.id == run_id).values(
-                status=status, end_time=t, heartbeat_at=t))
+                status=status, end_time=t if end_time is None else end_time, heartbeat_at=t))
             if result.rowcount == 0:
                 raise NotFoundError(f"Run {run_id} does not exist.")
             if conn.dialect.name != "postgresql":
@@ -450,6 +453,21 @@ class RunStore(AbstractRunStore):
                                           .where(Tag.run_id.in_(part))):
                 values[rid][2][k] = v
         return [_row_to_record(r, *values[r.id]) for r in rows]
+
+    def latest_points(self, run_ids: Sequence[str]) -> dict[str, dict[str, MetricPoint]]:
+        """``{run id: {key: latest point}}``: each metric's newest value with its step and
+        time (what MLflow shows as a run's metric)."""
+        out: dict[str, dict[str, MetricPoint]] = {}
+        ids = list(dict.fromkeys(run_ids))
+        with read_connection(self.url) as conn:
+            for start in range(0, len(ids), 500):
+                for r in conn.execute(select(
+                        LatestMetric.run_id, LatestMetric.key, LatestMetric.value,
+                        LatestMetric.step, LatestMetric.timestamp).where(
+                        LatestMetric.run_id.in_(ids[start:start + 500]))):
+                    value = math.nan if r.value is None else r.value
+                    out.setdefault(r.run_id, {})[r.key] = MetricPoint(r.step, value, r.timestamp)
+        return out
 
     def metric_keys(self, run_id: str) -> list[str]:
         with read_connection(self.url) as conn:

@@ -79,6 +79,43 @@ class AbstractRegistryStore(abc.ABC):
     def delete_model(self, name: str, *, user: str, reason: str | None = None) -> int:
         """Delete a model and its versions (needs ``manage``), returning how many; refused while aliased."""
 
+    # ----------------------------------------------------------------- descriptions, tags
+    @abc.abstractmethod
+    def create_model(self, name: str, *, description: str | None = None,
+                     tags: dict[str, str] | None = None, user: str) -> RegisteredModelRecord:
+        """A model with no versions yet; AlreadyExistsError if ``name`` exists."""
+
+    @abc.abstractmethod
+    def rename_model(self, name: str, new_name: str, *, user: str) -> RegisteredModelRecord:
+        """Rename (needs ``manage``); AlreadyExistsError if ``new_name`` exists."""
+
+    @abc.abstractmethod
+    def update_model(self, name: str, *, description: str | None,
+                     user: str) -> RegisteredModelRecord:
+        """Replace the model's description."""
+
+    @abc.abstractmethod
+    def set_model_tag(self, name: str, key: str, value: str, *, user: str) -> None:
+        """Set (or overwrite) one tag of a model."""
+
+    @abc.abstractmethod
+    def delete_model_tag(self, name: str, key: str, *, user: str) -> None:
+        """Remove one tag of a model; NotFoundError if it has none of that key."""
+
+    @abc.abstractmethod
+    def update_version(self, name: str, version: int, *, description: str | None,
+                       user: str) -> ModelVersionRecord:
+        """Replace a version's description (its file never changes)."""
+
+    @abc.abstractmethod
+    def set_version_tag(self, name: str, version: int, key: str, value: str, *,
+                        user: str) -> None:
+        """Set (or overwrite) one tag of a version."""
+
+    @abc.abstractmethod
+    def delete_version_tag(self, name: str, version: int, key: str, *, user: str) -> None:
+        """Remove one tag of a version; NotFoundError if it has none of that key."""
+
     # ----------------------------------------------------------------- aliases
     @abc.abstractmethod
     def set_alias(self, name: str, alias: str, version: int, *, user: str,

@@ -33,8 +33,33 @@ class AbstractRunStore(abc.ABC):
         """Return the experiment ``name`` (the default one for None), creating it if new; race-safe."""
 
     @abc.abstractmethod
-    def list_experiments(self) -> list[ExperimentRecord]:
-        """Every experiment, ordered by name."""
+    def list_experiments(self, lifecycle: str = "active") -> list[ExperimentRecord]:
+        """The experiments in ``lifecycle`` (``active``, ``deleted`` or ``all``), by name."""
+
+    @abc.abstractmethod
+    def get_experiment(self, experiment_id: int) -> ExperimentRecord:
+        """One experiment by id, deleted or not (NotFoundError if there is none)."""
+
+    @abc.abstractmethod
+    def rename_experiment(self, experiment_id: int, name: str) -> ExperimentRecord:
+        """Rename; AlreadyExistsError if another experiment (even a deleted one) has ``name``.
+
+        The default experiment keeps its name (MLflow clients know it as id 0)."""
+
+    @abc.abstractmethod
+    def set_experiment_lifecycle(self, experiment_id: int, stage: str) -> ExperimentRecord:
+        """Delete (``deleted``) or restore (``active``) an experiment; nothing is erased.
+
+        A deleted experiment hides (and, to MLflow clients, its runs) and refuses new runs.
+        The default experiment cannot be deleted."""
+
+    @abc.abstractmethod
+    def set_experiment_tag(self, experiment_id: int, key: str, value: str) -> None:
+        """Set (or overwrite) one tag of an experiment."""
+
+    @abc.abstractmethod
+    def delete_experiment_tag(self, experiment_id: int, key: str) -> None:
+        """Remove one tag; NotFoundError if the experiment has no such tag."""
 
     # ----------------------------------------------------------------- run lifecycle
     @abc.abstractmethod
@@ -42,16 +67,22 @@ class AbstractRunStore(abc.ABC):
         self, *, experiment: str | None, name: str | None, user: str,
         parent_run_id: str | None = None, tags: dict[str, str] | None = None,
         environment_id: int | None = None, run_id: str | None = None,
+        start_time: float | None = None,
     ) -> RunRecord:
-        """Start a RUNNING run owned by this process (a fresh id unless ``run_id`` is given)."""
+        """Start a RUNNING run owned by this process (a fresh id unless ``run_id`` is given).
+
+        It starts now unless ``start_time`` (epoch seconds) is given."""
 
     @abc.abstractmethod
     def attach(self, run_id: str) -> RunRecord:
         """Register this process as an extra writer of an existing run, without taking ownership."""
 
     @abc.abstractmethod
-    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
-        """End a run as FINISHED, FAILED or KILLED (InvalidInputError for any other status)."""
+    def end_run(self, run_id: str, status: str = "FINISHED",
+                end_time: float | None = None) -> None:
+        """End a run as FINISHED, FAILED or KILLED (InvalidInputError for any other status).
+
+        It ends at ``end_time`` (epoch seconds), or now."""
 
     @abc.abstractmethod
     def rename_run(self, run_id: str, name: str) -> RunRecord:
@@ -112,6 +143,10 @@ class AbstractRunStore(abc.ABC):
     @abc.abstractmethod
     def child_run_ids(self, run_id: str) -> list[str]:
         """The ids of the runs whose parent is ``run_id``, oldest first."""
+
+    @abc.abstractmethod
+    def latest_points(self, run_ids: Sequence[str]) -> dict[str, dict[str, MetricPoint]]:
+        """``{run id: {metric key: its latest point}}`` (unknown ids are left out)."""
 
     @abc.abstractmethod
     def metric_keys(self, run_id: str) -> list[str]:

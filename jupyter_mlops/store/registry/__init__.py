@@ -8,6 +8,7 @@ miss a change or record one that did not happen. One module per concern, joined 
 - :mod:`.rows`: the row lookups, audit writer and record conversions every part shares;
 - :mod:`.access`: roles and permissions, checked inside the transaction they guard;
 - :mod:`.versions`: models and their numbered versions;
+- :mod:`.metadata`: empty models, renames, descriptions and tags;
 - :mod:`.aliases`: alias moves (locked, gated, audited);
 - :mod:`.promotions`: promotion requests and their approval;
 - :mod:`.audit`: reading the audit log.
@@ -29,6 +30,7 @@ from jupyter_mlops.store.registry.checks import (
     check_user,
     clean_metrics,
 )
+from jupyter_mlops.store.registry.metadata import ModelMetadata
 from jupyter_mlops.store.registry.promotions import Promotions
 from jupyter_mlops.store.registry.versions import ModelVersions
 
@@ -46,6 +48,6 @@ __all__ = [
 ]
 
 
-class RegistryStore(ModelVersions, Promotions, ModelAliases, RegistryAccess, RegistryAuditLog,
-                    AbstractRegistryStore):
+class RegistryStore(ModelVersions, ModelMetadata, Promotions, ModelAliases, RegistryAccess,
+                    RegistryAuditLog, AbstractRegistryStore):
     """Registry reads and writes against one store URL."""

@@ -9,7 +9,14 @@ from sqlalchemy import Connection, func, select
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now
-from jupyter_mlops.store.orm import AuditEvent, ModelAlias, ModelVersion, RegisteredModel
+from jupyter_mlops.store.orm import (
+    AuditEvent,
+    ModelAlias,
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelTag,
+)
 from jupyter_mlops.store.registry_records import (
     AuditRecord,
     ModelVersionRecord,
@@ -17,21 +24,34 @@ from jupyter_mlops.store.registry_records import (
 )
 
 
-def _model_record(row, latest: int | None, aliases: dict[str, int]) -> RegisteredModelRecord:
+def _model_record(row, latest: int | None, aliases: dict[str, int],
+                  tags: dict[str, str] | None = None) -> RegisteredModelRecord:
     return RegisteredModelRecord(
         id=row.id, name=row.name, description=row.description, gate_policy=row.gate_policy,
         created_at=row.created_at, updated_at=row.updated_at, latest_version=latest,
-        aliases=aliases)
+        aliases=aliases, tags=tags or {})
 
 
-def _version_record(row, name: str, aliases: Iterable[str] = ()) -> ModelVersionRecord:
+def _version_record(row, name: str, aliases: Iterable[str] = (),
+                    tags: dict[str, str] | None = None) -> ModelVersionRecord:
     return ModelVersionRecord(
         id=row.id, name=name, version=row.version, run_id=row.run_id, digest=row.digest,
         size=row.size, flavor=row.flavor, model_class=row.model_class,
         trusted_types=list(row.trusted_types or []), signature=row.signature,
         input_example=row.input_example, metrics=dict(row.metrics or {}),
         description=row.description, created_by=row.created_by, created_at=row.created_at,
-        aliases=tuple(sorted(aliases)))
+        aliases=tuple(sorted(aliases)), tags=tags or {}, updated_at=row.updated_at)
+
+
+def model_tags(conn: Connection, model_ids: Iterable[int] | None = None) -> dict[int, dict]:
+    """``{model id: {key: value}}`` for the given models (all when None)."""
+    stmt = select(RegisteredModelTag.model_id, RegisteredModelTag.key, RegisteredModelTag.value)
+    if model_ids is not None:
+        stmt = stmt.where(RegisteredModelTag.model_id.in_(list(model_ids)))
+    out: dict[int, dict] = {}
+    for owner, key, value in conn.execute(stmt.order_by(RegisteredModelTag.key)):
+        out.setdefault(owner, {})[key] = value
+    return out
 
 
 def _audit_record(row) -> AuditRecord:
@@ -99,4 +119,13 @@ class RegistryRows:
         if where is not None:
             stmt = stmt.where(where)
         rows = conn.execute(stmt.order_by(ModelVersion.version)).all()
-        return [_version_record(r, model_row.name, by_version.get(r.version, ())) for r in rows]
+        tags: dict[int, dict] = {}
+        if rows:
+            for owner, key, value in conn.execute(
+                    select(ModelVersionTag.version_id, ModelVersionTag.key, ModelVersionTag.value)
+                    .join(ModelVersion, ModelVersion.id == ModelVersionTag.version_id)
+                    .where(ModelVersion.model_id == model_row.id)
+                    .order_by(ModelVersionTag.key)):
+                tags.setdefault(owner, {})[key] = value
+        return [_version_record(r, model_row.name, by_version.get(r.version, ()),
+                                tags.get(r.id)) for r in rows]

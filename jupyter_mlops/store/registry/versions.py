@@ -24,7 +24,7 @@ from jupyter_mlops.store.registry.checks import (
     check_user,
     clean_metrics,
 )
-from jupyter_mlops.store.registry.rows import _model_record
+from jupyter_mlops.store.registry.rows import _model_record, model_tags
 from jupyter_mlops.store.registry_records import ModelVersionRecord, RegisteredModelRecord
 
 
@@ -72,7 +72,8 @@ class ModelVersions(RegistryAccess):
             row = self._model_row(conn, name)
             latest = conn.execute(select(func.max(ModelVersion.version)).where(
                 ModelVersion.model_id == row.id)).scalar()
-            return _model_record(row, latest, self._aliases_of_model(conn, row.id))
+            return _model_record(row, latest, self._aliases_of_model(conn, row.id),
+                                 model_tags(conn, [row.id]).get(row.id))
 
     def list_models(self) -> list[RegisteredModelRecord]:
         with read_connection(self.url) as conn:
@@ -86,7 +87,9 @@ class ModelVersions(RegistryAccess):
                     .join(ModelVersion, ModelVersion.id == ModelAlias.version_id)
                     .order_by(ModelAlias.alias)):
                 aliases.setdefault(model_id, {})[alias] = version
-        return [_model_record(r, latest.get(r.id), aliases.get(r.id, {})) for r in rows]
+            tags = model_tags(conn)
+        return [_model_record(r, latest.get(r.id), aliases.get(r.id, {}), tags.get(r.id))
+                for r in rows]
 
     def get_version(self, name: str, version: int) -> ModelVersionRecord:
         check_model_name(name)
