@@ -37,6 +37,14 @@ class ComponentStores:
 
     @functools.cached_property
     def registry(self) -> RegistryStore:
+        from jupyter_mlops.store import lite
+
+        if lite.sqlite_path(self._url) is not None:
+            # A SQLite file registers and reads versions on sqlite3 (no SQLAlchemy import);
+            # everything else there goes to the SQLAlchemy store (store/registry_lite.py).
+            from jupyter_mlops.store.registry_lite import LiteRegistryStore
+
+            return LiteRegistryStore(self._url)  # type: ignore[return-value]
         from jupyter_mlops.store.registry import RegistryStore
 
         return RegistryStore(self._url)
