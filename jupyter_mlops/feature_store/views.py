@@ -61,7 +61,7 @@ def register_view(store, name: str, source: Any, entity: Any, timestamp: str, fe
     known = store.features.find_view(name, digest)
     if known is not None:  # same content: nothing to write, not even the Parquet
         return known, False
-    blob, size = write_offline(store.blobs, view.frame)
+    blob, size = write_offline(store.blobs, view.frame, view.features)
     dataset_id = None
     if dataset_id_for is not None:
         dataset_id = dataset_id_for(f"features/{name}", view.data_digest, size,
