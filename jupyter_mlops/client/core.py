@@ -99,6 +99,12 @@ class Client(RunsClient):
         """Webhooks of this client's store: add, list, remove, the delivery log (issue 19)."""
         from jupyter_mlops.config import current_user
         from jupyter_mlops.notify import Notifier
+        from jupyter_mlops.store import pipelines_lite
+
+        if pipelines_lite.serves(self.store.url):  # who wants an event: read on sqlite3
+            from jupyter_mlops.store.webhooks_lite import LiteWebhookStore
+
+            return Notifier(LiteWebhookStore(self.store.url), user=current_user())
         from jupyter_mlops.store.webhooks import WebhookStore
 
         return Notifier(WebhookStore(self.store.url), user=current_user())

@@ -25,6 +25,12 @@ class ComponentStores:
 
     @functools.cached_property
     def pipelines(self) -> PipelineStore:
+        from jupyter_mlops.store import pipelines_lite
+
+        if pipelines_lite.serves(self._url):
+            # A SQLite file records pipeline runs on sqlite3: a fully cached run never
+            # imports SQLAlchemy (store/pipelines_lite.py); the rest loads it on first use.
+            return pipelines_lite.LitePipelineStore(self._url)  # type: ignore[return-value]
         from jupyter_mlops.store.pipelines import PipelineStore
 
         return PipelineStore(self._url)

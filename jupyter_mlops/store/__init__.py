@@ -42,12 +42,26 @@ class Store:
 
     @functools.cached_property
     def catalog(self):
+        # A SQLite file records a pipeline step's artifacts, snapshot and lineage through
+        # the stdlib (catalog_lite); anything else asked of it loads the SQLAlchemy store.
+        from jupyter_mlops.store import pipelines_lite
+
+        if pipelines_lite.serves(self.url):
+            from jupyter_mlops.store.catalog_lite import LiteCatalogStore
+
+            return LiteCatalogStore(self.url)
         from jupyter_mlops.store.catalog import CatalogStore
 
         return CatalogStore(self.url)
 
     @functools.cached_property
     def lineage(self):
+        from jupyter_mlops.store import pipelines_lite
+
+        if pipelines_lite.serves(self.url):
+            from jupyter_mlops.store.catalog_lite import LiteLineageStore
+
+            return LiteLineageStore(self.url)
         from jupyter_mlops.store.lineage import LineageStore
 
         return LineageStore(self.url)

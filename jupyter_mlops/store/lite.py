@@ -485,6 +485,20 @@ class LiteRunStore:
                           not_reproducible_reason=r[10], params=values[r[0]][0],
                           metrics=values[r[0]][1], tags=values[r[0]][2]) for r in rows]
 
+    def get_run(self, run_id: str) -> RunRecord:
+        """RunStore.get_run on ``sqlite3`` (a cached pipeline step copies its source run's
+        values through it), with the same errors."""
+        if not isinstance(run_id, str) or not run_id:
+            raise InvalidInputError("A run id is a 32-character hex string.")
+        rows = self._records(self._db.read(
+            'SELECT r.id, r.experiment_id, e.name, r.name, r.status, r."user", r.start_time, '
+            "r.end_time, r.parent_run_id, r.reproducible, r.not_reproducible_reason "
+            "FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE r.id = ?",
+            (run_id,)))
+        if not rows:
+            raise NotFoundError(f"Run {run_id!r} does not exist. List runs with `%mlops runs`.")
+        return rows[0]
+
     # ----------------------------------------------------------------- environments
     def get_or_create_environment(self, digest: str, python: str, platform: str,
                                   packages: dict[str, str]) -> int:

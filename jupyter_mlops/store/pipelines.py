@@ -1,6 +1,7 @@
 """Pipelines, their runs and step runs, schedules and schedule fires: the store side of C3.
 
-Rows never leave this module: callers get the frozen records below. A schedule slot is
+Rows never leave this module: callers get the frozen records of
+:mod:`~jupyter_mlops.store.pipeline_records` (re-exported here). A schedule slot is
 claimed by inserting its ``(schedule_id, slot)`` primary key, so when two schedulers watch one
 store exactly one insert wins and only that scheduler launches the pipeline.
 
@@ -11,7 +12,6 @@ module strips them out again, so no caller ever sees that key.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import Any
 
@@ -30,97 +30,20 @@ from jupyter_mlops.store.orm import (
     ScheduleFire,
     StepRun,
 )
-from jupyter_mlops.store.records import Record
+from jupyter_mlops.store.pipeline_records import (  # noqa: F401 (re-exported)
+    CATCHUP_POLICIES,
+    FIRE_STATUSES,
+    OPTIONS_KEY,
+    PIPELINE_RUN_STATUSES,
+    STEP_FIELDS,
+    STEP_STATUSES,
+    PipelineRecord,
+    PipelineRunRecord,
+    ScheduleFireRecord,
+    ScheduleRecord,
+    StepRunRecord,
+)
 from jupyter_mlops.validation import ascii_digits, check_int64, parse_int
-
-PIPELINE_RUN_STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "KILLED")
-STEP_STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CACHED")
-FIRE_STATUSES = ("FIRED", "SKIPPED", "FAILED")
-CATCHUP_POLICIES = ("none", "latest", "all")
-OPTIONS_KEY = "__schedule_options__"
-
-
-@dataclasses.dataclass(frozen=True)
-class PipelineRecord(Record):
-    id: int
-    name: str
-    path: str | None
-    spec: dict
-    spec_digest: str
-    created_at: float
-    updated_at: float
-
-
-@dataclasses.dataclass(frozen=True)
-class StepRunRecord(Record):
-    id: int
-    pipeline_run_id: str
-    step: str
-    run_id: str | None
-    status: str
-    attempts: int
-    cache_key: str | None
-    cached_from: int | None
-    #: output name -> {"path", "digest", "size"[, "files": {relative path: digest}]}
-    outputs: dict | None
-    notebook_digest: str | None
-    started_at: float | None
-    ended_at: float | None
-    error: str | None
-
-
-@dataclasses.dataclass(frozen=True)
-class PipelineRunRecord(Record):
-    id: str
-    pipeline_id: int
-    pipeline: str
-    run_id: str | None
-    status: str
-    parameters: dict | None
-    trigger: str
-    schedule_id: int | None
-    executor: str | None
-    started_at: float
-    ended_at: float | None
-    error: str | None
-    steps: list[StepRunRecord] = dataclasses.field(default_factory=list)
-
-    def step(self, name: str) -> StepRunRecord:
-        """The record of step ``name`` (raises :class:`NotFoundError` if there is none)."""
-        for s in self.steps:
-            if s.step == name:
-                return s
-        raise NotFoundError(f"Pipeline run {self.id} has no step {name!r}.")
-
-
-@dataclasses.dataclass(frozen=True)
-class ScheduleRecord(Record):
-    id: int
-    name: str
-    pipeline_path: str
-    cron: str
-    timezone: str
-    parameters: dict
-    paused: bool
-    next_fire_at: float | None
-    created_by: str
-    created_at: float
-    catchup: str = "latest"
-    max_catchup_age: float | None = None
-    allow_overlap: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class ScheduleFireRecord(Record):
-    schedule_id: int
-    slot: float
-    fired_at: float
-    fired_by: str
-    pipeline_run_id: str | None
-    status: str
-    #: Status of the pipeline run the fire started, when there is one.
-    pipeline_status: str | None = None
-
 
 def _step(row) -> StepRunRecord:
     return StepRunRecord(row.id, row.pipeline_run_id, row.step, row.run_id, row.status,
@@ -136,10 +59,6 @@ def _schedule(row) -> ScheduleRecord:
         row.next_fire_at, row.created_by, row.created_at,
         catchup=opts.get("catchup", "latest"), max_catchup_age=opts.get("max_catchup_age"),
         allow_overlap=bool(opts.get("allow_overlap", False)))
-
-
-_STEP_FIELDS = {"run_id", "status", "attempts", "cache_key", "cached_from", "outputs",
-                "notebook_digest", "started_at", "ended_at", "error"}
 
 
 class PipelineStore(AbstractPipelineStore):
@@ -209,7 +128,7 @@ class PipelineStore(AbstractPipelineStore):
 
     def update_step(self, pipeline_run_id: str, step: str, **fields: Any) -> None:
         """Set columns of one step run (``status``, ``run_id``, ``outputs``…)."""
-        unknown = set(fields) - _STEP_FIELDS
+        unknown = set(fields) - STEP_FIELDS
         if unknown:
             raise InvalidInputError(f"Step runs have no field(s) {sorted(unknown)}.")
         if "status" in fields and fields["status"] not in STEP_STATUSES:

@@ -1,47 +1,19 @@
 """Webhooks configured per store and the log of every delivery attempt (notifications).
 
-Rows never leave this module: callers get the frozen records below. A webhook's signing
+Rows never leave this module: callers get the frozen records of
+:mod:`~jupyter_mlops.store.webhook_records`. A webhook's signing
 secret is stored to sign payloads and returned only by :meth:`WebhookStore.subscribers`, the
 sender's own read; records say whether a secret is set, never what it is.
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 from sqlalchemy import delete, select
 
 from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, write_connection
 from jupyter_mlops.store.orm import Webhook, WebhookDelivery
-from jupyter_mlops.store.records import Record
-
-
-@dataclasses.dataclass(frozen=True)
-class WebhookRecord(Record):
-    id: int
-    url: str
-    events: tuple[str, ...]
-    format: str
-    has_secret: bool
-    created_by: str
-    created_at: float
-
-
-@dataclasses.dataclass(frozen=True)
-class DeliveryRecord(Record):
-    """One attempt: ``status`` is the HTTP status (None when no answer came), ``error`` why
-    it did not count as delivered."""
-
-    id: int
-    webhook_id: int
-    delivery: str
-    event: str
-    attempt: int
-    at: float
-    status: int | None
-    error: str | None
-    delivered: bool
+from jupyter_mlops.store.webhook_records import DeliveryRecord, WebhookRecord  # noqa: F401
 
 
 def _record(row) -> WebhookRecord:

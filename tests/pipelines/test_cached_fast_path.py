@@ -1,8 +1,10 @@
-"""A fully cached pipeline run imports no kernel machinery (issue 14).
+"""A fully cached pipeline run imports no kernel machinery and no SQLAlchemy (issue 14).
 
 The cache of every step is checked, and its results restored, before anything that runs a
 notebook is imported: the executors, the kernel pool, papermill, nbclient, jupyter_client,
-nbformat, jsonschema, zmq — and IPython, which a CLI process is never inside. The slow test
+nbformat, jsonschema, zmq — and IPython, which a CLI process is never inside. On a SQLite
+file store the run is recorded through the stdlib (store/pipelines_lite.py and friends), so
+SQLAlchemy, the ORM and Alembic are not imported either. The slow test
 runs a real 3-step pipeline through the real CLI in fresh processes: once uncached (papermill
 runs the notebooks), then again where every step is a cache hit, whose imports are read from
 ``python -X importtime``.
@@ -22,9 +24,12 @@ from jupyter_mlops.pipelines.runner import _LazyLocal, _make_executor
 from .conftest import write_notebook, write_yaml
 
 #: Imported only when a step really runs (or by a notebook front end).
-KERNEL_MACHINERY = ("papermill", "nbclient", "jupyter_client", "nbformat", "jsonschema", "zmq",
+NOT_IMPORTED = ("papermill", "nbclient", "jupyter_client", "nbformat", "jsonschema", "zmq",
                     "IPython", "jupyter_mlops.pipelines.kernels",
-                    "jupyter_mlops.pipelines.executors")
+                    "jupyter_mlops.pipelines.executors",
+                    # recorded on sqlite3: nothing of SQLAlchemy's path either
+                    "sqlalchemy", "alembic", "jupyter_mlops.store.orm",
+                    "jupyter_mlops.store.engine")
 
 SPEC = """name: fast
 parameters: {n: 3}
@@ -90,7 +95,7 @@ def test_fully_cached_cli_run_imports_no_kernel_machinery(project):
     assert (project / "out" / "sq.txt").read_text() == "0 1 4"
     imported = _imported(cached.stderr)
     assert "jupyter_mlops.pipelines.runner" in imported  # the listing is real
-    assert not imported & set(KERNEL_MACHINERY), sorted(imported & set(KERNEL_MACHINERY))
+    assert not imported & set(NOT_IMPORTED), sorted(imported & set(NOT_IMPORTED))
 
     # A miss on one step takes the normal path: the executor is built and the step runs.
     forced = _cli([*run, "--force-step", "double"], project, importtime=True)
