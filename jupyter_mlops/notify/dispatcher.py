@@ -14,8 +14,6 @@ import queue
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -104,6 +102,11 @@ class Dispatcher:
                 return
 
     def _send(self, job: Job) -> tuple[int | None, str | None]:
+        # Imported on the first delivery: urllib.request pulls in http.client, ssl and email
+        # (~0.1 s), which every process that only *checks* for webhooks would pay.
+        import urllib.error
+        import urllib.request
+
         timestamp = int(time.time())
         headers = {"Content-Type": "application/json", "User-Agent": "jupyter-mlops-webhooks",
                    "X-Mlops-Event": job.event, "X-Mlops-Delivery": job.delivery,

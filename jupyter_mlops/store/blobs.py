@@ -121,6 +121,11 @@ class BlobStore(AbstractArtifactStore):
         """Store ``data``; a no-op returning the same :class:`BlobInfo` if already stored."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise InvalidInputError(f"put_bytes() needs bytes, not {type(data).__name__}.")
+        # As put_file: content already stored (a cached pipeline step's notebook snapshot,
+        # the same notebook logged again) costs a hash and a stat, no write and no fsync.
+        info = BlobInfo(hash_bytes(data), memoryview(data).nbytes)
+        if self._claim_existing(info.digest):
+            return info
         return self.put_stream(io.BytesIO(data))
 
     def put_file(self, path: str | os.PathLike[str]) -> BlobInfo:

@@ -36,7 +36,23 @@ def environment() -> EnvironmentInfo:
     with how it is computed: names and versions are exactly ``dist.metadata["Name"]`` and
     ``dist.version``, read from the metadata file's header only (parsing a few hundred whole
     METADATA files with the email parser took most of a second).
+
+    A fresh process reuses the last result of the same interpreter when no folder on
+    ``sys.path`` changed since (:func:`_saved_environment`): installing, upgrading or removing
+    a distribution adds or removes a ``*.dist-info`` entry, which changes its folder's
+    modification time. Reading a few hundred metadata files is otherwise the largest part of
+    a fully cached pipeline run's CLI process.
     """
+    key = _environment_key()
+    saved = _saved_environment(key)
+    if saved is not None:
+        return saved
+    info = _read_environment()
+    _save_environment(key, info)
+    return info
+
+
+def _read_environment() -> EnvironmentInfo:
     from importlib import metadata
 
     packages: dict[str, str] = {}
@@ -46,9 +62,61 @@ def environment() -> EnvironmentInfo:
             packages[name.lower()] = version
     packages = dict(sorted(packages.items()))
     py = platform.python_version()
-    plat = platform.platform()
-    digest = hash_bytes(json.dumps([py, sys.implementation.name, packages]).encode())
-    return EnvironmentInfo(digest, py, plat, packages)
+    return EnvironmentInfo(_environment_digest(py, packages), py, platform.platform(), packages)
+
+
+def _environment_digest(python: str, packages: dict[str, str]) -> str:
+    return hash_bytes(json.dumps([python, sys.implementation.name, packages]).encode())
+
+
+def _environment_key() -> str:
+    """What the distribution list depends on: the interpreter, and every ``sys.path`` entry
+    with its modification time (where importlib.metadata looks for distributions)."""
+    entries = []
+    for entry in sys.path:
+        try:
+            entries.append([entry, os.stat(entry or ".").st_mtime_ns])
+        except OSError:
+            entries.append([entry, None])
+    cwd = os.getcwd() if "" in sys.path else None  # "" is the current folder
+    return hash_bytes(json.dumps([sys.executable, sys.version, sys.implementation.name,
+                                  sys.prefix, cwd, entries]).encode())
+
+
+def _environment_file(key: str) -> Path:
+    from jupyter_mlops.config import default_home
+
+    return default_home() / "cache" / f"environment-{key[:32]}.json"
+
+
+def _saved_environment(key: str) -> EnvironmentInfo | None:
+    """The saved environment for ``key``, if any and if it holds together (its digest is
+    recomputed from its own packages); anything else is None and is read again."""
+    try:
+        doc = json.loads(_environment_file(key).read_text(encoding="utf-8"))
+        packages = doc["packages"]
+        ok = (doc["key"] == key and isinstance(packages, dict)
+              and all(isinstance(k, str) and isinstance(v, (str, type(None)))
+                      for k, v in packages.items())
+              and isinstance(doc["python"], str) and isinstance(doc["platform"], str)
+              and doc["digest"] == _environment_digest(doc["python"], packages))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return EnvironmentInfo(doc["digest"], doc["python"], doc["platform"], packages) if ok else None
+
+
+def _save_environment(key: str, info: EnvironmentInfo) -> None:
+    """Write atomically (temp file, rename); a read-only or missing home just skips it."""
+    target = _environment_file(key)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "digest": info.digest, "python": info.python,
+                                   "platform": info.platform, "packages": info.packages}),
+                       encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError:
+        pass
 
 
 def _name_and_version(dist) -> tuple[str | None, str | None]:
