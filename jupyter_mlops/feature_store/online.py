@@ -15,12 +15,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
-from jupyter_mlops.feature_store.offline import read_offline
 from jupyter_mlops.feature_store.refs import FeatureRef, parse_refs
-from jupyter_mlops.feature_store.timestamps import to_ns, to_timestamp_ns
+
+# numpy, pandas and the offline reader are imported where used: a lookup needs none of them,
+# and a fresh process's first lookup would pay their import (issue 16).
 
 #: Online rows per transaction: a killed materialize loses at most one batch of work.
 BATCH_ROWS = 20_000
@@ -66,6 +65,11 @@ def materialize(store, view, start: Any = None, end: Any = None, *,
     watermark only advances when the run began at or before it (``start`` None or not later
     than the watermark), so a window far ahead never hides the rows before it.
     """
+    import numpy as np
+
+    from jupyter_mlops.feature_store.offline import read_offline
+    from jupyter_mlops.feature_store.timestamps import to_ns, to_timestamp_ns
+
     if not isinstance(batch_rows, int) or isinstance(batch_rows, bool) or batch_rows < 1:
         raise InvalidInputError(f"batch_rows must be a positive integer, not {batch_rows!r}.")
     lo = None if start is None else to_timestamp_ns(start, "start")
@@ -159,7 +163,7 @@ def _missing(v: Any) -> bool:
 
 
 def online_features(store, entity_rows: Any, features: Any, *, full_names: bool = False,
-                    now_ns: int | None = None) -> dict[str, list]:
+                    now_ns: int | None = None, reader: Any = None) -> dict[str, list]:
     """Latest materialized values for each entity row, as ``{column: [values…]}``.
 
     ``entity_rows`` is a list of ``{entity column: key}`` mappings, a mapping of entity
@@ -174,12 +178,16 @@ def online_features(store, entity_rows: Any, features: Any, *, full_names: bool 
         An unknown view or feature, or a view version that is not materialized.
     InvalidInputError
         A missing entity column, or keys of the wrong type for the view.
+
+    ``reader`` reads views, online rows and materializations (default: ``store.features``;
+    the client passes a stdlib-``sqlite3`` one for a SQLite file, with the same answers).
     """
+    db = store.features if reader is None else reader
     refs = parse_refs(features)
     groups: dict[tuple[str, int | None], list[FeatureRef]] = {}
     for r in refs:
         groups.setdefault((r.view, r.version), []).append(r)
-    views = {k: store.features.get_view(*k) for k in groups}
+    views = {k: db.get_view(*k) for k in groups}
     columns = _entity_columns(entity_rows, views.values())
     n = len(next(iter(columns.values())))
     out: dict[str, list] = {c: list(v) for c, v in columns.items()}
@@ -192,10 +200,10 @@ def online_features(store, entity_rows: Any, features: Any, *, full_names: bool 
                     f"Feature {r.feature!r} is not in feature view {view.ref} (its features: "
                     f"{', '.join(map(repr, view.features))}).")
         keys = _encoded_keys([_typed_keys(columns, c, view) for c in view.entity])
-        found = store.features.online_values(view.id, keys)
+        found = db.online_values(view.id, keys)
         # Found rows prove the version is materialized: only an empty answer needs the check
         # (one query fewer on a model server's hot path).
-        if not found and store.features.materialization(view.id) is None:
+        if not found and db.materialization(view.id) is None:
             raise NotFoundError(
                 f"Feature view {view.ref} is not materialized: run "
                 f"`mlops.features.materialize({view.name!r})` first (online values are never "
@@ -234,12 +242,13 @@ def _decoder(view, feature: str):
 
 
 def _entity_columns(rows: Any, views) -> dict[str, list]:
-    import pandas as pd
+    import sys
 
+    pd = sys.modules.get("pandas")  # rows cannot be a DataFrame if pandas was never imported
     needed: list[str] = []
     for v in views:
         needed.extend(c for c in v.entity if c not in needed)
-    if isinstance(rows, pd.DataFrame):
+    if pd is not None and isinstance(rows, pd.DataFrame):
         cols = {c: rows[c].tolist() for c in needed if c in rows.columns}
     elif isinstance(rows, Mapping):
         cols = {c: list(rows[c]) for c in needed if c in rows}
@@ -288,6 +297,8 @@ def _typed_keys(columns: Mapping[str, list], col: str, view) -> list:
     plain = int if want_int else str
     if all(type(v) is plain for v in values):
         return values
+    import numpy as np
+
     out = []
     for v in values:
         if isinstance(v, (bool, np.bool_)) or v is None:

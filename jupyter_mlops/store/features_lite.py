@@ -1,10 +1,14 @@
-"""Listing feature views of a plain SQLite file store with the stdlib's ``sqlite3`` (issue 16).
+"""Feature-view listing and online lookups of a plain SQLite file store with the stdlib's
+``sqlite3`` (issue 16).
 
 Why: ``jupyter mlops features list`` is a whole process, and importing SQLAlchemy and the ORM
-costs it more than a second of CPU on this machine, while the listing is one query. The query
-and the records are those of ``FeatureStore.list_views`` (``store/features.py``);
-tests/features/test_cli.py compares both on the same store. PostgreSQL, and SQLite URLs
-with options, take the SQLAlchemy path (:func:`list_views` returns None for them).
+costs it more than a second of CPU on this machine, while the listing is one query. The same
+holds for the first ``get_online_features`` of a fresh process (a model server's first
+request, a notebook's first lookup): three small queries, behind 1.2 s of imports. The
+queries and the records are those of ``FeatureStore`` (``store/features.py``);
+tests/features/test_cli.py and test_online.py compare both paths on the same store.
+PostgreSQL, and SQLite URLs with options, take the SQLAlchemy path (:func:`list_views` and
+:func:`online_reader` hand it back for them).
 """
 
 from __future__ import annotations
@@ -43,17 +47,69 @@ def list_views(url: str) -> list[ViewListing] | None:
     out = []
     n = len(_VIEW_COLUMNS)
     for row in lite._connection(path).read(_LIST_SQL):
-        v = dict(zip(_VIEW_COLUMNS, row[:n]))
-        view = FeatureViewRecord(
-            v["id"], v["name"], v["version"], v["digest"], v["data_digest"], v["blob_digest"],
-            dict(_json(v["schema"]) or {}), tuple(_json(v["entity"]) or ()),
-            v["timestamp_column"], tuple(_json(v["features"]) or ()), v["ttl_seconds"],
-            v["description"], v["source"], v["rows"], v["entities"], v["min_event_ns"],
-            v["max_event_ns"], v["dataset_id"], v["created_by"], v["created_at"])
+        view = _view(row[:n])
         count, m = row[n], row[n + 1:]
         done = None if m[0] is None else MaterializationRecord(*m)
         out.append(ViewListing(view, int(count), done))
     return out
+
+
+_VIEW_SQL = (f"SELECT {', '.join(_VIEW_COLUMNS)} FROM feature_views WHERE name = ? "
+             "ORDER BY version DESC LIMIT 1")
+_VIEW_VERSION_SQL = (f"SELECT {', '.join(_VIEW_COLUMNS)} FROM feature_views "
+                     "WHERE name = ? AND version = ?")
+_MATERIALIZATION_SQL = ("SELECT view_id, watermark_ns, rows_written, started_at, updated_at "
+                        "FROM feature_materializations WHERE view_id = ?")
+#: The statement of FeatureStore.online_values on SQLite (a test checks they agree).
+ONLINE_SQL = ("SELECT entity_key, event_ns, values_json FROM feature_online "
+              "WHERE view_id = ? AND entity_key IN (SELECT value FROM json_each(?))")
+
+
+class LiteOnlineReader:
+    """What ``online_features`` reads of the store (``get_view``, ``online_values``,
+    ``materialization``), through ``sqlite3``. A view that is not found is looked up again
+    through ``full()`` (the SQLAlchemy store), so its error names the views that exist,
+    word for word as there."""
+
+    def __init__(self, path: str, full):
+        self._path = path
+        self._full = full
+
+    def get_view(self, name: str, version: int | None = None) -> FeatureViewRecord:
+        conn = lite._connection(self._path)
+        rows = conn.read(_VIEW_SQL, (name,)) if version is None \
+            else conn.read(_VIEW_VERSION_SQL, (name, version))
+        if not rows:
+            return self._full().get_view(name, version)  # raises the store's NotFoundError
+        return _view(rows[0])
+
+    def online_values(self, view_id: int, keys) -> dict[str, tuple[int, str]]:
+        unique = list(dict.fromkeys(keys))
+        if not unique:
+            return {}
+        rows = lite._connection(self._path).read(
+            ONLINE_SQL, (view_id, json.dumps(unique, ensure_ascii=False)))
+        return {k: (ns, v) for k, ns, v in rows}
+
+    def materialization(self, view_id: int) -> MaterializationRecord | None:
+        rows = lite._connection(self._path).read(_MATERIALIZATION_SQL, (view_id,))
+        return MaterializationRecord(*rows[0]) if rows else None
+
+
+def online_reader(url: str, full):
+    """A :class:`LiteOnlineReader` for a plain SQLite file, else ``full()`` itself."""
+    path = lite.sqlite_path(url)
+    return full() if path is None else LiteOnlineReader(path, full)
+
+
+def _view(row) -> FeatureViewRecord:
+    v = dict(zip(_VIEW_COLUMNS, row))
+    return FeatureViewRecord(
+        v["id"], v["name"], v["version"], v["digest"], v["data_digest"], v["blob_digest"],
+        dict(_json(v["schema"]) or {}), tuple(_json(v["entity"]) or ()),
+        v["timestamp_column"], tuple(_json(v["features"]) or ()), v["ttl_seconds"],
+        v["description"], v["source"], v["rows"], v["entities"], v["min_event_ns"],
+        v["max_event_ns"], v["dataset_id"], v["created_by"], v["created_at"])
 
 
 def _json(text):

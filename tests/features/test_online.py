@@ -130,3 +130,81 @@ def test_the_fast_key_encoding_is_the_json_encoding(values):
     import json
 
     assert encode_key(values) == json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- the stdlib-sqlite3 path
+def _sqlite_only(store_url: str) -> None:
+    if not store_url.startswith("sqlite"):
+        pytest.skip("the lite reader is for SQLite files; PostgreSQL takes the SQLAlchemy path")
+
+
+def test_lite_reader_answers_as_the_sqlalchemy_store(features, store_url):
+    """The client's first-lookup path (stdlib sqlite3) gives exactly the store's answers:
+    values of every dtype, missing keys, TTL, pinned versions, text keys; and the same
+    errors, word for word."""
+    from jupyter_mlops.store.features import _ONLINE_SQLITE
+    from jupyter_mlops.store.features_lite import ONLINE_SQL, LiteOnlineReader, online_reader
+
+    _sqlite_only(store_url)
+    assert ONLINE_SQL == _ONLINE_SQLITE
+    store = features._client.store
+    lite = online_reader(store.url, lambda: store.features)
+    assert isinstance(lite, LiteOnlineReader)
+    features.register_view("d", many_rows(), entity="driver", timestamp="ts", features=FEATS,
+                           ttl=dt.timedelta(days=30))
+    features.materialize("d")
+    text = rides().assign(driver=lambda f: f["driver"].map({1: "a", 2: "b", 3: "ü\"'"}))
+    features.register_view("t", text, entity="driver", timestamp="ts",
+                           features=["trips", "rating", "city"])
+    features.materialize("t")
+    for name, version in (("d", None), ("d", 1), ("t", None)):
+        view = store.features.get_view(name, version)
+        assert lite.get_view(name, version) == view
+        assert lite.materialization(view.id) == store.features.materialization(view.id)
+        k = ['[0]', '[5]', '[300]', '["a"]']
+        assert lite.online_values(view.id, k) == store.features.online_values(view.id, k)
+    keys = [0, 5, 299, 300, -1, 5, 17]
+    for rows, feats, kw in [
+            (keys, [f"d:{f}" for f in FEATS], {}),
+            ([{"driver": k} for k in keys], ["d@1:trips", "d:seen_at"], {"full_names": True}),
+            ({"driver": keys}, ["d:rating"], {"now_ns": pd.Timestamp("2024-03-01").value}),
+            (["a", "b", "ü\"'", "zz"], ["t:trips", "t:rating", "t:city"], {}),
+            ([], ["t:trips"], {})]:
+        want = online_features(store, rows, feats, **kw)
+        got = online_features(store, rows, feats, reader=lite, **kw)
+        assert got.keys() == want.keys()
+        for c in want:
+            assert len(got[c]) == len(want[c])
+            for g, w in zip(got[c], want[c]):
+                assert type(g) is type(w) and ((g != g and w != w) or g == w), (c, g, w)
+        assert features.get_online_features(rows, feats, full_names=kw.get(
+            "full_names", False)).keys() == want.keys()
+    features.register_view("u", rides(), entity="driver", timestamp="ts", features=["trips"])
+    for feats in (["nope:trips"], ["d@7:trips"], ["u:trips"], ["d:nope"]):
+        with pytest.raises(NotFoundError) as full:
+            online_features(store, [1], feats)
+        with pytest.raises(NotFoundError) as light:
+            online_features(store, [1], feats, reader=lite)
+        assert str(light.value) == str(full.value)
+
+
+def test_first_lookup_of_a_fresh_process_imports_neither_sqlalchemy_nor_pandas(
+        features, store_url, subprocess_env):
+    import json
+    import subprocess
+    import sys
+
+    _sqlite_only(store_url)
+    features.register_view("d", many_rows(), entity="driver", timestamp="ts", features=FEATS)
+    features.materialize("d")
+    want = features.get_online_features([1, 2, 999], ["d:trips", "d:city"])
+    code = ("import json, sys\n"
+            "from jupyter_mlops.client import Client\n"
+            "got = Client().features.get_online_features([1, 2, 999], ['d:trips', 'd:city'])\n"
+            "print(json.dumps({'got': got, 'loaded': sorted(m for m in ('sqlalchemy', 'pandas',"
+            " 'numpy') if m in sys.modules)}))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True,
+                         text=True, timeout=120, check=True)
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["got"] == want
+    assert answer["loaded"] == []
