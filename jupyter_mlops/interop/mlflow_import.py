@@ -192,6 +192,11 @@ def _import_runs(client, src: MlflowSource, report: ImportReport, progress: bool
                 run.artifacts = _artifacts(client, src, row, note, report)
                 batch.append(run)
             exp_ids = bulk_import.experiment_ids(url, {r.experiment for r in batch})
+            for r in [r for r in batch if r.experiment not in exp_ids]:
+                note(f"run {r.id}: its experiment {r.experiment!r} is deleted in this store; "
+                     "skipped (restore it to import these runs)")
+                report.runs_skipped += 1
+                batch.remove(r)
             bulk_import.insert_runs(url, batch, exp_ids)
             for r in batch:
                 names.add(r.experiment)

@@ -81,16 +81,17 @@ def existing_run_ids(url: str, ids: Iterable[str]) -> set[str]:
 
 
 def experiment_ids(url: str, names: Iterable[str]) -> dict[str, int]:
-    """The id of each experiment name, created if new (one transaction)."""
+    """The id of each experiment name, created if new (one transaction); an experiment
+    deleted in this store is left out (it takes no runs)."""
     names = sorted(set(names))
     with write_connection(url) as conn:
         if names:
             stmt = upsert(conn, Experiment.__table__)
             conn.execute(stmt.on_conflict_do_nothing(index_elements=["name"]),
                          [{"name": n, "created_at": now()} for n in names])
-        rows = conn.execute(select(Experiment.id, Experiment.name)
+        rows = conn.execute(select(Experiment.id, Experiment.name, Experiment.lifecycle_stage)
                             .where(Experiment.name.in_(names))).all() if names else []
-    return {name: i for i, name in rows}
+    return {name: i for i, name, stage in rows if stage != "deleted"}
 
 
 def insert_runs(url: str, runs: Sequence[ImportRun], experiments: dict[str, int]) -> int:

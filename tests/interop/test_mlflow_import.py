@@ -280,3 +280,14 @@ def test_export_then_import_round_trip(source, tmp_path):
             ("jupyter_mlops.", "mlflow.parentRunId"))], v[8], [x[0] for x in v[9]])
         for v in d.values())
     assert strip(a) == strip(b)
+
+
+def test_runs_of_an_experiment_deleted_here_are_not_imported(source, tmp_path):
+    client = ours(tmp_path)
+    gone = client.create_experiment("interop-a")
+    client.delete_experiment(gone.id)
+    report = import_mlflow(client, source["uri"], progress=False)
+    skipped = [n for n in report.notes if "'interop-a' is deleted in this store" in n]
+    assert skipped and report.runs_imported == len(source["runs"]) - len(skipped)
+    assert {r.experiment for r in client.search_runs(max_results=100, warn=False)} == {
+        "interop-b"}
