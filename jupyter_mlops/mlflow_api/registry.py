@@ -6,26 +6,30 @@ this registry keeps one model file per version. Registering takes the folder's m
 project's ``load_model`` still demands ``trusted=True`` for it), and links the run. The folder
 stays with the run's artifacts, which is what ``get-download-uri`` points MLflow's client to.
 Stages map onto aliases: ``Staging``/``Production`` set the alias ``staging``/``production``.
-An empty registered model is not kept until its first version (this registry creates a model
-with its first version).
+A registered model may be created empty (its versions come later); renames, descriptions and
+tags of models and versions go through the registry Client, audited like every change.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
-from jupyter_mlops.errors import NotFoundError
+from jupyter_mlops.errors import AlreadyExistsError, NotFoundError
 from jupyter_mlops.mlflow_api import artifacts, fields
-from jupyter_mlops.mlflow_api.errors import MlflowApiError, invalid, not_found, not_implemented
+from jupyter_mlops.mlflow_api.errors import MlflowApiError, invalid, not_found
+from jupyter_mlops.mlflow_api.experiment_search import like
 
 _MODEL_FILES = (".skops", ".pkl", ".pickle", ".joblib")
 _STAGE_ALIAS = {"staging": "staging", "production": "production"}
 
 
 def _ms(seconds: float) -> int:
-    return int(seconds * 1000)
+    return int(round(seconds * 1000))
+
+
+def _tags(tags: dict[str, str]) -> list[dict]:
+    return [{"key": k, "value": v} for k, v in sorted(tags.items())]
 
 
 def _model(client: Any, name: str) -> Any:
@@ -51,10 +55,10 @@ def version_json(client: Any, v: Any) -> dict:
         if alias in ("staging", "production"):
             stage = alias.capitalize()
     out = {"name": v.name, "version": str(v.version), "creation_timestamp": _ms(v.created_at),
-           "last_updated_timestamp": _ms(v.created_at), "user_id": v.created_by,
-           "current_stage": stage, "description": v.description or "",
-           "source": _source(client, v), "status": "READY", "aliases": list(v.aliases),
-           "tags": []}
+           "last_updated_timestamp": _ms(v.updated_at or v.created_at),
+           "user_id": v.created_by, "current_stage": stage,
+           "description": v.description or "", "source": _source(client, v),
+           "status": "READY", "aliases": list(v.aliases), "tags": _tags(v.tags)}
     if v.run_id:
         out["run_id"] = v.run_id
     return out
@@ -64,7 +68,7 @@ def model_json(client: Any, m: Any) -> dict:
     out = {"name": m.name, "creation_timestamp": _ms(m.created_at),
            "last_updated_timestamp": _ms(m.updated_at), "description": m.description or "",
            "aliases": [{"alias": a, "version": str(v)} for a, v in sorted(m.aliases.items())],
-           "tags": []}
+           "tags": _tags(m.tags)}
     if m.latest_version:
         out["latest_versions"] = [version_json(
             client, client.registry.get_version(m.name, m.latest_version))]
@@ -91,41 +95,77 @@ def _version(client: Any, request: dict) -> Any:
 
 # ------------------------------------------------------------------ registered models
 def create_model(client: Any, request: dict) -> dict:
+    """An empty registered model (MLflow's ``create_registered_model``)."""
     name = _name(request)
+    tags = fields.key_values(request, "tags", 100, "tag key")
+    description = fields.text(request, "description", required=False, limit=100_000)
     try:
-        client.registry.get_model(name)
-    except NotFoundError:
-        now = int(time.time() * 1000)
-        return {"registered_model": {"name": name, "creation_timestamp": now,
-                                     "last_updated_timestamp": now}}
-    raise MlflowApiError("RESOURCE_ALREADY_EXISTS",
-                         f"Registered Model (name={name}) already exists.")
+        model = client.registry.create_model(name, description=description, tags=tags)
+    except AlreadyExistsError:
+        raise MlflowApiError("RESOURCE_ALREADY_EXISTS",
+                             f"Registered Model (name={name}) already exists.") from None
+    return {"registered_model": model_json(client, model)}
 
 
 def get_model(client: Any, request: dict) -> dict:
     return {"registered_model": model_json(client, _model(client, _name(request)))}
 
 
+_MODEL_CLAUSE = re.compile(
+    r"\s*(name|tags?\.(?:`[^`]{1,250}`|\"[^\"]{1,250}\"|[\w.\-]{1,250}))\s*"
+    r"(!=|=|\bILIKE\b|\bLIKE\b)\s*'((?:[^']|'')*)'\s*", re.I)
+
+
 def search_models(client: Any, request: dict) -> dict:
-    flt = fields.text(request, "filter", required=False, limit=1000)
-    models = client.registry.list_models()
-    if flt:
-        m = re.fullmatch(r"\s*name\s*(=|LIKE|ILIKE)\s*'((?:[^']|'')*)'\s*", flt, re.I)
+    """Filters on ``name`` and ``tags.<key>`` (``= != LIKE ILIKE``, joined by AND), ordered
+    by name (``order_by`` ``name ASC|DESC``), paged by ``page_token``."""
+    flt = fields.text(request, "filter", required=False, limit=1000) or ""
+    tests = []
+    for part in re.split(r"\s+AND\s+", flt, flags=re.I) if flt.strip() else []:
+        m = _MODEL_CLAUSE.fullmatch(part)
         if not m:
-            raise invalid("Registered-model filters here compare the name only "
-                          "(name = '…' or name LIKE '…').")
-        models = [x for x in models if _matches(x.name, m[1].upper(), m[2].replace("''", "'"))]
+            raise invalid(f"Invalid registered-model filter {part.strip()[:80]!r}: compare "
+                          "name or tags.<key> with =, !=, LIKE or ILIKE and a quoted string, "
+                          "joined by AND.")
+        tests.append((m[1], m[2].upper(), m[3].replace("''", "'")))
+    models = [x for x in client.registry.list_models()
+              if all(_model_matches(x, *t) for t in tests)]
+    order = request.get("order_by") or []
+    order = order if isinstance(order, list) else [order]
+    for clause in order:
+        m = re.fullmatch(r"\s*name(?:\s+(ASC|DESC))?\s*", str(clause), re.I)
+        if not m:
+            raise invalid(f"Invalid order_by clause {str(clause)[:60]!r}: registered models "
+                          "are ordered by name (ASC or DESC) here.")
+        models.sort(key=lambda x: x.name, reverse=(m[1] or "").upper() == "DESC")
     size = fields.integer(request, "max_results", 100)
     if size is None or not 1 <= size <= 1000:
         raise invalid("Invalid value for parameter 'max_results': between 1 and 1000.")
-    return {"registered_models": [model_json(client, x) for x in models[:size]]}
+    token = fields.one(request, "page_token")
+    if token and not (isinstance(token, str) and token.isdigit() and len(token) < 10):
+        raise invalid("Invalid page token: pass the next_page_token of a previous answer.")
+    start = int(token) if token else 0
+    out: dict[str, Any] = {"registered_models": [model_json(client, x)
+                                                 for x in models[start:start + size]]}
+    if start + size < len(models):
+        out["next_page_token"] = str(start + size)
+    return out
 
 
-def _matches(name: str, op: str, value: str) -> bool:
+def _model_matches(model: Any, field: str, op: str, value: str) -> bool:
+    if field.lower() == "name":
+        have: str | None = model.name
+    else:
+        have = model.tags.get(field.split(".", 1)[1].strip("`\""))
+    if have is None:
+        # MLflow's client adds tags.`mlflow.prompt.is_prompt` != 'true' to every search: a
+        # model without the tag matches '!=' (as in MLflow's registry store).
+        return op == "!="
     if op == "=":
-        return name == value
-    pattern = "^" + re.escape(value).replace("%", ".*").replace("_", ".") + "$"
-    return re.match(pattern, name, re.I if op == "ILIKE" else 0) is not None
+        return have == value
+    if op == "!=":
+        return have != value
+    return like(value, have, op == "ILIKE")
 
 
 def delete_model(client: Any, request: dict) -> dict:
@@ -143,8 +183,54 @@ def latest_versions(client: Any, request: dict) -> dict:
         client, client.registry.get_version(m.name, m.latest_version))]}
 
 
-def unsupported_model(client: Any, request: dict) -> dict:
-    raise not_implemented("Renaming, tagging or editing a registered model")
+def rename_model(client: Any, request: dict) -> dict:
+    name = _name(request)
+    new_name = fields.text(request, "new_name", limit=256)
+    _model(client, name)
+    try:
+        model = client.registry.rename_model(name, new_name)
+    except AlreadyExistsError:
+        raise MlflowApiError("RESOURCE_ALREADY_EXISTS",
+                             f"Registered Model (name={new_name}) already exists.") from None
+    return {"registered_model": model_json(client, model)}
+
+
+def update_model(client: Any, request: dict) -> dict:
+    name = _name(request)
+    _model(client, name)
+    description = fields.one(request, "description")
+    if description is not None and not isinstance(description, str):
+        raise invalid("Invalid value for parameter 'description': expected a string.")
+    return {"registered_model": model_json(client, client.registry.describe_model(
+        name, description))}
+
+
+def _tag(request: dict) -> tuple[str, str]:
+    key = fields.key(fields.one(request, "key"), "tag key")
+    value = fields.one(request, "value")
+    if value is not None and not isinstance(value, str):
+        raise invalid("Invalid value for parameter 'value': expected a string.")
+    return key, value or ""
+
+
+def set_model_tag(client: Any, request: dict) -> dict:
+    name = _name(request)
+    key, value = _tag(request)
+    _model(client, name)
+    client.registry.set_model_tag(name, key, value)
+    return {}
+
+
+def delete_model_tag(client: Any, request: dict) -> dict:
+    name = _name(request)
+    key = fields.key(fields.one(request, "key"), "tag key")
+    _model(client, name)
+    try:
+        client.registry.delete_model_tag(name, key)
+    except NotFoundError:
+        raise not_found(f"Registered model tag with name={name}, key={key} not found") \
+            from None
+    return {}
 
 
 # ------------------------------------------------------------------ versions
@@ -157,9 +243,14 @@ def create_version(client: Any, request: dict) -> dict:
     if not files:
         raise invalid(f"No model file ({', '.join(_MODEL_FILES)}) in {source[:120]!r}: this "
                       "registry keeps one model file per version.")
+    tags = fields.key_values(request, "tags", 100, "tag key")
     version = client.registry.register_model(
         f"runs:/{run_id}/{files[0].name}", name, trusted=True,
-        description=fields.text(request, "description", required=False, limit=6000))
+        description=fields.text(request, "description", required=False, limit=100_000))
+    for key, value in tags.items():
+        client.registry.set_version_tag(name, version.version, key, value)
+    if tags:
+        version = client.registry.get_version(name, version.version)
     return {"model_version": version_json(client, version)}
 
 
@@ -227,8 +318,31 @@ def transition_stage(client: Any, request: dict) -> dict:
                                                                                v.version))}
 
 
-def unsupported_version(client: Any, request: dict) -> dict:
-    raise not_implemented("Editing or tagging a model version")
+def update_version(client: Any, request: dict) -> dict:
+    v = _version(client, request)
+    description = fields.one(request, "description")
+    if description is not None and not isinstance(description, str):
+        raise invalid("Invalid value for parameter 'description': expected a string.")
+    return {"model_version": version_json(client, client.registry.describe_version(
+        v.name, v.version, description))}
+
+
+def set_version_tag(client: Any, request: dict) -> dict:
+    v = _version(client, request)
+    key, value = _tag(request)
+    client.registry.set_version_tag(v.name, v.version, key, value)
+    return {}
+
+
+def delete_version_tag(client: Any, request: dict) -> dict:
+    v = _version(client, request)
+    key = fields.key(fields.one(request, "key"), "tag key")
+    try:
+        client.registry.delete_version_tag(v.name, v.version, key)
+    except NotFoundError:
+        raise not_found(f"Model version tag with name={v.name}, version={v.version}, "
+                        f"key={key} not found") from None
+    return {}
 
 
 # ------------------------------------------------------------------ aliases

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 
@@ -17,38 +18,60 @@ from jupyter_mlops.mlflow_api import experiments, fields
 from jupyter_mlops.mlflow_api.errors import invalid
 
 DELETED_TAG = "mlops.mlflow.deleted"
+#: A dataset a run used (log-inputs): ``mlflow.dataset.<name>`` -> MLflow's DatasetInput JSON.
+DATASET_TAG = "mlflow.dataset."
+MAX_MS = 253_402_300_799_000
 #: MLflow's log-batch limits (mlflow/utils/validation.py): follow them so clients batch alike.
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTRIES = 1000, 100, 100, 1000
 _TERMINAL = ("FINISHED", "FAILED", "KILLED")
 _STATUSES = ("RUNNING", "SCHEDULED", *_TERMINAL)
 
 
-def _ms(seconds: float | None) -> int | None:
-    return None if seconds is None else int(seconds * 1000)
+def ms(seconds: float | None) -> int | None:
+    """Epoch seconds (this store) -> integer epoch milliseconds (MLflow's wire)."""
+    return None if seconds is None else int(round(seconds * 1000))
 
 
-def run_json(run: Any) -> dict:
-    """A RunRecord as MLflow's ``Run`` message (the latest value of each metric)."""
+def seconds(request: dict, name: str) -> float | None:
+    """An epoch-milliseconds field of a request as epoch seconds (None when absent)."""
+    value = fields.integer(request, name)
+    if value is None:
+        return None
+    if not 0 <= value <= MAX_MS:
+        raise invalid(f"Invalid value {value} for parameter '{name}': epoch milliseconds "
+                      "between 0 and 253402300799000.")
+    return value / 1000.0
+
+
+def run_json(run: Any, points: dict | None = None, experiment_deleted: bool = False) -> dict:
+    """A RunRecord as MLflow's ``Run`` message: each metric's latest value, with its step and
+    time when ``points`` (``{key: MetricPoint}``) is given; times in integer ms."""
     exp_id = "0" if run.experiment == experiments.DEFAULT_NAME else str(run.experiment_id)
-    start = _ms(run.start_time)
+    start = ms(run.start_time)
     tags = dict(run.tags)
     tags.setdefault("mlflow.runName", run.name)
     if run.parent_run_id:
         tags.setdefault("mlflow.parentRunId", run.parent_run_id)
+    deleted = experiment_deleted or DELETED_TAG in tags
     info = {"run_id": run.id, "run_uuid": run.id, "run_name": run.name,
             "experiment_id": exp_id, "user_id": run.user, "status": run.status,
             "start_time": start,
             "artifact_uri": f"mlflow-artifacts:/{exp_id}/{run.id}/artifacts",
-            "lifecycle_stage": "deleted" if DELETED_TAG in tags else "active"}
+            "lifecycle_stage": "deleted" if deleted else "active"}
     if run.end_time is not None:
-        info["end_time"] = _ms(run.end_time)
+        info["end_time"] = ms(run.end_time)
+    points = points or {}
+    metrics = []
+    for k, v in run.metrics.items():
+        p = points.get(k)
+        metrics.append({"key": k, "value": v, "timestamp": ms(p.timestamp) if p else start,
+                        "step": p.step if p else 0})
     return {"info": info,
-            "data": {"metrics": [{"key": k, "value": v, "timestamp": start, "step": 0}
-                                 for k, v in run.metrics.items()],
+            "data": {"metrics": metrics,
                      "params": [{"key": k, "value": v} for k, v in run.params.items()],
                      "tags": [{"key": k, "value": v} for k, v in tags.items()
-                              if k != DELETED_TAG]},
-            "inputs": {}}
+                              if k != DELETED_TAG and not k.startswith(DATASET_TAG)]},
+            "inputs": {"dataset_inputs": _dataset_inputs(tags)}}
 
 
 def _get(client: Any, run_id: str) -> Any:
@@ -57,36 +80,45 @@ def _get(client: Any, run_id: str) -> Any:
     return client.store.runs.get_run(run_id)
 
 
+def _full_json(client: Any, run: Any) -> dict:
+    """``run_json`` with metric steps and times and its experiment's lifecycle."""
+    points = client.latest_points([run.id]).get(run.id)
+    exp = client.get_experiment(run.experiment_id)
+    return run_json(run, points, exp.lifecycle_stage == "deleted")
+
+
 def create(client: Any, request: dict) -> dict:
-    exp = experiments.by_id(client, fields.one(request, "experiment_id") or "0")
+    exp = experiments.active(client, fields.one(request, "experiment_id") or "0")
     tags = fields.key_values(request, "tags", MAX_TAGS, "tag key")
     name = fields.text(request, "run_name", required=False, limit=250) or tags.get(
         "mlflow.runName")
     parent = tags.get("mlflow.parentRunId")
     run = client.create_run(experiment=exp.name, name=name, tags=tags or None,
                             parent_run_id=parent,
-                            user=fields.text(request, "user_id", required=False, limit=250))
+                            user=fields.text(request, "user_id", required=False, limit=250),
+                            start_time=seconds(request, "start_time"))
     return {"run": run_json(run)}
 
 
 def get(client: Any, request: dict) -> dict:
-    return {"run": run_json(_get(client, fields.run_id(request)))}
+    return {"run": _full_json(client, _get(client, fields.run_id(request)))}
 
 
 def update(client: Any, request: dict) -> dict:
+    """Rename, and end a RUNNING run (``status``, ``end_time`` in ms as MLflow sends it)."""
     run_id = fields.run_id(request)
     run = _get(client, run_id)
     name = fields.text(request, "run_name", required=False, limit=250)
-    if name and name != run.name:
-        client.rename_run(run_id, name)
     status = fields.one(request, "status")
     if status is not None and status not in _STATUSES:
         raise invalid(f"Invalid value {str(status)[:40]!r} for parameter 'status': one of "
                       f"{', '.join(_STATUSES)}.")
+    end = seconds(request, "end_time")
+    if name and name != run.name:
+        client.rename_run(run_id, name)
     if status in _TERMINAL and run.status == "RUNNING":
-        client.end_run(run_id, status)
-    run = _get(client, run_id)
-    return {"run_info": run_json(run)["info"]}
+        client.end_run(run_id, status, end_time=end)
+    return {"run_info": _full_json(client, _get(client, run_id))["info"]}
 
 
 def delete(client: Any, request: dict) -> dict:
@@ -197,21 +229,59 @@ def _exists(client: Any, run_id: str) -> Any:
     return client.store.runs.get_run(run_id)
 
 
+_DATASET_FIELDS = ("name", "digest", "source_type", "source", "schema", "profile")
+
+
 def log_inputs(client: Any, request: dict) -> dict:
-    """Datasets a run used: recorded as ``mlflow.dataset.<name>`` tags (name, digest, source)."""
+    """Datasets a run used, kept as run tags ``mlflow.dataset.<name>.<digest>`` holding
+    MLflow's DatasetInput (its tags, such as ``mlflow.data.context``, and the dataset's name,
+    digest, source and, when they fit in a tag's 6000 characters, schema and profile); read
+    back as the run's ``inputs``. Logging the same dataset again replaces its entry."""
     run_id = fields.run_id(request)
     datasets = fields.entries(request, "datasets", 1000)
     tags = {}
     for entry in datasets:
-        ds = entry.get("dataset") or {}
+        ds = entry.get("dataset")
         if not isinstance(ds, dict):
-            raise invalid("Invalid value for parameter 'datasets': expected objects.")
-        name = fields.key(ds.get("name"), "dataset name")
-        tags[f"mlflow.dataset.{name}"[:250]] = json.dumps(
-            {k: ds.get(k) for k in ("digest", "source_type", "source")})[:6000]
+            raise invalid("Invalid value for parameter 'datasets': each entry needs a "
+                          "'dataset' object.")
+        info = {}
+        for name in _DATASET_FIELDS:
+            value = ds.get(name)
+            if value is not None and not isinstance(value, str):
+                raise invalid(f"Invalid value for parameter 'dataset.{name}': expected a "
+                              "string.")
+            if value is not None:
+                info[name] = value
+        name = fields.key(info.get("name"), "dataset name")
+        digest = fields.key(info.get("digest") or "-", "dataset digest")
+        entry_tags = fields.key_values(entry, "tags", 100, "dataset input tag key")
+        for drop in ("profile", "schema", None):  # what is left out when it is too long
+            text = json.dumps({"dataset": info, "tags": [{"key": k, "value": v}
+                                                         for k, v in entry_tags.items()]})
+            if len(text) <= 6000 or drop is None:
+                break
+            info.pop(drop, None)
+        if len(text) > 6000:
+            raise invalid(f"Dataset {name[:60]!r}: its name, digest, source and tags exceed "
+                          "6000 characters; shorten the source.")
+        tags[f"{DATASET_TAG}{name}.{digest}"[:250]] = text
     if tags:
         _write(client, run_id, lambda: client.set_tags(run_id, tags))
     return {}
+
+
+def _dataset_inputs(tags: dict[str, str]) -> list[dict]:
+    out = []
+    for key, value in sorted(tags.items()):
+        if key.startswith(DATASET_TAG):
+            try:
+                entry = json.loads(value)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("dataset"), dict):
+                out.append({"tags": entry.get("tags") or [], "dataset": entry["dataset"]})
+    return out
 
 
 def log_outputs(client: Any, request: dict) -> dict:
@@ -250,7 +320,78 @@ def history_bulk(client: Any, request: dict) -> dict:
 
 
 def _point(key: str, p: Any) -> dict:
-    return {"key": key, "value": p.value, "timestamp": int(p.timestamp * 1000), "step": p.step}
+    return {"key": key, "value": p.value, "timestamp": ms(p.timestamp), "step": p.step}
+
+
+#: MLflow's limits for GetMetricHistoryBulkInterval (mlflow/server/handlers.py).
+MAX_INTERVAL_RUNS, MAX_INTERVAL_RESULTS = 100, 2500
+
+
+def history_bulk_interval(client: Any, request: dict) -> dict:
+    """One metric of up to 100 runs, sampled to about ``max_results`` steps, as MLflow's UI
+    asks for its charts. The semantics are MLflow's: steps are sampled evenly over the union
+    of the runs' steps inside ``[start_step, end_step]`` (default ``[0, highest step]``);
+    every run's first and last step in the range are always kept; each run then answers
+    its points at the sampled steps, ordered by step and time, evenly thinned to at most
+    ``max(max_results, number of sampled steps)`` points."""
+    ids = request.get("run_ids")
+    ids = [] if ids is None else ids if isinstance(ids, list) else [ids]
+    if not ids:
+        raise invalid("Missing value for required parameter 'run_ids'.")
+    if len(ids) > MAX_INTERVAL_RUNS:
+        raise invalid(f"GetMetricHistoryBulkInterval request must specify at most "
+                      f"{MAX_INTERVAL_RUNS} run_ids. Received {len(ids)} run_ids.")
+    run_ids = [fields.run_id({"run_id": r}) for r in ids]
+    key = fields.key(fields.one(request, "metric_key"), "metric name")
+    size = fields.integer(request, "max_results", MAX_INTERVAL_RESULTS)
+    if size is None or not 1 <= size <= MAX_INTERVAL_RESULTS:
+        raise invalid(f"max_results must be between 1 and {MAX_INTERVAL_RESULTS}.")
+    start, end = fields.integer(request, "start_step"), fields.integer(request, "end_step")
+    if (start is None) != (end is None):
+        raise invalid("If either start step or end step are specified, both must be "
+                      "specified.")
+    if start is not None and start > end:
+        raise invalid(f"end_step must be greater than start_step. Found start_step={start} "
+                      f"and end_step={end}.")
+    series = {rid: _points(client, rid, key) for rid in run_ids}
+    steps = sampled_steps([[p.step for p in pts] for pts in series.values()], size,
+                          start, end)
+    out = []
+    for rid, pts in series.items():
+        chosen = sorted((p for p in pts if p.step in steps), key=lambda p: (p.step, p.timestamp))
+        for i in evenly_spaced(len(chosen), max(size, len(steps))):
+            out.append({**_point(key, chosen[i]), "run_id": rid})
+    return {"metrics": out}
+
+
+def sampled_steps(runs: list[list[int]], size: int, start: int | None,
+                  end: int | None) -> set[int]:
+    """The steps MLflow's bulk-interval sampling keeps (see :func:`history_bulk_interval`)."""
+    import bisect
+
+    every = sorted({s for steps in runs for s in steps})
+    if start is None:
+        start, end = 0, (every[-1] if every else 0)
+    edges = {s for steps in runs if steps for s in (min(steps), max(steps))
+             if start <= s <= end}
+    lo, hi = bisect.bisect_left(every, start), bisect.bisect_right(every, end)
+    if hi - lo <= size:
+        kept = set(every[lo:hi])
+    else:
+        stride = (hi - lo) / size
+        kept = {every[lo + int(i * stride)] for i in range(size) if lo + int(i * stride) < hi}
+        kept.add(every[hi - 1])
+    return kept | edges
+
+
+def evenly_spaced(total: int, most: int) -> list[int]:
+    """At most ``most`` indices into ``total`` items, evenly apart, first and last kept."""
+    if total <= most:
+        return list(range(total))
+    if most == 1:
+        return [total - 1]
+    stride = (total - 1) / (most - 1)
+    return sorted({round(i * stride) for i in range(most)})
 
 
 # ---------------------------------------------------------------------------- search
@@ -258,14 +399,21 @@ _RENAMES = {"run_name": "name", "user_id": "user", "run_id": "run_id"}
 
 
 def _translate(text: str) -> str:
-    """MLflow's attribute names that ours spell differently (outside quoted strings)."""
-    import re
-
+    """MLflow's attribute names that ours spell differently, and its times (epoch ms) as
+    this store's (epoch seconds), outside quoted strings."""
     parts = re.split(r"('(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`)", text)
     for i in range(0, len(parts), 2):
+        parts[i] = _TIME_COMPARISON.sub(
+            lambda m: f"{m[1]}{m[2]} {m[3]} {float(m[4]) / 1000!r}", parts[i])
         parts[i] = re.sub(r"\b(?:attributes?\.)?(run_name|user_id)\b",
                           lambda m: _RENAMES[m[1]], parts[i], flags=re.IGNORECASE)
     return "".join(parts)
+
+
+#: ``start_time > 1700000000000`` (an attribute, not ``metrics.start_time``) and its number.
+_TIME_COMPARISON = re.compile(
+    r"(?<![\w.`])((?:attributes?\.)?)(start_time|end_time)\s*(<=|>=|!=|=|<|>)\s*"
+    r"(-?\d{1,19}(?:\.\d+)?)(?![\w.])", re.IGNORECASE)
 
 
 def search(client: Any, request: dict) -> dict:
@@ -279,13 +427,20 @@ def search(client: Any, request: dict) -> dict:
     if names:
         quoted = ", ".join("'" + n.replace("'", "''") + "'" for n in names)
         clauses.append(f"experiment in ({quoted})")
-    view = fields.one(request, "run_view_type") or "ACTIVE_ONLY"
-    if view == "ACTIVE_ONLY":
+    view = experiments.VIEWS.get(str(fields.one(request, "run_view_type") or "ACTIVE_ONLY"))
+    if view is None:
+        raise invalid(f"Invalid value {str(fields.one(request, 'run_view_type'))[:30]!r} for "
+                      "parameter 'run_view_type': ACTIVE_ONLY, DELETED_ONLY or ALL.")
+    # A run is deleted when it was deleted itself or its experiment was (as in MLflow).
+    gone = {e.name for e in client.list_experiments("deleted")}
+    gone_list = ", ".join("'" + n.replace("'", "''") + "'" for n in sorted(gone))
+    if view == "active":
         clauses.append(f"tags.{DELETED_TAG} is null")
-    elif view == "DELETED_ONLY":
-        clauses.append(f"tags.{DELETED_TAG} is not null")
-    elif view != "ALL":
-        raise invalid(f"Invalid value {str(view)[:30]!r} for parameter 'run_view_type'.")
+        if gone:
+            clauses.append(f"experiment not in ({gone_list})")
+    elif view == "deleted":
+        clauses.append(f"(tags.{DELETED_TAG} is not null"
+                       + (f" or experiment in ({gone_list}))" if gone else ")"))
     size = fields.integer(request, "max_results", 1000)
     if size is None or not 1 <= size <= 50_000:
         raise invalid("Invalid value for parameter 'max_results': between 1 and 50000.")
@@ -298,7 +453,10 @@ def search(client: Any, request: dict) -> dict:
     found = list(client.search_runs(" and ".join(clauses) or None,
                                     order_by=[_translate(o) for o in order] or None,
                                     max_results=size + 1, offset=offset, warn=False))
-    out: dict[str, Any] = {"runs": [run_json(r) for r in found[:size]]}
+    found_page = found[:size]
+    points = client.latest_points([r.id for r in found_page]) if found_page else {}
+    out: dict[str, Any] = {"runs": [run_json(r, points.get(r.id), r.experiment in gone)
+                                    for r in found_page]}
     if len(found) > size:
         out["next_page_token"] = base64.urlsafe_b64encode(
             json.dumps({"offset": offset + size}).encode()).decode()

@@ -23,10 +23,11 @@ MAX_TAG_VALUE = 5000
 
 def check_experiment_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > 256 \
-            or not name.isprintable():
+            or not name.isprintable() or name != name.strip():
         raise InvalidInputError(
-            f"Experiment names are 1–256 printable characters; got {str(name)[:60]!r}.")
-    return name.strip()
+            "Experiment names are 1–256 printable characters, without spaces at either end; "
+            f"got {str(name)[:60]!r}.")
+    return name
 
 
 def _record(row, tags: dict[str, str] | None = None) -> ExperimentRecord:
