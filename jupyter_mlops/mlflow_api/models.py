@@ -37,7 +37,29 @@ def run_of_model(client: Any, model_id: str) -> str:
 def _load(client: Any, model_id: str) -> tuple[str, dict]:
     run_id = run_of_model(client, model_id)
     run = client.store.runs.get_run(run_id)
-    return run_id, json.loads(run.tags[TAG + model_id])
+    info = json.loads(run.tags[TAG + model_id])
+    if info.get("deleted"):
+        raise not_found(f"No logged model {model_id!r} (it was deleted).")
+    return run_id, info
+
+
+def delete(client: Any, request: dict, model_id: str) -> dict:
+    """Marked deleted (as MLflow's lifecycle): gone from get and search; its files stay
+    with the run that logged them."""
+    run_id, info = _load(client, model_id)
+    info["deleted"] = True
+    _save(client, run_id, info)
+    return {}
+
+
+def delete_tag(client: Any, request: dict, model_id: str, key: str) -> dict:
+    run_id, info = _load(client, model_id)
+    key = fields.key(key, "tag key")
+    if key not in info.get("tags", {}):
+        raise not_found(f"No tag with key {key!r} on logged model {model_id!r}.")
+    del info["tags"][key]
+    _save(client, run_id, info)
+    return {}
 
 
 def _save(client: Any, run_id: str, info: dict) -> None:
@@ -49,7 +71,7 @@ def _save(client: Any, run_id: str, info: dict) -> None:
 def _answer(info: dict) -> dict:
     tags = [{"key": k, "value": v} for k, v in info.get("tags", {}).items()]
     params = [{"key": k, "value": v} for k, v in info.get("params", {}).items()]
-    body = {k: v for k, v in info.items() if k not in ("tags", "params")}
+    body = {k: v for k, v in info.items() if k not in ("tags", "params", "deleted")}
     return {"model": {"info": {**body, "tags": tags}, "data": {"params": params}}}
 
 
@@ -115,6 +137,8 @@ def search(client: Any, request: dict) -> dict:
         for key, value in run.tags.items():
             if key.startswith(TAG):
                 info = json.loads(value)
+                if info.get("deleted"):
+                    continue
                 if (not ids or info["experiment_id"] in ids) and all(
                         str(info.get(k)) == v for k, v in wanted.items()):
                     models.append(_answer(info)["model"])

@@ -51,6 +51,7 @@ TABLE: dict[tuple[str, str], Route] = {
     ("POST", _R + "log-batch"): runs.log_batch,
     ("POST", _R + "log-inputs"): runs.log_inputs,
     ("POST", _R + "outputs"): runs.log_outputs,
+    ("POST", _R + "log-model"): runs.log_model,
     ("GET", "mlflow/metrics/get-history"): runs.history,
     ("GET", "mlflow/metrics/get-history-bulk"): runs.history_bulk,
     ("GET", "mlflow/metrics/get-history-bulk-interval"): runs.history_bulk_interval,
@@ -82,11 +83,14 @@ TABLE: dict[tuple[str, str], Route] = {
 }
 
 #: Paths with an id in them (MLflow 3's logged models).
-PATTERNS: list[tuple[str, re.Pattern, Callable[[Any, dict, str], dict]]] = [
+PATTERNS: list[tuple[str, re.Pattern, Callable[..., dict]]] = [
     ("GET", re.compile(r"mlflow/logged-models/([^/]{1,64})"), models.get),
     ("PATCH", re.compile(r"mlflow/logged-models/([^/]{1,64})"), models.finalize),
     ("PATCH", re.compile(r"mlflow/logged-models/([^/]{1,64})/tags"), models.set_tags),
     ("POST", re.compile(r"mlflow/logged-models/([^/]{1,64})/params"), models.log_params),
+    ("DELETE", re.compile(r"mlflow/logged-models/([^/]{1,64})"), models.delete),
+    ("DELETE", re.compile(r"mlflow/logged-models/([^/]{1,64})/tags/([^/]{1,250})"),
+     models.delete_tag),
 ]
 
 PREFIXES = ("/api/2.0/", "/ajax-api/2.0/")
@@ -160,7 +164,7 @@ def _route(client: Any, method: str, path: str, query: dict[str, list[str]],
     for verb, pattern, pfunc in PATTERNS:
         m = pattern.fullmatch(path)
         if m and verb == method:
-            return Answer(200, pfunc(client, _request(method, query, body), m[1]))
+            return Answer(200, pfunc(client, _request(method, query, body), *m.groups()))
     raise MlflowApiError("ENDPOINT_NOT_FOUND",
                          f"No {method} endpoint /api/2.0/{path[:120]} on this server.")
 

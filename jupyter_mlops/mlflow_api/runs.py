@@ -284,6 +284,40 @@ def _dataset_inputs(tags: dict[str, str]) -> list[dict]:
     return out
 
 
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+
+
+def log_model(client: Any, request: dict) -> dict:
+    """MLflow's ``record_logged_model``: the model's summary (run id, artifact path, time,
+    uuid, flavors without their config) appended to the run's ``mlflow.log-model.history``
+    tag, as MLflow's stores keep it."""
+    run_id = fields.run_id(request)
+    text = fields.text(request, "model_json", limit=1_000_000)
+    try:
+        model = json.loads(text)
+    except ValueError:
+        model = None
+    if not isinstance(model, dict):
+        raise invalid("Invalid value for parameter 'model_json': expected a JSON object.")
+    summary = {k: model[k] for k in ("run_id", "utc_time_created", "artifact_path",
+                                     "model_uuid") if k in model}
+    flavors = model.get("flavors") if isinstance(model.get("flavors"), dict) else {}
+    summary["flavors"] = {name: ({k: v for k, v in conf.items() if k != "config"}
+                                 if isinstance(conf, dict) else conf)
+                          for name, conf in flavors.items()}
+    run = _exists(client, run_id)
+    try:
+        history = json.loads(run.tags.get(LOGGED_MODELS_TAG, "[]"))
+    except ValueError:
+        history = []
+    value = json.dumps([*(history if isinstance(history, list) else []), summary])
+    if len(value) > 6000:
+        raise invalid(f"The run's {LOGGED_MODELS_TAG} tag would exceed 6000 characters; the "
+                      "model's files are logged all the same.")
+    _write(client, run_id, lambda: client.set_tags(run_id, {LOGGED_MODELS_TAG: value}))
+    return {}
+
+
 def log_outputs(client: Any, request: dict) -> dict:
     run_id = fields.run_id(request)
     _exists(client, run_id)

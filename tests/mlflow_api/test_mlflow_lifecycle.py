@@ -346,3 +346,33 @@ def test_history_bulk_interval_refusals(server, query, status, words):
     got, body = raw(server, "GET", "metrics/get-history-bulk-interval", query=query)
     assert got == status, body
     assert set(body) == {"error_code", "message"} and words in body["message"]
+
+
+# ------------------------------------------------------------------ logged models
+def test_logged_model_tags_delete_and_the_log_model_history(client):
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    exp_id = client.create_experiment("logged-models")
+    run_id = client.create_run(exp_id).info.run_id
+    model = client.create_logged_model(exp_id, name="m", source_run_id=run_id,
+                                       tags={"a": "1", "b": "2"})
+    client.delete_logged_model_tag(model.model_id, "a")
+    assert client.get_logged_model(model.model_id).tags == {"b": "2"}
+    with pytest.raises(MlflowException) as exc:
+        client.delete_logged_model_tag(model.model_id, "a")
+    refused(exc, "RESOURCE_DOES_NOT_EXIST")
+    client.delete_logged_model(model.model_id)
+    with pytest.raises(MlflowException) as exc:
+        client.get_logged_model(model.model_id)
+    refused(exc, "RESOURCE_DOES_NOT_EXIST")
+    assert model.model_id not in [m.model_id for m in client.search_logged_models([exp_id])]
+
+    summary = Model(artifact_path="model", run_id=run_id)
+    summary.add_flavor("python_function", loader_module="my_loader", config={"big": 1})
+    for _ in range(2):
+        client._record_logged_model(run_id, summary)
+    history = json.loads(client.get_run(run_id).data.tags["mlflow.log-model.history"])
+    assert len(history) == 2 and history[0]["artifact_path"] == "model"
+    assert history[0]["flavors"]["python_function"]["loader_module"] == "my_loader"
+    assert "config" not in history[0]["flavors"]["python_function"]
