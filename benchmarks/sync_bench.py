@@ -7,7 +7,8 @@ store (PostgreSQL) and ``--runs`` new ones; each run: 5 params, 3 tags, 3 metric
 points, one small artifact (its own bytes, so one blob each). Timed: the push of the new runs
 (``sync_stores``, in process, after imports; wall time and this process's CPU time, which a
 loaded machine inflates less), then a rerun with nothing new (the cost of "is anything
-new?"), in process and as ``jupyter mlops sync`` in a fresh process, and, side by side in the same sample, ``migrate`` (our whole-store copy)
+new?"), in process and as ``jupyter mlops sync`` in a fresh process, and, side by side in
+the same sample, ``migrate`` (our whole-store copy)
 of the same laptop store into an empty database as the reference a user would otherwise run.
 Every sample is a fresh target database; the laptop store is restored from a file copy taken
 before the new runs, pushed untimed, then replaced by the copy taken after them (same store

@@ -327,7 +327,8 @@ def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) ->
     blob_result: tuple = (0, 0, 0, ())
     src_artifacts = {a["id"]: (a["run_id"], a["name"])
                      for arts in data.artifacts.values() for a in arts}
-    names = {src_id: f"the source {redact(source_url)}", dst_id: f"the target {redact(target_url)}"}
+    names = {src_id: f"the source {redact(source_url)}",
+             dst_id: f"the target {redact(target_url)}"}
     catalog = cat.CatalogMerge()
     with ThreadPoolExecutor(1) as background:
         blobs = None
