@@ -27,14 +27,16 @@ def clean_env() -> dict[str, str]:
             if not k.startswith("MLOPS_") and k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(cmd: list[str], cwd: str, env: dict) -> tuple[float, float]:
-    """Run ``cmd`` to its end; (wall seconds, child CPU seconds). Exits on failure."""
+def timed(cmd: list[str], cwd: str, env: dict,
+          expect: bytes | None = None) -> tuple[float, float]:
+    """Run ``cmd`` to its end; (wall seconds, child CPU seconds). Exits on failure, and when
+    ``expect`` is given and its output lacks it (a sample that did not do what is timed)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT)
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status):
+    if os.waitstatus_to_exitcode(status) or (expect is not None and expect not in out):
         sys.exit(f"FAILED: {' '.join(cmd)}\n{out.decode(errors='replace')}")
     return wall, usage.ru_utime + usage.ru_stime
