@@ -25,6 +25,7 @@ This file registers no plugins and defines no ``jp_*`` fixtures, so folders that
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -111,19 +112,89 @@ def _postgres_database(request, template: str | None = None) -> Iterator[str]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# ----------------------------------------------------------------------------- templates
+def _migrate(url: str, artifact_root: Path) -> None:
+    from jupyter_mlops.store import forget_open_stores, open_store
+
+    open_store(url, str(artifact_root))
+    forget_open_stores()  # no pooled connection may stay open on a template
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    """A migrated, empty SQLite store, migrated once per session: tests copy the file."""
+    folder = tmp_path_factory.mktemp("store-template")
+    path = folder / "mlops.db"
+    _migrate(f"sqlite:///{path}", folder / "artifacts")
+    assert not path.with_name("mlops.db-wal").exists() or \
+        path.with_name("mlops.db-wal").stat().st_size == 0  # checkpointed on close
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template(pg_admin_engine) -> Iterator[str]:
+    """Name of a migrated, empty PostgreSQL database that tests copy (``TEMPLATE``)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    name = f"mlops_test_tpl_{uuid.uuid4().hex[:16]}"
+    with pg_admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(os.environ[PG_URL_ENV]).set(database=name)
+        _migrate(url.render_as_string(hide_password=False), Path("/nonexistent-artifacts"))
+        yield name
+    finally:
+        with pg_admin_engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _new_identity(url: str) -> None:
+    """Give a copy of a template its own store id (migration 0009 wrote the template's): two
+    copies must tell each other apart, as two real stores do (a sync to itself is refused)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE store_identity SET id = :id"), {"id": uuid.uuid4().hex})
+    finally:
+        engine.dispose()
+
+
 # ----------------------------------------------------------------------------- the layers
+#: Fixtures that open (and so migrate) the store first thing: a test using one gets a copy of
+#: the session's migrated template instead of replaying every migration on an empty database.
+_OPENS_STORE = ("store", "client")
+
+
 @pytest.fixture(params=[
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ])
 def store_url(request, tmp_path: Path) -> Iterator[str]:
-    """SQLAlchemy URL of an empty store, once per backend."""
+    """SQLAlchemy URL of a store of its own, once per backend.
+
+    Empty (no tables) unless the test uses ``store``/``client``, which would migrate it at
+    once anyway: then it is a copy of a template migrated once per session (the same schema
+    and rows, without replaying the migrations in every test).
+    """
+    migrated = any(name in request.fixturenames for name in _OPENS_STORE)
     if request.param == "sqlite":
         folder = tmp_path / "store"
         folder.mkdir()
-        yield f"sqlite:///{folder / 'mlops.db'}"
+        url = f"sqlite:///{folder / 'mlops.db'}"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), folder / "mlops.db")
+            _new_identity(url)
+        yield url
     else:
-        yield from _postgres_database(request)
+        template = request.getfixturevalue("_postgres_template") if migrated else None
+        for url in _postgres_database(request, template):
+            if migrated:
+                _new_identity(url)
+            yield url
 
 
 @pytest.fixture

@@ -11,49 +11,12 @@ here; the artifact store's backends are a local folder and fsspec (``test_artifa
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL_ENV, _LIBRARY_ENV, _postgres_database
-
-
-def _migrate(url: str, artifact_root: Path) -> None:
-    from jupyter_mlops.store import forget_open_stores, open_store
-
-    open_store(url, str(artifact_root))
-    forget_open_stores()  # no pooled connection may stay open on a template
-
-
-@pytest.fixture(scope="session")
-def _sqlite_template(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("contract-template")
-    path = folder / "mlops.db"
-    _migrate(f"sqlite:///{path}", folder / "artifacts")
-    assert not path.with_name("mlops.db-wal").exists() or \
-        path.with_name("mlops.db-wal").stat().st_size == 0  # checkpointed on close
-    return path
-
-
-@pytest.fixture(scope="session")
-def _postgres_template(pg_admin_engine) -> Iterator[str]:
-    import os
-
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-
-    name = f"mlops_contract_tpl_{uuid.uuid4().hex[:16]}"
-    with pg_admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(os.environ[PG_URL_ENV]).set(database=name)
-        _migrate(url.render_as_string(hide_password=False), Path("/nonexistent-artifacts"))
-        yield name
-    finally:
-        with pg_admin_engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+from tests.conftest import _LIBRARY_ENV, _new_identity, _postgres_database
 
 
 @pytest.fixture(autouse=True)
@@ -78,13 +41,17 @@ def backend_url(request, tmp_path: Path) -> Iterator[str]:
         folder = tmp_path / "store"
         folder.mkdir()
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), folder / "mlops.db")
+        url = f"sqlite:///{folder / 'mlops.db'}"
+        _new_identity(url)
         try:
-            yield f"sqlite:///{folder / 'mlops.db'}"
+            yield url
         finally:
             forget_open_stores()
         return
 
-    yield from _postgres_database(request, request.getfixturevalue("_postgres_template"))
+    for url in _postgres_database(request, request.getfixturevalue("_postgres_template")):
+        _new_identity(url)
+        yield url
 
 
 @pytest.fixture
