@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jupyter_mlops import fluent
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.lifecycle import run_ending
 from jupyter_mlops.tracking import autolog as tracking_autolog
 from jupyter_mlops.tracking import system_metrics as tracking_system_metrics
 
-if TYPE_CHECKING:  # the Client's shape, for type checkers only
-    from jupyter_mlops.ports import ArtifactRecorder
 
 
 def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = False,
@@ -77,7 +76,7 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
     settings = tracking_autolog.AutologSettings(
         log_models=log_models, log_datasets=log_datasets, log_figures=log_figures,
         silent=silent)
-    tracking_autolog.enable(settings, _run_for_fit, _log_model)
+    tracking_autolog.enable(settings, _run_for_fit, _model_files)
 
 
 def set_system_metrics(on: bool) -> None:
@@ -104,21 +103,35 @@ def autolog_settings() -> tracking_autolog.AutologSettings | None:
 
 
 @contextlib.contextmanager
-def _run_for_fit() -> Iterator[tuple[Any, str]]:
+def _run_for_fit() -> Iterator[tuple[Any, str, Any]]:
     run = fluent.active_run()
     if run is not None:
-        yield run.client, run.id
+        yield run.client, run.id, lambda: None
         return
     run = fluent.start_run()
+    handed: list = []
+
+    def take_end():
+        # The autolog writer ends the run after the fit's files (see tracking.autolog.
+        # deferred); the run stops being the active one now, as if ended.
+        if not (run.owned and fluent.active_run() is run):
+            return None
+        handed.append(True)
+        return lambda: run.client.end_run(run.id, "FINISHED")
+
     try:
-        yield run.client, run.id
+        yield run.client, run.id, take_end
     finally:
         # A pipeline step's own run (attached, not owned) stays open for the step.
         if run.owned and fluent.active_run() is run:
-            fluent.end_run("FINISHED")
+            if handed:
+                run_ending(run, "FINISHED")
+                fluent._set_active(getattr(run, "parent", None))
+            else:
+                fluent.end_run("FINISHED")
 
 
-def _log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input: Any) -> None:
-    from jupyter_mlops.registry.run_model import log_model
+def _model_files(model: Any, training_input: Any) -> list:
+    from jupyter_mlops.registry.run_model import model_files
 
-    log_model(client, run_id, model, training_input)
+    return model_files(model, training_input)

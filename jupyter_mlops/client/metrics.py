@@ -6,6 +6,7 @@ batches, and rows the store still refuses at write time go to the dead-letter fi
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -127,7 +128,10 @@ class MetricsLogging:
         self.store.runs.delete_tag(run_id, check_key(key, "tag key"))
 
     def flush(self) -> None:
-        """Make everything logged so far durable."""
+        """Make everything logged so far durable (autologging's file writes included)."""
+        autolog_writes = sys.modules.get("jupyter_mlops.tracking.autolog.deferred")
+        if autolog_writes is not None:
+            autolog_writes.drain()
         self.writer.flush()
 
     def dead_letter(self) -> DeadLetterFile:

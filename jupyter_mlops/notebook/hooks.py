@@ -145,6 +145,8 @@ class CellHooks:
             return
         run = fluent.active_run()
         if run is None:
+            if "jupyter_mlops.tracking.autolog.deferred" in sys.modules:
+                fluent.flush()  # the files of fits autologged into runs of their own
             return
         if self._pending_params:
             params, self._pending_params = self._pending_params, {}

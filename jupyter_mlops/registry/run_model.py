@@ -47,21 +47,45 @@ def log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input:
     InvalidInputError
         skops cannot save this model (e.g. it holds a lambda).
     """
+    records = []
+    for filename, payload in model_files(model, training_input, name=name):
+        records += client.log_artifact(run_id, payload, filename)
+    return records
+
+
+def model_files(model: Any, training_input: Any = None, *, name: str = "model"
+                ) -> list[tuple[str, Any]]:
+    """The files :func:`log_model` writes, serialised now: ``[(artifact name, bytes or
+    JSON-able description), ...]`` (autologging writes them after ``fit`` returned)."""
     native = booster_file(model)
     if native is not None:
-        return _log_native(client, run_id, model, training_input, name, *native)
+        flavor, filename, data = native
+        description = _describe(model, training_input, {"flavor": flavor, "file": filename})
+        return [(f"{name}/{filename}", data), (f"{name}/model.json", description)]
     saved = get_flavor("skops").save(model)
-    description: dict[str, Any] = {"flavor": saved.flavor, "model_class": saved.model_class,
-                                   "untrusted_types": list(saved.untrusted_types)}
+    description = _describe(model, training_input, {
+        "flavor": saved.flavor, "model_class": saved.model_class,
+        "untrusted_types": list(saved.untrusted_types)})
+    return [(f"{name}/model.skops", saved.data), (f"{name}/model.json", description)]
+
+
+def _describe(model: Any, training_input: Any, description: dict[str, Any]) -> dict[str, Any]:
+    """``description`` plus the class, classes and the signature of ``training_input``."""
+    if "model_class" not in description:
+        cls = type(model)
+        description = {"flavor": description["flavor"],
+                       "model_class": f"{cls.__module__}.{cls.__qualname__}",
+                       **{k: v for k, v in description.items() if k != "flavor"}}
+        classes = getattr(model, "classes_", None) if hasattr(model, "get_params") else None
+        if classes is not None:
+            description["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
     if training_input is not None:
         try:
             description["signature"] = infer_signature(training_input).to_dict()
             description["input_example"] = example_to_json(training_input)
         except Exception:  # sparse or ragged input: no signature, the model still counts
             description["signature"] = None
-    records = client.log_artifact(run_id, saved.data, f"{name}/model.skops")
-    records += client.log_artifact(run_id, description, f"{name}/model.json")
-    return records
+    return description
 
 
 def booster_file(model: Any) -> tuple[str, str, bytes] | None:
@@ -85,23 +109,3 @@ def booster_file(model: Any) -> tuple[str, str, bytes] | None:
                     return "xgboost", "xgboost.json", fh.read()
         return "xgboost", "xgboost.json", bytes(model.save_raw(raw_format="json"))
     return None
-
-
-def _log_native(client: ArtifactRecorder, run_id: str, model: Any, training_input: Any,
-                name: str, flavor: str, filename: str, data: bytes) -> list:
-    cls = type(model)
-    description: dict[str, Any] = {"flavor": flavor,
-                                   "model_class": f"{cls.__module__}.{cls.__qualname__}",
-                                   "file": filename}
-    classes = getattr(model, "classes_", None) if hasattr(model, "get_params") else None
-    if classes is not None:
-        description["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
-    if training_input is not None:
-        try:
-            description["signature"] = infer_signature(training_input).to_dict()
-            description["input_example"] = example_to_json(training_input)
-        except Exception:  # sparse or ragged input: no signature, the model still counts
-            description["signature"] = None
-    records = client.log_artifact(run_id, data, f"{name}/{filename}")
-    records += client.log_artifact(run_id, description, f"{name}/model.json")
-    return records

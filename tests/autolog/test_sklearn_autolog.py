@@ -80,6 +80,7 @@ def test_a_fit_without_a_run_gets_a_run_of_its_own_ended_after_it(autologging, d
     LinearRegression().fit(*load_diabetes(return_X_y=True))
     LogisticRegression(max_iter=300).fit(X, y)
     assert fluent.active_run() is None
+    client.flush()  # the files and the run's end are written after fit returned
     runs = client.search_runs()
     assert len(runs) == 2 and {r.status for r in runs} == {"FINISHED"}
     regression = next(r for r in runs if "fit_intercept" in r.params and "C" not in r.params)
@@ -158,6 +159,7 @@ def test_a_logging_error_is_one_line_and_the_fit_result_is_untouched(autologging
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "PredictBreaks.fit" in err[0] and "no predictions today" in err[0]
     assert "the fit itself succeeded" in err[0]
+    client.flush()
     (run,) = client.search_runs()
     assert dict(run.params)["alpha"] == "2.0"  # what could be recorded was kept
 

@@ -29,7 +29,14 @@ from jupyter_mlops.tracking.autolog.record import (
 )
 
 __all__ = ["AutologSettings", "FitNotRecorded", "FitRecord", "ModelLogger", "RunScope",
-           "current", "disable", "enable", "record_fit"]
+           "current", "disable", "drain", "enable", "record_fit"]
+
+
+def drain(timeout: float | None = None) -> bool:
+    """Wait for autologging's background file writes (see :mod:`.deferred`)."""
+    from jupyter_mlops.tracking.autolog import deferred
+
+    return deferred.drain(timeout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,7 +69,7 @@ def enable(settings: AutologSettings, run_scope: RunScope, model_logger: ModelLo
     def write(fit_record: FitRecord) -> None:
         write_record(fit_record, log_models=settings.log_models,
                      log_datasets=settings.log_datasets, run_scope=run_scope,
-                     model_logger=model_logger)
+                     model_logger=model_logger, on_failure=patching.report)
 
     try:
         import sklearn  # noqa: F401
@@ -117,7 +124,7 @@ def record_fit(estimator: Any, args: tuple, kwargs: dict, original: Callable, *,
             "datasets", lambda: sklearn_fit.dataset_inputs(X, y)) or []
     record.model, record.model_input = estimator, X
     write_record(record, log_models=settings.log_models, log_datasets=settings.log_datasets,
-                 run_scope=run_scope, model_logger=model_logger)
+                 run_scope=run_scope, model_logger=model_logger, on_failure=patching.report)
 
 
 def _booster_recorder(cls: type) -> Callable[[Any, FitRecord], None] | None:

@@ -111,7 +111,14 @@ def training_metrics(estimator: Any, X: Any, y: Any, sample_weight: Any = None
 
 def _classifier_metrics(metrics: Any, estimator: Any, X: Any, y: Any, weight: Any
                         ) -> dict[str, float]:
+    from jupyter_mlops.tracking.autolog import fast_metrics
+
     pred = estimator.predict(X)
+    if weight is None:
+        proba = _try(lambda: estimator.predict_proba(X))
+        fast = fast_metrics.classifier(y, pred, proba, getattr(estimator, "classes_", None))
+        if fast is not None:
+            return fast
     precision, recall, f1, _ = metrics.precision_recall_fscore_support(
         y, pred, average="weighted", zero_division=0, sample_weight=weight)
     out = {"training_accuracy_score": metrics.accuracy_score(y, pred, sample_weight=weight),
@@ -135,7 +142,13 @@ def _classifier_metrics(metrics: Any, estimator: Any, X: Any, y: Any, weight: An
 
 def _regressor_metrics(metrics: Any, estimator: Any, X: Any, y: Any, weight: Any
                        ) -> dict[str, float]:
+    from jupyter_mlops.tracking.autolog import fast_metrics
+
     pred = estimator.predict(X)
+    if weight is None:
+        fast = fast_metrics.regressor(y, pred)
+        if fast is not None:
+            return fast
     mse = metrics.mean_squared_error(y, pred, sample_weight=weight)
     return {"training_mean_squared_error": mse,
             "training_root_mean_squared_error": math.sqrt(mse),
