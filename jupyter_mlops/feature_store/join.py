@@ -23,9 +23,11 @@ For entity row ``i`` let ``p`` be the number of view rows at or before its time 
 the key as a dense integer code ``c``, every view row becomes one int64 ``c·(M+1)+j`` and
 every entity row the query ``c·(M+1)+p−1``; after one sort of the view's values, a second
 ``searchsorted`` finds each answer, and the code in the high part tells whether it is the
-same key. No hash table per key and no Python loop: at 1,000,000 × 10,000,000 that is about
-half of ``merge_asof``'s CPU time (its by-key matching was ~60 % of the old join). Feature
-columns are read whole from Parquet but converted to pandas only at the matched rows.
+same key. No hash table per key and no Python loop. Feature columns are read whole from
+Parquet but converted to pandas only at the matched rows. Measured at 1,000,000 × 10,000,000
+(one fresh process each, same run, loaded machine): 3.1 s CPU for the whole training set
+against 9.5 s for bare ``merge_asof`` (reading and sorting included) and 6.9 s for DuckDB's
+``ASOF JOIN`` on 2 threads; the old ``merge_asof``-based join measured 4.0 s.
 """
 
 from __future__ import annotations
