@@ -64,7 +64,7 @@ def export_mlflow(client: Any, dest: str, *, progress: bool = True) -> ExportRep
     report = ExportReport(dest)
     mapping: dict[str, str] = {}
     runs = []
-    for exp in client.list_experiments():
+    for exp in client.list_experiments("all"):  # deleted ones too: every run leaves
         offset = 0
         while True:  # the store's page limit is 50,000 runs
             page = client.search_runs(experiment=exp.name, max_results=50_000, offset=offset,
