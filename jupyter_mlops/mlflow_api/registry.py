@@ -282,21 +282,108 @@ def delete_version(client: Any, request: dict) -> dict:
     return {}
 
 
+_VERSION_CLAUSE = re.compile(
+    r"\s*(name|run_id|source_path|version_number|tags?\.(?:`[^`]{1,250}`|\"[^\"]{1,250}\""
+    r"|[\w.\-]{1,250}))\s*(!=|<=|>=|=|<|>|\bNOT\s+IN\b|\bIN\b|\bILIKE\b|\bLIKE\b)\s*"
+    r"('(?:[^']|'')*'|\((?:\s*'(?:[^']|'')*'\s*,?)+\)|\d{1,10})\s*", re.I)
+_VERSION_ORDER = re.compile(r"\s*(name|version_number|creation_timestamp|"
+                            r"last_updated_timestamp)(?:\s+(ASC|DESC))?\s*", re.I)
+
+
+def _version_test(field: str, op: str, raw: str):
+    """One clause of MLflow's model-version filter as a predicate over the version JSON."""
+    op = re.sub(r"\s+", " ", op.upper())
+    key = field.lower()
+    if key == "version_number":
+        if not raw.isdigit() or op not in ("=", "!=", "<", "<=", ">", ">="):
+            raise invalid("version_number compares with = != < <= > >= and a number.")
+        number = int(raw)
+        ops = {"=": int.__eq__, "!=": int.__ne__, "<": int.__lt__, "<=": int.__le__,
+               ">": int.__gt__, ">=": int.__ge__}
+        return lambda v: ops[op](int(v["version"]), number)
+    if raw.startswith("("):
+        if op not in ("IN", "NOT IN"):
+            raise invalid("A list of values goes with IN or NOT IN.")
+        items = {x.replace("''", "'") for x in re.findall(r"'((?:[^']|'')*)'", raw)}
+    elif raw.startswith("'"):
+        if op not in ("=", "!=", "LIKE", "ILIKE"):
+            raise invalid(f"{field} compares with = != LIKE ILIKE and a quoted string.")
+        value = raw[1:-1].replace("''", "'")
+    else:
+        raise invalid(f"{field} compares with a quoted string.")
+
+    def get(v: dict) -> str | None:
+        if key.startswith("tag"):
+            tag = field.split(".", 1)[1].strip("`\"")
+            return next((t["value"] for t in v["tags"] if t["key"] == tag), None)
+        return v.get({"source_path": "source"}.get(key, key))
+
+    def test(v: dict) -> bool:
+        have = get(v)
+        if have is None:
+            return op in ("!=", "NOT IN")
+        if op == "IN":
+            return have in items
+        if op == "NOT IN":
+            return have not in items
+        if op == "=":
+            return have == value
+        if op == "!=":
+            return have != value
+        return like(value, have, op == "ILIKE")
+
+    return test
+
+
 def search_versions(client: Any, request: dict) -> dict:
-    flt = fields.text(request, "filter", required=False, limit=1000) or ""
-    m = re.fullmatch(r"\s*(name|run_id)\s*=\s*'((?:[^']|'')*)'\s*", flt)
-    if flt and not m:
-        raise invalid("Model-version filters here support name = '…' or run_id = '…'.")
-    names = [x.name for x in client.registry.list_models()]
+    """MLflow's model-version filter: ``name``, ``run_id``, ``source_path``,
+    ``version_number`` and ``tags.<key>`` clauses joined by AND (``= != LIKE ILIKE``, ``IN``
+    for lists, comparisons for version_number); ``order_by`` name, version_number,
+    creation_timestamp, last_updated_timestamp; ``max_results`` and page tokens."""
+    flt = fields.text(request, "filter", required=False, limit=10_000) or ""
+    tests = []
+    for part in re.split(r"\s+AND\s+", flt, flags=re.I) if flt.strip() else []:
+        m = _VERSION_CLAUSE.fullmatch(part)
+        if not m:
+            raise invalid(f"Invalid model-version filter {part.strip()[:80]!r}: compare name, "
+                          "run_id, source_path, version_number or tags.<key> (e.g. "
+                          "name = 'm' AND run_id IN ('…')), joined by AND.")
+        tests.append(_version_test(m[1], m[2], m[3]))
+    # One model named outright (what MLflow's client sends most): read only its versions.
+    named = re.findall(r"(?<![\w.`\"])name\s*=\s*'((?:[^']|'')*)'", flt, re.I)
+    names = [n.replace("''", "'") for n in named[:1]] or [
+        x.name for x in client.registry.list_models()]
     out = []
     for n in names:
-        if m and m[1] == "name" and n != m[2].replace("''", "'"):
+        try:
+            versions = client.registry.list_versions(n)
+        except NotFoundError:
             continue
-        for v in client.registry.list_versions(n):
-            if m and m[1] == "run_id" and v.run_id != m[2]:
-                continue
-            out.append(version_json(client, v))
-    return {"model_versions": out}
+        for v in versions:
+            answer = version_json(client, v)
+            if all(t(answer) for t in tests):
+                out.append(answer)
+    order = request.get("order_by") or []
+    for clause in reversed(order if isinstance(order, list) else [order]):
+        m = _VERSION_ORDER.fullmatch(str(clause))
+        if not m:
+            raise invalid(f"Invalid order_by clause {str(clause)[:60]!r}: name, "
+                          "version_number, creation_timestamp or last_updated_timestamp, "
+                          "then ASC or DESC.")
+        field = {"version_number": "version"}.get(m[1].lower(), m[1].lower())
+        out.sort(key=lambda v: v[field] if field == "name" else int(v[field]),
+                 reverse=(m[2] or "").upper() == "DESC")
+    size = fields.integer(request, "max_results", 10_000)
+    if size is None or not 1 <= size <= 200_000:
+        raise invalid("Invalid value for parameter 'max_results': between 1 and 200000.")
+    token = fields.one(request, "page_token")
+    if token and not (isinstance(token, str) and token.isdigit() and len(token) < 10):
+        raise invalid("Invalid page token: pass the next_page_token of a previous answer.")
+    start = int(token) if token else 0
+    page: dict[str, Any] = {"model_versions": out[start:start + size]}
+    if start + size < len(out):
+        page["next_page_token"] = str(start + size)
+    return page
 
 
 def download_uri(client: Any, request: dict) -> dict:

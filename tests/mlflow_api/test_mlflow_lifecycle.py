@@ -192,6 +192,14 @@ def test_empty_registered_model_rename_describe_and_tag(client, model_run, serve
     got = client.get_model_version("named-model", "1")
     assert got.description == "first" and got.tags == {"checked": "yes"}
     assert got.last_updated_timestamp >= got.creation_timestamp
+    search = client.search_model_versions
+    assert [v.version for v in search("name = 'named-model' AND tags.checked = 'yes'")] == ["1"]
+    assert [v.name for v in search(f"run_id IN ('{model_run}', 'x')")] == ["named-model"]
+    assert search("name = 'named-model' AND version_number > 1") == []
+    assert search("tags.name = 'named-model'") == []
+    with pytest.raises(MlflowException) as exc:
+        search("name ~ 'x'")
+    refused(exc, "INVALID_PARAMETER_VALUE")
     with pytest.raises(MlflowException) as exc:
         client.delete_model_version_tag("named-model", "1", "data")
     refused(exc, "RESOURCE_DOES_NOT_EXIST")
