@@ -176,6 +176,42 @@ function LineageGraph(props: {
           </g>
         ))}
       </svg>
+      <LineageLegend types={layout.nodes.map(n => n.type)} />
+    </div>
+  );
+}
+
+/** Node kinds in the order the store lists them (store/lineage.py NODE_TYPES). */
+const NODE_KINDS = [
+  'run',
+  'dataset',
+  'artifact',
+  'model',
+  'cell',
+  'pipeline',
+  'monitor',
+  'feature_view',
+  'training_set',
+  'materialization'
+];
+
+/** One entry per node kind drawn, with its stripe colour (the same CSS class as the node). */
+function LineageLegend(props: { types: string[] }): JSX.Element {
+  const present = new Set(props.types);
+  const kinds = [
+    ...NODE_KINDS.filter(k => present.has(k)),
+    ...[...present].filter(k => !NODE_KINDS.includes(k)).sort()
+  ];
+  return (
+    <div className="jp-mlops-legend jp-mlops-lineage-legend">
+      {kinds.map(k => (
+        <span key={k} className={`jp-mlops-legend-item jp-mlops-node-${k}`} data-kind={k}>
+          <svg width={10} height={10} aria-hidden="true">
+            <rect className="jp-mlops-node-stripe" width={10} height={10} rx={2} />
+          </svg>
+          {k.replace(/_/g, ' ')}
+        </span>
+      ))}
     </div>
   );
 }

@@ -88,3 +88,49 @@ def test_views_versions_and_distribution(page: Page, lab, feature_view, screensh
     page.screenshot(path=str(screenshots / "features-view-230px.png"))
     view.locator(".jp-mlops-back").click()
     expect(row).to_be_visible()
+
+
+def test_lineage_draws_feature_nodes_in_their_own_colour(page: Page, lab, ui_store,
+                                                         feature_view):
+    """The view's node and its online table get their own stripe colour (theme variables),
+    and the legend names each node kind drawn with the same colour."""
+    from jupyter_mlops.store import forget_open_stores
+
+    client = Client(ui_store.tracking_uri, ui_store.artifact_root)
+    try:
+        view_id = client.features.get_view("driver_stats").id
+    finally:
+        client.writer.close()
+        forget_open_stores()
+    panel = open_tab(page, lab, "Lineage")
+    box = panel.locator(".jp-mlops-lineage-input")
+    box.fill(f"feature_view:{view_id}")
+    box.press("Enter")
+    graph = panel.locator(".jp-mlops-lineage svg")
+    node = graph.locator(".jp-mlops-node-feature_view.jp-mod-focus")
+    expect(node).to_be_visible(timeout=30_000)
+    expect(graph.locator(".jp-mlops-node-materialization")).to_have_count(1)
+
+    def fill(locator):
+        return locator.evaluate("e => getComputedStyle(e).fill")
+
+    def var(name):
+        # The theme variable resolved the same way as a fill (a probe element).
+        return page.evaluate(
+            """name => { const s = document.createElementNS('http://www.w3.org/2000/svg', 'rect');
+            document.querySelector('.jp-mlops-lineage svg').appendChild(s);
+            s.style.fill = `var(${name})`; const v = getComputedStyle(s).fill; s.remove();
+            return v; }""", name)
+
+    view_fill = fill(node.locator(".jp-mlops-node-stripe"))
+    online_fill = fill(graph.locator(".jp-mlops-node-materialization .jp-mlops-node-stripe"))
+    assert view_fill == var("--jp-brand-color1")
+    assert online_fill == var("--jp-brand-color0")
+    kinds = {fill(graph.locator(f".jp-mlops-node-{k} .jp-mlops-node-stripe").first)
+             for k in ("feature_view", "materialization", "dataset")}
+    assert len(kinds) == 3  # three kinds, three colours
+    legend = panel.locator(".jp-mlops-lineage-legend")
+    item = legend.locator("[data-kind='feature_view']")
+    expect(item).to_have_text("feature view")
+    assert fill(item.locator(".jp-mlops-node-stripe")) == view_fill
+    expect(legend.locator("[data-kind='materialization']")).to_have_text("materialization")
