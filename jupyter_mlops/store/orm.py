@@ -80,7 +80,9 @@ class Run(Base):
     __tablename__ = "runs"
     __table_args__ = (
         Index("ix_runs_experiment_start", "experiment_id", "start_time"),
-        Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+        # Prefix LIKE on names under any collation (PostgreSQL; migration 0011).
+        Index("ix_runs_name_pattern", "name",
+              postgresql_ops={"name": "varchar_pattern_ops"}).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[str] = mapped_column(RUN_ID, primary_key=True)

@@ -50,9 +50,19 @@ def test_first_open_creates_every_table_at_head(store_url, artifact_root, raw_db
     assert set(Base.metadata.tables) | {"alembic_version"} == tables
 
 
+def _built_on(dialect: str):
+    """Alembic's autogenerate ignores ``Index.ddl_if``: leave out what this dialect never
+    builds (orm.py's PostgreSQL-only indexes) instead of reporting it missing."""
+    def include(obj, name, type_, reflected, compare_to):
+        condition = getattr(obj, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, dialect)
+    return include
+
+
 def test_migrated_schema_matches_the_orm(store, raw_db):
     with raw_db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "include_object": _built_on(conn.dialect.name)})
         diffs = compare_metadata(context, Base.metadata)
     assert diffs == [], "orm.py and the migrations disagree: write a migration"
 
