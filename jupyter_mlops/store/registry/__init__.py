@@ -8,6 +8,7 @@ miss a change or record one that did not happen. One module per concern, joined 
 - :mod:`.rows`: the row lookups, audit writer and record conversions every part shares;
 - :mod:`.access`: roles and permissions, checked inside the transaction they guard;
 - :mod:`.versions`: models and their numbered versions;
+- :mod:`.metadata`: empty models, renames, descriptions and tags;
 - :mod:`.aliases`: alias moves (locked, gated, audited);
 - :mod:`.promotions`: promotion requests and their approval;
 - :mod:`.audit`: reading the audit log.

@@ -10,11 +10,12 @@ from __future__ import annotations
 from jupyter_mlops.store.interfaces.registry import AbstractRegistryStore
 from jupyter_mlops.store.registry.access import RegistryAccess
 from jupyter_mlops.store.registry.aliases import ModelAliases
+from jupyter_mlops.store.registry.metadata import ModelMetadata
 from jupyter_mlops.store.registry.audit import RegistryAuditLog
 from jupyter_mlops.store.registry.promotions import Promotions
 from jupyter_mlops.store.registry.versions import ModelVersions
 
 
-class RegistryStore(ModelVersions, Promotions, ModelAliases, RegistryAccess, RegistryAuditLog,
-                    AbstractRegistryStore):
+class RegistryStore(ModelVersions, ModelMetadata, Promotions, ModelAliases, RegistryAccess,
+                    RegistryAuditLog, AbstractRegistryStore):
     """Registry reads and writes against one store URL."""
