@@ -10,6 +10,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.kernels import ipc_kernel
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -48,9 +50,15 @@ def make_notebook(*sources: str) -> nbformat.NotebookNode:
 
 def execute(nb, cwd: Path, allow_errors: bool = True, timeout: int = 120):
     """Run every cell in a fresh python3 kernel; return the executed notebook."""
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(cwd)}})
-    client.execute()
+    with ipc_kernel("python3") as km:  # tests/kernels.py: no TCP port for a neighbour to take
+        client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+                                allow_errors=allow_errors,
+                                resources={"metadata": {"path": str(cwd)}})
+        try:
+            client.execute()
+        finally:
+            if client.kc is not None:
+                client.kc.stop_channels()
     return nb
 
 

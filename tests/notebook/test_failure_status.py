@@ -54,14 +54,15 @@ LOAD_EXT_CASES = ("ok", "exception", "syntax_error", "sys_exit_0", "sys_exit_1",
 
 def _papermill(nb, cwd, parameters=None) -> bool:
     """Run ``nb`` as `papermill` does; True if papermill reports success."""
-    import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+
+    from tests.kernels import execute_notebook
 
     path = cwd / "input.ipynb"
     nbformat.write(nb, str(path))
-    try:
-        pm.execute_notebook(str(path), str(cwd / "output.ipynb"), parameters=parameters,
-                            kernel_name="python3", progress_bar=False, cwd=str(cwd))
+    try:  # papermill, in a kernel on the ipc transport (tests/kernels.py)
+        execute_notebook(str(path), str(cwd / "output.ipynb"), parameters=parameters,
+                         kernel_name="python3", progress_bar=False, cwd=str(cwd))
     except PapermillExecutionError:
         return False
     except RuntimeError as exc:  # nbclient's DeadKernelError
