@@ -20,6 +20,7 @@ from jupyter_mlops.cli import (
     env,
     features,
     gc,
+    interop,
     migrate,
     models,
     monitoring,
@@ -28,6 +29,7 @@ from jupyter_mlops.cli import (
     runs,
     serve,
     server,
+    sync,
     webhooks,
 )
 from jupyter_mlops.cli.context import location_for
@@ -35,7 +37,7 @@ from jupyter_mlops.cli.parser import CommandParser
 
 #: The command groups, in the order ``jupyter mlops --help`` lists them.
 GROUPS = (runs, db, gc, env, models, pipelines, check, report, monitoring, features, serve,
-          server, webhooks, migrate, dead_letter)
+          server, webhooks, migrate, sync, interop, dead_letter)
 
 #: ``(group, action)`` -> handler; a handler returns the exit code (None for 0).
 COMMANDS = {key: handler for group in GROUPS for key, handler in group.COMMANDS.items()}
