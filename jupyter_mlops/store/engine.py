@@ -14,11 +14,15 @@ import time
 from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError, OperationalError
+from sqlalchemy.exc import (
+    DataError, DBAPIError, DisconnectionError, IntegrityError, OperationalError,
+)
 from sqlalchemy.orm import Session
 
 from jupyter_mlops.config import redact_url as redact  # the one redaction, re-exported here
-from jupyter_mlops.errors import AlreadyExistsError, NotFoundError, StoreUnavailableError
+from jupyter_mlops.errors import (
+    AlreadyExistsError, InvalidInputError, NotFoundError, StoreUnavailableError,
+)
 from jupyter_mlops.extras import require_for_url
 from jupyter_mlops.store import planner_stats
 
@@ -157,6 +161,12 @@ def _translate(exc: Exception, url: str) -> Exception:
             return NotFoundError(
                 f"A record this refers to does not exist (was a run deleted?): {exc.orig}")
         return AlreadyExistsError(f"That record already exists ({exc.orig}).")
+    if isinstance(exc, DataError) and "NUL" in str(exc.orig):
+        # psycopg refuses a NUL in any text parameter before it is sent: every entry point
+        # checks its own values, this is the net for one that does not (a lookup by name).
+        return InvalidInputError(
+            "A text value contains the NUL character (\\x00), which a PostgreSQL store "
+            "cannot hold; remove it and retry.")
     if isinstance(exc, OperationalError):
         return StoreUnavailableError(
             f"The metadata store at {redact(url)} is unavailable: {exc.orig}. "

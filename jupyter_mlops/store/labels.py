@@ -18,3 +18,16 @@ def check_label(name: str, what: str = "artifact name") -> str:
         raise InvalidInputError(
             f"The {what} must be at most {MAX_NAME} printable characters.")
     return name
+
+
+def experiment_to_open(name: str | None, default: str) -> str:
+    """The experiment a run goes to: ``name`` without spaces at either end, else ``default``.
+
+    Refused: more than 256 characters, or a control character (a NUL cannot even be stored
+    in PostgreSQL, which used to fail the write with a driver error instead of this line).
+    """
+    name = (name or default).strip()
+    if not name or len(name) > 256 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidInputError(
+            f"Experiment names are 1–256 printable characters; got {name[:60]!r}.")
+    return name

@@ -31,6 +31,7 @@ from jupyter_mlops.errors import (
     AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError, StoreUnavailableError,
 )
 from jupyter_mlops.store import planner_stats
+from jupyter_mlops.store.labels import experiment_to_open
 from jupyter_mlops.store.records import RUN_STATUSES, ExperimentRecord, RunRecord
 from jupyter_mlops.store.schema_head import HEAD_REVISION
 from jupyter_mlops.store.writers import run_is_dead, writer_token
@@ -291,9 +292,7 @@ class LiteRunStore:
 
     # ----------------------------------------------------------------- experiments, runs
     def get_or_create_experiment(self, name: str | None) -> ExperimentRecord:
-        name = (name or DEFAULT_EXPERIMENT).strip()
-        if not name or len(name) > 256:
-            raise InvalidInputError("Experiment names must be 1–256 characters.")
+        name = experiment_to_open(name, DEFAULT_EXPERIMENT)
         found = self._experiments.get(name) or self._experiment_by_name(name)
         if found is None:
             with self._db.write() as conn:

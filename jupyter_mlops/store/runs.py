@@ -21,6 +21,7 @@ from jupyter_mlops.store.engine import (
 )
 from jupyter_mlops.store.experiments import ExperimentAdmin, refuse_deleted
 from jupyter_mlops.store.interfaces import AbstractRunStore
+from jupyter_mlops.store.labels import experiment_to_open
 # One definition for both write paths (lite is the stdlib one for SQLite files).
 from jupyter_mlops.store.lite import (  # noqa: F401
     CHANGE_LOG_KEEP, DEFAULT_EXPERIMENT, MAX_RESULTS_LIMIT,
@@ -101,9 +102,7 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
 
     # ----------------------------------------------------------------- experiments
     def get_or_create_experiment(self, name: str | None) -> ExperimentRecord:
-        name = (name or DEFAULT_EXPERIMENT).strip()
-        if not name or len(name) > 256:
-            raise InvalidInputError("Experiment names must be 1–256 characters.")
+        name = experiment_to_open(name, DEFAULT_EXPERIMENT)
         found = self._experiments.get(name) or self._experiment_by_name(name)
         if found:
             self._experiments[name] = refuse_deleted(found)
