@@ -30,8 +30,12 @@ def build_source(uri: str, tmp: Path, n_runs: int = 5) -> dict:
     from mlflow import MlflowClient
 
     c = MlflowClient(tracking_uri=uri)
-    exp = c.create_experiment("interop-a")
-    exp_b = c.create_experiment("interop-b")
+    # A database store's default artifact root is ./mlruns of the current folder (the
+    # repository, under pytest): keep the artifacts beside the source instead. A server
+    # (http) keeps its own, served through its proxy.
+    local = None if uri.startswith("http") else (tmp / "mlflow-artifacts").as_uri()
+    exp = c.create_experiment("interop-a", artifact_location=local and f"{local}/a")
+    exp_b = c.create_experiment("interop-b", artifact_location=local and f"{local}/b")
     runs = {}
     parent = c.create_run(exp, run_name="parent")
     runs[parent.info.run_id] = parent

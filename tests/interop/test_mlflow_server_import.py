@@ -27,7 +27,8 @@ def server(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
-         "--artifacts-destination", str(tmp / "artifacts"), "--workers", "1"],
+         "--artifacts-destination", str(tmp / "artifacts"),
+         "--default-artifact-root", "mlflow-artifacts:/", "--workers", "1"],
         stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 600  # minutes on a loaded machine
