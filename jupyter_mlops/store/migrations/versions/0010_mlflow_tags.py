@@ -47,8 +47,9 @@ def downgrade() -> None:
     op.drop_table('model_version_tags')
     op.drop_table('registered_model_tags')
     op.drop_table('experiment_tags')
-    with op.batch_alter_table('model_versions', schema=None) as batch_op:
-        batch_op.drop_column('updated_at')
-    with op.batch_alter_table('experiments', schema=None) as batch_op:
-        batch_op.drop_column('updated_at')
-        batch_op.drop_column('lifecycle_stage')
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+), not batch mode: batch mode rebuilds
+    # the table, and on SQLite (foreign keys on) dropping the old experiments table deletes
+    # every run through ON DELETE CASCADE (tests/store/test_run_index.py saw it).
+    op.drop_column('model_versions', 'updated_at')
+    op.drop_column('experiments', 'updated_at')
+    op.drop_column('experiments', 'lifecycle_stage')
