@@ -55,6 +55,21 @@ class ExportReport:
 def export_mlflow(client: Any, dest: str, *, progress: bool = True) -> ExportReport:
     """Export every run and registered model of ``client``'s store to ``dest``."""
     require("mlflow", extra="mlflow", feature="Exporting to MLflow")
+    # MLflow resolves a model version's runs:/ source through a client on its *default*
+    # tracking URI, not the one given to MlflowClient: without this, exporting wrote an
+    # empty ./mlflow.db into the working folder (MLflow 3's default store).
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = dest
+    try:
+        return _export(client, dest, progress)
+    finally:
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
+def _export(client: Any, dest: str, progress: bool) -> ExportReport:
     if "://" not in dest:  # a folder: MLflow 3 wants this to use its FileStore
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     from mlflow import MlflowClient

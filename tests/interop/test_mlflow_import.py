@@ -27,13 +27,23 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 def build_source(uri: str, tmp: Path, n_runs: int = 5) -> dict:
     """An MLflow store written by MLflow's own client; returns what was logged."""
+    from unittest import mock
+
+    # MLflow resolves a version's runs:/ source through its default client (./mlflow.db of
+    # the working folder, the repository under pytest): point that one at the source too.
+    with mock.patch.dict(os.environ, {"MLFLOW_TRACKING_URI": uri}):
+        return _build_source(uri, tmp, n_runs)
+
+
+def _build_source(uri: str, tmp: Path, n_runs: int) -> dict:
     from mlflow import MlflowClient
 
     c = MlflowClient(tracking_uri=uri)
     # A database store's default artifact root is ./mlruns of the current folder (the
-    # repository, under pytest): keep the artifacts beside the source instead. A server
-    # (http) keeps its own, served through its proxy.
-    local = None if uri.startswith("http") else (tmp / "mlflow-artifacts").as_uri()
+    # repository, under pytest): keep the artifacts beside the source instead. A folder store
+    # keeps them inside it, a server (http) its own, served through its proxy.
+    local = (tmp / "mlflow-artifacts").as_uri() if "://" in uri and not uri.startswith(
+        "http") else None
     exp = c.create_experiment("interop-a", artifact_location=local and f"{local}/a")
     exp_b = c.create_experiment("interop-b", artifact_location=local and f"{local}/b")
     runs = {}
@@ -265,13 +275,17 @@ def test_not_an_mlflow_source_is_one_clear_error(tmp_path):
 
 
 @pytest.mark.slow
-def test_export_then_import_round_trip(source, tmp_path):
+def test_export_then_import_round_trip(source, tmp_path, monkeypatch):
     client = ours(tmp_path)
     import_mlflow(client, source["uri"], progress=False)
     from jupyter_mlops.interop.mlflow_export import export_mlflow
 
     dest = str(tmp_path / "exported")
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     report = export_mlflow(client, dest, progress=False)
+    assert list(workdir.iterdir()) == []  # nothing of MLflow's lands in the working folder
     assert report.runs_exported == len(source["runs"])
     assert export_mlflow(client, dest, progress=False).runs_exported == 0  # idempotent
     back = import_mlflow(client, dest, progress=False)  # into the same store: itself
