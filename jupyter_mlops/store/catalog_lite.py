@@ -11,10 +11,9 @@ on first use. tests/store/test_pipelines_lite.py compares the rows of both paths
 
 from __future__ import annotations
 
-import threading
 import time
 
-from jupyter_mlops.errors import InvalidInputError, NotFoundError
+from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.store import lite
 from jupyter_mlops.store.labels import check_label
 from jupyter_mlops.store.pipelines_lite import from_json
@@ -32,40 +31,7 @@ def _dataset(row: tuple) -> DatasetVersionRecord:
     return DatasetVersionRecord(*r)
 
 
-class _Lite:
-    """A stdlib store of one SQLite file whose other methods are ``full_class(url)``'s."""
-
-    def __init__(self, url: str):
-        path = lite.sqlite_path(url)
-        if path is None:
-            raise InvalidInputError(f"{url} is not a plain SQLite file URL.")
-        self.url = url
-        self._path = path
-        self._full = None
-        self._full_lock = threading.Lock()
-
-    def _full_class(self):  # pragma: no cover - each subclass names its SQLAlchemy store
-        raise NotImplementedError
-
-    def __getattr__(self, name: str):
-        if name.startswith("_"):  # never private state (nor recursion before __init__ ends)
-            raise AttributeError(name)
-        return getattr(self.full, name)
-
-    @property
-    def full(self):
-        """The SQLAlchemy store of the same URL (imports SQLAlchemy the first time)."""
-        with self._full_lock:
-            if self._full is None:
-                self._full = self._full_class()(self.url)
-            return self._full
-
-    @property
-    def _db(self) -> lite._Connection:
-        return lite._connection(self._path)
-
-
-class LiteLineageStore(_Lite):
+class LiteLineageStore(lite.LiteStore):
     """:class:`~jupyter_mlops.store.lineage.LineageStore`'s ``add_edge`` on ``sqlite3``."""
 
     def _full_class(self):
@@ -82,7 +48,7 @@ class LiteLineageStore(_Lite):
                          (src_type, src_id, dst_type, dst_id, relation, time.time()))
 
 
-class LiteCatalogStore(_Lite):
+class LiteCatalogStore(lite.LiteStore):
     """:class:`~jupyter_mlops.store.catalog.CatalogStore` for a SQLite file: artifacts, code
     snapshots and dataset lookups on ``sqlite3``; the rest is the SQLAlchemy store's."""
 

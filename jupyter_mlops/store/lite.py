@@ -252,12 +252,14 @@ _UPSERT_LATEST = (
                " AND excluded.timestamp >= latest_metrics.timestamp))")
 
 
-class LiteRunStore:
-    """:class:`~jupyter_mlops.store.runs.RunStore` for a SQLite file, writes on ``sqlite3``.
+class LiteStore:
+    """A stdlib store of one SQLite file: the methods a cold call needs are the subclass's,
+    on ``sqlite3``; any other attribute is the SQLAlchemy store's (``_full_class()(url)``),
+    created — and SQLAlchemy imported — on first use."""
 
-    The methods a first run needs are here; any other attribute is the SQLAlchemy
-    ``RunStore``'s, created (and SQLAlchemy imported) on first use.
-    """
+    #: Attributes with this prefix never fall through to the SQLAlchemy store (private
+    #: state, and no recursion before ``__init__`` ends).
+    _own_prefix = "_"
 
     def __init__(self, url: str):
         path = sqlite_path(url)
@@ -265,30 +267,50 @@ class LiteRunStore:
             raise InvalidInputError(f"{url} is not a plain SQLite file URL.")
         self.url = url
         self._path = path
-        self._experiments: dict[str, ExperimentRecord] = {}
         self._full = None
         self._full_lock = threading.Lock()
-        self._sql_searches = 0  # filtered searches answered here (see _searched)
+
+    def _full_class(self) -> type:  # pragma: no cover - each subclass names its store
+        raise NotImplementedError
 
     def __getattr__(self, name: str):
-        # Only called for attributes not found here: searches, reads, registry helpers.
-        if name.startswith("__"):
+        # Only called for attributes not found here.
+        if name.startswith(self._own_prefix):
             raise AttributeError(name)
         return getattr(self.full, name)
 
     @property
     def full(self):
-        """The SQLAlchemy RunStore of the same URL (imports SQLAlchemy the first time)."""
+        """The SQLAlchemy store of the same URL (imports SQLAlchemy the first time)."""
         with self._full_lock:
             if self._full is None:
-                from jupyter_mlops.store.runs import RunStore
-
-                self._full = RunStore(self.url)
+                self._full = self._full_class()(self.url)
             return self._full
 
     @property
     def _db(self) -> _Connection:
         return _connection(self._path)
+
+
+class LiteRunStore(LiteStore):
+    """:class:`~jupyter_mlops.store.runs.RunStore` for a SQLite file, writes on ``sqlite3``.
+
+    The methods a first run needs are here; any other attribute is the SQLAlchemy
+    ``RunStore``'s, created (and SQLAlchemy imported) on first use.
+    """
+
+    # Searches, reads and registry helpers are the SQLAlchemy store's, private ones too.
+    _own_prefix = "__"
+
+    def __init__(self, url: str):
+        super().__init__(url)
+        self._experiments: dict[str, ExperimentRecord] = {}
+        self._sql_searches = 0  # filtered searches answered here (see _searched)
+
+    def _full_class(self) -> type:
+        from jupyter_mlops.store.runs import RunStore
+
+        return RunStore
 
     # ----------------------------------------------------------------- experiments, runs
     def get_or_create_experiment(self, name: str | None) -> ExperimentRecord:

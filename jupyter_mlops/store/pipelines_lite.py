@@ -17,7 +17,6 @@ tests/pipelines/test_cached_fast_path.py checks a fully cached CLI run imports n
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
 from typing import Any
@@ -76,41 +75,17 @@ def _step(row: tuple) -> StepRunRecord:
     return StepRunRecord(*r)
 
 
-class LitePipelineStore:
+class LitePipelineStore(lite.LiteStore):
     """:class:`~jupyter_mlops.store.pipelines.PipelineStore` for a SQLite file, on ``sqlite3``.
 
     The methods a pipeline run calls are here; any other attribute is the SQLAlchemy
     ``PipelineStore``'s, created (and SQLAlchemy imported) on first use.
     """
 
-    def __init__(self, url: str):
-        path = lite.sqlite_path(url)
-        if path is None:
-            raise InvalidInputError(f"{url} is not a plain SQLite file URL.")
-        self.url = url
-        self._path = path
-        self._full = None
-        self._full_lock = threading.Lock()
+    def _full_class(self) -> type:
+        from jupyter_mlops.store.pipelines import PipelineStore
 
-    def __getattr__(self, name: str):
-        # Only called for attributes not found here: schedules, listings, reaping.
-        if name.startswith("_"):  # never private state (nor recursion before __init__ ends)
-            raise AttributeError(name)
-        return getattr(self.full, name)
-
-    @property
-    def full(self):
-        """The SQLAlchemy PipelineStore of the same URL (imports SQLAlchemy the first time)."""
-        with self._full_lock:
-            if self._full is None:
-                from jupyter_mlops.store.pipelines import PipelineStore
-
-                self._full = PipelineStore(self.url)
-            return self._full
-
-    @property
-    def _db(self) -> lite._Connection:
-        return lite._connection(self._path)
+        return PipelineStore
 
     # ----------------------------------------------------------------- pipelines
     def save_pipeline(self, name: str, spec: dict, spec_digest: str,

@@ -18,7 +18,6 @@ store and compares rows and records.
 from __future__ import annotations
 
 import json
-import threading
 import time
 
 from jupyter_mlops.errors import InvalidInputError, NotFoundError
@@ -44,38 +43,17 @@ def _loads(text):
     return None if text is None else json.loads(text)
 
 
-class LiteRegistryStore:
+class LiteRegistryStore(lite.LiteStore):
     """:class:`~jupyter_mlops.store.registry.RegistryStore` for a SQLite file: registering
     and reading versions on ``sqlite3``; anything else is the SQLAlchemy store's."""
 
-    def __init__(self, url: str):
-        path = lite.sqlite_path(url)
-        if path is None:
-            raise InvalidInputError(f"{url} is not a plain SQLite file URL.")
-        self.url = url
-        self._path = path
-        self._full = None
-        self._full_lock = threading.Lock()
+    # Aliases, promotions, roles, audit… are the SQLAlchemy store's, private ones too.
+    _own_prefix = "__"
 
-    def __getattr__(self, name: str):
-        # Only called for attributes not defined here: aliases, promotions, roles, audit…
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return getattr(self.full, name)
+    def _full_class(self) -> type:
+        from jupyter_mlops.store.registry import RegistryStore
 
-    @property
-    def full(self):
-        """The SQLAlchemy RegistryStore of the same URL (imports SQLAlchemy the first time)."""
-        with self._full_lock:
-            if self._full is None:
-                from jupyter_mlops.store.registry import RegistryStore
-
-                self._full = RegistryStore(self.url)
-            return self._full
-
-    @property
-    def _db(self):
-        return lite._connection(self._path)
+        return RegistryStore
 
     # ------------------------------------------------------------------ writing
     def create_version(

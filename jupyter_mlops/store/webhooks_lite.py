@@ -9,12 +9,12 @@ delivery log stay with the SQLAlchemy store, loaded on first use.
 
 from __future__ import annotations
 
-from jupyter_mlops.store.catalog_lite import _Lite
+from jupyter_mlops.store.lite import LiteStore
 from jupyter_mlops.store.pipelines_lite import from_json
 from jupyter_mlops.store.webhook_records import WebhookRecord
 
 
-class LiteWebhookStore(_Lite):
+class LiteWebhookStore(LiteStore):
     """:class:`~jupyter_mlops.store.webhooks.WebhookStore` whose ``subscribers`` is stdlib."""
 
     def _full_class(self):
