@@ -52,7 +52,7 @@ def start_lab(folder: Path, env: dict[str, str], *, extra_args: tuple[str, ...] 
         {"fetchNews": "false", "checkForUpdates": False}))
     root = folder / "root"
     root.mkdir()
-    port, token = free_port(), secrets.token_hex(16)
+    token = secrets.token_hex(16)
     env = {
         **env,
         "JUPYTER_PATH": os.pathsep.join(filter(None, [str(data), env.get("JUPYTER_PATH")])),
@@ -62,24 +62,42 @@ def start_lab(folder: Path, env: dict[str, str], *, extra_args: tuple[str, ...] 
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
     }
     log = folder / "lab.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
-             f"--port={port}", f"--IdentityProvider.token={token}",
-             f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.news_url=None",
-             "--ServerApp.port_retries=0", *extra_args],
-            env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
+    # free_port() only proves the port was free a moment ago: another worker's server can
+    # take it before lab binds it. Lab then exits (port_retries=0) while the other process
+    # answers our probe (BadStatusLine, not an OSError). Start again on a new port then.
+    for attempt in range(3):
+        port = free_port()
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+                 f"--port={port}", f"--IdentityProvider.token={token}",
+                 f"--ServerApp.root_dir={root}", "--allow-root", "--LabApp.news_url=None",
+                 "--ServerApp.port_retries=0", *extra_args],
+                env=env, stdout=out, stderr=subprocess.STDOUT, cwd=root)
+        url = f"http://127.0.0.1:{port}"
+        if _answers(proc, url, token, time.monotonic() + timeout):
+            return proc, url, token, root
+        port_taken = "already in use" in log.read_text(errors="replace")
+        stop_lab(proc)
+        if not port_taken or attempt == 2:
+            raise RuntimeError("jupyter lab did not start:\n"
+                               + log.read_text(errors="replace")[-4000:])
+    raise AssertionError("unreachable")
+
+
+def _answers(proc: subprocess.Popen, url: str, token: str, deadline: float) -> bool:
+    """True once this lab answers its status route; False if it exits or time runs out."""
+    import http.client
+
     while True:
+        if proc.poll() is not None:
+            return False
         try:
             urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
-            return proc, url, token, root
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                stop_lab(proc)
-                raise RuntimeError("jupyter lab did not start:\n"
-                                   + log.read_text(errors="replace")[-4000:]) from None
+            return True
+        except (OSError, http.client.HTTPException):  # not up yet, or not ours on the port
+            if time.monotonic() > deadline:
+                return False
             time.sleep(0.2)
 
 
