@@ -38,8 +38,12 @@ def like(pattern: str, text: str, ignore_case: bool) -> bool:
         is not None
 
 
-def _split(flt: str) -> list[str]:
-    """``AND``-joined clauses, not splitting inside quotes."""
+def split_clauses(flt: str) -> list[str]:
+    """``AND``-joined clauses, not splitting inside quotes (``name = 'a AND b'`` is one).
+
+    Every MLflow-filter route here splits with it (experiments, registered models, model
+    versions, logged models).
+    """
     parts, quote, start = [], None, 0
     i = 0
     while i < len(flt):
@@ -64,7 +68,7 @@ def compile_filter(flt: str | None) -> Callable[[dict], bool]:
     """A predicate over an experiment's MLflow JSON; INVALID_PARAMETER_VALUE if unparsable."""
     if not flt or not flt.strip():
         return lambda exp: True
-    tests = [_clause(part) for part in _split(flt)]
+    tests = [_clause(part) for part in split_clauses(flt)]
     return lambda exp: all(t(exp) for t in tests)
 
 

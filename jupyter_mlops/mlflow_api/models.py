@@ -14,6 +14,7 @@ from typing import Any
 
 from jupyter_mlops.mlflow_api import experiments, fields
 from jupyter_mlops.mlflow_api.errors import invalid, not_found
+from jupyter_mlops.mlflow_api.experiment_search import split_clauses
 
 TAG = "mlops.mlflow.model."
 
@@ -150,7 +151,7 @@ def _conditions(flt: str) -> dict[str, str]:
     import re
 
     out = {}
-    for part in re.split(r"\s+and\s+", flt.strip(), flags=re.IGNORECASE) if flt.strip() else []:
+    for part in split_clauses(flt.strip()) if flt.strip() else []:
         m = re.fullmatch(r"(name|source_run_id|model_id|status)\s*=\s*'((?:[^']|'')*)'",
                          part.strip())
         if not m:

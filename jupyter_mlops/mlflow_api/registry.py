@@ -18,7 +18,7 @@ from typing import Any
 from jupyter_mlops.errors import AlreadyExistsError, NotFoundError
 from jupyter_mlops.mlflow_api import artifacts, fields
 from jupyter_mlops.mlflow_api.errors import MlflowApiError, invalid, not_found
-from jupyter_mlops.mlflow_api.experiment_search import like
+from jupyter_mlops.mlflow_api.experiment_search import like, split_clauses
 
 _MODEL_FILES = (".skops", ".pkl", ".pickle", ".joblib")
 _STAGE_ALIAS = {"staging": "staging", "production": "production"}
@@ -121,7 +121,7 @@ def search_models(client: Any, request: dict) -> dict:
     by name (``order_by`` ``name ASC|DESC``), paged by ``page_token``."""
     flt = fields.text(request, "filter", required=False, limit=1000) or ""
     tests = []
-    for part in re.split(r"\s+AND\s+", flt, flags=re.I) if flt.strip() else []:
+    for part in split_clauses(flt) if flt.strip() else []:
         m = _MODEL_CLAUSE.fullmatch(part)
         if not m:
             raise invalid(f"Invalid registered-model filter {part.strip()[:80]!r}: compare "
@@ -342,7 +342,7 @@ def search_versions(client: Any, request: dict) -> dict:
     creation_timestamp, last_updated_timestamp; ``max_results`` and page tokens."""
     flt = fields.text(request, "filter", required=False, limit=10_000) or ""
     tests = []
-    for part in re.split(r"\s+AND\s+", flt, flags=re.I) if flt.strip() else []:
+    for part in split_clauses(flt) if flt.strip() else []:
         m = _VERSION_CLAUSE.fullmatch(part)
         if not m:
             raise invalid(f"Invalid model-version filter {part.strip()[:80]!r}: compare name, "

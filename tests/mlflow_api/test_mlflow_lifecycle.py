@@ -182,6 +182,10 @@ def test_empty_registered_model_rename_describe_and_tag(client, model_run, serve
     assert model.last_updated_timestamp >= model.creation_timestamp
     assert [m.name for m in client.search_registered_models(
         filter_string="tags.stage = 'beta'")] == ["named-model"]
+    # AND inside a quoted value is part of the value, not a second clause.
+    client.set_registered_model_tag("named-model", "note", "fast AND small")
+    assert [m.name for m in client.search_registered_models(
+        filter_string="tags.note = 'fast AND small' AND name LIKE 'named%'")] == ["named-model"]
 
     version = client.create_model_version("named-model", f"runs:/{model_run}/model",
                                           run_id=model_run, tags={"data": "v1"})
