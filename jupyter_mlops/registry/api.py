@@ -113,7 +113,10 @@ class RegistryClient(RegistryMetadata):
             random forests and extra-trees in the faster ``sklearn-trees`` format), any
             object with ``predict`` when ``trusted=True`` (pickled), or
             ``"runs:/<run_id>/<artifact>"`` naming a model file a run logged (registered as
-            is; not loaded).
+            is; not loaded). A LightGBM/XGBoost model autologging or ``log_model`` wrote
+            (``model/lightgbm.txt``, ``model/xgboost.json``) is registered with the wrapper
+            class and labels from the ``model.json`` beside it, so it loads back as that
+            scikit-learn wrapper (a bare booster file loads as the library's ``Booster``).
         name : str
             Model name; created on first registration.
         run : run id, run record or active run, optional
@@ -132,7 +135,7 @@ class RegistryClient(RegistryMetadata):
             version, so loading it trusts them). Types from scikit-learn, NumPy and SciPy
             found in a file written here from your in-memory model are recorded without
             asking; a ``runs:/`` file's types must all be named here.
-        flavor : {"skops", "sklearn-trees", "pickle", "joblib"}, optional
+        flavor : {"skops", "sklearn-trees", "lightgbm", "xgboost", "pickle", "joblib"}, optional
             Override the format chosen from the model / file. Left unset, a tree model that
             ``sklearn-trees`` cannot store exactly is saved with skops.
         user : str, optional
@@ -175,6 +178,12 @@ class RegistryClient(RegistryMetadata):
             saved = chosen.inspect(data)
             self._check_vouched(saved.untrusted_types, vouched, auto=False)
             digest, size = artifact.digest, artifact.size
+            if chosen.reads_description:
+                saved = chosen.with_description(
+                    saved, self._run_description(run_id, m["artifact"]))
+                if saved.data is not data:  # the file plus what the run says it is
+                    info = self.client.store.blobs.put_bytes(saved.data)
+                    digest, size = info.digest, info.size
         else:
             run_id = _run_id(run)
             metrics = self._run_metrics(run_id) if run_id else {}
@@ -193,6 +202,25 @@ class RegistryClient(RegistryMetadata):
             self.notify("model.registered", {"model": name, "version": version.version,
                                              "run_id": run_id})
         return version
+
+    def _run_description(self, run_id: str, artifact: str) -> Any:
+        """The run's ``model.json`` beside ``artifact`` (see :mod:`.run_model`), or None."""
+        import json
+        import posixpath
+
+        from jupyter_mlops.errors import NotFoundError
+
+        name = posixpath.join(posixpath.dirname(artifact), "model.json")
+        try:
+            record = self.client.store.catalog.get_artifact(run_id, name)
+        except NotFoundError:
+            return None
+        if record.size > 1 << 20:  # a description is a few kB: this is something else
+            return None
+        try:
+            return json.loads(self.client.store.blobs.get_bytes(record.digest))
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     def _run_metrics(self, run_id: str) -> dict[str, float]:
         self.client.flush()  # metrics logged just before registering are buffered

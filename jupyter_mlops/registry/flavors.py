@@ -7,7 +7,8 @@ with the offending type names; its zip is first held to the archive limits
 (:mod:`jupyter_mlops.archive_limits`), so a zip bomb is refused before skops inflates it.
 ``sklearn-trees`` (:mod:`.treefile`) is a faster file for
 scikit-learn's decision trees and forests with the same guarantee: it rebuilds only a fixed
-list of classes from JSON and plain arrays. ``pickle`` and ``joblib`` files can run arbitrary
+list of classes from JSON and plain arrays. ``lightgbm`` and ``xgboost`` (:mod:`.boosters`)
+are those libraries' own text/JSON model files, read by their own parsers. ``pickle`` and ``joblib`` files can run arbitrary
 code when loaded, so both saving and loading them need an explicit ``trusted=True``.
 """
 
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.registry import boosters
 from jupyter_mlops.registry.skops_import import skops_io
 
 #: Types found in a file *we* just wrote from an in-memory model are recorded as trusted for
@@ -52,6 +54,9 @@ class Flavor(abc.ABC):
 
     name: ClassVar[str]
     safe: ClassVar[bool]
+    #: register_model hands a run's file the run's ``model.json`` beside it
+    #: (:meth:`with_description`).
+    reads_description: ClassVar[bool] = False
 
     @abc.abstractmethod
     def save(self, model: Any) -> SavedModel:
@@ -73,6 +78,11 @@ class Flavor(abc.ABC):
         more trust than granted: types outside ``trusted_types`` for safe flavors,
         ``trusted=False`` for the others.
         """
+
+    def with_description(self, saved: SavedModel, description: Any) -> SavedModel:
+        """A run's file as registered, given the run's description of it (``model.json``,
+        any JSON value or None). Only flavors with ``reads_description`` use it."""
+        return saved
 
 
 def _class_name(obj: Any) -> str:
@@ -274,8 +284,19 @@ def _require_trust(flavor: str, trusted: bool) -> None:
             "trusted=True only if you trust whoever registered it.")
 
 
+class LightGBMFlavor(boosters.LightGBMFormat, Flavor):
+    """LightGBM's own text model; loads as a ``lightgbm.Booster`` or its scikit-learn wrapper
+    (see :mod:`.boosters`)."""
+
+
+class XGBoostFlavor(boosters.XGBoostFormat, Flavor):
+    """XGBoost's own JSON model; loads as an ``xgboost.Booster`` or its scikit-learn wrapper
+    (see :mod:`.boosters`)."""
+
+
 FLAVORS: dict[str, Flavor] = {f.name: f for f in (SkopsFlavor(), SklearnTreesFlavor(),
-                                                   PickleFlavor(), JoblibFlavor())}
+                                                   PickleFlavor(), JoblibFlavor(),
+                                                   LightGBMFlavor(), XGBoostFlavor())}
 
 
 def get_flavor(name: str) -> Flavor:
@@ -308,6 +329,8 @@ def flavor_for_model(model: Any, flavor: str | None, trusted: bool) -> Flavor:
     ``sklearn-trees`` for tree models), pickle only if trusted."""
     if flavor is not None:
         chosen = get_flavor(flavor)
+    elif boosters.library_of(model) is not None:
+        chosen = FLAVORS[boosters.library_of(model)]
     elif is_sklearn_model(model):
         from jupyter_mlops.registry import treefile
 
@@ -334,10 +357,12 @@ def flavor_for_file(data: bytes, filename: str, flavor: str | None, trusted: boo
         chosen = FLAVORS["joblib"]
     elif data[:1] == b"\x80":
         chosen = FLAVORS["pickle"]
+    elif boosters.looks_like(data, filename) is not None:
+        chosen = FLAVORS[boosters.looks_like(data, filename)]
     else:
         raise InvalidInputError(
             f"{filename!r} is not a model file the registry can read (skops, sklearn-trees, "
-            "pickle or joblib).")
+            "LightGBM text, XGBoost JSON, pickle or joblib).")
     if not chosen.safe and trusted is not True:
         raise InvalidInputError(
             f"{filename!r} is a {chosen.name} file, which runs code when loaded. Pass "

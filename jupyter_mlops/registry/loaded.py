@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from jupyter_mlops.registry.boosters import predict_function
 from jupyter_mlops.registry.signature import Signature
 from jupyter_mlops.store.registry_records import ModelVersionRecord
 
@@ -30,16 +31,19 @@ class LoadedModel:
         self.model = model
         self.version = version
         self.signature = Signature.from_dict(version.signature) if version.signature else None
+        #: The model's own scoring function on an array or DataFrame, no signature check
+        #: (a bare ``xgboost.Booster`` scores through ``inplace_predict``).
+        self.raw_predict = predict_function(model)
 
     def check_input(self, data: Any) -> Any:
         """Return ``data`` as the model expects it, or raise InvalidInputError."""
         return self.signature.enforce(data) if self.signature is not None else data
 
     def predict(self, data: Any, **kwargs: Any) -> Any:
-        return self.model.predict(self.check_input(data), **kwargs)
+        return self.raw_predict(self.check_input(data), **kwargs)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("model", "version", "signature"):  # not yet set (e.g. during copy)
+        if name in ("model", "version", "signature", "raw_predict"):  # not yet set (copy)
             raise AttributeError(name)
         attr = getattr(self.model, name)
         if name in _CHECKED and callable(attr):

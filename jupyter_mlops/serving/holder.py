@@ -46,7 +46,7 @@ class ServedModel:
         # The fast path checks finiteness itself, so the event loop can run the model with
         # scikit-learn's own check off (see app.py); models that score NaN keep getting it.
         self.allows_nan = self.fast and self._nan_ok()
-        self.raw_predict = loaded.model.predict
+        self.raw_predict = loaded.raw_predict  # a bare xgboost.Booster: inplace_predict
 
     @property
     def label(self) -> str:
@@ -65,8 +65,8 @@ class ServedModel:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                by_frame = np.asarray(self.loaded.model.predict(frame))
-                by_array = np.asarray(self.loaded.model.predict(
+                by_frame = np.asarray(self.loaded.raw_predict(frame))
+                by_array = np.asarray(self.loaded.raw_predict(
                     frame.to_numpy(dtype=np.float64)))
         except Exception:
             return False
@@ -78,7 +78,7 @@ class ServedModel:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.loaded.model.predict(probe)
+                self.loaded.raw_predict(probe)
         except Exception:
             return False
         return True

@@ -1,0 +1,330 @@
+"""The ``lightgbm`` and ``xgboost`` model flavors: each library's own model file, never pickle.
+
+A file of either flavor is one of
+
+* the library's native file, exactly as it writes it: LightGBM's text model
+  (``Booster.model_to_string``, what autologging saves as ``model/lightgbm.txt``) or
+  XGBoost's JSON model (``save_model(".json")``, ``model/xgboost.json``). Loaded back as the
+  library's ``Booster``;
+* the same native file behind one header line naming the scikit-learn wrapper it came from::
+
+      jupyter-mlops/booster
+      {"version": 1, "flavor": "lightgbm", "model_class": "lightgbm.sklearn.LGBMClassifier",
+       "classes": ["neg", "pos"]}
+      <native file>
+
+  (the JSON on one line). Loaded back as that wrapper, like MLflow's lightgbm/xgboost
+  flavors give back an ``LGBMClassifier``/``XGBClassifier``. LightGBM's text model does not
+  hold a classifier's labels, hence ``classes``; XGBoost's JSON keeps the wrapper's own
+  attributes, so its header names only the class.
+
+Loading never unpickles: the wrapper class comes from the fixed map :data:`WRAPPERS` (any
+other name is refused and named), the booster is parsed by the library's own loader from
+text/JSON, and the labels are JSON scalars. Registering ``runs:/<run>/model/lightgbm.txt``
+(or ``xgboost.json``) reads the run's ``model.json`` beside it for the wrapper's class and
+labels; a class outside the map is registered as the bare booster.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from jupyter_mlops.errors import InvalidInputError
+
+MAGIC = b"jupyter-mlops/booster\n"
+HEADER_VERSION = 1
+_MAX_HEADER = 1 << 20
+_MAX_CLASSES = 100_000
+BOOSTERS = {"lightgbm": "lightgbm.basic.Booster", "xgboost": "xgboost.core.Booster"}
+#: Wrapper class name -> (flavor, attribute of the library's top module). Nothing else is built.
+WRAPPERS = {
+    "lightgbm.sklearn.LGBMClassifier": ("lightgbm", "LGBMClassifier"),
+    "lightgbm.sklearn.LGBMRegressor": ("lightgbm", "LGBMRegressor"),
+    "lightgbm.sklearn.LGBMRanker": ("lightgbm", "LGBMRanker"),
+    "xgboost.sklearn.XGBClassifier": ("xgboost", "XGBClassifier"),
+    "xgboost.sklearn.XGBRegressor": ("xgboost", "XGBRegressor"),
+    "xgboost.sklearn.XGBRanker": ("xgboost", "XGBRanker"),
+    "xgboost.sklearn.XGBRFClassifier": ("xgboost", "XGBRFClassifier"),
+    "xgboost.sklearn.XGBRFRegressor": ("xgboost", "XGBRFRegressor"),
+}
+
+
+def library_of(model: Any) -> str | None:
+    """``"lightgbm"``/``"xgboost"`` for those libraries' models, else None (no import)."""
+    package = type(model).__module__.split(".", 1)[0]
+    return package if package in BOOSTERS else None
+
+
+def looks_like(data: bytes, filename: str) -> str | None:
+    """The flavor a run's file appears to be (not validated: :meth:`inspect` does that)."""
+    if data.startswith(MAGIC):
+        try:
+            header = json.loads(data[len(MAGIC):data.index(b"\n", len(MAGIC))])
+            flavor = header.get("flavor") if isinstance(header, dict) else None
+        except (ValueError, UnicodeDecodeError):
+            flavor = None
+        return flavor if flavor in BOOSTERS else "lightgbm"  # inspect names the damage
+    if data.startswith((b"tree\n", b"tree\r\n")):
+        return "lightgbm"
+    if filename.lower().endswith(".json") and data.lstrip()[:1] == b"{":
+        return "xgboost"
+    return None
+
+
+def _class_name(obj: Any) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+def check_classes(classes: Any, where: str) -> list:
+    """A classifier's labels as stored: a list of distinct JSON scalars, sorted as
+    scikit-learn's label encoder sorts them."""
+    if not isinstance(classes, list) or not 2 <= len(classes) <= _MAX_CLASSES:
+        raise InvalidInputError(f"{where}: 'classes' must be a list of 2 or more labels.")
+    kinds = {str if isinstance(c, str) else float for c in classes
+             if isinstance(c, str) or (isinstance(c, (int, float)) and not isinstance(c, bool)
+                                       and math.isfinite(c))}
+    if len(kinds) != 1 or any(isinstance(c, bool) or c is None for c in classes):
+        raise InvalidInputError(f"{where}: 'classes' must be all text or all finite numbers.")
+    if len(set(classes)) != len(classes) or list(classes) != sorted(classes):
+        raise InvalidInputError(f"{where}: 'classes' must be distinct and sorted.")
+    return classes
+
+
+def split(data: bytes, flavor: str) -> tuple[dict | None, bytes]:
+    """``(header or None, native file)``; InvalidInputError for a damaged header."""
+    if not data.startswith(MAGIC):
+        return None, data
+    end = data.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
+    what = f"This {flavor} model file's header"
+    if end < 0:
+        raise InvalidInputError(f"{what} is cut off or too long; re-register the model.")
+    try:
+        header = json.loads(data[len(MAGIC):end])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInputError(f"{what} is not JSON; re-register the model.") from None
+    if not isinstance(header, dict) or header.get("version") != HEADER_VERSION:
+        raise InvalidInputError(f"{what} is not version {HEADER_VERSION} of the format; "
+                                "re-register the model with this jupyter-mlops.")
+    if header.get("flavor") != flavor:
+        raise InvalidInputError(f"{what} says flavor {header.get('flavor')!r}, not {flavor!r}.")
+    model_class = header.get("model_class")
+    if WRAPPERS.get(model_class, (None,))[0] != flavor:
+        raise InvalidInputError(
+            f"{what} names class {str(model_class)[:200]!r}, which the registry does not "
+            f"build; known: {', '.join(k for k, v in WRAPPERS.items() if v[0] == flavor)}.")
+    if "classes" in header:
+        check_classes(header["classes"], what)
+    return header, data[end + 1:]
+
+
+def bundle(flavor: str, native: bytes, model_class: str, classes: list | None) -> bytes:
+    header: dict[str, Any] = {"version": HEADER_VERSION, "flavor": flavor,
+                              "model_class": model_class}
+    if classes is not None:
+        header["classes"] = classes
+    return MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + native
+
+
+class BoosterFormat:
+    """What the two flavors share; :mod:`.flavors` mixes each into a ``Flavor``."""
+
+    name: ClassVar[str]
+    safe = True
+    #: register_model reads the run's model.json beside the file (wrapper class, labels).
+    reads_description = True
+
+    # ------------------------------------------------------------------ per library
+    def _native(self, model: Any) -> bytes:
+        raise NotImplementedError  # pragma: no cover - each flavor defines it
+
+    def _check_native(self, native: bytes) -> None:
+        raise NotImplementedError  # pragma: no cover
+
+    def _booster(self, native: bytes) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    def _wrapper(self, cls: type, native: bytes, header: dict) -> Any:
+        raise NotImplementedError  # pragma: no cover
+
+    # ------------------------------------------------------------------ Flavor interface
+    def save(self, model: Any):
+        from jupyter_mlops.registry.flavors import SavedModel
+
+        if library_of(model) != self.name:
+            raise InvalidInputError(f"A {_class_name(model)} is not a {self.name} model; "
+                                    "leave flavor unset to let the registry choose.")
+        try:
+            native = self._native(model)
+        except Exception as exc:  # e.g. an unfitted wrapper: LGBMNotFittedError
+            raise InvalidInputError(f"Cannot save this {_class_name(model)} as a {self.name} "
+                                    f"model: {_one_line(exc)}. Fit it first.") from None
+        model_class = _class_name(model)
+        if model_class not in WRAPPERS:
+            return SavedModel(native, self.name, BOOSTERS[self.name])
+        classes = getattr(model, "classes_", None) if self.name == "lightgbm" else None
+        if classes is not None:
+            classes = check_classes([c.item() if hasattr(c, "item") else c for c in classes],
+                                    f"This {model_class}")
+        return SavedModel(bundle(self.name, native, model_class, classes), self.name,
+                          model_class)
+
+    def inspect(self, data: bytes):
+        """Check the file, parsing it with the library when it is installed."""
+        from jupyter_mlops.registry.flavors import SavedModel
+
+        header, native = split(data, self.name)
+        self._check_native(native)
+        try:  # the library's own parser reads it now: a damaged file is refused here
+            self.load(data)
+        except ImportError:  # registering where the library is not installed: checked above
+            pass
+        return SavedModel(data, self.name,
+                          header["model_class"] if header else BOOSTERS[self.name])
+
+    def with_description(self, saved, description: Any):
+        """``saved`` (a bare native file from a run) behind the header ``description`` (the
+        run's model.json) calls for; unchanged if it names no known wrapper."""
+        from jupyter_mlops.registry.flavors import SavedModel
+
+        if saved.data.startswith(MAGIC) or not isinstance(description, dict):
+            return saved
+        model_class = description.get("model_class")
+        if WRAPPERS.get(model_class, (None,))[0] != self.name:
+            return saved
+        classes = None
+        if self.name == "lightgbm" and model_class.endswith("Classifier"):
+            classes = check_classes(description.get("classes"), "The run's model.json")
+        return SavedModel(bundle(self.name, saved.data, model_class, classes), self.name,
+                          model_class)
+
+    def load(self, data: bytes, *, trusted: bool = False,
+             trusted_types: Iterable[str] = ()) -> Any:
+        # Nothing to trust: only the library's own parser reads the file, and only a class
+        # from WRAPPERS is built.
+        header, native = split(data, self.name)
+        self._check_native(native)
+        if header is None:
+            return self._booster(native)
+        import importlib
+
+        flavor, attribute = WRAPPERS[header["model_class"]]
+        cls = getattr(importlib.import_module(flavor), attribute)
+        return self._wrapper(cls, native, header)
+
+    def _unreadable(self, exc: BaseException | str) -> InvalidInputError:
+        detail = exc if isinstance(exc, str) else _one_line(exc)
+        return InvalidInputError(f"This is not a readable {self.name} model file: {detail}.")
+
+
+class LightGBMFormat(BoosterFormat):
+    """LightGBM's text model (``lightgbm.Booster`` or a scikit-learn wrapper)."""
+
+    name = "lightgbm"
+
+    def _native(self, model: Any) -> bytes:
+        booster = getattr(model, "booster_", model)
+        return booster.model_to_string().encode()
+
+    def _check_native(self, native: bytes) -> None:
+        if not native.startswith((b"tree\n", b"tree\r\n")) or b"\nend of trees" not in native:
+            raise self._unreadable("it does not start with LightGBM's 'tree' line and "
+                                   "end its trees with 'end of trees'")
+
+    def _booster(self, native: bytes) -> Any:
+        import lightgbm
+
+        try:
+            return lightgbm.Booster(model_str=native.decode("utf-8"))
+        except Exception as exc:  # LightGBMError, UnicodeDecodeError
+            raise self._unreadable(exc) from None
+
+    def _wrapper(self, cls: type, native: bytes, header: dict) -> Any:
+        import numpy as np
+
+        booster = self._booster(native)
+        model = cls()
+        model._Booster = booster
+        model._n_features = model._n_features_in = booster.num_feature()
+        model._objective = booster.params.get("objective") or None
+        if "classes" in header or model_class_is_classifier(header):
+            from lightgbm.sklearn import _LGBMLabelEncoder
+
+            classes = header.get("classes")
+            if classes is None:
+                raise self._unreadable("a classifier's header has no 'classes'")
+            expected = max(2, booster.num_model_per_iteration())
+            if len(classes) != expected:
+                raise self._unreadable(f"the header names {len(classes)} classes, the model "
+                                       f"has {expected}")
+            model._le = _LGBMLabelEncoder().fit(np.asarray(classes))
+            model._classes = model._le.classes_
+            model._n_classes = len(classes)
+        model.fitted_ = True
+        return model
+
+
+def model_class_is_classifier(header: dict) -> bool:
+    return str(header.get("model_class", "")).endswith("Classifier")
+
+
+class XGBoostFormat(BoosterFormat):
+    """XGBoost's JSON model (``xgboost.Booster`` or a scikit-learn wrapper)."""
+
+    name = "xgboost"
+
+    def _native(self, model: Any) -> bytes:
+        if hasattr(model, "get_booster") and hasattr(model, "save_model"):
+            # The wrapper's own save keeps its scikit-learn attributes (classes, n_classes);
+            # it writes to a path only.
+            with tempfile.TemporaryDirectory(prefix="mlops-xgb-") as folder:
+                path = os.path.join(folder, "model.json")
+                model.save_model(path)
+                with open(path, "rb") as fh:
+                    return fh.read()
+        return bytes(model.save_raw(raw_format="json"))
+
+    def _check_native(self, native: bytes) -> None:
+        try:
+            document = json.loads(native)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise self._unreadable(f"not JSON ({_one_line(exc)})") from None
+        if not isinstance(document, dict) or not isinstance(document.get("learner"), dict):
+            raise self._unreadable("no 'learner' object, so it is not an XGBoost JSON model "
+                                   "(register the model's xgboost.json)")
+
+    def _booster(self, native: bytes) -> Any:
+        import xgboost
+
+        booster = xgboost.Booster()
+        try:
+            booster.load_model(bytearray(native))
+        except Exception as exc:  # XGBoostError with a C++ stack trace: its first line
+            raise self._unreadable(exc) from None
+        return booster
+
+    def _wrapper(self, cls: type, native: bytes, header: dict) -> Any:
+        model = cls()
+        try:
+            model.load_model(bytearray(native))
+        except Exception as exc:
+            raise self._unreadable(exc) from None
+        return model
+
+
+def predict_function(model: Any):
+    """How to score ``model`` on an array or DataFrame: ``model.predict``, except for a bare
+    ``xgboost.Booster``, whose ``predict`` wants a DMatrix (``inplace_predict`` takes both)."""
+    if _class_name(model) == BOOSTERS["xgboost"]:
+        return model.inplace_predict
+    return model.predict
