@@ -105,8 +105,20 @@ def _saved_environment(key: str) -> EnvironmentInfo | None:
     return EnvironmentInfo(doc["digest"], doc["python"], doc["platform"], packages) if ok else None
 
 
+#: Saved environments kept: each interpreter, working folder (``""`` on ``sys.path``) and
+#: install state gets its own file, so without a bound they pile up; a pruned one is only
+#: read again (about a second) if that environment comes back.
+ENVIRONMENT_FILES_KEPT = 16
+#: A temporary file of an interrupted save older than this is removed.
+STALE_TMP_S = 3600
+
+
 def _save_environment(key: str, info: EnvironmentInfo) -> None:
-    """Write atomically (temp file, rename); a read-only or missing home just skips it."""
+    """Write atomically (temp file, rename); a read-only or missing home just skips it.
+
+    Then :func:`_prune_environments`: saves are rare (an install, a new folder), so the
+    listing happens only when a file was written anyway.
+    """
     target = _environment_file(key)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +128,37 @@ def _save_environment(key: str, info: EnvironmentInfo) -> None:
                        encoding="utf-8")
         os.replace(tmp, target)
     except OSError:
-        pass
+        return
+    _prune_environments(target.parent, keep=target)
+
+
+def _prune_environments(folder: Path, keep: Path) -> None:
+    """Remove all but the newest :data:`ENVIRONMENT_FILES_KEPT` saved environments (``keep``,
+    just written, always stays) and stale temporary files; errors are ignored (another
+    process pruning at the same time, a read-only folder)."""
+    import time
+
+    saved, now = [], time.time()
+    try:
+        for entry in os.scandir(folder):
+            name = entry.name
+            try:
+                if name.startswith("environment-") and name.endswith(".json"):
+                    saved.append((entry.stat().st_mtime, name))
+                elif (name.startswith(".environment-") and name.endswith(".tmp")
+                      and now - entry.stat().st_mtime > STALE_TMP_S):
+                    os.unlink(entry.path)
+            except OSError:
+                continue
+    except OSError:
+        return
+    saved.sort(reverse=True)  # newest first
+    for _, name in saved[ENVIRONMENT_FILES_KEPT:]:
+        if name != keep.name:
+            try:
+                os.unlink(folder / name)
+            except OSError:
+                pass
 
 
 def _name_and_version(dist) -> tuple[str | None, str | None]:

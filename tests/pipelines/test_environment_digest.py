@@ -112,3 +112,45 @@ def test_an_install_between_processes_changes_the_digest(home, tmp_path):
     os.utime(site, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
     second, seen = digest()
     assert seen and second != first
+
+
+def test_saved_environments_are_pruned_to_the_newest(home, monkeypatch):
+    cache = home / "cache"
+    cache.mkdir(parents=True)
+    old = []
+    for i in range(capture.ENVIRONMENT_FILES_KEPT + 5):
+        path = cache / f"environment-{i:032x}.json"
+        path.write_text("{}")
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))  # i = 0 is the oldest
+        old.append(path)
+    stale = cache / ".environment-x.json.123.tmp"
+    stale.write_text("half")
+    os.utime(stale, (1_000_000, 1_000_000))
+    fresh_tmp = cache / ".environment-y.json.456.tmp"  # a save under way elsewhere
+    fresh_tmp.write_text("half")
+    other = cache / "something-else.json"  # not ours: never touched
+    other.write_text("{}")
+    os.utime(other, (1, 1))
+
+    full = capture.environment()
+    mine = capture._environment_file(capture._environment_key())
+    assert mine.exists() and capture.environment() == full
+    kept = sorted(p.name for p in cache.glob("environment-*.json"))
+    # The new file plus the newest KEPT - 1 of the old ones.
+    newest_old = [p.name for p in old[-(capture.ENVIRONMENT_FILES_KEPT - 1):]]
+    assert kept == sorted([mine.name, *newest_old])
+    assert not stale.exists() and fresh_tmp.exists() and other.exists()
+
+
+def test_pruning_keeps_the_file_just_written_even_if_its_clock_is_behind(home, monkeypatch):
+    monkeypatch.setattr(capture, "ENVIRONMENT_FILES_KEPT", 2)
+    cache = home / "cache"
+    cache.mkdir(parents=True)
+    future = [cache / f"environment-{i:032x}.json" for i in range(3)]
+    for path in future:
+        path.write_text("{}")
+        os.utime(path, (4_000_000_000, 4_000_000_000))  # written by a clock ahead of ours
+    capture.environment()
+    mine = capture._environment_file(capture._environment_key())
+    assert mine.exists()
+    assert len(list(cache.glob("environment-*.json"))) == 3  # 2 newest + the one just written
