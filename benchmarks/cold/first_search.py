@@ -19,6 +19,12 @@ reported on its own (ours pays its one-time ANALYZE there), then ``--samples`` p
     .venv/bin/python benchmarks/cold/first_search.py --samples 5 \\
         --pg postgresql+psycopg://postgres@127.0.0.1:56355/postgres
     ... --json        # one JSON object on the last line (benchmarks/run.py reads it)
+
+Ordered by a metric (MLflow gets the same ``order_by``; answers are checked to be in order),
+with the default filter or none:
+
+    .venv/bin/python benchmarks/cold/first_search.py --samples 5 --sizes 100000 \\
+        --order-by "metrics.acc DESC" [--filter ""] [--mlflow-python .venv/bin/python]
 """
 
 from __future__ import annotations
@@ -50,15 +56,20 @@ import json, os, sys, time
 w0, c0 = time.perf_counter(), time.process_time()
 import jupyter_mlops as mlops
 w1, c1 = time.perf_counter(), time.process_time()
-flt, warm, expected = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-found = mlops.search_runs(flt, experiment="search", max_results=100)
+flt, warm, expected = sys.argv[1] or None, int(sys.argv[2]), int(sys.argv[3])
+order = [sys.argv[4]] if sys.argv[4] else None
+found = mlops.search_runs(flt, experiment="search", order_by=order, max_results=100)
 w2, c2 = time.perf_counter(), time.process_time()
-ok = len(found) == min(100, expected) and all(
-    r.params["model"] == "svc" and r.metrics["acc"] > 0.9 for r in found)
+ok = len(found) == min(100, expected) and (flt is None or all(
+    r.params["model"] == "svc" and r.metrics["acc"] > 0.9 for r in found))
+if order:
+    key, _, direction = order[0].partition(" ")
+    values = [r.metrics.get(key.split(".", 1)[1]) for r in found]
+    ok = ok and None not in values and values == sorted(values, reverse=direction == "DESC")
 warm_s = []
 for _ in range(warm):
     t = time.perf_counter()
-    mlops.search_runs(flt, experiment="search", max_results=100)
+    mlops.search_runs(flt, experiment="search", order_by=order, max_results=100)
     warm_s.append(time.perf_counter() - t)
 print(json.dumps({"import_s": w1 - w0, "first_s": w2 - w1, "first_cpu_s": c2 - c1,
                   "warm_s": warm_s, "ok": ok}))
@@ -70,15 +81,20 @@ w0, c0 = time.perf_counter(), time.process_time()
 import mlflow
 w1, c1 = time.perf_counter(), time.process_time()
 flt, warm, expected, exp_id = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+order = [sys.argv[5]] if sys.argv[5] else None
 client = mlflow.MlflowClient()
-found = client.search_runs([exp_id], flt, max_results=100)
+found = client.search_runs([exp_id], flt, max_results=100, order_by=order)
 w2, c2 = time.perf_counter(), time.process_time()
-ok = len(found) == min(100, expected) and all(
-    r.data.params["model"] == "svc" and r.data.metrics["acc"] > 0.9 for r in found)
+ok = len(found) == min(100, expected) and (not flt or all(
+    r.data.params["model"] == "svc" and r.data.metrics["acc"] > 0.9 for r in found))
+if order:
+    key, _, direction = order[0].partition(" ")
+    values = [r.data.metrics.get(key.split(".", 1)[1]) for r in found]
+    ok = ok and None not in values and values == sorted(values, reverse=direction == "DESC")
 warm_s = []
 for _ in range(warm):
     t = time.perf_counter()
-    client.search_runs([exp_id], flt, max_results=100)
+    client.search_runs([exp_id], flt, max_results=100, order_by=order)
     warm_s.append(time.perf_counter() - t)
 print(json.dumps({"import_s": w1 - w0, "first_s": w2 - w1, "first_cpu_s": c2 - c1,
                   "warm_s": warm_s, "ok": ok}))
@@ -108,7 +124,9 @@ def ours_env(url: str, folder: Path) -> dict:
     env = clean_env()
     env.update(MLOPS_TRACKING_URI=url, MLOPS_ARTIFACT_ROOT=str(folder / "artifacts"),
                MLOPS_HOME=str(folder),
-               PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(":"))
+               # A PYTHONPATH already set comes first: another version's package can be timed
+               # (README: PYTHONPATH=/tmp/before).
+               PYTHONPATH=os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(REPO)) if p))
     return env
 
 
@@ -167,15 +185,15 @@ def pg_ready(base: str, name: str, table: str, n: int, create: bool) -> bool:
     return False
 
 
-def ensure_mlflow_pg_driver() -> None:
+def ensure_mlflow_pg_driver(mlflow_py: Path = MLFLOW_PY) -> None:
     """MLflow on PostgreSQL needs psycopg2 in its venv (run.py installs mlflow alone)."""
-    if subprocess.run([str(MLFLOW_PY), "-c", "import psycopg2"],
+    if subprocess.run([str(mlflow_py), "-c", "import psycopg2"],
                       capture_output=True).returncode:
-        subprocess.run([str(MLFLOW_PY), "-m", "pip", "install", "-q",
+        subprocess.run([str(mlflow_py), "-m", "pip", "install", "-q",
                         "--disable-pip-version-check", "psycopg2-binary"], check=True)
 
 
-def seed(tool: str, backend: str, n: int, pg: str | None) -> dict:
+def seed(tool: str, backend: str, n: int, pg: str | None, mlflow_py: Path = MLFLOW_PY) -> dict:
     """A seeded store (reused when already there): {url, folder, experiment_id}."""
     folder = CACHE / f"{tool}-{backend}-{n}"
     meta_file = folder / "seed.json"
@@ -200,7 +218,7 @@ def seed(tool: str, backend: str, n: int, pg: str | None) -> dict:
                        env=ours_env(url, folder), cwd=folder, stdout=subprocess.DEVNULL)
         meta = {"experiment_id": None}
     else:
-        proc = subprocess.run([str(MLFLOW_PY), "-c", MLFLOW_SEED, str(n), str(BENCH / "anchors")],
+        proc = subprocess.run([str(mlflow_py), "-c", MLFLOW_SEED, str(n), str(BENCH / "anchors")],
                               env=mlflow_env(url, folder), cwd=folder, capture_output=True,
                               text=True)
         if proc.returncode:
@@ -222,13 +240,14 @@ def drop_sqlite_stats(url: str) -> None:
 # ----------------------------------------------------------------------------- measuring
 
 
-def measure(tool: str, store: dict, samples: int, warm: int, expected: int) -> dict:
+def measure(tool: str, store: dict, samples: int, warm: int, expected: int,
+            flt: str = SEARCH_FILTER, order_by: str = "", mlflow_py: Path = MLFLOW_PY) -> dict:
     if tool == "ours":
-        cmd = [sys.executable, "-c", OURS_CHILD, SEARCH_FILTER, str(warm), str(expected)]
+        cmd = [sys.executable, "-c", OURS_CHILD, flt, str(warm), str(expected), order_by]
         env = ours_env(store["url"], store["folder"])
     else:
-        cmd = [str(MLFLOW_PY), "-c", MLFLOW_CHILD, SEARCH_FILTER, str(warm), str(expected),
-               str(store["experiment_id"])]
+        cmd = [str(mlflow_py), "-c", MLFLOW_CHILD, flt, str(warm), str(expected),
+               str(store["experiment_id"]), order_by]
         env = mlflow_env(store["url"], store["folder"])
     rows = [timed_child(cmd, env, store["folder"]) for _ in range(samples + 1)]
     first, rest = rows[0], rows[1:]
@@ -265,22 +284,36 @@ def main() -> None:
     ap.add_argument("--warm", type=int, default=6, help="warm searches per process (PG)")
     ap.add_argument("--no-mlflow", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--order-by", default="",
+                    help='one order_by term for both tools, e.g. "metrics.acc DESC" '
+                         "(default: none)")
+    ap.add_argument("--filter", default=SEARCH_FILTER,
+                    help=f'the filter ("" for none; default "{SEARCH_FILTER}")')
+    ap.add_argument("--mlflow-python", type=lambda v: Path(v).absolute(), default=MLFLOW_PY,
+                    help="a Python with mlflow installed (default benchmarks/.envs/mlflow)")
     args = ap.parse_args()
-    tools = ["ours"] + ([] if args.no_mlflow or not MLFLOW_PY.exists() else ["mlflow"])
+    if args.filter not in ("", SEARCH_FILTER):
+        ap.error(f'--filter is "" or "{SEARCH_FILTER}" (answers are checked against it)')
+    if args.order_by and not args.order_by.startswith("metrics."):
+        ap.error('--order-by takes one metric term, e.g. "metrics.acc DESC"')
+    mlflow_py = args.mlflow_python
+    tools = ["ours"] + ([] if args.no_mlflow or not mlflow_py.exists() else ["mlflow"])
     plans = [("sqlite", int(n)) for n in args.sizes.split(",") if n]
     if args.pg:
         plans += [("postgresql", int(n)) for n in args.pg_sizes.split(",") if n]
         if "mlflow" in tools:
-            ensure_mlflow_pg_driver()
+            ensure_mlflow_pg_driver(mlflow_py)
     results = []
     for backend, n in plans:
         for tool in tools:
-            store = seed(tool, backend, n, args.pg)
+            store = seed(tool, backend, n, args.pg, mlflow_py)
             if backend == "sqlite":
                 drop_sqlite_stats(store["url"])
+            expected = expected_matches(n) if args.filter else n
             res = measure(tool, store, args.samples, args.warm if backend != "sqlite" else 0,
-                          expected_matches(n))
-            res.update(tool=tool, backend=backend, runs=n, expected=expected_matches(n))
+                          expected, args.filter, args.order_by, mlflow_py)
+            res.update(tool=tool, backend=backend, runs=n, expected=expected,
+                       filter=args.filter, order_by=args.order_by)
             results.append(res)
             print(f"{tool:>6} {backend:>10} {n:>7,} runs: first search {ms(res['first_s']['median'])}"
                   f" (max {ms(res['first_s']['max'])}, CPU {ms(res['first_cpu_s']['median'])});"
