@@ -9,12 +9,17 @@ need that module). Nothing is unpickled here but what the cluster sends back: th
 value and what it reported, from workers this process chose to use.
 
 On the worker the objective gets a :class:`RemoteTrial`: ``params``, ``number``,
-``report(value, step)`` and ``log_metric``. What it reports travels back with the result and
-is recorded here exactly as a local trial's (the store need not be reachable from the
-workers). A remote trial cannot be pruned while it runs: ``should_prune()`` is False (its
-intermediate values still reach the pruner, for the trials after it). An objective that
-raises, returns NaN, or whose worker dies is a FAILED trial with one line, and the sweep goes
-on.
+``report(value, step)``, ``should_prune()`` and ``log_metric``. Intermediate values travel
+to this process *while the trial runs*, over a pair of Dask queues named after the trial's
+run (the cluster's own scheduler carries them; the store need not be reachable from the
+workers): each ``report`` is recorded here at once, exactly as a local trial's (Optuna's
+``trial.report`` and the run's ``intermediate`` history), and ``should_prune()`` asks the
+study's pruner here and waits for its answer. So a pruner stops a running remote trial as it
+stops a local one: the objective raises ``optuna.TrialPruned`` and the trial is PRUNED, its
+intermediate values in its run. If the answer does not come within
+:data:`PRUNE_ANSWER_S` seconds (scheduler busy, this process gone) ``should_prune()`` says
+False and the trial runs on. An objective that raises, returns NaN, or whose worker dies is
+a FAILED trial with one line, and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -27,48 +32,94 @@ from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.sweeps.trial import ObjectiveFailed, one_line
 
 
+#: Seconds a remote ``should_prune()`` waits for the study's answer before saying False.
+PRUNE_ANSWER_S = 30.0
+#: Seconds between looks at whether a remote trial's task ended without a word (its worker
+#: died); a trial that ends normally says so on its queue at once.
+_POLL_S = 1.0
+
+
 class RemoteTrial:
     """What a function objective receives on a Dask worker (see the module docstring)."""
 
-    def __init__(self, number: int, params: dict[str, Any]):
+    def __init__(self, number: int, params: dict[str, Any],
+                 channel: tuple[str, str] | None = None):
         self.number = number
         self.params = dict(params)
         self.reports: list[tuple[int, float]] = []
         self.metrics: list[tuple[str, Any, int | None]] = []
+        self._channel = channel
+        self._queues: tuple[Any, Any] | None = None
 
     def __getitem__(self, name: str) -> Any:
         return self.params[name]
 
+    def _send(self, message: tuple) -> bool:
+        """Put ``message`` on the queue to the sweep; False if there is no way there."""
+        if self._channel is None:
+            return False
+        try:
+            if self._queues is None:
+                from distributed import Queue
+
+                self._queues = (Queue(self._channel[0]), Queue(self._channel[1]))
+            self._queues[0].put(message)
+            return True
+        except Exception:  # no client on this worker, scheduler gone: report at the end
+            self._channel = None
+            return False
+
     def report(self, value: float, step: int) -> None:
-        """Record an intermediate ``value`` at ``step`` (sent back with the result)."""
-        self.reports.append((int(step), float(value)))
+        """Record an intermediate ``value`` at ``step``: sent to the sweep now (and with the
+        result)."""
+        step, value = int(step), float(value)
+        self.reports.append((step, value))
+        self._send(("report", step, value))
 
     def should_prune(self) -> bool:
-        """Always False: a trial on a Dask worker runs to its end."""
-        return False
+        """Ask the study's pruner (in the sweep's process) about the values reported so far;
+        False if it cannot be asked, or does not answer within :data:`PRUNE_ANSWER_S`."""
+        if not self._send(("ask", len(self.reports))):
+            return False
+        try:
+            return self._queues[1].get(timeout=PRUNE_ANSWER_S) is True
+        except Exception:  # TimeoutError, scheduler gone: run on
+            return False
 
     def log_metric(self, key: str, value: Any, step: int | None = None) -> None:
         """Log another metric to this trial's run (sent back with the result)."""
         self.metrics.append((str(key), value, step))
 
 
-def run_remote(objective: Any, number: int, params: dict[str, Any]) -> tuple:
+def run_remote(objective: Any, number: int, params: dict[str, Any],
+               channel: tuple[str, str] | None = None) -> tuple:
     """On the worker: call the objective; ``(outcome, value or reason, reports, metrics)``,
     outcome "ok", "fail" or "pruned". Exceptions are returned as their one line, so what
-    comes back is plain data."""
-    trial = RemoteTrial(number, params)
+    comes back is plain data. ``channel`` names the queues to and from the sweep."""
+    trial = RemoteTrial(number, params, channel)
     try:
         value = objective(trial)
     except Exception as exc:
         pruned = type(exc).__name__ == "TrialPruned" and type(exc).__module__.startswith(
             "optuna")
-        return ("pruned" if pruned else "fail", None if pruned else one_line(exc),
-                trial.reports, trial.metrics)
+        return _ended(trial, ("pruned" if pruned else "fail",
+                              None if pruned else one_line(exc), trial.reports, trial.metrics))
     if hasattr(value, "item"):  # a numpy scalar: plain Python for the way back
         value = value.item()
     if not isinstance(value, (int, float, str, type(None))):
         value = repr(value)[:60]  # plain data only on the way back
-    return "ok", value, trial.reports, trial.metrics
+    return _ended(trial, ("ok", value, trial.reports, trial.metrics))
+
+
+def _ended(trial: RemoteTrial, result: tuple) -> tuple:
+    """Tell the sweep the trial ended (it stops listening) and let go of the queues."""
+    trial._send(("end",))
+    for queue in trial._queues or ():
+        try:
+            queue.close()
+        except Exception:
+            pass
+    return result
 
 
 class DaskObjective:
@@ -92,16 +143,30 @@ class DaskObjective:
         self.slots = made.workers
 
     def __call__(self, trial: Any) -> float:
+        from distributed import Queue
+
         client = self._executor.dask_client
-        future = client.submit(run_remote, self._objective, trial.number, dict(trial.params),
-                               pure=False, key=f"mlops-sweep-trial-{trial.run_id}")
+        channel = (f"mlops-sweep-{trial.run_id}-up", f"mlops-sweep-{trial.run_id}-down")
+        up, down = Queue(channel[0], client=client), Queue(channel[1], client=client)
+        reported: set[int] = set()
         try:
-            outcome, value, reports, metrics = future.result()
-        except Exception as exc:  # the worker died, or the function could not be sent
-            raise ObjectiveFailed(f"the trial did not run on Dask: {one_line(exc)}") from None
-        for step, reported in reports:
-            if math.isfinite(reported):
-                trial.report(reported, step)
+            future = client.submit(run_remote, self._objective, trial.number,
+                                   dict(trial.params), channel, pure=False,
+                                   key=f"mlops-sweep-trial-{trial.run_id}")
+            self._listen(trial, future, up, down, reported)
+            try:
+                outcome, value, reports, metrics = future.result()
+            except Exception as exc:  # the worker died, or the function could not be sent
+                raise ObjectiveFailed(
+                    f"the trial did not run on Dask: {one_line(exc)}") from None
+        finally:
+            for queue in (up, down):
+                try:
+                    queue.close()
+                except Exception:
+                    pass
+        for step, value_at in reports:  # any the queue did not bring
+            self._record(trial, step, value_at, reported)
         for key, metric, step in metrics:
             trial.log_metric(key, metric, step=step)
         if outcome == "pruned":
@@ -111,6 +176,36 @@ class DaskObjective:
         if outcome == "fail":
             raise ObjectiveFailed(value)
         return value
+
+    def _listen(self, trial: Any, future: Any, up: Any, down: Any, reported: set[int]) -> None:
+        """Record the trial's reports and answer its pruning questions until it ends."""
+        while True:
+            try:
+                message = up.get(timeout=_POLL_S)
+            except TimeoutError:
+                if future.done():  # ended without a word: its worker died
+                    return
+                continue
+            except Exception:  # the scheduler is gone: the future says what happened
+                return
+            if not isinstance(message, (tuple, list)) or not message:
+                continue
+            if message[0] == "end":
+                return
+            if message[0] == "report" and len(message) == 3:
+                self._record(trial, message[1], message[2], reported)
+            elif message[0] == "ask":
+                down.put(bool(trial.should_prune()))
+
+    @staticmethod
+    def _record(trial: Any, step: Any, value: Any, reported: set[int]) -> None:
+        try:
+            step, value = int(step), float(value)
+        except (TypeError, ValueError, OverflowError):
+            return
+        if step not in reported and math.isfinite(value):
+            reported.add(step)
+            trial.report(value, step)
 
     def close(self) -> None:
         """Shut down the cluster connection (and local cluster) this objective started."""

@@ -1,0 +1,76 @@
+"""A pruner stops trials *while they run* on Dask: each ``report`` on the worker reaches the
+study at once and ``should_prune()`` gets the pruner's answer, so a pruned trial ends early
+(PRUNED, its intermediate values up to that step in its child run). An in-process Dask
+cluster (``LocalCluster(processes=False)``) keeps this fast; the queues are the same as on a
+cluster of processes or machines (tests/sweeps/test_dask_sweep.py runs those)."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from jupyter_mlops.sweeps import sweep
+
+#: ThresholdPruner(upper=LIMIT): a trial reporting x * step is pruned at the first step where
+#: that passes LIMIT; one whose x is small enough reports all STEPS values and completes.
+LIMIT, STEPS = 0.5, 6
+
+
+@pytest.fixture(scope="module")
+def dask_executor():
+    """One in-process cluster and one connection to it for the module."""
+    from distributed import LocalCluster
+
+    from jupyter_mlops.pipelines.executors import DaskExecutor
+
+    # tcp, not the in-process default: a sweep takes a scheduler address (tcp://host:port).
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                      host="127.0.0.1", dashboard_address=None) as local:
+        executor = DaskExecutor(local.scheduler_address)
+        yield executor
+        executor.shutdown()
+
+
+def objective(trial):
+    from distributed import get_worker
+
+    get_worker()  # raises ValueError unless this runs as a task on a Dask worker
+    for step in range(STEPS):
+        trial.report(trial["x"] * step, step)
+        if trial.should_prune():
+            trial.log_metric("steps_run", step + 1)
+            raise optuna.TrialPruned()
+    trial.log_metric("steps_run", STEPS)
+    return trial["x"]
+
+
+def _expected_steps(x: float) -> int:
+    over = [s for s in range(STEPS) if x * s > LIMIT]
+    return over[0] + 1 if over else STEPS
+
+
+def test_running_dask_trials_are_pruned_and_recorded_with_their_values(client,
+                                                                      dask_executor):
+    # Two trials at a time: each has its own queues to the study.
+    result = sweep(objective, "x=uniform(0,0.2)", n_trials=4, name="dask-prune",
+                   client=client, sampler="random", seed=5, n_jobs=2,
+                   pruner=optuna.pruners.ThresholdPruner(upper=LIMIT),
+                   executor=dask_executor)
+    client.flush()
+    runs = {int(r.tags["mlops.sweep.trial"]): r
+            for r in client.search_runs(max_results=100, warn=False)
+            if r.parent_run_id == result.parent_run_id}
+    states = {t.number: t.state.name for t in result.trials}
+    assert len(runs) == 4 and {"PRUNED", "COMPLETE"} <= set(states.values())
+    for t in result.trials:
+        run, x = runs[t.number], t.params["x"]
+        steps = _expected_steps(x)
+        assert states[t.number] == ("COMPLETE" if steps == STEPS else "PRUNED")
+        assert run.tags["mlops.sweep.state"] == states[t.number]
+        assert run.status == "FINISHED"
+        assert run.metrics["steps_run"] == steps  # the worker stopped there
+        history = client.metric_history(run.id, "intermediate")
+        assert [(p.step, p.value) for p in history] == [
+            (s, pytest.approx(x * s)) for s in range(steps)]
+        # Optuna's study holds the same intermediate values.
+        assert t.intermediate_values == pytest.approx({s: x * s for s in range(steps)})
