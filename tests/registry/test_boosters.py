@@ -132,6 +132,19 @@ def test_in_memory_regressors_round_trip_and_serve(client, small):
         np.testing.assert_allclose(served.predict(X[:4]), expected[:4], rtol=1e-6)
 
 
+def test_in_memory_classifiers_keep_their_labels(client, small):
+    X, y = small
+    labels = np.where(y == 1, "b", "m")
+    for name, model in (("lc", lgb.LGBMClassifier(n_estimators=4, num_leaves=7, verbose=-1)),
+                        ("xc", xgb.XGBClassifier(n_estimators=4, max_depth=3))):
+        model.fit(X, labels if name == "lc" else y)
+        client.registry.register_model(model, name)
+        loaded = client.registry.load_model(f"models:/{name}/1")
+        assert type(loaded.model) is type(model)
+        np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+        np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), rtol=1e-6)
+
+
 @pytest.mark.parametrize("filename, content, message", [
     ("model/model.json", {"flavor": "lightgbm", "model_class": "x"},
      "not a readable xgboost model file: no 'learner' object"),
