@@ -58,7 +58,7 @@ def test_autologged_lgbm_classifier_registers_and_loads_as_the_wrapper(
     client, (X, y) = autologging, small
     labels = np.where(y == 1, "benign", "malignant")  # text labels the booster never sees
     with mlops.start_run() as run:
-        model = lgb.LGBMClassifier(n_estimators=8, num_leaves=7, verbose=-1).fit(X, labels)
+        model = lgb.LGBMClassifier(n_estimators=8, num_leaves=7, verbose=-1, n_jobs=1).fit(X, labels)
     client.flush()
 
     version = client.registry.register_model(f"runs:/{run.id}/model/lightgbm.txt", "lgbm")
@@ -74,7 +74,7 @@ def test_autologged_lgbm_classifier_registers_and_loads_as_the_wrapper(
 
 def test_lightgbm_train_booster_registers_as_is_and_loads_as_a_booster(client, small):
     X, y = small
-    booster = lgb.train({"objective": "regression", "verbose": -1, "num_leaves": 7},
+    booster = lgb.train({"objective": "regression", "verbose": -1, "num_leaves": 7, "num_threads": 1},
                         lgb.Dataset(X, label=y.astype(float)), 5)
     with mlops.start_run() as run:
         log_model(client, run.id, booster, X)
@@ -92,9 +92,9 @@ def test_autologged_xgb_classifier_and_xgboost_train_booster(autologging, small,
                                                              no_unpickling):
     client, (X, y) = autologging, small
     with mlops.start_run() as wrapper_run:
-        model = xgb.XGBClassifier(n_estimators=5, max_depth=3).fit(X, y)
+        model = xgb.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1).fit(X, y)
     with mlops.start_run() as train_run:
-        booster = xgb.train({"objective": "binary:logistic", "max_depth": 3},
+        booster = xgb.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1},
                             xgb.DMatrix(X, label=y), 5)
     client.flush()
 
@@ -117,9 +117,9 @@ def test_autologged_xgb_classifier_and_xgboost_train_booster(autologging, small,
 def test_in_memory_regressors_round_trip_and_serve(client, small):
     X, y = small
     target = y.astype(float) + X[:, 0] / 10
-    lgbm = lgb.LGBMRegressor(n_estimators=5, num_leaves=7, verbose=-1).fit(X, target)
-    xgbm = xgb.XGBRegressor(n_estimators=5, max_depth=3).fit(X, target)
-    booster = xgb.train({"max_depth": 3}, xgb.DMatrix(X, label=target), 4)
+    lgbm = lgb.LGBMRegressor(n_estimators=5, num_leaves=7, verbose=-1, n_jobs=1).fit(X, target)
+    xgbm = xgb.XGBRegressor(n_estimators=5, max_depth=3, n_jobs=1).fit(X, target)
+    booster = xgb.train({"max_depth": 3, "nthread": 1}, xgb.DMatrix(X, label=target), 4)
     for name, flavor, model in (("lr", "lightgbm", lgbm), ("xr", "xgboost", xgbm),
                                 ("xb", "xgboost", booster)):
         version = client.registry.register_model(model, name, input_example=X[:3])
@@ -135,8 +135,8 @@ def test_in_memory_regressors_round_trip_and_serve(client, small):
 def test_in_memory_classifiers_keep_their_labels(client, small):
     X, y = small
     labels = np.where(y == 1, "b", "m")
-    for name, model in (("lc", lgb.LGBMClassifier(n_estimators=4, num_leaves=7, verbose=-1)),
-                        ("xc", xgb.XGBClassifier(n_estimators=4, max_depth=3))):
+    for name, model in (("lc", lgb.LGBMClassifier(n_estimators=4, num_leaves=7, verbose=-1, n_jobs=1)),
+                        ("xc", xgb.XGBClassifier(n_estimators=4, max_depth=3, n_jobs=1))):
         model.fit(X, labels if name == "lc" else y)
         client.registry.register_model(model, name)
         loaded = client.registry.load_model(f"models:/{name}/1")
@@ -166,7 +166,7 @@ def test_a_file_that_is_not_a_model_is_one_clear_line(client, filename, content,
 
 def test_a_header_naming_another_class_is_refused_by_name(small):
     X, y = small
-    native = lgb.LGBMRegressor(n_estimators=2, verbose=-1).fit(X, y).booster_ \
+    native = lgb.LGBMRegressor(n_estimators=2, verbose=-1, n_jobs=1).fit(X, y).booster_ \
         .model_to_string().encode()
     crafted = boosters.bundle("lightgbm", native, "os.system", None)
     with pytest.raises(InvalidInputError, match="names class 'os.system', which the registry"):
@@ -182,7 +182,7 @@ def test_a_header_naming_another_class_is_refused_by_name(small):
 
 def test_a_run_description_with_bad_labels_is_refused(client, small):
     X, y = small
-    model = lgb.LGBMClassifier(n_estimators=2, verbose=-1).fit(X, y)
+    model = lgb.LGBMClassifier(n_estimators=2, verbose=-1, n_jobs=1).fit(X, y)
     with mlops.start_run() as run:
         log_model(client, run.id, model)
         client.log_artifact(run.id, {"model_class": "lightgbm.sklearn.LGBMClassifier",
