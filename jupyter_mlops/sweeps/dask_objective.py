@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
@@ -79,10 +80,17 @@ class RemoteTrial:
     def should_prune(self) -> bool:
         """Ask the study's pruner (in the sweep's process) about the values reported so far;
         False if it cannot be asked, or does not answer within :data:`PRUNE_ANSWER_S`."""
-        if not self._send(("ask", len(self.reports))):
+        asked = len(self.reports)
+        if not self._send(("ask", asked)):
             return False
+        deadline = time.monotonic() + PRUNE_ANSWER_S
         try:
-            return self._queues[1].get(timeout=PRUNE_ANSWER_S) is True
+            while True:
+                answer = self._queues[1].get(timeout=max(0.0, deadline - time.monotonic()))
+                # An answer to an earlier question that timed out is dropped.
+                if isinstance(answer, (tuple, list)) and len(answer) == 2 and \
+                        answer[0] == asked:
+                    return answer[1] is True
         except Exception:  # TimeoutError, scheduler gone: run on
             return False
 
@@ -194,8 +202,12 @@ class DaskObjective:
                 return
             if message[0] == "report" and len(message) == 3:
                 self._record(trial, message[1], message[2], reported)
-            elif message[0] == "ask":
-                down.put(bool(trial.should_prune()))
+            elif message[0] == "ask" and len(message) == 2:
+                answer = bool(trial.should_prune())
+                try:
+                    down.put((message[1], answer))
+                except Exception:  # the scheduler is gone: the trial's wait times out
+                    pass
 
     @staticmethod
     def _record(trial: Any, step: Any, value: Any, reported: set[int]) -> None:

@@ -74,3 +74,22 @@ def test_running_dask_trials_are_pruned_and_recorded_with_their_values(client,
         assert [(p.step, p.value) for p in history] == expected
         # Optuna's study holds the same intermediate values.
         assert sorted(t.intermediate_values.items()) == expected
+
+
+def test_should_prune_without_an_answer_runs_on_and_drops_stale_answers(dask_executor,
+                                                                        monkeypatch):
+    from distributed import Queue
+
+    from jupyter_mlops.sweeps import dask_objective
+
+    monkeypatch.setattr(dask_objective, "PRUNE_ANSWER_S", 0.3)
+    client = dask_executor.dask_client
+    up, down = Queue("t-up", client=client), Queue("t-down", client=client)
+    trial = dask_objective.RemoteTrial(0, {"x": 1.0}, ("t-up", "t-down"))
+    trial._queues = (up, down)  # in the test process: the executor's client, not a worker's
+    trial.report(0.7, 0)
+    down.put((0, True))  # the answer to a question asked before that report: stale
+    assert trial.should_prune() is False  # no answer to this one within the wait
+    assert up.get(batch=True) == [("report", 0, 0.7), ("ask", 1)]
+    down.put((1, True))
+    assert trial.should_prune() is True
