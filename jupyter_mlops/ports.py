@@ -97,7 +97,8 @@ class RunReader(Protocol):
 
     def search_runs(self, filter: str | None = None, experiment: str | None = None,
                     order_by: Sequence[str] | str | None = None, max_results: int = 100,
-                    offset: int = 0, *, warn: bool = True) -> RunList: ...
+                    offset: int = 0, *, warn: bool = True,
+                    lifecycle: str = "active") -> RunList: ...
 
     def metric_history(self, run_id: str, key: str,
                        max_points: int | None = None) -> list[MetricPoint]: ...

@@ -19,6 +19,8 @@ def add_commands(top: Subparsers) -> None:
     p.add_argument("--filter", "-f")
     p.add_argument("--order-by", "-o", action="append")
     p.add_argument("--limit", "-l", type=int, default=50)
+    p.add_argument("--lifecycle", choices=["active", "deleted", "all"], default="active",
+                   help="runs of active experiments (default), of deleted ones, or all")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p = runs.add_parser("show", help="everything recorded about one run")
     p.add_argument("run_id")
@@ -32,7 +34,8 @@ def add_commands(top: Subparsers) -> None:
 def runs_list(args: argparse.Namespace) -> None:
     client = client_for(args)
     runs = client.search_runs(args.filter, args.experiment, args.order_by,
-                              max_results=max(1, min(args.limit, 50_000)), warn=False)
+                              max_results=max(1, min(args.limit, 50_000)), warn=False,
+                              lifecycle=args.lifecycle)
     if runs.hint:  # on stderr, so `--format json` output stays parseable
         print(f"hint: {runs.hint}", file=sys.stderr)
     if args.format == "json":

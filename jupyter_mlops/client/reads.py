@@ -96,8 +96,12 @@ class RunReads:
 
     def search_runs(self, filter: str | None = None, experiment: str | None = None,
                     order_by: Sequence[str] | str | None = None, max_results: int = 100,
-                    offset: int = 0, *, warn: bool = True) -> RunList:
+                    offset: int = 0, *, warn: bool = True, lifecycle: str = "active") -> RunList:
         """Runs matching the filter language (see :mod:`jupyter_mlops.store.filters`).
+
+        Runs of a deleted experiment are left out until it is restored (MLflow's active
+        view); ``lifecycle="deleted"`` lists only those, ``"all"`` both. ``get_run`` reads
+        any run by its id.
 
         Returns
         -------
@@ -112,7 +116,8 @@ class RunReads:
             With the same hint, when ``warn`` (front doors that show the hint themselves
             pass ``warn=False``).
         """
-        found = self.store.runs.search_runs(filter, experiment, order_by, max_results, offset)
+        found = self.store.runs.search_runs(filter, experiment, order_by, max_results, offset,
+                                            lifecycle=lifecycle)
         hint = self.filter_hint(filter)
         if hint and warn:
             import warnings
@@ -131,8 +136,9 @@ class RunReads:
 
         return filter_text_hint(self.store.url, filter)
 
-    def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
-        return self.store.runs.count_runs(filter, experiment)
+    def count_runs(self, filter: str | None = None, experiment: str | None = None, *,
+                   lifecycle: str = "active") -> int:
+        return self.store.runs.count_runs(filter, experiment, lifecycle=lifecycle)
 
     def latest_points(self, run_ids: list[str]) -> dict[str, dict[str, MetricPoint]]:
         """Each run's metrics as their latest points (value, step, time)."""

@@ -83,7 +83,7 @@ def _export(client: Any, dest: str, progress: bool) -> ExportReport:
         offset = 0
         while True:  # the store's page limit is 50,000 runs
             page = client.search_runs(experiment=exp.name, max_results=50_000, offset=offset,
-                                      warn=False)
+                                      warn=False, lifecycle="all")
             runs += page
             offset += len(page)
             if len(page) < 50_000:

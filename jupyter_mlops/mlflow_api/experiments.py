@@ -155,8 +155,13 @@ def delete(client: Any, request: dict) -> dict:
 
 
 def restore(client: Any, request: dict) -> dict:
+    """As MLflow's restore: the experiment and every run in it become active again, runs
+    deleted one by one before the experiment was included."""
+    from jupyter_mlops.mlflow_api.runs import restore_all
+
     exp = by_id(client, fields.one(request, "experiment_id"))
     client.restore_experiment(exp.id)
+    restore_all(client, exp.name)
     return {}
 
 

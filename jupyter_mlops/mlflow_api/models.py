@@ -29,7 +29,8 @@ def _check_id(model_id: Any) -> str:
 def run_of_model(client: Any, model_id: str) -> str:
     _check_id(model_id)
     client.flush()
-    found = client.search_runs(f"tags.{TAG}{model_id} is not null", max_results=1, warn=False)
+    found = client.search_runs(f"tags.{TAG}{model_id} is not null", max_results=1, warn=False,
+                               lifecycle="all")
     if not found:
         raise not_found(f"No logged model {model_id!r}.")
     return found[0].id
@@ -130,7 +131,7 @@ def log_params(client: Any, request: dict, model_id: str) -> dict:
 def search(client: Any, request: dict) -> dict:
     """Logged models of the given experiments (filters on ``source_run_id`` only)."""
     client.flush()
-    runs = client.search_runs(None, max_results=10_000, warn=False)
+    runs = client.search_runs(None, max_results=10_000, warn=False, lifecycle="all")
     wanted = _conditions(fields.text(request, "filter", required=False, limit=1000) or "")
     ids = request.get("experiment_ids") or []
     models = []

@@ -136,6 +136,19 @@ def restore(client: Any, request: dict) -> dict:
     return {}
 
 
+def restore_all(client: Any, experiment: str) -> None:
+    """Undo the soft delete of every run of ``experiment`` (MLflow's restore_experiment)."""
+    client.flush()
+    while True:
+        page = client.search_runs(f"tags.{DELETED_TAG} is not null", experiment=experiment,
+                                  max_results=1000, warn=False, lifecycle="all")
+        for run in page:
+            client.delete_tag(run.id, DELETED_TAG)
+        client.flush()
+        if len(page) < 1000:
+            return
+
+
 def log_metric(client: Any, request: dict) -> dict:
     run_id = fields.run_id(request)
     _log_metrics(client, run_id, [request])
@@ -486,7 +499,9 @@ def search(client: Any, request: dict) -> dict:
     client.flush()
     found = list(client.search_runs(" and ".join(clauses) or None,
                                     order_by=[_translate(o) for o in order] or None,
-                                    max_results=size + 1, offset=offset, warn=False))
+                                    max_results=size + 1, offset=offset, warn=False,
+                                    # the view is the clauses above (run or experiment deleted)
+                                    lifecycle="all"))
     found_page = found[:size]
     points = client.latest_points([r.id for r in found_page]) if found_page else {}
     out: dict[str, Any] = {"runs": [run_json(r, points.get(r.id), r.experiment in gone)

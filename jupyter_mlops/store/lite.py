@@ -54,6 +54,29 @@ def refuse_deleted(record: ExperimentRecord) -> ExperimentRecord:
     return record
 
 
+#: Which runs a search sees by their experiment's lifecycle (MLflow's run ViewType: deleting
+#: an experiment hides its runs from the default, active view; restoring brings them back).
+RUN_VIEWS = ("active", "deleted", "all")
+
+
+def check_run_view(lifecycle: object) -> str:
+    """``lifecycle`` of a run search, checked where it enters the store."""
+    if lifecycle not in RUN_VIEWS:
+        raise InvalidInputError(
+            "lifecycle is 'active' (runs of active experiments), 'deleted' (runs of deleted "
+            f"experiments) or 'all'; got {str(lifecycle)[:30]!r}.")
+    return lifecycle  # type: ignore[return-value]
+
+
+def run_view_sql(lifecycle: str, experiments: str) -> str | None:
+    """The SQL condition on the joined experiments table (alias ``experiments``) that keeps
+    the runs of ``lifecycle``; None for ``all``. Constant text: nothing to bind."""
+    if check_run_view(lifecycle) == "all":
+        return None
+    op = "<>" if lifecycle == "active" else "="
+    return f"{experiments}.lifecycle_stage {op} 'deleted'"
+
+
 def sqlite_path(url: str) -> str | None:
     """The file of a plain ``sqlite:///PATH`` URL, else None (this path is not for it).
 
@@ -441,7 +464,8 @@ class LiteRunStore(LiteStore):
 
     # ----------------------------------------------------------------- listing
     def search_runs(self, filter: str | None = None, experiment: str | None = None,
-                    order_by=None, max_results: int = 100, offset: int = 0) -> list[RunRecord]:
+                    order_by=None, max_results: int = 100, offset: int = 0, *,
+                    lifecycle: str = "active") -> list[RunRecord]:
         """RunStore.search_runs, answered here on ``sqlite3``: no SQLAlchemy.
 
         ``jupyter mlops runs list`` and a first ``%mlops runs`` ask for the newest runs; a
@@ -451,8 +475,10 @@ class LiteRunStore(LiteStore):
         INLINE_DEPTH), and every search once this process built an in-memory index, go to
         the SQLAlchemy store.
         """
+        view = run_view_sql(lifecycle, "e")
         if "jupyter_mlops.store.run_index" in sys.modules:
-            return self.full.search_runs(filter, experiment, order_by, max_results, offset)
+            return self.full.search_runs(filter, experiment, order_by, max_results, offset,
+                                         lifecycle=lifecycle)
         if not (0 < max_results <= MAX_RESULTS_LIMIT) or offset < 0:
             raise InvalidInputError(
                 f"max_results must be 1–{MAX_RESULTS_LIMIT} and offset ≥ 0.")
@@ -460,13 +486,17 @@ class LiteRunStore(LiteStore):
             from jupyter_mlops.store.lite_search import Unsupported, build_search
 
             try:
-                sql, args = build_search(filter, experiment, order_by, max_results, offset)
+                sql, args = build_search(filter, experiment, order_by, max_results, offset,
+                                         lifecycle)
             except Unsupported:
-                return self.full.search_runs(filter, experiment, order_by, max_results, offset)
+                return self.full.search_runs(filter, experiment, order_by, max_results, offset,
+                                             lifecycle=lifecycle)
             found = self._records(self._db.read(sql, args))
             self._searched()
             return found
-        where, args = ("WHERE e.name = ? ", [experiment]) if experiment else ("", [])
+        conditions, args = (["e.name = ?"], [experiment]) if experiment else ([], [])
+        conditions += [view] if view else []
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
         # filter_sql.default_order: newest first, then run id (a total order for paging).
         rows = self._db.read(
             'SELECT r.id, r.experiment_id, e.name, r.name, r.status, r."user", r.start_time, '

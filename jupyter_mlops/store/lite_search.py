@@ -36,6 +36,7 @@ from jupyter_mlops.store.filter_ast import (
     INLINE_DEPTH, LIKE_OPS, NULLABLE, NUMERIC_TEXT, ORDER_OPS, And, Comparison, Node, Not,
     Number, Operand, Or, like_pieces, render_glob, render_like,
 )
+from jupyter_mlops.store.lite import run_view_sql
 
 
 class Unsupported(Exception):
@@ -164,8 +165,8 @@ def _parsed(text: str | None):
 
 
 def build_search(filter: str | None, experiment: str | None,
-                 order_by: Sequence[str] | str | None, max_results: int, offset: int
-                 ) -> tuple[str, list]:
+                 order_by: Sequence[str] | str | None, max_results: int, offset: int,
+                 lifecycle: str = "active") -> tuple[str, list]:
     """The statement of ``RunStore.search_runs`` as SQLite text and its bound values.
 
     Raises
@@ -188,6 +189,9 @@ def build_search(filter: str | None, experiment: str | None,
         where.append("runs.experiment_id IN (SELECT experiments.id FROM experiments "
                      "WHERE experiments.name = ?)")
         args.append(experiment)
+    view = run_view_sql(lifecycle, "experiments")
+    if view:  # the run view (lite.run_view_sql): constant text, nothing bound
+        where.append(view)
     order = [_order_term(operand, descending, args) for operand, descending in terms]
     keep_start, keep_id = tie_breakers(terms)
     order += (["runs.start_time DESC"] if keep_start else []) + (

@@ -43,7 +43,7 @@ _RUN_COLUMNS = ("id, experiment_id, name, status, user, start_time, end_time, pa
 _SQL_SEQ = "SELECT COALESCE(MAX(seq), 0) FROM run_changes"
 _SQL_OLDEST = "SELECT MIN(seq) FROM run_changes"
 _SQL_COUNT = "SELECT COUNT(*) FROM runs"
-_SQL_EXPERIMENTS = "SELECT id, name FROM experiments"
+_SQL_EXPERIMENTS = "SELECT id, name, lifecycle_stage FROM experiments"
 _CHANGED = "(SELECT run_id FROM run_changes WHERE seq > ?)"
 _SQL_CHANGED_IDS = "SELECT DISTINCT run_id FROM run_changes WHERE seq > ?"
 _VALUE_TABLES = {"params": "params", "metrics": "latest_metrics", "tags": "tags"}
@@ -85,6 +85,7 @@ class RunIndex:
         self._conn = None
         self._conn_pid = 0
         self._experiments: dict[int, str] = {}
+        self._deleted_experiments: list[int] = []
         self._reset()
 
     # ------------------------------------------------------------------ lifecycle
@@ -144,22 +145,24 @@ class RunIndex:
 
     # ------------------------------------------------------------------ queries
     def search(self, node: Node | None, experiment: str | None, max_results: int,
-               offset: int) -> list[RunRecord] | None:
+               offset: int, lifecycle: str = "active") -> list[RunRecord] | None:
         """Newest-first page of matching runs, or None if the index cannot answer (use SQL)."""
         with self._lock:
-            hits = self._matches(node, experiment)
+            hits = self._matches(node, experiment, lifecycle)
             if hits is None:
                 return None
             order = self._newest_first()
             page = order[hits[order]][offset:offset + max_results]
             return [self._record(int(p)) for p in page]
 
-    def count(self, node: Node | None, experiment: str | None) -> int | None:
+    def count(self, node: Node | None, experiment: str | None,
+              lifecycle: str = "active") -> int | None:
         with self._lock:
-            hits = self._matches(node, experiment)
+            hits = self._matches(node, experiment, lifecycle)
             return None if hits is None else int(np.count_nonzero(hits))
 
-    def _matches(self, node: Node | None, experiment: str | None) -> np.ndarray | None:
+    def _matches(self, node: Node | None, experiment: str | None,
+                 lifecycle: str = "active") -> np.ndarray | None:
         if not self.ready:
             return None
         try:
@@ -172,6 +175,9 @@ class RunIndex:
         if experiment is not None:
             ids = [i for i, name in self._experiments.items() if name == experiment]
             hits &= (self._experiment == ids[0]) if ids else False  # names are unique
+        if lifecycle != "all":  # RunStore._filtered's rule, on the experiment column
+            in_deleted = np.isin(self._experiment, self._deleted_experiments)
+            hits &= in_deleted if lifecycle == "deleted" else ~in_deleted
         return hits
 
     # ------------------------------------------------------------------ columns for filter_mask
@@ -238,12 +244,13 @@ class RunIndex:
                 runs_sql, values_sql = _SQL_SINCE
             runs = cur.execute(runs_sql, args).fetchall()
             values = {name: cur.execute(sql, args).fetchall() for name, sql in values_sql.items()}
-            experiments = dict(cur.execute(_SQL_EXPERIMENTS).fetchall())
+            experiments = cur.execute(_SQL_EXPERIMENTS).fetchall()
         finally:
             cur.execute("COMMIT")
         if full:
             self._reset()
-        self._experiments = experiments
+        self._experiments = {i: name for i, name, _ in experiments}
+        self._deleted_experiments = [i for i, _, stage in experiments if stage == "deleted"]
         self._apply(changed, runs, values)
         self._seq = seq
 

@@ -24,7 +24,7 @@ from jupyter_mlops.store.interfaces import AbstractRunStore
 from jupyter_mlops.store.labels import experiment_to_open
 # One definition for both write paths (lite is the stdlib one for SQLite files).
 from jupyter_mlops.store.lite import (  # noqa: F401
-    CHANGE_LOG_KEEP, DEFAULT_EXPERIMENT, MAX_RESULTS_LIMIT,
+    CHANGE_LOG_KEEP, DEFAULT_EXPERIMENT, MAX_RESULTS_LIMIT, check_run_view,
 )
 # Writer tokens live in a module without SQLAlchemy (the stdlib write path uses them too);
 # re-exported here for existing callers.
@@ -363,18 +363,21 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
     def search_runs(
         self, filter: str | None = None, experiment: str | None = None,
         order_by: Sequence[str] | str | None = None, max_results: int = 100, offset: int = 0,
+        *, lifecycle: str = "active",
     ) -> list[RunRecord]:
         from jupyter_mlops.store.filters import parse_order_by
 
+        check_run_view(lifecycle)
         if not (0 < max_results <= MAX_RESULTS_LIMIT) or offset < 0:
             raise InvalidInputError(
                 f"max_results must be 1–{MAX_RESULTS_LIMIT} and offset ≥ 0.")
         index = self._search_index() if not order_by else None
         if index is not None:
-            found = index.search(_parsed_filter(filter), experiment, max_results, offset)
+            found = index.search(_parsed_filter(filter), experiment, max_results, offset,
+                                 lifecycle)
             if found is not None:
                 return found
-        stmt = self._filtered(_run_select(), filter, experiment)
+        stmt = self._filtered(_run_select(), filter, experiment, lifecycle)
         stmt = stmt.order_by(*parse_order_by(order_by)).limit(max_results).offset(offset)
         with read_connection(self.url) as conn:
             found = self._with_values(conn, conn.execute(stmt).all())
@@ -410,20 +413,23 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
             if index is not None:
                 index.start_building()
 
-    def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
+    def count_runs(self, filter: str | None = None, experiment: str | None = None, *,
+                   lifecycle: str = "active") -> int:
+        check_run_view(lifecycle)
         index = self._search_index()
         if index is not None:
-            counted = index.count(_parsed_filter(filter), experiment)
+            counted = index.count(_parsed_filter(filter), experiment, lifecycle)
             if counted is not None:
                 return counted
-        stmt = self._filtered(select(func.count(Run.id)).select_from(Run), filter, experiment)
+        stmt = self._filtered(select(func.count(Run.id)).select_from(Run), filter, experiment,
+                              lifecycle)
         with read_connection(self.url) as conn:
             counted = int(conn.execute(stmt).scalar_one())
         self._searched_in_sql()
         return counted
 
     @staticmethod
-    def _filtered(stmt, filter: str | None, experiment: str | None):
+    def _filtered(stmt, filter: str | None, experiment: str | None, lifecycle: str = "active"):
         if filter:
             condition = _compiled_filter(filter)
             if condition is not None:
@@ -431,6 +437,14 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
         if experiment:
             stmt = stmt.where(Run.experiment_id.in_(
                 select(Experiment.id).where(Experiment.name == experiment)))
+        # The one place searches and counts hide runs of deleted experiments (MLflow's
+        # ACTIVE_ONLY view); a run stays readable by its id (get_run). IN, not NOT IN: as a
+        # semi-join PostgreSQL estimates it from the experiments' statistics (NOT IN's
+        # hashed subplan gets a fixed guess that turned newest-first walks into bitmap scans).
+        if lifecycle != "all":
+            stmt = stmt.where(Run.experiment_id.in_(select(Experiment.id).where(
+                Experiment.lifecycle_stage == "deleted" if lifecycle == "deleted"
+                else Experiment.lifecycle_stage != "deleted")))
         return stmt
 
     @staticmethod

@@ -89,6 +89,31 @@ def test_rename_tag_delete_restore_an_experiment(client, server):
     assert client.get_run(run.info.run_id).info.lifecycle_stage == "active"
 
 
+def test_deleting_an_experiment_hides_its_runs_everywhere_and_restore_brings_all_back(
+        client, server):
+    """MLflow marks every run of a deleted experiment deleted and every one active again on
+    restore (one deleted by itself before included); our own listings follow the same view."""
+    from mlflow.entities import ViewType
+
+    from jupyter_mlops.client import Client
+
+    exp_id = client.create_experiment("life-runs")
+    first, second = (client.create_run(exp_id).info.run_id for _ in range(2))
+    client.delete_run(first)
+    client.delete_experiment(exp_id)
+    ours = Client(server.db, server.artifacts)
+    try:
+        assert ours.search_runs(experiment="life-runs") == []
+        assert ours.get_run(second).id == second  # by id: still there
+        assert client.search_runs([exp_id], run_view_type=ViewType.ACTIVE_ONLY) == []
+        client.restore_experiment(exp_id)
+        assert {r.info.run_id for r in client.search_runs([exp_id])} == {first, second}
+        assert client.get_run(first).info.lifecycle_stage == "active"
+        assert {r.id for r in ours.search_runs(experiment="life-runs")} == {first, second}
+    finally:
+        ours.writer.close()
+
+
 def test_experiment_errors_have_mlflows_codes_and_statuses(client, server):
     from mlflow.exceptions import MlflowException
 

@@ -13,6 +13,8 @@ async def test_empty_model_listed_and_deleted_experiment_hidden(api, mlops_store
         gone = client.create_experiment("gone-soon")
         kept = client.create_experiment("kept")
         client.set_experiment_tag(kept.id, "team", "blue")
+        for exp in ("gone-soon", "kept"):
+            client.end_run(client.create_run(experiment=exp, name=f"in-{exp}").id)
         client.delete_experiment(gone.id)
     finally:
         client.writer.close()
@@ -26,3 +28,7 @@ async def test_empty_model_listed_and_deleted_experiment_hidden(api, mlops_store
     assert "gone-soon" not in names
     assert names["kept"]["tags"] == {"team": "blue"}
     assert names["kept"]["lifecycle_stage"] == "active"
+    # The panel's run list leaves out the deleted experiment's run, and counts it out.
+    status, body = await api("runs", params={"filter": "name like 'in-%'"})
+    assert status == 200
+    assert [r["name"] for r in body["runs"]] == ["in-kept"] and body["total"] == 1

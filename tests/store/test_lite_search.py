@@ -227,7 +227,7 @@ def test_too_deep_a_filter_falls_back_to_sqlalchemy(seeded, monkeypatch):
     calls = []
     real = RunStore.search_runs
     monkeypatch.setattr(RunStore, "search_runs",
-                        lambda self, *a: calls.append(a) or real(self, *a))
+                        lambda self, *a, **kw: calls.append(a) or real(self, *a, **kw))
     monkeypatch.delitem(sys.modules, "jupyter_mlops.store.run_index", raising=False)
     found = store.search_runs(deep, None, None, 100, 0)
     assert calls == [(deep, None, None, 100, 0)]

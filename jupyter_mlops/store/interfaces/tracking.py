@@ -133,12 +133,19 @@ class AbstractRunStore(abc.ABC):
     def search_runs(
         self, filter: str | None = None, experiment: str | None = None,
         order_by: Sequence[str] | str | None = None, max_results: int = 100, offset: int = 0,
+        *, lifecycle: str = "active",
     ) -> list[RunRecord]:
-        """Runs matching ``filter`` (newest first unless ``order_by``), one page of ``max_results``."""
+        """Runs matching ``filter`` (newest first unless ``order_by``), one page of ``max_results``.
+
+        ``lifecycle`` picks runs by their experiment's lifecycle, as MLflow's run view type:
+        ``active`` (the default: runs of a deleted experiment are hidden until it is
+        restored), ``deleted`` or ``all``. :meth:`get_run` reads any run by its id.
+        """
 
     @abc.abstractmethod
-    def count_runs(self, filter: str | None = None, experiment: str | None = None) -> int:
-        """How many runs :meth:`search_runs` would page through for the same filter."""
+    def count_runs(self, filter: str | None = None, experiment: str | None = None, *,
+                   lifecycle: str = "active") -> int:
+        """How many runs :meth:`search_runs` would page through for the same arguments."""
 
     @abc.abstractmethod
     def child_run_ids(self, run_id: str) -> list[str]:
