@@ -196,6 +196,22 @@ def order_clause(operand: Operand, descending: bool):
     return (expr.desc() if descending else expr.asc()).nulls_last()
 
 
+def metric_range(key: str, descending: bool, pushed: list[tuple[str, float]]):
+    """The walk of a search ordered by metric ``key`` first (:mod:`~jupyter_mlops.store.
+    metric_order`): ``(lm, conditions, order)`` — an alias of ``latest_metrics`` (a filter's
+    own metric subqueries never resolve to it), the range of ``ix_latest_metrics_key_value``
+    it reads (the key, a value, the ``pushed`` comparisons) and the index's order. Plain
+    ASC/DESC, no NULLS LAST: NULLs are excluded, and PostgreSQL only walks a btree backwards
+    for ``DESC NULLS FIRST``.
+    """
+    lm = LatestMetric.__table__.alias("lm")
+    ops = {"=": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__",
+           ">=": "__ge__"}
+    conditions = [lm.c.key == key, lm.c.value.is_not(None),
+                  *(getattr(lm.c.value, ops[op])(value) for op, value in pushed)]
+    return lm, conditions, (lm.c.value.desc() if descending else lm.c.value.asc())
+
+
 def default_order() -> list:
     """Newest first, then run id: a total order, so offset pagination never repeats a run."""
     return [Run.start_time.desc(), Run.id.asc()]

@@ -483,14 +483,22 @@ class LiteRunStore(LiteStore):
             raise InvalidInputError(
                 f"max_results must be 1–{MAX_RESULTS_LIMIT} and offset ≥ 0.")
         if filter or order_by:
-            from jupyter_mlops.store.lite_search import Unsupported, build_search
+            from jupyter_mlops.store.lite_search import (
+                Unsupported, build_metric_search, build_search,
+            )
 
             try:
+                metric = build_metric_search(filter, experiment, order_by,
+                                             run_view_sql(lifecycle, "experiments"))
                 sql, args = build_search(filter, experiment, order_by, max_results, offset,
                                          lifecycle)
             except Unsupported:
                 return self.full.search_runs(filter, experiment, order_by, max_results, offset,
                                              lifecycle=lifecycle)
+            if metric is not None:  # walk the metric's index (store.metric_order)
+                found = self._records(self._metric_page(metric, sql, args, max_results, offset))
+                self._searched()
+                return found
             found = self._records(self._db.read(sql, args))
             self._searched()
             return found
@@ -505,6 +513,25 @@ class LiteRunStore(LiteStore):
             "ORDER BY r.start_time DESC, r.id ASC LIMIT ? OFFSET ?",
             (*args, max_results, offset))
         return self._records(rows)
+
+    def _metric_page(self, metric, sql: str, args: list, max_results: int,
+                     offset: int) -> list[tuple]:
+        """One page of a search ordered by a metric first (:mod:`~jupyter_mlops.store.
+        metric_order`); ``sql``/``args``: the one-statement plan, for when the walk gives up."""
+        from jupyter_mlops.store.metric_order import page
+
+        def first(statement: tuple[str, list]):
+            rows = self._db.read(*statement)
+            return rows[0][0] if rows else None
+
+        return page(
+            bound=lambda n: first(metric.bound(n)),
+            with_value=lambda limit, skip, bound: self._db.read(
+                *metric.with_value(limit, skip, bound)),
+            without_value=None if metric.empty_without else (
+                lambda limit, skip: self._db.read(*metric.without_value(limit, skip))),
+            count_with_value=lambda: first(metric.count()),
+            whole=lambda: self._db.read(sql, args), max_results=max_results, offset=offset)
 
     def _searched(self) -> None:
         """RunStore._searched_in_sql's rule: the second filtered search of this process

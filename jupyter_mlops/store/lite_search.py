@@ -25,6 +25,10 @@ supported, so :class:`Unsupported` is raised and the caller uses the SQLAlchemy 
 nesting deeper than ``INLINE_DEPTH`` (SQLAlchemy moves such a subtree into a CTE) and a node the
 parser never builds (a hand-built AST). ``tests/store/test_lite_search.py`` compares both paths'
 run ids and order on random filters.
+
+A search ordered by a metric first is several statements (:class:`MetricSearch`): a walk of
+``ix_latest_metrics_key_value`` in the metric's order that stops once the page is full, see
+:mod:`jupyter_mlops.store.metric_order`.
 """
 
 from __future__ import annotations
@@ -204,6 +208,120 @@ def build_search(filter: str | None, experiment: str | None,
     return sql, args
 
 
+def _order(terms, args: list) -> list[str]:
+    """``terms`` as ORDER BY text, then the tie-breakers they leave in place."""
+    from jupyter_mlops.store.filters import tie_breakers
+
+    order = [_order_term(operand, descending, args) for operand, descending in terms]
+    keep_start, keep_id = tie_breakers(terms)
+    return order + (["runs.start_time DESC"] if keep_start else []) + (
+        ["runs.id ASC"] if keep_id else [])
+
+
+_RANGE = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+class MetricSearch:
+    """A search whose first ``order_by`` term is a metric, as the SQLite statements
+    :func:`jupyter_mlops.store.metric_order.page` runs; each method returns ``(sql, args)``.
+
+    The walk reads ``latest_metrics`` (aliased ``lm``, so a filter's own ``latest_metrics``
+    subqueries never resolve to it) through ``ix_latest_metrics_key_value`` in the metric's
+    order and joins each entry to its run. ASC/DESC carry no ``NULLS LAST``: NULLs are
+    excluded, and only the index's own order lets the database stop once the page is full.
+    """
+
+    def __init__(self, filter: str | None, experiment: str | None, terms: list,
+                 key: str, descending: bool, view: str | None = None):
+        from jupyter_mlops.store.metric_order import split_filter
+
+        self.descending = descending
+        pushed, rest = split_filter(_parsed(filter) if filter else None, key)
+        #: No run without the metric can match: a pushed comparison needs a value.
+        self.empty_without = bool(pushed)
+        self._range_args: list = [key]
+        self._range = 'lm."key" = ? AND lm.value IS NOT NULL'
+        for op, value in pushed:
+            self._range += f" AND lm.value {_RANGE[op]} ?"
+            self._range_args.append(value)
+        self._where_args: list = []
+        self._where = ([] if rest is None else [compile_where(rest, self._where_args)])
+        if experiment:
+            self._where.append("runs.experiment_id IN (SELECT experiments.id FROM experiments "
+                               "WHERE experiments.name = ?)")
+            self._where_args.append(experiment)
+        if view:  # constant text on the joined experiments (lite.run_view_sql)
+            self._where.append(view)
+        # The full filter, for the runs without a value (the pushed terms included).
+        self._all_args: list = []
+        self._all = [] if not filter else [compile_where(_parsed(filter), self._all_args)]
+        if experiment:
+            self._all.append("runs.experiment_id IN (SELECT experiments.id FROM experiments "
+                             "WHERE experiments.name = ?)")
+            self._all_args.append(experiment)
+        if view:
+            self._all.append(view)
+        self._order_args: list = []
+        # The later terms, then the tie-breakers (a metric term never names start_time or id).
+        self._rest = _order(terms[1:], self._order_args)
+        self._key = key
+
+    def bound(self, n: int) -> tuple[str, list]:
+        """The value of the ``n``-th entry of the walk (no row: there are fewer)."""
+        return (f"SELECT lm.value FROM latest_metrics AS lm WHERE {self._range} ORDER BY "
+                f"lm.value {'DESC' if self.descending else 'ASC'} LIMIT 1 OFFSET ?",
+                [*self._range_args, n - 1])
+
+    def _joined(self, bound: object | None) -> tuple[str, list]:
+        where, args = self._range, list(self._range_args)
+        if bound is not None:
+            where += f" AND lm.value {'>=' if self.descending else '<='} ?"
+            args.append(bound)
+        return ("FROM latest_metrics AS lm JOIN runs ON runs.id = lm.run_id "
+                "JOIN experiments ON experiments.id = runs.experiment_id "
+                f"WHERE {where}" + "".join(" AND " + w for w in self._where),
+                args + self._where_args)
+
+    def with_value(self, limit: int, offset: int, bound: object | None) -> tuple[str, list]:
+        joined, args = self._joined(bound)
+        order = [f"lm.value {'DESC' if self.descending else 'ASC'}", *self._rest]
+        return (f"SELECT {RUN_COLUMNS} {joined} ORDER BY {', '.join(order)} LIMIT ? OFFSET ?",
+                [*args, *self._order_args, limit, offset])
+
+    def count(self) -> tuple[str, list]:
+        joined, args = self._joined(None)
+        return f"SELECT count(*) {joined}", args
+
+    def without_value(self, limit: int, offset: int) -> tuple[str, list]:
+        lacking = ("NOT (EXISTS (SELECT 1 FROM latest_metrics AS lm WHERE lm.run_id = runs.id "
+                   'AND lm."key" = ? AND lm.value IS NOT NULL))')
+        return (f"SELECT {RUN_COLUMNS} FROM runs JOIN experiments "
+                "ON experiments.id = runs.experiment_id WHERE "
+                + " AND ".join([*self._all, lacking]) + " ORDER BY " + ", ".join(self._rest)
+                + " LIMIT ? OFFSET ?",
+                [*self._all_args, self._key, *self._order_args, limit, offset])
+
+
+def build_metric_search(filter: str | None, experiment: str | None,
+                        order_by: Sequence[str] | str | None, view: str | None = None
+                        ) -> MetricSearch | None:
+    """The statements of a search whose first ``order_by`` term is a metric (else None).
+
+    ``view`` is a constant condition on the joined ``experiments`` (the run view). Raises as
+    :func:`build_search` does.
+    """
+    from jupyter_mlops.store.filters import parse_order_terms
+    from jupyter_mlops.store.metric_order import leading_metric
+
+    terms = parse_order_terms(order_by)
+    lead = leading_metric(terms)
+    if lead is None:
+        return None
+    if filter:
+        compile_where(_parsed(filter), [])  # Unsupported before anything runs
+    return MetricSearch(filter, experiment, terms, *lead, view=view)
+
+
 def regexp(pattern: str, value: str | None) -> bool | None:
     """SQLite's ``REGEXP`` as SQLAlchemy's pysqlite dialect registers it (``value REGEXP pattern``)."""
     import re
@@ -213,4 +331,5 @@ def regexp(pattern: str, value: str | None) -> bool | None:
     return re.search(pattern, value) is not None
 
 
-__all__ = ["RUN_COLUMNS", "Unsupported", "build_search", "compile_where", "regexp"]
+__all__ = ["RUN_COLUMNS", "MetricSearch", "Unsupported", "build_metric_search", "build_search",
+           "compile_where", "regexp"]

@@ -380,9 +380,63 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
         stmt = self._filtered(_run_select(), filter, experiment, lifecycle)
         stmt = stmt.order_by(*parse_order_by(order_by)).limit(max_results).offset(offset)
         with read_connection(self.url) as conn:
-            found = self._with_values(conn, conn.execute(stmt).all())
+            rows = self._metric_page(
+                conn, stmt, lambda s, f: self._filtered(s, f, experiment, lifecycle), filter,
+                order_by, max_results, offset)
+            if rows is None:
+                rows = conn.execute(stmt).all()
+            found = self._with_values(conn, rows)
         self._searched_in_sql()
         return found
+
+    @staticmethod
+    def _metric_page(conn, whole, filtered, filter: str | None, order_by, max_results: int,
+                     offset: int):
+        """The rows of a search ordered by a metric first, read by walking the metric's
+        index (:mod:`~jupyter_mlops.store.metric_order`); None for any other order.
+        ``whole``: the one-statement plan, for when the walk gives up; ``filtered(stmt,
+        filter text or None)``: ``stmt`` with the search's filter, experiment and view."""
+        from jupyter_mlops.store.filter_sql import compile_node, metric_range
+        from jupyter_mlops.store.filters import parse_order_by, parse_order_terms
+        from jupyter_mlops.store.metric_order import leading_metric, page, split_filter
+
+        terms = parse_order_terms(order_by)
+        lead = leading_metric(terms)
+        if lead is None:
+            return None
+        key, descending = lead
+        pushed, rest = split_filter(_parsed_filter(filter), key)
+        lm, in_range, walk = metric_range(key, descending, pushed)
+        later = parse_order_by(order_by)[1:]  # the later terms, then the tie-breakers
+        remaining = [] if rest is None else [compile_node(rest)]
+
+        def walked(stmt, bound):
+            stmt = filtered(stmt.join(lm, lm.c.run_id == Run.id), None).where(
+                *in_range, *remaining)
+            if bound is not None:
+                stmt = stmt.where(lm.c.value >= bound if descending else lm.c.value <= bound)
+            return stmt
+
+        def bound(n: int):
+            return conn.execute(select(lm.c.value).where(*in_range).order_by(walk)
+                                .limit(1).offset(n - 1)).scalar()
+
+        def with_value(limit: int, skip: int, bound):
+            return conn.execute(walked(_run_select(), bound).order_by(walk, *later)
+                                .limit(limit).offset(skip)).all()
+
+        def without_value(limit: int, skip: int):
+            has = select(lm.c.run_id).where(lm.c.run_id == Run.id, lm.c.key == key,
+                                            lm.c.value.is_not(None)).exists()
+            stmt = filtered(_run_select(), filter).where(~has)
+            return conn.execute(stmt.order_by(*later).limit(limit).offset(skip)).all()
+
+        return page(
+            bound=bound, with_value=with_value,
+            without_value=None if pushed else without_value,
+            count_with_value=lambda: conn.execute(
+                walked(select(func.count()).select_from(Run), None)).scalar_one(),
+            whole=lambda: conn.execute(whole).all(), max_results=max_results, offset=offset)
 
     def _search_index(self):
         """The in-memory index of this store when it is ready to answer, else None."""
