@@ -19,10 +19,19 @@ of that burst (or, for the runner, at a random moment from the start):
 In both cases every ``flushed`` point is there, the ``burst`` points stored are a prefix
 with no holes, every blob verifies, and re-running the pipeline takes the completed steps
 from the cache and runs the rest to success.
+
+Cost (CI has a 30-minute budget): the killed runner is a process of its own (it has to be, to
+be SIGKILLed), but the re-run goes through the same CLI entry point in the test's process,
+which has papermill and the library imported already. One kill moment per phase: the kernel
+0.96 s into the burst, the runner 0.18 s into it (two burst moments, as before, one for each
+target) and anywhere from start-up (2.19 s). The cases dropped repeated one of these: a second
+seed in the same phase, and ``any-4``, whose moment (2.18 s) was ``any-3``'s.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import random
@@ -38,13 +47,14 @@ import pytest
 from tests.pipelines.conftest import init_project, write_notebook, write_yaml
 from tests.reliability.faults import record
 
-# Each test SIGKILLs a pipeline run and its kernels: 44–82 s measured (load 10).
+# Each test SIGKILLs a pipeline run and its kernels: 20–40 s measured (load 4).
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
+RUN_ARGS = ["pipeline", "run", "pipeline.yaml", "--workers", "2", "--no-progress",
+            "--format", "json"]
 RUN = [sys.executable, "-c",
        "import sys; from jupyter_mlops.cli import main; sys.exit(main(sys.argv[1:]))",
-       "pipeline", "run", "pipeline.yaml", "--workers", "2", "--no-progress",
-       "--format", "json"]
+       *RUN_ARGS]
 
 TRAIN_START = """\
 import os, pathlib, time, jupyter_mlops as mlops
@@ -183,19 +193,25 @@ def check_store(client) -> dict:
 
 
 def rerun_and_check(project: Path, before) -> dict:
-    """Release the step, run the pipeline again: finished steps cached, the rest succeed."""
-    (project / "release").touch()
-    tag = uuid.uuid4().hex
-    proc = start_runner(project, tag)
-    try:
-        rc = proc.wait(300)
-    finally:
-        proc.log.close()
-    out = Path(proc.log.name).read_text(errors="replace")
-    assert rc == 0, out[-3000:]
-    assert wait_gone(tag) == []
+    """Release the step, run the pipeline again: finished steps cached, the rest succeed.
+
+    Through the CLI's ``main`` in this process (the killed runner's ``RUN``, minus a fresh
+    interpreter importing papermill again); its kernels carry the tag, so none may be left.
+    """
+    from jupyter_mlops.cli import main
     from jupyter_mlops.client import Client
     from jupyter_mlops.store import forget_open_stores
+
+    (project / "release").touch()
+    tag = uuid.uuid4().hex
+    out = io.StringIO()
+    forget_open_stores()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(out):
+        patch.setenv("MLOPS_KILL_TEST_TAG", tag)
+        patch.chdir(project)
+        rc = main(RUN_ARGS)
+    assert rc == 0, out.getvalue()[-3000:]
+    assert wait_gone(tag) == []
 
     forget_open_stores()
     client = Client()
@@ -213,7 +229,7 @@ def rerun_and_check(project: Path, before) -> dict:
         client.writer.close()
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [2])
 def test_sigkill_the_step_kernel(project, seed):
     from jupyter_mlops.client import Client
     from jupyter_mlops.store import forget_open_stores
@@ -263,7 +279,7 @@ def test_sigkill_the_step_kernel(project, seed):
                         "report": "SUCCEEDED"}
 
 
-@pytest.mark.parametrize("when,seed", [("burst", 1), ("burst", 2), ("any", 3), ("any", 4)])
+@pytest.mark.parametrize("when,seed", [("burst", 1), ("any", 3)])
 def test_sigkill_the_runner(project, capsys, when, seed):
     from jupyter_mlops.cli import main
     from jupyter_mlops.client import Client
