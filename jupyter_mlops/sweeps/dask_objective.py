@@ -18,8 +18,11 @@ study's pruner here and waits for its answer. So a pruner stops a running remote
 stops a local one: the objective raises ``optuna.TrialPruned`` and the trial is PRUNED, its
 intermediate values in its run. If the answer does not come within
 :data:`PRUNE_ANSWER_S` seconds (scheduler busy, this process gone) ``should_prune()`` says
-False and the trial runs on. An objective that raises, returns NaN, or whose worker dies is
-a FAILED trial with one line, and the sweep goes on.
+False and the trial runs on. The queues are made when first used (a trial that reports
+nothing costs one queue and one message: the end of its task, put there by the future's
+callback), and not at all when the study's pruner is ``NopPruner`` (``pruner="none"``): then
+reports travel back with the result as before. An objective that raises, returns NaN, or
+whose worker dies is a FAILED trial with one line, and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -50,25 +53,34 @@ class RemoteTrial:
         self.reports: list[tuple[int, float]] = []
         self.metrics: list[tuple[str, Any, int | None]] = []
         self._channel = channel
-        self._queues: tuple[Any, Any] | None = None
+        self._queues: tuple[Any, Any] = (None, None)
 
     def __getitem__(self, name: str) -> Any:
         return self.params[name]
 
     def _send(self, message: tuple) -> bool:
         """Put ``message`` on the queue to the sweep; False if there is no way there."""
-        if self._channel is None:
-            return False
         try:
-            if self._queues is None:
-                from distributed import Queue
-
-                self._queues = (Queue(self._channel[0]), Queue(self._channel[1]))
-            self._queues[0].put(message)
+            up = self._queue(0)
+            if up is None:
+                return False
+            up.put(message)
             return True
         except Exception:  # no client on this worker, scheduler gone: report at the end
             self._channel = None
             return False
+
+    def _queue(self, which: int) -> Any:
+        """The queue to (0) or from (1) the sweep, made on first use; None without one."""
+        if self._channel is None:
+            return None
+        if self._queues[which] is None:
+            from distributed import Queue
+
+            queues = list(self._queues)
+            queues[which] = Queue(self._channel[which])
+            self._queues = (queues[0], queues[1])
+        return self._queues[which]
 
     def report(self, value: float, step: int) -> None:
         """Record an intermediate ``value`` at ``step``: sent to the sweep now (and with the
@@ -86,7 +98,7 @@ class RemoteTrial:
         deadline = time.monotonic() + PRUNE_ANSWER_S
         try:
             while True:
-                answer = self._queues[1].get(timeout=max(0.0, deadline - time.monotonic()))
+                answer = self._queue(1).get(timeout=max(0.0, deadline - time.monotonic()))
                 # An answer to an earlier question that timed out is dropped.
                 if isinstance(answer, (tuple, list)) and len(answer) == 2 and \
                         answer[0] == asked:
@@ -120,14 +132,31 @@ def run_remote(objective: Any, number: int, params: dict[str, Any],
 
 
 def _ended(trial: RemoteTrial, result: tuple) -> tuple:
-    """Tell the sweep the trial ended (it stops listening) and let go of the queues."""
-    trial._send(("end",))
-    for queue in trial._queues or ():
-        try:
-            queue.close()
-        except Exception:
-            pass
+    """Let go of the queues (the sweep learns of the end from the task's future)."""
+    for queue in trial._queues:
+        if queue is not None:
+            try:
+                queue.close()
+            except Exception:
+                pass
     return result
+
+
+def _may_prune(trial: Any) -> bool:
+    """False when the study's pruner never prunes (``pruner="none"``): no queues then."""
+    try:
+        import optuna
+
+        return not isinstance(trial.optuna.study.pruner, optuna.pruners.NopPruner)
+    except Exception:  # not an Optuna-backed trial: ask anyway
+        return True
+
+
+def _put_quietly(queue: Any, message: tuple) -> None:
+    try:
+        queue.put(message)
+    except Exception:  # the sweep stopped listening, or the scheduler is gone
+        pass
 
 
 class DaskObjective:
@@ -151,28 +180,33 @@ class DaskObjective:
         self.slots = made.workers
 
     def __call__(self, trial: Any) -> float:
-        from distributed import Queue
-
         client = self._executor.dask_client
-        channel = (f"mlops-sweep-{trial.run_id}-up", f"mlops-sweep-{trial.run_id}-down")
-        up, down = Queue(channel[0], client=client), Queue(channel[1], client=client)
         reported: set[int] = set()
-        try:
+        key = f"mlops-sweep-trial-{trial.run_id}"
+        if not _may_prune(trial):  # nothing to ask: reports come back with the result
             future = client.submit(run_remote, self._objective, trial.number,
-                                   dict(trial.params), channel, pure=False,
-                                   key=f"mlops-sweep-trial-{trial.run_id}")
-            self._listen(trial, future, up, down, reported)
+                                   dict(trial.params), pure=False, key=key)
+            outcome, value, reports, metrics = self._result(future)
+        else:
+            from distributed import Queue
+
+            channel = (f"mlops-sweep-{trial.run_id}-up", f"mlops-sweep-{trial.run_id}-down")
+            queues = [Queue(channel[0], client=client), None]
             try:
-                outcome, value, reports, metrics = future.result()
-            except Exception as exc:  # the worker died, or the function could not be sent
-                raise ObjectiveFailed(
-                    f"the trial did not run on Dask: {one_line(exc)}") from None
-        finally:
-            for queue in (up, down):
-                try:
-                    queue.close()
-                except Exception:
-                    pass
+                future = client.submit(run_remote, self._objective, trial.number,
+                                       dict(trial.params), channel, pure=False, key=key)
+                # The end of the task, however it ends, is the last message on the queue
+                # (the worker's own puts were acknowledged before its task returned).
+                future.add_done_callback(lambda _: _put_quietly(queues[0], ("end",)))
+                self._listen(trial, future, queues, channel[1], reported)
+                outcome, value, reports, metrics = self._result(future)
+            finally:
+                for queue in queues:
+                    if queue is not None:
+                        try:
+                            queue.close()
+                        except Exception:
+                            pass
         for step, value_at in reports:  # any the queue did not bring
             self._record(trial, step, value_at, reported)
         for key, metric, step in metrics:
@@ -185,8 +219,17 @@ class DaskObjective:
             raise ObjectiveFailed(value)
         return value
 
-    def _listen(self, trial: Any, future: Any, up: Any, down: Any, reported: set[int]) -> None:
+    @staticmethod
+    def _result(future: Any) -> tuple:
+        try:
+            return future.result()
+        except Exception as exc:  # the worker died, or the function could not be sent
+            raise ObjectiveFailed(f"the trial did not run on Dask: {one_line(exc)}") from None
+
+    def _listen(self, trial: Any, future: Any, queues: list, down_name: str,
+                reported: set[int]) -> None:
         """Record the trial's reports and answer its pruning questions until it ends."""
+        up = queues[0]
         while True:
             try:
                 message = up.get(timeout=_POLL_S)
@@ -205,7 +248,11 @@ class DaskObjective:
             elif message[0] == "ask" and len(message) == 2:
                 answer = bool(trial.should_prune())
                 try:
-                    down.put((message[1], answer))
+                    if queues[1] is None:
+                        from distributed import Queue
+
+                        queues[1] = Queue(down_name, client=up.client)
+                    queues[1].put((message[1], answer))
                 except Exception:  # the scheduler is gone: the trial's wait times out
                     pass
 

@@ -93,3 +93,24 @@ def test_should_prune_without_an_answer_runs_on_and_drops_stale_answers(dask_exe
     assert up.get(batch=True) == [("report", 0, 0.7), ("ask", 1)]
     down.put((1, True))
     assert trial.should_prune() is True
+
+
+def test_without_a_pruner_no_queue_is_made_and_reports_come_with_the_result(
+        client, dask_executor, monkeypatch):
+    import distributed
+
+    def no_queue(*args, **kwargs):
+        raise AssertionError("a queue was made for a sweep that cannot prune")
+
+    monkeypatch.setattr(distributed, "Queue", no_queue)
+    result = sweep(objective, "x=uniform(0,0.1)", n_trials=2, name="dask-nop", client=client,
+                   sampler="random", seed=1, pruner="none", executor=dask_executor)
+    client.flush()
+    assert [t.state.name for t in result.trials] == ["COMPLETE", "COMPLETE"]  # odd one too
+    for t in result.trials:
+        run = [r for r in client.search_runs(max_results=100, warn=False)
+               if r.tags.get("mlops.sweep.trial") == str(t.number)
+               and r.parent_run_id == result.parent_run_id][0]
+        history = client.metric_history(run.id, "intermediate")
+        assert [(p.step, p.value) for p in history] == [
+            (s, pytest.approx(_value(t.params["x"], t.number, s))) for s in range(STEPS)]
