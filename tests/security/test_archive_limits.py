@@ -13,7 +13,9 @@ import json
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -72,13 +74,39 @@ def make_bomb(n_bytes: int, member: str = "nodes.npy", extra: dict[str, bytes] |
             zf.writestr(name, data)
         info = zipfile.ZipInfo(member)
         info.compress_type = zipfile.ZIP_DEFLATED
-        with zf.open(info, "w", force_zip64=True) as f:
+        with mock.patch.object(zipfile, "_get_compressor", lambda *a, **k: _ZerosDeflate()), \
+                zf.open(info, "w", force_zip64=True) as f:
             f.write(_npy_header(n_bytes))
             left = n_bytes
             while left:
                 f.write(_CHUNK if left >= len(_CHUNK) else _CHUNK[:left])
                 left -= min(left, len(_CHUNK))
     return buf.getvalue()
+
+
+class _ZerosDeflate:
+    """A raw deflate stream written piece by piece, each piece by a fresh compressor ended with a
+    full flush: a whole run of complete, byte-aligned blocks that refer to nothing before it.
+    Such runs concatenate into one valid stream, so the 16 MiB chunk of zeros is deflated once
+    and its blocks repeated (deflating 2 GiB of zeros took ~13 s of CPU). zipfile still
+    computes the CRC and sizes from the real bytes written."""
+
+    _chunk: bytes | None = None
+
+    def compress(self, data) -> bytes:
+        if data is _CHUNK:
+            if _ZerosDeflate._chunk is None:
+                _ZerosDeflate._chunk = self._deflate(data)
+            return _ZerosDeflate._chunk
+        return self._deflate(data)
+
+    @staticmethod
+    def _deflate(data) -> bytes:
+        z = zlib.compressobj(9, zlib.DEFLATED, -15)
+        return z.compress(data) + z.flush(zlib.Z_FULL_FLUSH)
+
+    def flush(self) -> bytes:  # the last block: empty, marked final
+        return zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
 
 
 @pytest.fixture(scope="session")
@@ -100,6 +128,10 @@ def test_the_session_bomb_is_a_real_one(big_bomb):
     data = big_bomb.read_bytes()
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         assert zf.getinfo("nodes.npy").file_size > BOMB_BYTES
+        with zf.open("nodes.npy") as f:  # it inflates: the .npy header, then zeros
+            assert f.read(len(_npy_header(BOMB_BYTES))) == _npy_header(BOMB_BYTES)
+            start = f.read(3 * len(_CHUNK))  # across two repeated deflate runs
+        assert start == bytes(len(start)) and len(start) == 3 * len(_CHUNK)
     assert len(data) < 4 << 20  # a few MB claiming 2 GiB
 
 
