@@ -29,9 +29,14 @@ def _dump(importer: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def own():
+    """What skops' own import trusts (a fresh interpreter; the same for every test here)."""
+    return _dump("import skops.io")
+
+
 @pytest.mark.slow
-def test_trusted_sets_match_skops_own_import():
-    own = _dump("import skops.io")
+def test_trusted_sets_match_skops_own_import(own):
     ours = _dump("from jupyter_mlops.registry.skops_import import skops_io; skops_io()")
     assert own["lists"].keys() == ours["lists"].keys()
     for name, names in own["lists"].items():
@@ -68,8 +73,7 @@ def _dump_env(importer: str, cache: str) -> dict:
 
 
 @pytest.mark.slow
-def test_names_from_the_cache_are_the_names_skops_computes(tmp_path):
-    own = _dump("import skops.io")
+def test_names_from_the_cache_are_the_names_skops_computes(own, tmp_path):
     importer = "from jupyter_mlops.registry.skops_import import skops_io; skops_io()"
     first = _dump_env(importer, str(tmp_path))  # computes, writes the cache
     files = list((tmp_path / "jupyter-mlops").glob("skops-trusted-*.json"))
