@@ -472,11 +472,13 @@ class LiteRunStore(LiteStore):
         filter or an order is parsed (filters.py has no SQLAlchemy) and compiled to SQL text
         by :mod:`~jupyter_mlops.store.lite_search`, in the shape the SQLAlchemy path renders.
         What lite_search does not compile (``Unsupported``: a filter nested deeper than
-        INLINE_DEPTH), and every search once this process built an in-memory index, go to
-        the SQLAlchemy store.
+        INLINE_DEPTH), and every unordered search once this process built an in-memory
+        index, go to the SQLAlchemy store. The index answers no ``order_by``: an ordered
+        search neither goes there nor counts toward building it (a process that only sorts
+        would pay numpy, SQLAlchemy and a build thread holding the GIL for nothing).
         """
         view = run_view_sql(lifecycle, "e")
-        if "jupyter_mlops.store.run_index" in sys.modules:
+        if "jupyter_mlops.store.run_index" in sys.modules and not order_by:
             return self.full.search_runs(filter, experiment, order_by, max_results, offset,
                                          lifecycle=lifecycle)
         if not (0 < max_results <= MAX_RESULTS_LIMIT) or offset < 0:
@@ -496,11 +498,10 @@ class LiteRunStore(LiteStore):
                 return self.full.search_runs(filter, experiment, order_by, max_results, offset,
                                              lifecycle=lifecycle)
             if metric is not None:  # walk the metric's index (store.metric_order)
-                found = self._records(self._metric_page(metric, sql, args, max_results, offset))
-                self._searched()
-                return found
+                return self._records(self._metric_page(metric, sql, args, max_results, offset))
             found = self._records(self._db.read(sql, args))
-            self._searched()
+            if not order_by:
+                self._searched()
             return found
         conditions, args = (["e.name = ?"], [experiment]) if experiment else ([], [])
         conditions += [view] if view else []

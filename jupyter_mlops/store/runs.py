@@ -386,7 +386,8 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
             if rows is None:
                 rows = conn.execute(stmt).all()
             found = self._with_values(conn, rows)
-        self._searched_in_sql()
+        if not order_by:  # the in-memory index answers no order: no reason to build it
+            self._searched_in_sql()
         return found
 
     @staticmethod

@@ -363,3 +363,16 @@ def test_the_run_view_holds_for_metric_orders(client, monkeypatch):
                                              lifecycle=view)]
             assert found[:len(with_value)] == with_value, (type(run_store).__name__, view)
             assert sorted(found[len(with_value):]) == without, (type(run_store).__name__, view)
+
+
+def test_ordered_searches_do_not_build_the_in_memory_index(seeded, monkeypatch):
+    """The index answers no order_by: sorting must not import numpy, start its build thread
+    or send later sorted searches through SQLAlchemy (issue 14)."""
+    stores, _ = seeded
+    monkeypatch.setenv("MLOPS_SEARCH_INDEX", "1")
+    for run_store in stores:
+        sys.modules.pop("jupyter_mlops.store.run_index", None)
+        for order in (["metrics.acc DESC"], ["name"], ["metrics.acc ASC"]):
+            run_store.search_runs("params.model = 'svc'", "e", order, 5)
+        assert "jupyter_mlops.store.run_index" not in sys.modules, type(run_store).__name__
+        assert run_store._sql_searches == 0
