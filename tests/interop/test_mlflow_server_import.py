@@ -22,7 +22,10 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("mlflow-server")
     port = free_port()
-    env = {**os.environ, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1"}
+    # No job runner: MLflow 3 starts one beside the server by default (a third process importing
+    # MLflow, for trace and evaluation jobs) that the REST import never uses.
+    env = {**os.environ, "MLFLOW_ENABLE_TELEMETRY": "false", "DO_NOT_TRACK": "1",
+           "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log = open(tmp / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
