@@ -5,7 +5,9 @@ Written through the real ``mlflow`` client (``MlflowClient(tracking_uri=DEST)``,
 database URI or a tracking server URL. Runs keep experiments, names, status, start and end
 times, params, tags, the full metric history (``log_batch`` in pages of 1,000), and
 artifacts; registered models keep their versions (source ``runs:/…`` of the exported run) and
-aliases.
+aliases; experiments (their description as ``mlflow.note.content``), models and versions keep
+their tags and descriptions, written where MLflow has none under that key
+(:mod:`.mlflow_metadata`).
 
 Idempotent and resumable: each exported run carries the tag ``jupyter_mlops.run_id`` (this
 store's id), and ``jupyter_mlops.exported`` once everything of it was written. A rerun skips
@@ -36,17 +38,19 @@ class ExportReport:
     metric_points: int = 0
     artifacts: int = 0
     versions_exported: int = 0
+    #: Tags and descriptions written onto MLflow's experiments, models and versions.
+    metadata_exported: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
-        if not (self.runs_exported or self.versions_exported):
+        if not (self.runs_exported or self.versions_exported or self.metadata_exported):
             head = (f"Exported to {self.dest}: nothing new ({self.runs_present} run(s) were "
                     "already there)")
         else:
             head = (f"Exported to {self.dest}: {self.runs_exported} run(s) "
                     f"({self.metric_points} metric points, {self.artifacts} artifacts), "
-                    f"{self.versions_exported} model version(s); {self.runs_present} run(s) "
-                    "already there")
+                    f"{self.versions_exported} model version(s), {self.metadata_exported} "
+                    f"tag(s) and description(s); {self.runs_present} run(s) already there")
             if self.runs_redone:
                 head += f"; {self.runs_redone} incomplete run(s) from a stopped export redone"
         return "\n".join([head] + [f"  {n}" for n in self.notes])
@@ -79,7 +83,10 @@ def _export(client: Any, dest: str, progress: bool) -> ExportReport:
     report = ExportReport(dest)
     mapping: dict[str, str] = {}
     runs = []
-    for exp in client.list_experiments("all"):  # deleted ones too: every run leaves
+    from jupyter_mlops.interop.mlflow_metadata import experiment_tags, export_experiment
+
+    experiments = client.list_experiments("all")
+    for exp in experiments:  # deleted ones too: every run leaves
         offset = 0
         while True:  # the store's page limit is 50,000 runs
             page = client.search_runs(experiment=exp.name, max_results=50_000, offset=offset,
@@ -90,9 +97,14 @@ def _export(client: Any, dest: str, progress: bool) -> ExportReport:
                 break
     exp_ids: dict[str, str] = {}
     done: dict[str, str] = {}
-    for name in sorted({r.experiment for r in runs}):
+    # Experiments with runs, and active ones with tags or a description (even empty).
+    wanted = {r.experiment for r in runs} | {
+        e.name for e in experiments if e.lifecycle_stage == "active" and experiment_tags(e)}
+    for exp in sorted((e for e in experiments if e.name in wanted), key=lambda e: e.name):
+        name = exp.name
         found = ml.get_experiment_by_name(name)
         exp_ids[name] = found.experiment_id if found else ml.create_experiment(name)
+        export_experiment(ml, exp_ids[name], exp, report)
         done.update(_exported(ml, exp_ids[name], report))
     with tqdm(total=len(runs), unit=" runs", desc="Exporting", disable=not progress,
               leave=False) as bar:
@@ -164,6 +176,8 @@ def _export_run(client, ml, r, experiment_id: str, report: ExportReport) -> str:
 def _export_models(client, ml, mapping: dict[str, str], report: ExportReport) -> None:
     from mlflow.exceptions import MlflowException
 
+    from jupyter_mlops.interop.mlflow_metadata import export_model, export_version
+
     for m in client.registry.list_models():
         try:
             have = {int(v.version) for v in ml.search_model_versions(f"name = '{m.name}'")}
@@ -174,8 +188,10 @@ def _export_models(client, ml, mapping: dict[str, str], report: ExportReport) ->
                 ml.create_registered_model(m.name, description=m.description)
             except MlflowException:
                 pass  # already there, without versions
+        export_model(ml, m, report)
         for v in client.registry.list_versions(m.name):
             if v.version in have:
+                export_version(ml, m.name, str(v.version), v, report)
                 continue
             rid = mapping.get(v.run_id or "")
             art = next((a for a in (client.list_artifacts(v.run_id) if v.run_id else [])
@@ -192,5 +208,6 @@ def _export_models(client, ml, mapping: dict[str, str], report: ExportReport) ->
                                     f"it {made.version} (versions are sequential there)")
             have.add(int(made.version))
             report.versions_exported += 1
+            export_version(ml, m.name, str(made.version), v, report)
             for alias in v.aliases:
                 ml.set_registered_model_alias(m.name, alias, made.version)

@@ -3,7 +3,9 @@
 What is imported: experiments (by name), runs with their MLflow run id, name, user, status,
 start and end times, params, tags, the full metric history (value, timestamp, step), their
 artifacts (content-addressed blobs), registered models with their version numbers, each
-version's model file, description, creator, stage and source run (lineage), and aliases.
+version's model file, description, creator, stage and source run (lineage), and aliases;
+the tags of experiments (with their description, MLflow's tag ``mlflow.note.content``),
+registered models and versions, and the descriptions of models and versions.
 MLflow's ``Staging``/``Production`` stages become the aliases ``staging``/``production``
 (as this project's MLflow API maps them) unless that alias is taken; every stage, source and
 status is kept in the version's ``import`` audit event.
@@ -12,7 +14,8 @@ How it stays safe:
 
 * Read-only on the source (:mod:`.mlflow_sources`).
 * Idempotent: a run keeps its MLflow id, so a run already here is skipped; a model version
-  already here is skipped; a second import adds nothing and says so.
+  already here is skipped; a second import adds nothing and says so. Tags and descriptions
+  are added where this store has none under that key: a value edited here is kept.
 * Resumable: runs are written a batch at a time, each batch (runs, params, tags, metric
   chunks, artifact rows) in ONE transaction, after its artifact blobs are stored. A killed
   import leaves only complete runs; a rerun continues where it stopped.
@@ -66,11 +69,14 @@ class ImportReport:
     versions_present: int = 0
     aliases_set: int = 0
     parents_linked: int = 0
+    #: Tags (and descriptions) added to experiments, registered models and versions.
+    metadata_added: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def added_nothing(self) -> bool:
-        return not (self.runs_imported or self.versions_imported or self.aliases_set)
+        return not (self.runs_imported or self.versions_imported or self.aliases_set
+                    or self.metadata_added)
 
     def summary(self) -> str:
         lines = [f"Imported from {self.source}:"]
@@ -84,6 +90,8 @@ class ImportReport:
                 f"{self.artifacts} artifacts ({self.artifact_bytes} bytes)",
                 f"  {self.versions_imported} model version(s), {self.aliases_set} alias(es)"
                 f"{f', {self.parents_linked} parent link(s)' if self.parents_linked else ''}",
+                f"  {self.metadata_added} tag(s) and description(s) of experiments, models "
+                "and versions",
             ]
             if self.runs_present or self.versions_present:
                 lines.append(f"  already here, left as they are: {self.runs_present} run(s), "
@@ -135,7 +143,11 @@ def import_mlflow(client: Any, source: str, *, progress: bool = True,
     try:
         report = ImportReport(src.where)
         _import_runs(client, src, report, progress, batch_runs, on_batch)
-        _import_models(client, src, report)
+        models = src.models()
+        _import_models(client, src, report, models)
+        from jupyter_mlops.interop.mlflow_metadata import import_metadata
+
+        import_metadata(client, src.experiments(), models, report)
         return report
     finally:
         src.close()
@@ -328,12 +340,13 @@ def _bar(total: int, unit: str, enabled: bool):
 
 
 # ---------------------------------------------------------------------- registry
-def _import_models(client, src: MlflowSource, report: ImportReport) -> None:
+def _import_models(client, src: MlflowSource, report: ImportReport, models: list[dict]
+                   ) -> None:
     from jupyter_mlops.config import current_user
     from jupyter_mlops.store import bulk_import
 
     url, note, user = client.store.url, report.notes.append, current_user()
-    for m in src.models():
+    for m in models:
         name = m["name"]
         versions, stage_aliases = [], {}
         present_before = _present_versions(client, name)

@@ -41,7 +41,8 @@ class MlflowSource(abc.ABC):
 
     @abc.abstractmethod
     def experiments(self) -> list[dict]:
-        """``experiment_id``, ``name``, ``lifecycle_stage`` of every experiment."""
+        """``experiment_id``, ``name``, ``lifecycle_stage`` and ``tags`` of every experiment
+        (its description is the tag ``mlflow.note.content``)."""
 
     @abc.abstractmethod
     def run_index(self) -> list[dict]:
@@ -57,7 +58,8 @@ class MlflowSource(abc.ABC):
 
     @abc.abstractmethod
     def models(self) -> list[dict]:
-        """Registered models with ``versions`` and ``aliases`` ({alias: version})."""
+        """Registered models with ``description``, ``tags``, ``versions`` (each with its
+        ``description`` and ``tags``) and ``aliases`` ({alias: version})."""
 
     def model_folder(self, version: dict) -> str | None:
         """A local folder holding the files of a version not stored under a run."""
@@ -204,7 +206,8 @@ class FolderSource(MlflowSource):
             m = self._yaml(meta)
             out.append({"experiment_id": str(m.get("experiment_id", d.name)),
                         "name": str(m.get("name") or d.name),
-                        "lifecycle_stage": m.get("lifecycle_stage", "active"), "_dir": d})
+                        "lifecycle_stage": m.get("lifecycle_stage", "active"), "_dir": d,
+                        "tags": self._tags(d, f"experiment {d.name}")})
         return out
 
     def run_index(self) -> list[dict]:
@@ -273,6 +276,15 @@ class FolderSource(MlflowSource):
             note(f"{what}: not valid UTF-8; imported with U+FFFD replacement characters")
             return raw.decode("utf-8", "replace")
 
+    def _tags(self, d: Path, what: str) -> dict[str, str]:
+        """The ``tags/`` files of an experiment, model or version folder (MLflow's FileStore
+        keeps them as one file per key, as a run's); unreadable ones are left out."""
+        out = {}
+        for key, path in self._files(d, "tags", what, lambda _: None):
+            with open(path, "rb") as f:
+                out[key] = f.read().decode("utf-8", "replace")
+        return out
+
     def _values(self, d: Path, kind: str, run_id: str, note: Note):
         for key, path in self._files(d, kind, run_id, note):
             with open(path, "rb") as f:
@@ -335,7 +347,8 @@ class FolderSource(MlflowSource):
                     "description": vm.get("description"), "user_id": vm.get("user_id"),
                     "current_stage": vm.get("current_stage"), "source": vm.get("source"),
                     "run_id": vm.get("run_id"), "status": vm.get("status"),
-                    "storage_location": vm.get("storage_location")})
+                    "storage_location": vm.get("storage_location"),
+                    "tags": self._tags(v.parent, f"model {name!r} {v.parent.name}")})
             aliases = {}
             for a, v in (m.get("aliases") or {}).items():
                 try:
@@ -345,7 +358,8 @@ class FolderSource(MlflowSource):
             out.append({"name": name, "description": m.get("description"),
                         "creation_time": m.get("creation_timestamp"),
                         "last_updated_time": m.get("last_updated_timestamp"),
-                        "versions": versions, "aliases": aliases})
+                        "versions": versions, "aliases": aliases,
+                        "tags": self._tags(d, f"model {name!r}")})
         return out
 
 
@@ -367,7 +381,7 @@ class ServerSource(MlflowSource):
         from mlflow.entities import ViewType
 
         return [{"experiment_id": e.experiment_id, "name": e.name,
-                 "lifecycle_stage": e.lifecycle_stage}
+                 "lifecycle_stage": e.lifecycle_stage, "tags": dict(e.tags or {})}
                 for e in self.client.search_experiments(view_type=ViewType.ALL)]
 
     def run_index(self) -> list[dict]:
@@ -433,13 +447,14 @@ class ServerSource(MlflowSource):
                 "name": v.name, "version": int(v.version), "creation_time": v.creation_timestamp,
                 "description": v.description, "user_id": v.user_id,
                 "current_stage": v.current_stage, "source": v.source, "run_id": v.run_id,
-                "status": v.status, "storage_location": None}
+                "status": v.status, "storage_location": None, "tags": dict(v.tags or {})}
                 for v in self.client.search_model_versions(f"name = '{_quote(m.name)}'")]
             out.append({"name": m.name, "description": m.description,
                         "creation_time": m.creation_timestamp,
                         "last_updated_time": m.last_updated_timestamp,
                         "versions": sorted(versions, key=lambda v: v["version"]),
-                        "aliases": {a: int(v) for a, v in (m.aliases or {}).items()}})
+                        "aliases": {a: int(v) for a, v in (m.aliases or {}).items()},
+                        "tags": dict(m.tags or {})})
         return out
 
     def model_folder(self, version: dict) -> str | None:

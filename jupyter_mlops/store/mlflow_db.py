@@ -87,8 +87,17 @@ class MlflowDatabase:
 
     # ------------------------------------------------------------------ tracking
     def experiments(self) -> list[dict]:
-        return self._rows("SELECT experiment_id, name, artifact_location, lifecycle_stage, "
+        """Every experiment's row with its ``tags`` (the description is MLflow's tag
+        ``mlflow.note.content``)."""
+        rows = self._rows("SELECT experiment_id, name, artifact_location, lifecycle_stage, "
                           "creation_time FROM experiments ORDER BY experiment_id")
+        by_id = {str(r["experiment_id"]): {**r, "tags": {}} for r in rows}
+        if "experiment_tags" in self.tables:
+            for t in self._rows("SELECT experiment_id, key, value FROM experiment_tags "
+                                "ORDER BY key"):
+                if str(t["experiment_id"]) in by_id:
+                    by_id[str(t["experiment_id"])]["tags"][t["key"]] = t["value"]
+        return list(by_id.values())
 
     def run_index(self) -> list[dict]:
         """Every run's id, experiment and lifecycle stage, oldest first (parents first)."""
@@ -129,15 +138,28 @@ class MlflowDatabase:
         """Registered models with ``versions`` (rows) and ``aliases`` ({alias: version})."""
         if "registered_models" not in self.tables:
             return []
-        models = {m["name"]: {**m, "versions": [], "aliases": {}} for m in self._rows(
-            "SELECT name, description, creation_time, last_updated_time FROM registered_models "
-            "ORDER BY name")}
+        models = {m["name"]: {**m, "versions": [], "aliases": {}, "tags": {}}
+                  for m in self._rows("SELECT name, description, creation_time, "
+                                      "last_updated_time FROM registered_models ORDER BY name")}
+        if "registered_model_tags" in self.tables:
+            for t in self._rows("SELECT name, key, value FROM registered_model_tags "
+                                "ORDER BY key"):
+                if t["name"] in models:
+                    models[t["name"]]["tags"][t["key"]] = t["value"]
         if "model_versions" in self.tables:
             for v in self._rows(
                     "SELECT name, version, creation_time, description, user_id, current_stage, "
                     "source, run_id, status FROM model_versions ORDER BY name, version"):
                 if v["name"] in models:
-                    models[v["name"]]["versions"].append(v)
+                    models[v["name"]]["versions"].append({**v, "tags": {}})
+            if "model_version_tags" in self.tables:
+                versions = {(v["name"], int(v["version"])): v
+                            for m in models.values() for v in m["versions"]}
+                for t in self._rows("SELECT name, version, key, value FROM model_version_tags "
+                                    "ORDER BY key"):
+                    found = versions.get((t["name"], int(t["version"])))
+                    if found is not None:
+                        found["tags"][t["key"]] = t["value"]
             if "storage_location" in self._columns("model_versions"):
                 where = {(r["name"], r["version"]): r["storage_location"] for r in self._rows(
                     "SELECT name, version, storage_location FROM model_versions")}
