@@ -6,9 +6,11 @@ or ``--run ID …``). Both are :func:`sync_stores` with source and target swappe
 
 What moves: runs with their params, tags, full metric history, artifacts (rows, and blobs by
 digest), code snapshots and lineage; dataset versions; registered models, versions and
-aliases (aliases are the stages). Not synced (each store keeps its own): pipelines and
-schedules, monitors, feature views, webhooks, roles and promotion requests, run writers,
-deletions.
+aliases (aliases are the stages); the tags and lifecycle (deleted/restored) of the
+experiments both stores hold, and the tags and descriptions of models and versions
+(:mod:`.sync_meta`: the side that changed later wins, the other way is a conflict line).
+Not synced (each store keeps its own): pipelines and schedules, monitors, feature views,
+webhooks, roles and promotion requests, run writers, deletions.
 
 How "since the last sync" is found. Each store has an id (``store_identity``, migration
 0009). The target records in ``sync_marks`` (peer = the source's id) how far it received,
@@ -107,6 +109,10 @@ class SyncReport:
         lines.append(f"catalog:   {c.get('datasets', 0):,} dataset versions, "
                      f"{c.get('models', 0):,} models, {c.get('model_versions', 0):,} versions, "
                      f"{c.get('aliases', 0):,} aliases moved")
+        lines.append(f"metadata:  {c.get('experiment_tags', 0):,} experiment tags, "
+                     f"{c.get('experiment_lifecycle', 0):,} experiments deleted or restored, "
+                     f"{c.get('registry_tags', 0):,} model/version tags, "
+                     f"{c.get('registry_descriptions', 0):,} descriptions")
         lines.append(f"blobs:     {self.blobs_copied:,} copied "
                      f"({self.blob_bytes / 1e6:,.2f} MB, hashes verified at the target), "
                      f"{self.blobs_present:,} already there")
@@ -273,6 +279,7 @@ def sync_stores(source_url: str, target_url: str, source_artifacts: str | None,
 
 def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) -> SyncReport:
     from jupyter_mlops.store import sync_catalog as cat
+    from jupyter_mlops.store import sync_meta as meta
     from jupyter_mlops.store import sync_runs as sr
 
     _open(source_url, "source")
@@ -321,6 +328,11 @@ def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) ->
             wanted = {int(e[f"{end}_id"]) for e in edges for end in ("src", "dst")
                       if e[f"{end}_type"] == "dataset" and e[f"{end}_id"].isdigit()}
         datasets = cat.dataset_rows(src, wanted)
+        experiments = meta.experiment_state(src)
+        if run_ids is not None:  # only the experiments of the selected runs
+            names = {e["name"] for e in data.experiments.values()}
+            experiments = {n: e for n, e in experiments.items() if n in names}
+        reg_tags = meta.registry_tags(src) if reg is not None else None
     say(f"{len(data.runs):,} runs to sync ({mode})")
 
     digests = sr.needed_digests(data) | (cat.registry_digests(reg) if reg else set())
@@ -339,11 +351,13 @@ def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) ->
             with write_connection(target_url) as dst:
                 merged = sr.write_runs(dst, data, src_id, dst_id, names)
                 say(f"runs written: {merged.counts['runs_new']:,} new")
+                meta.write_experiments(dst, experiments, catalog)
                 cat.write_datasets(dst, datasets, catalog)
                 if reg is not None:
                     alias = {k: v for k, v in sent.items() if k.startswith("alias:")}
                     t_alias = {k: v for k, v in got.items() if k.startswith("alias:")}
                     cat.write_registry(dst, reg, alias, t_alias, src_id, catalog)
+                    meta.write_registry_tags(dst, reg, reg_tags, catalog)
                 cat.write_edges(dst, edges, src_artifacts, catalog)
                 _set_marks(dst, src_id, {**{f"got:{k}": v for k, v in positions.items()},
                                          **catalog.target_marks})

@@ -128,16 +128,18 @@ def changed_runs(src: Connection, dst: Connection, got: dict[str, int],
 
 
 def fingerprints(conn: Connection, ids: list[str] | None) -> dict[str, tuple]:
-    """Per run: its row's changing columns and how many params, tags, points, artifacts and
-    snapshots it has — equal at both ends once a run is in sync (unless the target added)."""
+    """Per run: its row's changing columns, how many params, tags, points, artifacts and
+    snapshots it has, and a digest of its tags' keys and values (a tag whose value changed
+    keeps the count) — equal at both ends once a run is in sync (unless the target added)."""
     out: dict[str, list] = {}
+    tag_values: dict[str, list[tuple[str, str]]] = {}
     parts = [None] if ids is None else list(chunks(ids))
     for part in parts:
         def where(col, part=part):
             return [] if part is None else [member(conn, col, part)]
         for row in conn.execute(select(Run.id, Run.status, Run.end_time, Run.heartbeat_at,
                                        Run.name, Run.parent_run_id).where(*where(Run.id))):
-            out[row[0]] = list(row[1:]) + [0, 0, 0, 0, 0]
+            out[row[0]] = list(row[1:]) + [0, 0, 0, 0, 0, ""]
         for slot, (col, agg) in enumerate((
                 (Param.run_id, func.count()), (Tag.run_id, func.count()),
                 (LatestMetric.run_id, func.sum(LatestMetric.count)),
@@ -145,7 +147,23 @@ def fingerprints(conn: Connection, ids: list[str] | None) -> dict[str, tuple]:
             for rid, n in conn.execute(select(col, agg).where(*where(col)).group_by(col)):
                 if rid in out:
                     out[rid][5 + slot] = int(n or 0)
+        for rid, key, value in conn.execute(select(Tag.run_id, Tag.key, Tag.value)
+                                            .where(*where(Tag.run_id))):
+            tag_values.setdefault(rid, []).append((key, value))
+    for rid, pairs in tag_values.items():
+        if rid in out:  # sorted here: PostgreSQL's and SQLite's collations order keys apart
+            out[rid][10] = _digest(sorted(pairs))
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _digest(pairs: list[tuple[str, str]]) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for key, value in pairs:
+        h.update(key.encode("utf-8", "surrogatepass") + b"\0"
+                 + (value or "").encode("utf-8", "surrogatepass") + b"\0")
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------- reading

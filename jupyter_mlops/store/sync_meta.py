@@ -1,0 +1,177 @@
+"""Sync of what describes runs and models rather than records them: experiment tags and
+lifecycle (deleted/restored), registered-model and model-version tags and descriptions.
+
+These rows have no owner the way runs do; each carries the time it last changed
+(``updated_at`` of the experiment, model or version), and that decides, per key:
+
+- A key the target lacks is added.
+- A different value is taken from the source only when the source's object changed after
+  the target's (never overwriting newer data on the other side); otherwise the target's
+  value is kept and the difference is one conflict line.
+- An experiment deleted or restored at the source is deleted or restored at the target
+  under the same rule; when the target changed later its state is kept (and reported).
+- Deletions of keys are not synced (as elsewhere in sync).
+
+Experiments move by name and only those both stores hold after the runs were written (the
+runs bring theirs); models and versions as :mod:`.sync_catalog` maps them. Everything is
+written in the sync's one target transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, select, update
+
+from jupyter_mlops.store.engine import upsert
+from jupyter_mlops.store.orm import (
+    Experiment, ExperimentTag, ModelVersion, ModelVersionTag, RegisteredModel,
+    RegisteredModelTag, Run, RunChange,
+)
+
+
+# ---------------------------------------------------------------------------- reading
+def experiment_state(conn: Connection) -> dict[str, dict]:
+    """``{name: row + {"tags": {...}}}`` of every experiment."""
+    rows = {r["id"]: dict(r, tags={}) for r in conn.execute(
+        select(Experiment.__table__)).mappings()}
+    for eid, key, value in conn.execute(select(ExperimentTag.experiment_id, ExperimentTag.key,
+                                               ExperimentTag.value)):
+        if eid in rows:
+            rows[eid]["tags"][key] = value
+    return {r["name"]: r for r in rows.values()}
+
+
+def registry_tags(conn: Connection) -> tuple[dict[str, dict], dict[tuple[str, int], dict]]:
+    """``({model: tags}, {(model, version number): tags})``."""
+    names = dict(conn.execute(select(RegisteredModel.id, RegisteredModel.name)).all())
+    models: dict[str, dict] = {}
+    for mid, key, value in conn.execute(select(
+            RegisteredModelTag.model_id, RegisteredModelTag.key, RegisteredModelTag.value)):
+        models.setdefault(names[mid], {})[key] = value
+    versions: dict[tuple[str, int], dict] = {}
+    for model_id, number, key, value in conn.execute(select(
+            ModelVersion.model_id, ModelVersion.version, ModelVersionTag.key,
+            ModelVersionTag.value).join(ModelVersion,
+                                        ModelVersion.id == ModelVersionTag.version_id)):
+        versions.setdefault((names[model_id], number), {})[key] = value
+    return models, versions
+
+
+def _changed_at(row: dict) -> float:
+    return row.get("updated_at") or row.get("created_at") or 0.0
+
+
+def _merge(theirs: dict, ours: dict, source_newer: bool, what: str,
+           conflicts: list[str]) -> dict[str, str]:
+    """The tags to write at the target (see the module docstring); conflicts appended."""
+    out = {}
+    for key, value in sorted(theirs.items()):
+        have = ours.get(key)
+        if have is None:
+            out[key] = value
+        elif have != value:
+            if source_newer:
+                out[key] = value
+            else:
+                conflicts.append(
+                    f"tag {key!r} of {what} differs and the target's changed later: kept the "
+                    f"target's {have[:40]!r} (the source has {value[:40]!r}); set it on the "
+                    "side whose value should win, then sync again.")
+    return out
+
+
+# ---------------------------------------------------------------------------- writing
+def write_experiments(dst: Connection, src_state: dict[str, dict], out) -> None:
+    """Tags and lifecycle of the experiments both stores hold, in ``dst``'s transaction."""
+    tgt_state = experiment_state(dst)
+    for name, s in sorted(src_state.items()):
+        t = tgt_state.get(name)
+        if t is None:
+            continue
+        newer = _changed_at(s) > _changed_at(t)
+        what = f"experiment {name!r}"
+        tags = _merge(s["tags"], t["tags"], newer, what, out.conflicts)
+        if tags:
+            stmt = upsert(dst, ExperimentTag.__table__)
+            dst.execute(stmt.on_conflict_do_update(
+                index_elements=["experiment_id", "key"], set_={"value": stmt.excluded.value}),
+                [{"experiment_id": t["id"], "key": k, "value": v} for k, v in tags.items()])
+            out.counts["experiment_tags"] += len(tags)
+        stage = s["lifecycle_stage"]
+        if stage != t["lifecycle_stage"]:
+            if newer:
+                dst.execute(update(Experiment).where(Experiment.id == t["id"])
+                            .values(lifecycle_stage=stage))
+                _touch_runs(dst, [t["id"]])  # a live search index re-reads lifecycles
+                out.counts["experiment_lifecycle"] += 1
+            else:
+                out.conflicts.append(
+                    f"{what} is {stage} at the source and {t['lifecycle_stage']} at the "
+                    "target, which changed later: kept the target's. Delete or restore it "
+                    "on the side that is wrong, then sync again.")
+        if newer and (tags or stage != t["lifecycle_stage"]):
+            # Both sides now agree up to the source's change: a sync back changes nothing.
+            dst.execute(update(Experiment).where(Experiment.id == t["id"])
+                        .values(updated_at=_changed_at(s)))
+
+
+def _touch_runs(dst: Connection, experiment_ids: Iterable[int]) -> None:
+    """One ``run_changes`` entry per experiment (as the store does on rename or delete)."""
+    for eid in experiment_ids:
+        run_id = dst.execute(select(Run.id).where(Run.experiment_id == eid).limit(1)).scalar()
+        if run_id is not None:
+            dst.execute(RunChange.__table__.insert().values(run_id=run_id))
+
+
+def write_registry_tags(dst: Connection, src_reg: dict, src_tags: tuple[dict, dict],
+                        out) -> None:
+    """Tags and descriptions of models and versions both stores hold (after
+    :func:`~jupyter_mlops.store.sync_catalog.write_registry` mapped the versions)."""
+    from jupyter_mlops.store.sync_catalog import registry_state
+
+    tgt_reg = registry_state(dst)
+    tgt_models, tgt_versions = registry_tags(dst)
+    src_models, src_versions = src_tags
+    for name, s in sorted(src_reg["models"].items()):
+        t = tgt_reg["models"].get(name)
+        if t is None:
+            continue
+        _apply(dst, RegisteredModel, RegisteredModelTag, "model_id", t["id"], s, t,
+               src_models.get(name, {}), tgt_models.get(name, {}), f"model {name!r}", out)
+    by_number = {(v["model"], v["version"]): v for v in tgt_reg["versions"]}
+    for v in src_reg["versions"]:
+        number = out.versions.get((v["model"], v["version"]))
+        t = by_number.get((v["model"], number))
+        if t is None:
+            continue
+        _apply(dst, ModelVersion, ModelVersionTag, "version_id", t["id"], v, t,
+               src_versions.get((v["model"], v["version"]), {}),
+               tgt_versions.get((v["model"], number), {}),
+               f"model {v['model']!r} version {number}", out)
+
+
+def _apply(dst, table, tag_table, id_column: str, target_id: int, s: dict, t: dict,
+           s_tags: dict, t_tags: dict, what: str, out) -> None:
+    newer = _changed_at(s) > _changed_at(t)
+    tags = _merge(s_tags, t_tags, newer, what, out.conflicts)
+    if tags:
+        stmt = upsert(dst, tag_table.__table__)
+        dst.execute(stmt.on_conflict_do_update(
+            index_elements=[id_column, "key"], set_={"value": stmt.excluded.value}),
+            [{id_column: target_id, "key": k, "value": v} for k, v in tags.items()])
+        out.counts["registry_tags"] += len(tags)
+    described = False
+    if s.get("description") and s["description"] != t.get("description"):
+        if newer or not t.get("description"):
+            dst.execute(update(table).where(table.id == target_id)
+                        .values(description=s["description"]))
+            out.counts["registry_descriptions"] += 1
+            described = True
+        else:
+            out.conflicts.append(
+                f"the description of {what} differs and the target's changed later: kept "
+                "the target's; edit it on the side that should win, then sync again.")
+    if newer and (tags or described):
+        dst.execute(update(table).where(table.id == target_id)
+                    .values(updated_at=_changed_at(s)))
