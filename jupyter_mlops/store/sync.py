@@ -8,7 +8,8 @@ What moves: runs with their params, tags, full metric history, artifacts (rows, 
 digest), code snapshots and lineage; dataset versions; registered models, versions and
 aliases (aliases are the stages); the tags and lifecycle (deleted/restored) of the
 experiments both stores hold, and the tags and descriptions of models and versions
-(:mod:`.sync_meta`: the side that changed later wins, the other way is a conflict line).
+(:mod:`.sync_meta`: the side that changed later wins; an older source value is kept out and
+noted).
 Not synced (each store keeps its own): pipelines and schedules, monitors, feature views,
 webhooks, roles and promotion requests, run writers, deletions.
 

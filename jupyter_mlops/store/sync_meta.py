@@ -7,9 +7,11 @@ These rows have no owner the way runs do; each carries the time it last changed
 - A key the target lacks is added.
 - A different value is taken from the source only when the source's object changed after
   the target's (never overwriting newer data on the other side); otherwise the target's
-  value is kept and the difference is one conflict line.
+  value is kept and the report says so in one note (not a conflict: without a record of
+  the last agreed value, "changed at the target only" cannot be told from "changed on both
+  sides", and the first is the usual case — a pull brings the target's value back).
 - An experiment deleted or restored at the source is deleted or restored at the target
-  under the same rule; when the target changed later its state is kept (and reported).
+  under the same rule; when the target changed later its state is kept (one note).
 - Deletions of keys are not synced (as elsewhere in sync).
 
 Experiments move by name and only those both stores hold after the runs were written (the
@@ -63,8 +65,8 @@ def _changed_at(row: dict) -> float:
 
 
 def _merge(theirs: dict, ours: dict, source_newer: bool, what: str,
-           conflicts: list[str]) -> dict[str, str]:
-    """The tags to write at the target (see the module docstring); conflicts appended."""
+           notes: list[str]) -> dict[str, str]:
+    """The tags to write at the target (see the module docstring); kept values noted."""
     out = {}
     for key, value in sorted(theirs.items()):
         have = ours.get(key)
@@ -74,10 +76,10 @@ def _merge(theirs: dict, ours: dict, source_newer: bool, what: str,
             if source_newer:
                 out[key] = value
             else:
-                conflicts.append(
-                    f"tag {key!r} of {what} differs and the target's changed later: kept the "
-                    f"target's {have[:40]!r} (the source has {value[:40]!r}); set it on the "
-                    "side whose value should win, then sync again.")
+                notes.append(
+                    f"tag {key!r} of {what} differs and the target changed later: kept the "
+                    f"target's {have[:40]!r} (the source has {value[:40]!r}); a pull brings "
+                    "it back, or set it again on the side whose value should win.")
     return out
 
 
@@ -91,7 +93,7 @@ def write_experiments(dst: Connection, src_state: dict[str, dict], out) -> None:
             continue
         newer = _changed_at(s) > _changed_at(t)
         what = f"experiment {name!r}"
-        tags = _merge(s["tags"], t["tags"], newer, what, out.conflicts)
+        tags = _merge(s["tags"], t["tags"], newer, what, out.notes)
         if tags:
             stmt = upsert(dst, ExperimentTag.__table__)
             dst.execute(stmt.on_conflict_do_update(
@@ -106,10 +108,10 @@ def write_experiments(dst: Connection, src_state: dict[str, dict], out) -> None:
                 _touch_runs(dst, [t["id"]])  # a live search index re-reads lifecycles
                 out.counts["experiment_lifecycle"] += 1
             else:
-                out.conflicts.append(
+                out.notes.append(
                     f"{what} is {stage} at the source and {t['lifecycle_stage']} at the "
-                    "target, which changed later: kept the target's. Delete or restore it "
-                    "on the side that is wrong, then sync again.")
+                    "target, which changed later: kept the target's (a pull brings it back; "
+                    "or delete or restore it again on the side that should win).")
         if newer and (tags or stage != t["lifecycle_stage"]):
             # Both sides now agree up to the source's change: a sync back changes nothing.
             dst.execute(update(Experiment).where(Experiment.id == t["id"])
@@ -154,7 +156,7 @@ def write_registry_tags(dst: Connection, src_reg: dict, src_tags: tuple[dict, di
 def _apply(dst, table, tag_table, id_column: str, target_id: int, s: dict, t: dict,
            s_tags: dict, t_tags: dict, what: str, out) -> None:
     newer = _changed_at(s) > _changed_at(t)
-    tags = _merge(s_tags, t_tags, newer, what, out.conflicts)
+    tags = _merge(s_tags, t_tags, newer, what, out.notes)
     if tags:
         stmt = upsert(dst, tag_table.__table__)
         dst.execute(stmt.on_conflict_do_update(
@@ -169,9 +171,10 @@ def _apply(dst, table, tag_table, id_column: str, target_id: int, s: dict, t: di
             out.counts["registry_descriptions"] += 1
             described = True
         else:
-            out.conflicts.append(
-                f"the description of {what} differs and the target's changed later: kept "
-                "the target's; edit it on the side that should win, then sync again.")
+            out.notes.append(
+                f"the description of {what} differs and the target changed later: kept the "
+                "target's (a pull brings it back, or edit it again on the side that should "
+                "win).")
     if newer and (tags or described):
         dst.execute(update(table).where(table.id == target_id)
                     .values(updated_at=_changed_at(s)))

@@ -1,6 +1,6 @@
 """``jupyter mlops sync`` carries experiment tags and lifecycle and registry tags and
 descriptions (SQLite laptop <-> PostgreSQL team store, both real), the later change winning
-and the other way a conflict; a tag value changed on the team store is pulled."""
+the other way kept and noted; a tag value changed on the team store is pulled."""
 
 from __future__ import annotations
 
@@ -77,16 +77,17 @@ def test_experiment_tags_and_lifecycle_follow_the_later_change(local, team):
     assert exp(local).lifecycle_stage == "active"
     assert [r.name for r in local.client.search_runs(experiment="sync-exp")] == ["r1"]
 
-    # Changed on both sides: the later change wins, the earlier side's sync is a conflict.
+    # Changed on both sides: the later change wins; the earlier side's push keeps it, noted.
     local.client.set_experiment_tag(exp(local).id, "stage", "laptop")
     team.client.set_experiment_tag(exp(team).id, "stage", "team")  # later
     report = push(local, team)
     assert exp(team).tags["stage"] == "team"
-    (line,) = [c for c in report.conflicts if "stage" in c]
+    (line,) = [n for n in report.notes if "stage" in n]
     assert "experiment 'sync-exp'" in line and "kept the target's" in line
+    assert not report.conflicts
     back = pull(team, local)
-    assert exp(local).tags["stage"] == "team" and not back.conflicts
-    assert not push(local, team).conflicts  # agreed now: nothing moves either way
+    assert exp(local).tags["stage"] == "team" and not back.notes
+    assert not push(local, team).notes  # agreed now: nothing moves either way
 
 
 def test_registry_tags_and_descriptions_travel_and_keep_the_later_change(local, team):
@@ -108,7 +109,7 @@ def test_registry_tags_and_descriptions_travel_and_keep_the_later_change(local, 
     back = pull(team, local)
     assert reg.get_version("churn", 1).tags["validated"] == "yes"
     assert reg.get_model("churn").tags["owner"] == "bo"  # the laptop's is newer: kept
-    assert any("tag 'owner' of model 'churn'" in c for c in back.conflicts)
+    assert any("tag 'owner' of model 'churn'" in n for n in back.notes)
     push(local, team)
     assert team_reg.get_model("churn").tags["owner"] == "bo"
-    assert not pull(team, local).conflicts
+    assert not pull(team, local).notes
