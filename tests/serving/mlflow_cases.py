@@ -180,4 +180,8 @@ if __name__ == "__main__":  # python mlflow_cases.py save DIR: the model as an M
     import mlflow.sklearn
 
     model, example = build_model()
-    mlflow.sklearn.save_model(model, sys.argv[2], input_example=example)
+    # The requirements named outright: MLflow would otherwise infer them by loading the model
+    # in a Python of its own (a second MLflow import, most of the save's time), for an
+    # environment `--env-manager local` never builds. They are MLflow's fallback list anyway.
+    mlflow.sklearn.save_model(model, sys.argv[2], input_example=example,
+                              pip_requirements=mlflow.sklearn.get_default_pip_requirements())

@@ -16,6 +16,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -203,55 +204,127 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """``mlflow models serve`` (MLflow's own scoring server, a real process) on the same model
-    saved as an MLflow model by the Python named in ``MLOPS_MLFLOW_PYTHON``."""
+def _mlflow_python() -> str:
+    """The Python to run MLflow with ("" when there is none)."""
     python = os.environ.get(MLFLOW_PYTHON_ENV, "").strip()
     if not python and importlib.util.find_spec("mlflow") is not None:
         python = sys.executable  # mlflow installed beside this package (the test extra)
+    return python
+
+
+class MlflowServe:
+    """``mlflow models serve`` (MLflow's own scoring server, a real process) on the same model
+    saved as an MLflow model by ``python``, both started from a thread: the ~1 min of MLflow
+    imports runs while this module's other tests do. :meth:`wait` returns its URL once it
+    answers; :meth:`stop` ends it (and only it)."""
+
+    def __init__(self, python: str, root: Path):
+        self.python, self.root = python, root
+        self.url = ""  # its port is picked just before the launch
+        self.proc: subprocess.Popen | None = None
+        self.log = None
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+        self._thread = threading.Thread(target=self._start, daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
+        env["PATH"] = os.pathsep.join([str(Path(self.python).parent), env.get("PATH", "")])
+        model_dir = self.root / "model"
+        cases = Path(__file__).with_name("mlflow_cases.py")
+        try:
+            saved = subprocess.run([self.python, str(cases), "save", str(model_dir)], env=env,
+                                   capture_output=True, text=True, timeout=300)
+            if saved.returncode != 0:
+                raise RuntimeError(f"saving the MLflow model failed: {saved.stderr[-3000:]}")
+            with self._lock:
+                if self._stopped:
+                    return
+                self.log = open(self.root / "mlflow.log", "wb")  # noqa: SIM115 - stop() closes
+                port = free_port()
+                self.url = f"http://127.0.0.1:{port}"
+                self.proc = subprocess.Popen(
+                    [self.python, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
+                     "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                    env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL)
+        except BaseException as exc:  # noqa: BLE001 - raised again by wait()
+            self.error = exc
+
+    def _log_tail(self) -> str:
+        path = self.root / "mlflow.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def wait(self, timeout: float = 120) -> str:
+        self._thread.join(400)  # the save has 300 s
+        if self.error is not None:
+            raise RuntimeError(f"mlflow models serve did not start: {self.error}")
+        assert self.proc is not None, "the MLflow server was never launched"
+        deadline = time.time() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(self._log_tail())
+            try:
+                with urllib.request.urlopen(self.url + "/ping", timeout=5):
+                    return self.url
+            except OSError:
+                if time.time() > deadline:
+                    raise RuntimeError("mlflow models serve did not start: "
+                                       + self._log_tail()) from None
+                time.sleep(0.5)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+        self._thread.join(400)
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.log is not None:
+            self.log.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def mlflow_starting(request, tmp_path_factory):
+    """MLflow's server, starting in the background from the module's first test on, when the
+    side-by-side test is among the tests to run (not under ``-m "not slow"``)."""
+    wanted = any(getattr(item, "module", None) is request.module
+                 and getattr(item, "originalname", "") == "test_side_by_side_with_mlflow"
+                 for item in request.session.items)
+    python = _mlflow_python()
+    serve = MlflowServe(python, tmp_path_factory.mktemp("mlflow_side")) if (
+        wanted and python) else None
+    yield serve
+    if serve is not None:
+        serve.stop()
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(mlflow_starting, tmp_path_factory):
+    """The URL of MLflow's scoring server (:class:`MlflowServe`) on the model of ``mlflow_cases``,
+    saved by the Python named in ``MLOPS_MLFLOW_PYTHON`` (else this one, if it has mlflow)."""
+    python = _mlflow_python()
     if not python:
         message = (f"{MLFLOW_PYTHON_ENV} is unset: set it to a Python with mlflow (e.g. "
                    "benchmarks/.envs/mlflow/bin/python) to compare with MLflow's server")
         if _in_ci():
             pytest.fail(message + " — CI must not skip the side-by-side check")
         pytest.skip(message)
-    root = tmp_path_factory.mktemp("mlflow_side")
-    model_dir = root / "model"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
-    env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", "")])
-    cases = Path(__file__).with_name("mlflow_cases.py")
-    subprocess.run([python, str(cases), "save", str(model_dir)], env=env, check=True,
-                   capture_output=True, timeout=300)
-    port = free_port()
-    log = open(root / "mlflow.log", "wb")
-    proc = subprocess.Popen([python, "-m", "mlflow", "models", "serve", "-m", str(model_dir),
-                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-                            env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
+    if mlflow_starting is not None:
+        yield mlflow_starting.wait()
+        return
+    serve = MlflowServe(python, tmp_path_factory.mktemp("mlflow_side"))
     try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError((root / "mlflow.log").read_text()[-3000:])
-            try:
-                with urllib.request.urlopen(url + "/ping", timeout=5):
-                    break
-            except OSError:
-                if time.time() > deadline:
-                    raise RuntimeError("mlflow models serve did not start: "
-                                       + (root / "mlflow.log").read_text()[-3000:]) from None
-                time.sleep(0.5)
-        yield url
+        yield serve.wait()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+        serve.stop()
 
 
 @pytest.mark.slow
