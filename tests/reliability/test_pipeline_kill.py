@@ -47,7 +47,7 @@ import pytest
 from tests.pipelines.conftest import init_project, write_notebook, write_yaml
 from tests.reliability.faults import record
 
-# Each test SIGKILLs a pipeline run and its kernels: 20–40 s measured (load 4).
+# Each test SIGKILLs a pipeline run and its kernels: 15–95 s measured (load 5–11).
 pytestmark = [pytest.mark.kernel, pytest.mark.slow]
 
 RUN_ARGS = ["pipeline", "run", "pipeline.yaml", "--workers", "2", "--no-progress",
