@@ -36,6 +36,8 @@ _LAZY.update({"Pipeline": "jupyter_mlops.pipelines.spec", "Step": "jupyter_mlops
               "Scheduler": "jupyter_mlops.pipelines.scheduler"})
 _LAZY.update({"serve": "jupyter_mlops.serving.server"})
 _LAZY.update({"autolog": "jupyter_mlops.fluent_autolog"})
+_LAZY.update({name: "jupyter_mlops.registry.model_files"
+              for name in ("save_model_file", "load_model_file")})
 _LAZY.update({"sweep": "jupyter_mlops.fluent"})
 _LAZY.update({name: "jupyter_mlops.errors" for name in (
     "MlopsError", "InvalidInputError", "FilterSyntaxError", "NotFoundError",

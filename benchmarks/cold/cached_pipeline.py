@@ -43,15 +43,15 @@ steps:
   train_logreg:
     notebook: train.ipynb
     depends_on: [prepare]
-    parameters: {model: logreg, C: "${C}", out: models/logreg.skops}
+    parameters: {model: logreg, C: "${C}", out: models/logreg.model}
     inputs: [data/train.csv]
-    outputs: {model: models/logreg.skops}
+    outputs: {model: models/logreg.model}
   train_rf:
     notebook: train.ipynb
     depends_on: [prepare]
-    parameters: {model: rf, n_estimators: "${n_estimators}", seed: "${seed}", out: models/rf.skops}
+    parameters: {model: rf, n_estimators: "${n_estimators}", seed: "${seed}", out: models/rf.model}
     inputs: [data/train.csv]
-    outputs: {model: models/rf.skops}
+    outputs: {model: models/rf.model}
 """
 
 #: bare papermill: the pipeline's three steps, in order, with the parameters it resolves
@@ -60,9 +60,9 @@ import papermill as pm
 for nb, out, params in [
         ("prepare.ipynb", "out/prepare.ipynb", {"seed": 0, "test_size": 0.25}),
         ("train.ipynb", "out/train_logreg.ipynb",
-         {"model": "logreg", "C": 1.0, "out": "models/logreg.skops"}),
+         {"model": "logreg", "C": 1.0, "out": "models/logreg.model"}),
         ("train.ipynb", "out/train_rf.ipynb",
-         {"model": "rf", "n_estimators": 20, "seed": 0, "out": "models/rf.skops"})]:
+         {"model": "rf", "n_estimators": 20, "seed": 0, "out": "models/rf.model"})]:
     pm.execute_notebook(nb, out, parameters=params, progress_bar=False)
 """
 
