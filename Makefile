@@ -83,7 +83,7 @@ test: install-test
 	scripts/run-tests
 
 test-fast: install-test
-	$(PY) -m pytest -q -m "not browser and not slow" -x -n 2 --dist loadfile
+	$(PY) -m pytest -q -m "not browser and not slow" -x -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: install-test
 	$(PY) benchmarks/run.py

@@ -61,6 +61,22 @@ def pytest_report_header(config) -> str:
 
 
 # ----------------------------------------------------------------------------- PostgreSQL
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Longest files first, so no long file starts last on an otherwise idle machine
+    (see ``tests/scheduling.py``; xdist keeps this order with ``--no-loadscope-reorder``)."""
+    from tests.scheduling import load_weights, order_longest_first
+
+    items[:] = order_longest_first(items, load_weights())
+
+
+def pytest_configure(config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        from tests.scheduling import XdistScopes
+
+        config.pluginmanager.register(XdistScopes(), "mlops-xdist-scopes")
+
+
 @pytest.fixture(scope="session")
 def pg_admin_engine():
     """An AUTOCOMMIT engine on the server's maintenance database (CREATE/DROP DATABASE)."""
