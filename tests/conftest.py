@@ -314,3 +314,16 @@ def spawn_python(subprocess_env):
         if proc.stdin is not None and proc.stdin.closed:
             proc.stdin = None  # closed by the test: communicate() would flush it (Python 3.11)
         proc.communicate(timeout=60)
+
+
+@pytest.fixture
+def autologging(client):
+    """``mlops.autolog()`` on the test's client; off again after, with no run left active."""
+    import jupyter_mlops as mlops
+    from jupyter_mlops import fluent
+
+    mlops.autolog()
+    yield client
+    mlops.autolog(disable=True)
+    if fluent.active_run() is not None:
+        fluent.end_run()

@@ -16,7 +16,6 @@ import xgboost as xgb
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 import jupyter_mlops as mlops
-from jupyter_mlops import fluent
 from jupyter_mlops.hashing import hash_array
 
 
@@ -24,15 +23,6 @@ from jupyter_mlops.hashing import hash_array
 def data():
     X, y = load_breast_cancer(return_X_y=True)
     return X[:400], y[:400], X[400:], y[400:]
-
-
-@pytest.fixture
-def autologging(client):
-    mlops.autolog()
-    yield client
-    mlops.autolog(disable=True)
-    if fluent.active_run() is not None:
-        fluent.end_run()
 
 
 def _detail(client, run_id):

@@ -23,15 +23,6 @@ def data():
     return scale(X)[:200], y[:200]
 
 
-@pytest.fixture
-def autologging(client):
-    mlops.autolog()
-    yield client
-    mlops.autolog(disable=True)
-    if fluent.active_run() is not None:
-        fluent.end_run()
-
-
 def test_the_model_and_data_are_the_fits_even_when_changed_right_after(autologging, data):
     client, (X, y) = autologging, data
     X = X.copy()

@@ -31,15 +31,6 @@ def data():
     return scale(X)[:200], y[:200]  # a function, not an estimator: nothing to autolog
 
 
-@pytest.fixture
-def autologging(client):
-    mlops.autolog()
-    yield client
-    mlops.autolog(disable=True)
-    if fluent.active_run() is not None:
-        fluent.end_run()
-
-
 def _run(client, run_id):
     client.flush()
     return client.get_run(run_id)

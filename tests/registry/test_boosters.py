@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jupyter_mlops as mlops
-from jupyter_mlops import fluent
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.registry import boosters
 from jupyter_mlops.registry.flavors import get_flavor
@@ -42,15 +41,6 @@ def no_unpickling(monkeypatch):
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
-
-
-@pytest.fixture
-def autologging(client):
-    mlops.autolog()
-    yield client
-    mlops.autolog(disable=True)
-    if fluent.active_run() is not None:
-        fluent.end_run()
 
 
 def test_autologged_lgbm_classifier_registers_and_loads_as_the_wrapper(

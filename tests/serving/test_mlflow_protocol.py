@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Project, Server, free_port
+from .conftest import Project, Server, free_port, terminate
 from .mlflow_cases import CASES, ask, build_model
 
 #: What MLflow's scoring server answers: (status, predictions | error_code | text prefix).
@@ -281,12 +281,7 @@ class MlflowServe:
             self._stopped = True
         self._thread.join(400)
         if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+            terminate(self.proc)
         if self.log is not None:
             self.log.close()
 
