@@ -414,14 +414,18 @@ class LiteRunStore(LiteStore):
     def reap_dead_runs(self, dead_after_s: float) -> list[str]:
         """As RunStore.reap_dead_runs (same rule, runs.writers.run_is_dead)."""
         cutoff = time.time() - dead_after_s
-        rows = self._db.read(
-            "SELECT id, writer, heartbeat_at FROM runs WHERE status = 'RUNNING'")
+        # INDEXED BY: sqlite_stat1 keeps only the average number of rows per status value, so
+        # in a store of finished runs 'RUNNING' looks as common as any status and SQLite
+        # scans every run (20 ms warm, 260-390 ms from a cold page cache at 100,000 runs, paid by
+        # each process at open); through the index it is about a millisecond.
+        rows = self._db.read("SELECT id, writer, heartbeat_at FROM runs INDEXED BY "
+                             "ix_runs_status WHERE status = 'RUNNING'")
         if not rows:
             return []
         attached: dict[str, list[str]] = {}
         for run_id, token in self._db.read(
-                "SELECT w.run_id, w.writer FROM run_writers w JOIN runs r ON r.id = w.run_id "
-                "WHERE r.status = 'RUNNING'"):
+                "SELECT w.run_id, w.writer FROM run_writers w JOIN runs r INDEXED BY "
+                "ix_runs_status ON r.id = w.run_id WHERE r.status = 'RUNNING'"):
             attached.setdefault(run_id, []).append(token)
         candidates = [r for r in rows
                       if run_is_dead(r[2], r[1], attached.get(r[0], ()), cutoff)]

@@ -154,6 +154,41 @@ def test_order_by_metric_reads_the_metric_index_in_range(seeded, client):
         assert "ix_latest_metrics_key_value" in text, text
 
 
+def test_the_reaper_at_every_open_finds_running_runs_through_the_status_index(seeded, client):
+    """Every process pays the reaper when it opens the store: in a store of finished runs the
+    statistics make 'RUNNING' look as common as any status, and it must not scan the runs."""
+    from sqlalchemy import event
+
+    from jupyter_mlops.store import lite
+    from jupyter_mlops.store.engine import get_engine
+
+    seen: list[tuple[str, object]] = []
+    real_read = lite._Connection.read
+
+    def lite_read(self, sql, args=()):
+        if "RUNNING" in sql:
+            seen.append((sql, list(args)))
+        return real_read(self, sql, args)
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "RUNNING" in statement and statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    engine = get_engine(seeded, writer=False)
+    event.listen(engine, "before_cursor_execute", capture)
+    lite._Connection.read = lite_read
+    try:
+        client.store.reap_dead_runs()
+    finally:
+        lite._Connection.read = real_read
+        event.remove(engine, "before_cursor_execute", capture)
+    assert seen
+    for statement, parameters in seen:
+        text = plan(seeded, statement, parameters)
+        assert "SCAN runs" not in text and "SCAN r\n" not in text + "\n", text
+        assert "Seq Scan on runs" not in text, text
+
+
 def test_tag_filter_walks_newest_first(seeded, client):
     text = plan(seeded, *executed_search(client, seeded, TAG))
     if seeded.startswith("sqlite"):
