@@ -171,7 +171,7 @@ def test_the_reaper_at_every_open_finds_running_runs_through_the_status_index(se
         return real_read(self, sql, args)
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if "RUNNING" in statement and statement.lstrip().upper().startswith("SELECT"):
+        if "runs.status" in statement and statement.lstrip().upper().startswith("SELECT"):
             seen.append((statement, parameters))
 
     engine = get_engine(seeded, writer=False)
