@@ -121,6 +121,12 @@ def _run_for_fit() -> Iterator[tuple[Any, str, Any]]:
 
     try:
         yield run.client, run.id, take_end
+    except BaseException:
+        # The fit itself raised (Lightning's Trainer.fit is recorded while it runs): the
+        # run autologging started for it ends as failed, before the error goes on.
+        if run.owned and fluent.active_run() is run and not handed:
+            fluent.end_run("FAILED")
+        raise
     finally:
         # A pipeline step's own run (attached, not owned) stays open for the step.
         if run.owned and fluent.active_run() is run:

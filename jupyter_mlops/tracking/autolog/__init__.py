@@ -8,8 +8,9 @@ too (figures, system metrics), so they live here, in one place.
 
 scikit-learn's estimators (LightGBM's and XGBoost's scikit-learn wrappers among them) are
 patched by :mod:`.patching`; ``lightgbm.train`` and ``xgboost.train`` by
-:mod:`.function_patch`, now if the library is imported, else the moment it is. What each
-records is in :mod:`.sklearn_fit`, :mod:`.lightgbm_fit` and :mod:`.xgboost_fit`.
+:mod:`.function_patch`, now if the library is imported, else the moment it is; so is
+PyTorch Lightning's ``Trainer.fit``. What each records is in :mod:`.sklearn_fit`,
+:mod:`.lightgbm_fit`, :mod:`.xgboost_fit` and :mod:`.lightning_fit`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from jupyter_mlops.tracking.autolog import function_patch, patching, sklearn_fit
+from jupyter_mlops.tracking.autolog import function_patch, lightning_fit, patching, sklearn_fit
 from jupyter_mlops.tracking.autolog.record import (
     FitNotRecorded,
     FitRecord,
@@ -59,7 +60,8 @@ def current() -> AutologSettings | None:
 
 def enable(settings: AutologSettings, run_scope: RunScope, model_logger: ModelLogger) -> None:
     """Patch scikit-learn (if it is installed) so each outermost fit is recorded, and
-    ``lightgbm.train`` / ``xgboost.train`` when those libraries are (or get) imported."""
+    ``lightgbm.train`` / ``xgboost.train`` and Lightning's ``Trainer.fit`` when those
+    libraries are (or get) imported."""
     global _settings
 
     def record(estimator: Any, args: tuple, kwargs: dict, original: Callable) -> None:
@@ -78,6 +80,7 @@ def enable(settings: AutologSettings, run_scope: RunScope, model_logger: ModelLo
         patching.set_recorder(record, silent=settings.silent)
     else:
         patching.patch(record, silent=settings.silent)
+    lightning_fit.configure(run_scope, log_models=settings.log_models)
     function_patch.patch_training_functions(write, settings.log_datasets)
     _settings = settings
 
@@ -88,6 +91,7 @@ def disable() -> None:
     global _settings
     patching.unpatch()
     function_patch.unpatch()
+    lightning_fit.configure(None)
     _settings = None
 
 

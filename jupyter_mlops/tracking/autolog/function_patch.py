@@ -1,4 +1,5 @@
-"""Reversible patching of ``lightgbm.train`` and ``xgboost.train``, now or when imported.
+"""Reversible patching of ``lightgbm.train``, ``xgboost.train`` and Lightning's
+``Trainer.fit``, now or when imported.
 
 ``autolog()`` usually comes before ``import lightgbm``, and importing LightGBM or XGBoost
 just in case would cost a notebook a good part of a second. So a library that is not
@@ -31,8 +32,11 @@ Writer = Callable[[FitRecord], None]
 
 _MARK = "__mlops_autolog_original__"
 #: Library -> the attributes holding its training function.
+#: ``module:Class.method`` names a method patched on its class (Lightning's ``Trainer.fit``).
 TARGETS = {"lightgbm": ("lightgbm.train", "lightgbm.engine.train"),
-           "xgboost": ("xgboost.train", "xgboost.training.train")}
+           "xgboost": ("xgboost.train", "xgboost.training.train"),
+           "lightning": ("lightning.pytorch.trainer.trainer:Trainer.fit",),
+           "pytorch_lightning": ("pytorch_lightning.trainer.trainer:Trainer.fit",)}
 
 _lock = threading.RLock()
 _writer: dict[str, Any] = {"write": None, "log_datasets": True}
@@ -71,16 +75,32 @@ def unpatch() -> None:
 def _patch_library(library: str) -> None:
     hooks = _hooks(library)
     for target in TARGETS[library]:
-        module_name, attr = target.rsplit(".", 1)
-        module = sys.modules.get(module_name)
-        original = getattr(module, attr, None) if module is not None else None
+        owner, attr = _owner(target)
+        original = getattr(owner, attr, None) if owner is not None else None
         if original is None or hasattr(original, _MARK):
             continue
-        setattr(module, attr, _wrap(original, target, hooks))
-        _patched.append((module, attr, original))
+        setattr(owner, attr, _wrap(original, target, hooks))
+        _patched.append((owner, attr, original))
+
+
+def _owner(target: str) -> tuple[Any, str]:
+    """``module.attr`` -> (module, attr); ``module:Class.method`` -> (Class, method)."""
+    if ":" not in target:
+        module_name, attr = target.rsplit(".", 1)
+        return sys.modules.get(module_name), attr
+    module_name, path = target.split(":", 1)
+    owner: Any = sys.modules.get(module_name)
+    *classes, attr = path.split(".")
+    for name in classes:
+        owner = getattr(owner, name, None)
+    return owner, attr
 
 
 def _hooks(library: str) -> Any:
+    if library in ("lightning", "pytorch_lightning"):
+        from jupyter_mlops.tracking.autolog import lightning_fit
+
+        return lightning_fit
     if library == "lightgbm":
         from jupyter_mlops.tracking.autolog import lightgbm_fit
 
@@ -91,6 +111,10 @@ def _hooks(library: str) -> Any:
 
 
 def _wrap(original: Callable, name: str, hooks: Any) -> Callable:
+    if hasattr(hooks, "wrap"):  # records while it runs (Lightning's Trainer.fit)
+        wrapped = hooks.wrap(original)
+        setattr(wrapped, _MARK, original)
+        return wrapped
     what = name.split(".", 1)[0] + ".train"
 
     @functools.wraps(original)

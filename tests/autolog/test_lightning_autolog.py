@@ -1,0 +1,214 @@
+"""PyTorch Lightning autologging with the real torch (the CPU build) and lightning on a real
+store: ``Trainer.fit`` records the module's hparams, the trainer's and optimizer's settings,
+every epoch's metrics (step = epoch), early stopping's result and the module's weights as a
+state_dict (never a pickled module); a failing store never fails training; disabling puts
+the original ``fit`` back."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+
+import lightning.pytorch as pl
+import pytest
+import torch
+from lightning.pytorch.callbacks import EarlyStopping
+
+import jupyter_mlops as mlops
+
+torch.set_num_threads(1)
+
+
+class Tiny(pl.LightningModule):
+    """Two linear layers on three features."""
+
+    def __init__(self, hidden: int = 4, lr: float = 0.05, nan_metric: bool = False):
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = torch.nn.Sequential(torch.nn.Linear(3, hidden), torch.nn.ReLU(),
+                                       torch.nn.Linear(hidden, 1))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.net(x), y)
+        self.log("train_loss", loss, on_step=False, on_epoch=True)
+        if self.hparams.nan_metric:
+            self.log("ratio", float("nan"), on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self.net(x), y))
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, momentum=0.5)
+
+
+@pytest.fixture
+def loaders():
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(32, 3, generator=generator)
+    y = X.sum(1, keepdim=True)
+    data = torch.utils.data.TensorDataset(X, y)
+    return (torch.utils.data.DataLoader(data, batch_size=8),
+            torch.utils.data.DataLoader(data, batch_size=16))
+
+
+def _trainer(**kwargs) -> pl.Trainer:
+    options = {"max_epochs": 2, "enable_progress_bar": False, "logger": False,
+               "enable_checkpointing": False, "enable_model_summary": False,
+               "accelerator": "cpu", "devices": 1}
+    options.update(kwargs)
+    return pl.Trainer(**options)
+
+
+def _detail(client, run_id):
+    client.flush()
+    return client.get_run(run_id)
+
+
+def test_fit_records_hparams_settings_epoch_metrics_early_stopping_and_weights(
+        autologging, loaders):
+    client, (train, valid) = autologging, loaders
+    torch.manual_seed(0)
+    module = Tiny(hidden=5, lr=0.05)
+    trainer = _trainer(callbacks=[EarlyStopping("val_loss", patience=3)])
+    callbacks_before = list(trainer.callbacks)
+    with mlops.start_run() as run:
+        trainer.fit(module, train, valid)
+    assert trainer.callbacks == callbacks_before  # the recording callback was for this fit
+    detail = _detail(client, run.id)
+    params, metrics = dict(detail.params), dict(detail.metrics)
+    assert params["hidden"] == "5" and params["lr"] == "0.05"  # save_hyperparameters()
+    assert params["max_epochs"] == "2"
+    assert params["optimizer_name"] == "SGD" and params["optimizer_lr"] == "0.05"
+    assert params["optimizer_momentum"] == "0.5"
+    assert params["early_stopping_monitor"] == "val_loss"
+    assert params["early_stopping_patience"] == "3"
+    assert dict(detail.tags)["mlops.autolog.estimator"] == "lightning.pytorch.Trainer.fit"
+
+    for key in ("train_loss", "val_loss"):
+        history = client.metric_history(run.id, key)
+        assert [p.step for p in history] == [0, 1], key  # one value per epoch, no sanity run
+        assert history[-1].value == pytest.approx(float(trainer.callback_metrics[key]))
+    assert metrics["stopped_epoch"] == 0.0  # it did not stop early
+    assert metrics["early_stopping_best_score"] == pytest.approx(
+        min(p.value for p in client.metric_history(run.id, "val_loss")))
+
+    about = json.loads(client.read_artifact(run.id, "model/lightning.json")[1])
+    assert about["module_class"].endswith("Tiny")
+    name = "model/" + about["file"]
+    data = client.read_artifact(run.id, name)[1]
+    if about["format"] == "safetensors":
+        from safetensors.torch import load
+        state = load(data)
+    else:
+        assert name == "model/state_dict.pt"
+        state = torch.load(io.BytesIO(data), weights_only=True)  # tensors only, no code
+    fresh = Tiny(hidden=5)
+    fresh.load_state_dict(state)
+    for key, value in module.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
+
+
+def test_a_fit_outside_a_run_gets_its_own_run_ended_after_and_nan_is_kept(autologging,
+                                                                           loaders):
+    client, (train, _) = autologging, loaders
+    before = {r.id for r in client.search_runs()}
+    _trainer(max_epochs=1, limit_val_batches=0).fit(Tiny(nan_metric=True), train)
+    client.flush()
+    (run,) = [r for r in client.search_runs() if r.id not in before]
+    assert run.status == "FINISHED" and mlops.active_run() is None
+    ratio = client.metric_history(run.id, "ratio")
+    assert [p.step for p in ratio] == [0] and math.isnan(ratio[0].value)
+    assert "val_loss" not in dict(client.get_run(run.id).metrics)
+
+
+def test_a_fit_that_raises_ends_its_own_run_as_failed(autologging, loaders):
+    client, (train, _) = autologging, loaders
+
+    class Broken(Tiny):
+        def training_step(self, batch, batch_idx):
+            raise RuntimeError("boom in training")
+
+    before = {r.id for r in client.search_runs()}
+    with pytest.raises(RuntimeError, match="boom in training"):
+        _trainer(max_epochs=1).fit(Broken(), train)
+    client.flush()
+    (run,) = [r for r in client.search_runs() if r.id not in before]
+    assert run.status == "FAILED" and mlops.active_run() is None
+
+
+def test_a_failing_store_does_not_fail_fit_and_is_reported_once(autologging, loaders,
+                                                                 monkeypatch, capsys):
+    client, (train, valid) = autologging, loaders
+
+    def refuse(*args, **kwargs):
+        raise OSError("store is down")
+
+    monkeypatch.setattr(client, "log_metrics", refuse)
+    monkeypatch.setattr(client, "log_params", refuse)
+    module = Tiny()
+    with mlops.start_run():
+        _trainer(max_epochs=2).fit(module, train, valid)
+    err = [line for line in capsys.readouterr().err.splitlines() if "jupyter-mlops" in line]
+    assert len(err) == 1, err  # one line for the whole fit, not one per epoch
+    assert "store is down" in err[0] and "the fit itself succeeded" in err[0]
+
+
+def test_an_mlflow_logger_is_left_to_log_alone(autologging, loaders):
+    client, (train, _) = autologging, loaders
+    from lightning.pytorch.loggers import Logger
+
+    class MLFlowLikeLogger(Logger):  # named like MLflow's: it logs the run itself
+        name, version = "mlflow-like", "0"
+
+        def log_metrics(self, metrics, step=None):
+            pass
+
+        def log_hyperparams(self, params, *args, **kwargs):
+            pass
+
+    with mlops.start_run() as run:
+        _trainer(max_epochs=1, logger=MLFlowLikeLogger()).fit(Tiny(), train)
+    detail = _detail(client, run.id)
+    assert dict(detail.params) == {} and dict(detail.metrics) == {}
+
+
+def test_log_models_false_and_disable_restore_the_original_fit(autologging, loaders):
+    client, (train, _) = autologging, loaders
+    original = pl.Trainer.fit.__mlops_autolog_original__
+    mlops.autolog(log_models=False)
+    with mlops.start_run() as run:
+        _trainer(max_epochs=1).fit(Tiny(), train)
+    client.flush()
+    assert client.metric_history(run.id, "train_loss")
+    assert not [a for a in client.list_artifacts(run.id) if a.name.startswith("model/")]
+    mlops.autolog(disable=True)
+    assert pl.Trainer.fit is original
+    with mlops.start_run() as run:
+        _trainer(max_epochs=1).fit(Tiny(), train)
+    assert dict(_detail(client, run.id).metrics) == {}
+
+
+@pytest.mark.slow(reason="a fresh interpreter importing torch and lightning: 5-15 s")
+def test_lightning_imported_after_autolog_is_patched_on_import(tmp_path):
+    code = (
+        "import sys, jupyter_mlops as mlops\n"
+        "mlops.autolog()\n"
+        "assert 'lightning' not in sys.modules and 'torch' not in sys.modules\n"
+        "import lightning.pytorch as pl, torch\n"
+        "assert hasattr(pl.Trainer.fit, '__mlops_autolog_original__')\n"
+        "mlops.autolog(disable=True)\n"
+        "assert not hasattr(pl.Trainer.fit, '__mlops_autolog_original__')\n"
+        "print('ok')\n")
+    env = {"MLOPS_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
+           "MLOPS_ARTIFACT_ROOT": str(tmp_path / "art"), "PATH": "/usr/bin:/bin"}
+    env.update({k: v for k, v in os.environ.items() if k in ("PYTHONPATH", "HOME")})
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, cwd=tmp_path, timeout=180)
+    assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
