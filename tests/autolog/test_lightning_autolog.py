@@ -128,6 +128,16 @@ def test_a_fit_outside_a_run_gets_its_own_run_ended_after_and_nan_is_kept(autolo
     assert "val_loss" not in dict(client.get_run(run.id).metrics)
 
 
+def test_an_epoch_without_validation_repeats_no_stale_validation_value(autologging,
+                                                                       loaders):
+    client, (train, valid) = autologging, loaders
+    with mlops.start_run() as run:
+        _trainer(max_epochs=2, check_val_every_n_epoch=2).fit(Tiny(), train, valid)
+    client.flush()
+    assert [p.step for p in client.metric_history(run.id, "val_loss")] == [1]
+    assert [p.step for p in client.metric_history(run.id, "train_loss")] == [0, 1]
+
+
 def test_a_fit_that_raises_ends_its_own_run_as_failed(autologging, loaders):
     client, (train, _) = autologging, loaders
 
@@ -195,16 +205,38 @@ def test_log_models_false_and_disable_restore_the_original_fit(autologging, load
     assert dict(_detail(client, run.id).metrics) == {}
 
 
-@pytest.mark.slow(reason="a fresh interpreter importing torch and lightning: 5-15 s")
-def test_lightning_imported_after_autolog_is_patched_on_import(tmp_path):
+@pytest.mark.slow(reason="a fresh interpreter importing torch, lightning and "
+                         "pytorch_lightning: 10-35 s under load")
+def test_lightning_and_pytorch_lightning_imported_after_autolog_are_patched_on_import(
+        tmp_path):
     code = (
         "import sys, jupyter_mlops as mlops\n"
         "mlops.autolog()\n"
         "assert 'lightning' not in sys.modules and 'torch' not in sys.modules\n"
-        "import lightning.pytorch as pl, torch\n"
+        "import lightning.pytorch as pl, pytorch_lightning as ptl, torch\n"
         "assert hasattr(pl.Trainer.fit, '__mlops_autolog_original__')\n"
+        "assert hasattr(ptl.Trainer.fit, '__mlops_autolog_original__')\n"
+        "torch.set_num_threads(1)\n"
+        "class M(ptl.LightningModule):\n"
+        "    def __init__(self):\n"
+        "        super().__init__(); self.layer = torch.nn.Linear(3, 1)\n"
+        "    def training_step(self, batch, i):\n"
+        "        loss = torch.nn.functional.mse_loss(self.layer(batch[0]), batch[1])\n"
+        "        self.log('loss', loss, on_epoch=True, on_step=False); return loss\n"
+        "    def configure_optimizers(self):\n"
+        "        return torch.optim.SGD(self.parameters(), lr=0.1)\n"
+        "X = torch.randn(16, 3)\n"
+        "data = torch.utils.data.TensorDataset(X, X.sum(1, keepdim=True))\n"
+        "ptl.Trainer(max_epochs=2, logger=False, enable_checkpointing=False,\n"
+        "            enable_progress_bar=False, enable_model_summary=False).fit(\n"
+        "    M(), torch.utils.data.DataLoader(data, batch_size=8))\n"
+        "mlops.flush()\n"
+        "(run,) = mlops.search_runs()\n"
+        "assert run.tags['mlops.autolog.estimator'] == 'pytorch_lightning.Trainer.fit', run\n"
+        "assert [p.step for p in mlops.get_client().metric_history(run.id, 'loss')] == [0, 1]\n"
         "mlops.autolog(disable=True)\n"
         "assert not hasattr(pl.Trainer.fit, '__mlops_autolog_original__')\n"
+        "assert not hasattr(ptl.Trainer.fit, '__mlops_autolog_original__')\n"
         "print('ok')\n")
     env = {"MLOPS_TRACKING_URI": f"sqlite:///{tmp_path}/m.db",
            "MLOPS_ARTIFACT_ROOT": str(tmp_path / "art"), "PATH": "/usr/bin:/bin"}
