@@ -22,8 +22,8 @@ from jupyter_mlops.tracking import system_metrics as tracking_system_metrics
 def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = False,
             silent: bool = False, *, log_figures: bool = True,
             system_metrics: bool | None = None) -> None:
-    """Record every scikit-learn, LightGBM and XGBoost fit into a run, and save figures a
-    tracked cell shows.
+    """Record every scikit-learn, LightGBM, XGBoost and PyTorch Lightning fit into a run, and
+    save figures a tracked cell shows.
 
     Each outermost ``fit`` (a Pipeline's steps and a search's inner fits are part of it) logs
     its estimator's params (``get_params(deep=False)``), training metrics such as
@@ -38,6 +38,13 @@ def autolog(log_models: bool = True, log_datasets: bool = True, disable: bool = 
     iteration after early stopping, feature importance (``feature_importance_<type>.json``)
     and the model in the library's own format (``model/lightgbm.txt``,
     ``model/xgboost.json``); see docs/autolog.md.
+
+    PyTorch Lightning's ``Trainer.fit`` (when ``lightning`` or ``pytorch_lightning`` is
+    installed; patched when imported) records the module's hparams, the trainer's and
+    optimizer's settings, every logged metric per epoch (step = epoch), early stopping's and
+    checkpointing's results, and the weights as a ``state_dict`` (``model/model.safetensors``
+    with ``safetensors`` installed, else ``model/state_dict.pt``, which
+    ``torch.load(..., weights_only=True)`` reads), never the pickled module.
 
     Parameters
     ----------

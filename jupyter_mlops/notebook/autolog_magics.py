@@ -17,7 +17,8 @@ COMMANDS = ("autolog", "system-metrics")
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     """Declare ``autolog`` on the ``%mlops`` subparsers."""
     p = subparsers.add_parser(
-        "autolog", help="record every scikit-learn, LightGBM and XGBoost fit (params, "
+        "autolog", help="record every scikit-learn, LightGBM, XGBoost and PyTorch "
+                        "Lightning fit (params, "
                         "metrics, model, datasets) and every figure shown: "
                         "%mlops autolog [--disable]")
     p.add_argument("--disable", action="store_true", help="turn autologging off")
@@ -52,5 +53,6 @@ def handle(command: str, args: argparse.Namespace, shell: Any) -> None:
     left_out = [what for what, off in (("models", args.no_models),
                                        ("datasets", args.no_datasets),
                                        ("figures", args.no_figures)) if off]
-    print("autolog on: each scikit-learn, LightGBM and XGBoost fit is recorded into the "
+    print("autolog on: each scikit-learn, LightGBM, XGBoost and PyTorch Lightning fit is "
+          "recorded into the "
           "active run (or a run of its own)" + (f"; not recorded: {', '.join(left_out)}" if left_out else "") + ".")
