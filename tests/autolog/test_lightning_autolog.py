@@ -115,6 +115,52 @@ def test_fit_records_hparams_settings_epoch_metrics_early_stopping_and_weights(
         assert torch.equal(fresh.state_dict()[key], value), key
 
 
+def _weights(client, run_id):
+    about = json.loads(client.read_artifact(run_id, "model/lightning.json")[1])
+    return about, client.read_artifact(run_id, "model/" + about["file"])[1]
+
+
+def test_weights_are_safetensors_when_installed_and_tied_weights_load_back(autologging,
+                                                                          loaders):
+    """safetensors is in the test extra; tied weights (one tensor under two names) are the
+    case safetensors refuses unless each is copied."""
+    from safetensors.torch import load
+
+    client, (train, _) = autologging, loaders
+    module = Tiny()
+    module.tied = torch.nn.Linear(4, 1)
+    module.tied.weight = module.net[2].weight  # one tensor under two names
+    with mlops.start_run() as run:
+        _trainer(max_epochs=1).fit(module, train)
+    client.flush()
+    about, data = _weights(client, run.id)
+    assert (about["format"], about["file"]) == ("safetensors", "model.safetensors")
+    state = load(data)
+    assert torch.equal(state["net.0.weight"], module.net[0].weight)
+    assert torch.equal(state["tied.weight"], module.net[2].weight)
+
+
+class OwnTrainer(pl.Trainer):
+    """A user's Trainer subclass, defined outside Lightning."""
+
+
+def test_without_safetensors_weights_are_a_torch_state_dict_read_with_weights_only(
+        autologging, loaders, monkeypatch):
+    client, (train, _) = autologging, loaders
+    monkeypatch.setitem(sys.modules, "safetensors.torch", None)  # as if not installed
+    module = Tiny(hidden=3)
+    with mlops.start_run() as run:
+        OwnTrainer(max_epochs=1, logger=False, enable_checkpointing=False,
+                   enable_progress_bar=False, enable_model_summary=False).fit(module, train)
+    client.flush()
+    about, data = _weights(client, run.id)
+    assert (about["format"], about["file"]) == ("torch-state-dict", "state_dict.pt")
+    assert "weights_only=True" in about["load"]
+    state = torch.load(io.BytesIO(data), weights_only=True)
+    assert set(state) == set(module.state_dict())
+    assert [p.step for p in client.metric_history(run.id, "train_loss")] == [0]
+
+
 def test_a_fit_outside_a_run_gets_its_own_run_ended_after_and_nan_is_kept(autologging,
                                                                            loaders):
     client, (train, _) = autologging, loaders

@@ -77,7 +77,7 @@ def _recorded_fit(original: Callable, trainer: Any, args: tuple, kwargs: dict,
         patching.report(what, exc)
         return original(trainer, *args, **kwargs)
     recorder = _Recorder(client, run_id, what)
-    package = type(trainer).__module__.split(".trainer", 1)[0]
+    package = _package(trainer)
     recorder.attempt("tags", lambda: client.set_tags(
         run_id, {"mlops.autolog.estimator": f"{package}.Trainer.fit"}))
     callback = None
@@ -157,13 +157,22 @@ _callback_classes: dict[type, type] = {}
 def _callback_class(trainer: Any) -> type:
     """The recording callback, subclassing the ``Callback`` of the trainer's own package
     (``lightning.pytorch`` or ``pytorch_lightning``: a trainer takes only its own)."""
-    package = type(trainer).__module__.split(".trainer", 1)[0]
     import importlib
 
-    base = importlib.import_module(f"{package}.callbacks").Callback
+    base = importlib.import_module(f"{_package(trainer)}.callbacks").Callback
     if base not in _callback_classes:
         _callback_classes[base] = type("MlopsAutologCallback", (_EpochLogger, base), {})
     return _callback_classes[base]
+
+
+def _package(trainer: Any) -> str:
+    """``lightning.pytorch`` or ``pytorch_lightning``: the package of the trainer's class, or
+    of the Lightning class it subclasses (a user's own ``Trainer`` subclass)."""
+    for cls in type(trainer).__mro__:
+        for package in ("lightning.pytorch", "pytorch_lightning"):
+            if cls.__module__.startswith(package + "."):
+                return package
+    return "lightning.pytorch"
 
 
 class _EpochLogger:
@@ -258,7 +267,7 @@ def weight_files(module: Any) -> list[tuple[str, Any]]:
     ``torch.save`` of the tensors alone (``torch.load(weights_only=True)`` reads it)."""
     import torch
 
-    state = {key: value.detach().to("cpu").clone().contiguous()
+    state = {key: value.detach().to("cpu")
              for key, value in module.state_dict().items() if isinstance(value, torch.Tensor)}
     try:
         from safetensors.torch import save as save_safetensors
@@ -267,6 +276,8 @@ def weight_files(module: Any) -> list[tuple[str, Any]]:
         torch.save(state, buffer)
         name, data, fmt = "model/state_dict.pt", buffer.getvalue(), "torch-state-dict"
     else:
+        # safetensors refuses tensors sharing memory (tied weights): each gets its own copy.
+        state = {key: value.clone().contiguous() for key, value in state.items()}
         name, data, fmt = "model/model.safetensors", save_safetensors(state), "safetensors"
     cls = type(module)
     about = {"flavor": "pytorch-lightning", "format": fmt, "file": name.split("/", 1)[1],
