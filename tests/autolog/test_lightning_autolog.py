@@ -16,9 +16,12 @@ import sys
 import lightning.pytorch as pl
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lightning.pytorch.callbacks import EarlyStopping
 
 import jupyter_mlops as mlops
+from jupyter_mlops.tracking.autolog import lightning_fit
 
 torch.set_num_threads(1)
 
@@ -290,3 +293,68 @@ def test_lightning_and_pytorch_lightning_imported_after_autolog_are_patched_on_i
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, cwd=tmp_path, timeout=180)
     assert out.stdout.strip().endswith("ok"), out.stderr[-2000:]
+
+
+class Odd:
+    def __repr__(self):
+        return "<odd>"
+
+
+def test_hostile_hparams_and_metric_names_are_left_out_or_cut_never_fatal(autologging,
+                                                                          loaders):
+    client, (train, _) = autologging, loaders
+
+    class Hostile(Tiny):
+        def __init__(self, **extra):
+            super().__init__()
+            self.save_hyperparameters(extra)
+
+        def training_step(self, batch, batch_idx):
+            loss = super().training_step(batch, batch_idx)
+            self.log("bad\x00name", loss, on_step=False, on_epoch=True)
+            self.log("train/loss by slash", loss, on_step=False, on_epoch=True)
+            return loss
+
+    module = Hostile(**{"k" * 300: 1, "ctl\x01": 2, "obj": Odd(), "long": "v" * 10_000,
+                        "tensor": torch.ones(2), "nested": {"a": [1, 2]}})
+    with mlops.start_run() as run:
+        _trainer(max_epochs=1).fit(module, train)
+    detail = _detail(client, run.id)
+    params, metrics = dict(detail.params), dict(detail.metrics)
+    assert params["obj"] == "<odd>" and params["hidden"] == "4"
+    assert 0 < len(params["long"]) < 10_000  # cut to the param limit, not refused
+    assert "tensor" in params and "nested" in params
+    assert not [k for k in params if k.startswith("kkk") or k.startswith("ctl")]
+    assert "train/loss by slash" in metrics and "train_loss" in metrics
+    assert not [k for k in metrics if k.startswith("bad")]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.dictionaries(
+    st.text(min_size=0, max_size=300),
+    st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**40, 10**40),
+              st.none(), st.booleans(), st.sampled_from(["0", "nan", "1e3", "x"]),
+              st.lists(st.floats(allow_nan=False), max_size=3).map(torch.tensor)),
+    max_size=8))
+def test_callback_metrics_become_storable_scalars_or_are_left_out(metrics):
+    """Whatever a module logs, what is kept is a float under a name the store accepts;
+    one-element tensors and plain numbers are kept (NaN and inf too)."""
+    from jupyter_mlops.errors import InvalidInputError
+    from jupyter_mlops.validation import check_key
+
+    out = lightning_fit._scalars(metrics)
+    for key, value in out.items():
+        check_key(key, "metric name")
+        assert isinstance(value, float)
+    for key, value in metrics.items():
+        try:
+            check_key(key, "metric name")
+        except InvalidInputError:
+            assert key not in out
+            continue
+        scalar = (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
+            hasattr(value, "numel") and value.numel() == 1)
+        assert (key in out) == scalar, (key, value)
+        if scalar:
+            expected = float(value)
+            assert out[key] == expected or (math.isnan(out[key]) and math.isnan(expected))

@@ -316,7 +316,7 @@ def _scalars(metrics: Any) -> dict[str, float]:
 
 def _scalar(value: Any) -> float | None:
     """A one-element tensor or a number as a float (NaN and ±inf included), else None."""
-    if value is None or isinstance(value, bool):
+    if value is None or isinstance(value, (bool, str, bytes)):
         return None
     if hasattr(value, "numel"):
         if value.numel() != 1:
