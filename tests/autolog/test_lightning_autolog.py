@@ -21,6 +21,8 @@ from hypothesis import strategies as st
 from lightning.pytorch.callbacks import EarlyStopping
 
 import jupyter_mlops as mlops
+from jupyter_mlops.errors import NotFoundError
+from jupyter_mlops.hashing import hash_array
 from jupyter_mlops.tracking.autolog import lightning_fit
 
 torch.set_num_threads(1)
@@ -101,6 +103,11 @@ def test_fit_records_hparams_settings_epoch_metrics_early_stopping_and_weights(
     assert metrics["stopped_epoch"] == 0.0  # it did not stop early
     assert metrics["early_stopping_best_score"] == pytest.approx(
         min(p.value for p in client.metric_history(run.id, "val_loss")))
+
+    # The TensorDatasets behind both loaders, as content-hashed dataset versions.
+    for prefix, loader in (("training", train), ("validation", valid)):
+        for name, tensor in zip(("X", "y"), loader.dataset.tensors):
+            assert client.get_dataset(f"{prefix}_{name}").digest == hash_array(tensor.numpy())
 
     about = json.loads(client.read_artifact(run.id, "model/lightning.json")[1])
     assert about["module_class"].endswith("Tiny")
@@ -238,15 +245,18 @@ def test_an_mlflow_logger_is_left_to_log_alone(autologging, loaders):
     assert dict(detail.params) == {} and dict(detail.metrics) == {}
 
 
-def test_log_models_false_and_disable_restore_the_original_fit(autologging, loaders):
+def test_log_models_and_datasets_false_and_disable_restore_the_original_fit(autologging,
+                                                                           loaders):
     client, (train, _) = autologging, loaders
     original = pl.Trainer.fit.__mlops_autolog_original__
-    mlops.autolog(log_models=False)
+    mlops.autolog(log_models=False, log_datasets=False)
     with mlops.start_run() as run:
         _trainer(max_epochs=1).fit(Tiny(), train)
     client.flush()
     assert client.metric_history(run.id, "train_loss")
     assert not [a for a in client.list_artifacts(run.id) if a.name.startswith("model/")]
+    with pytest.raises(NotFoundError):
+        client.get_dataset("training_X")
     mlops.autolog(disable=True)
     assert pl.Trainer.fit is original
     with mlops.start_run() as run:

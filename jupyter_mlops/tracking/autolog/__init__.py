@@ -80,7 +80,8 @@ def enable(settings: AutologSettings, run_scope: RunScope, model_logger: ModelLo
         patching.set_recorder(record, silent=settings.silent)
     else:
         patching.patch(record, silent=settings.silent)
-    lightning_fit.configure(run_scope, log_models=settings.log_models)
+    lightning_fit.configure(run_scope, log_models=settings.log_models,
+                            log_datasets=settings.log_datasets)
     function_patch.patch_training_functions(write, settings.log_datasets)
     _settings = settings
 

@@ -16,7 +16,13 @@ fit (and taken out again after), which logs
   the module's ``state_dict`` — never the pickled module: ``model/model.safetensors`` when
   ``safetensors`` is installed, else ``model/state_dict.pt`` (``torch.save`` of the tensors
   only, which ``torch.load(..., weights_only=True)`` reads without running code) — with
-  ``model/lightning.json`` describing it.
+  ``model/lightning.json`` describing it;
+* the training and validation data, when a loader given to ``fit`` holds a
+  ``TensorDataset`` (the common in-memory case): each tensor as a dataset version
+  (``training_X``/``training_y``, ``validation_X``/``validation_y``; ``training_0``, ... for
+  other counts), hashed by content as ``log_dataset`` does — so the lineage names the data a
+  model was trained on. Datasets behind a custom ``Dataset`` or a ``LightningDataModule`` are
+  not read (that would mean iterating them).
 
 A fit whose trainer already logs through an MLflow-like logger (``MLFlowLogger``) is left to
 that logger, so nothing is logged twice. A failure while recording is reported once per fit
@@ -39,14 +45,15 @@ from jupyter_mlops.tracking.autolog.record import RunScope, _write_files
 TRAINER_SETTINGS = ("max_epochs", "min_epochs", "max_steps", "accumulate_grad_batches",
                     "gradient_clip_val", "check_val_every_n_epoch", "precision")
 
-_config: dict[str, Any] = {"run_scope": None, "log_models": True}
+_config: dict[str, Any] = {"run_scope": None, "log_models": True, "log_datasets": True}
 _lock = threading.Lock()
 
 
-def configure(run_scope: RunScope | None, *, log_models: bool = True) -> None:
+def configure(run_scope: RunScope | None, *, log_models: bool = True,
+              log_datasets: bool = True) -> None:
     """Record into the runs ``run_scope`` yields (None: record nothing)."""
     with _lock:
-        _config["run_scope"], _config["log_models"] = run_scope, log_models
+        _config.update(run_scope=run_scope, log_models=log_models, log_datasets=log_datasets)
 
 
 def wrap(original: Callable) -> Callable:
@@ -89,16 +96,18 @@ def _recorded_fit(original: Callable, trainer: Any, args: tuple, kwargs: dict,
             recorder.failed("the epoch callback", exc)
         result = original(trainer, *args, **kwargs)
         files: list = []
+        datasets = (recorder.attempt("datasets", lambda: dataset_inputs(args, kwargs)) or []
+                    if _config["log_datasets"] else [])
         recorder.attempt("early stopping and checkpoint results",
                          lambda: _callback_results(recorder, trainer))
         if log_models and trainer.lightning_module is not None:
             files = recorder.attempt("model weights",
                                      lambda: weight_files(trainer.lightning_module)) or []
         end = recorder.attempt("the run's end", take_end)
-        if files or end is not None:
+        if files or datasets or end is not None:
             try:
-                deferred.submit(lambda: _write_files(client, run_id, files, [], end, what,
-                                                     patching.report))
+                deferred.submit(lambda: _write_files(client, run_id, files, datasets, end,
+                                                     what, patching.report))
             except Exception as exc:  # no writer thread: the run still ends
                 recorder.failed("model weights", exc)
                 if end is not None:
@@ -110,6 +119,25 @@ def _recorded_fit(original: Callable, trainer: Any, args: tuple, kwargs: dict,
     _remove(trainer, callback)
     scope.__exit__(None, None, None)
     return result
+
+
+def dataset_inputs(args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+    """The tensors of the ``TensorDataset`` behind ``fit``'s training and validation loaders
+    (``fit(model, train_dataloaders, val_dataloaders, ...)``), copied to numpy arrays."""
+    import numpy as np
+
+    found: list[tuple[str, Any]] = []
+    for prefix, position, keyword in (("training", 1, "train_dataloaders"),
+                                      ("validation", 2, "val_dataloaders")):
+        loader = kwargs.get(keyword, args[position] if len(args) > position else None)
+        tensors = getattr(getattr(loader, "dataset", None), "tensors", None)
+        if not isinstance(tensors, tuple) or not tensors:
+            continue  # no loader, several loaders, a DataModule or a dataset of its own kind
+        names = ("X", "y") if len(tensors) == 2 else tuple(map(str, range(len(tensors))))
+        for name, tensor in zip(names, tensors):
+            if hasattr(tensor, "detach"):
+                found.append((f"{prefix}_{name}", np.array(tensor.detach().cpu())))
+    return found
 
 
 def _remove(trainer: Any, callback: Any) -> None:
