@@ -111,6 +111,7 @@ def test_fit_records_hparams_settings_epoch_metrics_early_stopping_and_weights(
 
     about = json.loads(client.read_artifact(run.id, "model/lightning.json")[1])
     assert about["module_class"].endswith("Tiny")
+    assert about["signature"] == {"type": "tensor", "dtype": "float32", "shape": [3]}
     name = "model/" + about["file"]
     data = client.read_artifact(run.id, name)[1]
     if about["format"] == "safetensors":

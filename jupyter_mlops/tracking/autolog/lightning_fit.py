@@ -101,8 +101,8 @@ def _recorded_fit(original: Callable, trainer: Any, args: tuple, kwargs: dict,
         recorder.attempt("early stopping and checkpoint results",
                          lambda: _callback_results(recorder, trainer))
         if log_models and trainer.lightning_module is not None:
-            files = recorder.attempt("model weights",
-                                     lambda: weight_files(trainer.lightning_module)) or []
+            files = recorder.attempt("model weights", lambda: weight_files(
+                trainer.lightning_module, input_signature(args, kwargs))) or []
         end = recorder.attempt("the run's end", take_end)
         if files or datasets or end is not None:
             try:
@@ -121,23 +121,38 @@ def _recorded_fit(original: Callable, trainer: Any, args: tuple, kwargs: dict,
     return result
 
 
-def dataset_inputs(args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
-    """The tensors of the ``TensorDataset`` behind ``fit``'s training and validation loaders
-    (``fit(model, train_dataloaders, val_dataloaders, ...)``), copied to numpy arrays."""
-    import numpy as np
-
-    found: list[tuple[str, Any]] = []
+def _loader_tensors(args: tuple, kwargs: dict):
+    """``(prefix, tensors)`` of the ``TensorDataset`` behind ``fit``'s training and validation
+    loaders (``fit(model, train_dataloaders, val_dataloaders, ...)``)."""
     for prefix, position, keyword in (("training", 1, "train_dataloaders"),
                                       ("validation", 2, "val_dataloaders")):
         loader = kwargs.get(keyword, args[position] if len(args) > position else None)
         tensors = getattr(getattr(loader, "dataset", None), "tensors", None)
-        if not isinstance(tensors, tuple) or not tensors:
-            continue  # no loader, several loaders, a DataModule or a dataset of its own kind
+        if isinstance(tensors, tuple) and tensors and all(hasattr(t, "detach") for t in tensors):
+            yield prefix, tensors  # not: no loader, several, a DataModule, a Dataset of its own
+
+
+def dataset_inputs(args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
+    """Those tensors copied to numpy arrays, named as scikit-learn's fit inputs are."""
+    import numpy as np
+
+    found: list[tuple[str, Any]] = []
+    for prefix, tensors in _loader_tensors(args, kwargs):
         names = ("X", "y") if len(tensors) == 2 else tuple(map(str, range(len(tensors))))
-        for name, tensor in zip(names, tensors):
-            if hasattr(tensor, "detach"):
-                found.append((f"{prefix}_{name}", np.array(tensor.detach().cpu())))
+        found += [(f"{prefix}_{name}", np.array(tensor.detach().cpu()))
+                  for name, tensor in zip(names, tensors)]
     return found
+
+
+def input_signature(args: tuple, kwargs: dict) -> dict | None:
+    """What one input row of the training data looks like (dtype and shape without the batch
+    dimension), for ``model/lightning.json``; None when the data is not a TensorDataset."""
+    for prefix, tensors in _loader_tensors(args, kwargs):
+        if prefix == "training":
+            first = tensors[0]
+            return {"type": "tensor", "dtype": str(first.dtype).removeprefix("torch."),
+                    "shape": list(first.shape[1:])}
+    return None
 
 
 def _remove(trainer: Any, callback: Any) -> None:
@@ -290,9 +305,10 @@ def _callback_results(recorder: _Recorder, trainer: Any) -> None:
     recorder.metrics(metrics)
 
 
-def weight_files(module: Any) -> list[tuple[str, Any]]:
+def weight_files(module: Any, signature: dict | None = None) -> list[tuple[str, Any]]:
     """The module's ``state_dict`` as artifact files: safetensors if installed, else
-    ``torch.save`` of the tensors alone (``torch.load(weights_only=True)`` reads it)."""
+    ``torch.save`` of the tensors alone (``torch.load(weights_only=True)`` reads it); the
+    description names the input ``signature`` when the training data showed it."""
     import torch
 
     state = {key: value.detach().to("cpu")
@@ -314,6 +330,8 @@ def weight_files(module: Any) -> list[tuple[str, Any]]:
              "load": ("safetensors.torch.load(data)" if fmt == "safetensors" else
                       "torch.load(io.BytesIO(data), weights_only=True)")
              + " then module.load_state_dict(...)"}
+    if signature is not None:
+        about["signature"] = signature
     return [(name, data), ("model/lightning.json", json.dumps(about, indent=2).encode())]
 
 
