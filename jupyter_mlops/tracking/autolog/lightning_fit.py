@@ -36,10 +36,13 @@ import io
 import json
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.tracking.autolog import boosting, deferred, patching
 from jupyter_mlops.tracking.autolog.record import RunScope, _write_files
+
+if TYPE_CHECKING:
+    from jupyter_mlops.ports import RunRecorder
 
 #: Trainer attributes logged as params when they are set.
 TRAINER_SETTINGS = ("max_epochs", "min_epochs", "max_steps", "accumulate_grad_batches",
@@ -167,7 +170,7 @@ class _Recorder:
     """Logs into one run; the first failure is reported, later ones are not (one line per
     fit, however many epochs fail)."""
 
-    def __init__(self, client: Any, run_id: str, what: str):
+    def __init__(self, client: RunRecorder, run_id: str, what: str):
         self.client, self.run_id, self.what = client, run_id, what
         self.reported = False
 
