@@ -309,8 +309,9 @@ def test_palette_commands(page: Page, lab):
     expect(palette_input).to_be_visible(timeout=15_000)
     palette_input.fill("MLOps")
     items = page.locator(".lm-CommandPalette-item")
-    expect(items.filter(has_text="MLOps: Open Panel")).to_have_count(1)
-    expect(items.filter(has_text="MLOps: Refresh")).to_have_count(1)
+    # The palette filters and re-renders its list after the fill: seconds under load.
+    expect(items.filter(has_text="MLOps: Open Panel")).to_have_count(1, timeout=15_000)
+    expect(items.filter(has_text="MLOps: Refresh")).to_have_count(1, timeout=15_000)
     # Run it as a keyboard user does: narrowed to one item, Enter runs the active one. (A
     # click can wait forever while JupyterLab re-renders the palette's list under load.)
     palette_input.fill("MLOps: Refresh")
