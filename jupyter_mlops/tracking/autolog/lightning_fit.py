@@ -137,12 +137,10 @@ def _loader_tensors(args: tuple, kwargs: dict):
 
 def dataset_inputs(args: tuple, kwargs: dict) -> list[tuple[str, Any]]:
     """Those tensors copied to numpy arrays, named as scikit-learn's fit inputs are."""
-    import numpy as np
-
     found: list[tuple[str, Any]] = []
     for prefix, tensors in _loader_tensors(args, kwargs):
         names = ("X", "y") if len(tensors) == 2 else tuple(map(str, range(len(tensors))))
-        found += [(f"{prefix}_{name}", np.array(tensor.detach().cpu()))
+        found += [(f"{prefix}_{name}", tensor.detach().cpu().numpy().copy())
                   for name, tensor in zip(names, tensors)]
     return found
 
