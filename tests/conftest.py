@@ -67,6 +67,13 @@ def pytest_collection_modifyitems(config, items) -> None:
     (see ``tests/scheduling.py``; xdist keeps this order with ``--no-loadscope-reorder``)."""
     from tests.scheduling import load_weights, order_longest_first
 
+    # scripts/run-tests collects only tests/ui for the browser phase (collecting the whole
+    # suite costs each browser worker ~30 s of CPU): a browser test elsewhere would never run.
+    astray = [item.nodeid for item in items if item.get_closest_marker("browser")
+              and not item.nodeid.startswith("tests/ui/")]
+    if astray:
+        raise pytest.UsageError(f"browser tests must live under tests/ui/ (scripts/run-tests "
+                                f"runs only that folder with -m browser): {astray[:3]}")
     items[:] = order_longest_first(items, load_weights())
 
 

@@ -6,6 +6,7 @@ the original ``fit`` back."""
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import math
@@ -13,62 +14,27 @@ import os
 import subprocess
 import sys
 
-import lightning.pytorch as pl
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from lightning.pytorch.callbacks import EarlyStopping
 
 import jupyter_mlops as mlops
 from jupyter_mlops.errors import NotFoundError
 from jupyter_mlops.hashing import hash_array
 from jupyter_mlops.tracking.autolog import lightning_fit
 
-torch.set_num_threads(1)
 
-
-class Tiny(pl.LightningModule):
-    """Two linear layers on three features."""
-
-    def __init__(self, hidden: int = 4, lr: float = 0.05, nan_metric: bool = False):
-        super().__init__()
-        self.save_hyperparameters()
-        self.net = torch.nn.Sequential(torch.nn.Linear(3, hidden), torch.nn.ReLU(),
-                                       torch.nn.Linear(hidden, 1))
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        loss = torch.nn.functional.mse_loss(self.net(x), y)
-        self.log("train_loss", loss, on_step=False, on_epoch=True)
-        if self.hparams.nan_metric:
-            self.log("ratio", float("nan"), on_step=False, on_epoch=True)
-        return loss
-
-    def validation_step(self, batch, batch_idx):
-        x, y = batch
-        self.log("val_loss", torch.nn.functional.mse_loss(self.net(x), y))
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr, momentum=0.5)
+@pytest.fixture(scope="module")
+def lit():
+    """torch, Lightning and the tiny module, imported when a test here first runs (see
+    lightning_parts.py for why not at collection)."""
+    from tests.autolog import lightning_parts
+    return lightning_parts
 
 
 @pytest.fixture
-def loaders():
-    generator = torch.Generator().manual_seed(0)
-    X = torch.randn(32, 3, generator=generator)
-    y = X.sum(1, keepdim=True)
-    data = torch.utils.data.TensorDataset(X, y)
-    return (torch.utils.data.DataLoader(data, batch_size=8),
-            torch.utils.data.DataLoader(data, batch_size=16))
-
-
-def _trainer(**kwargs) -> pl.Trainer:
-    options = {"max_epochs": 2, "enable_progress_bar": False, "logger": False,
-               "enable_checkpointing": False, "enable_model_summary": False,
-               "accelerator": "cpu", "devices": 1}
-    options.update(kwargs)
-    return pl.Trainer(**options)
+def loaders(lit):
+    return lit.loaders()
 
 
 def _detail(client, run_id):
@@ -77,11 +43,11 @@ def _detail(client, run_id):
 
 
 def test_fit_records_hparams_settings_epoch_metrics_early_stopping_and_weights(
-        autologging, loaders):
+        lit, autologging, loaders):
     client, (train, valid) = autologging, loaders
-    torch.manual_seed(0)
-    module = Tiny(hidden=5, lr=0.05)
-    trainer = _trainer(callbacks=[EarlyStopping("val_loss", patience=3)])
+    lit.torch.manual_seed(0)
+    module = lit.Tiny(hidden=5, lr=0.05)
+    trainer = lit.trainer(callbacks=[lit.EarlyStopping("val_loss", patience=3)])
     callbacks_before = list(trainer.callbacks)
     with mlops.start_run() as run:
         trainer.fit(module, train, valid)
@@ -119,11 +85,11 @@ def test_fit_records_hparams_settings_epoch_metrics_early_stopping_and_weights(
         state = load(data)
     else:
         assert name == "model/state_dict.pt"
-        state = torch.load(io.BytesIO(data), weights_only=True)  # tensors only, no code
-    fresh = Tiny(hidden=5)
+        state = lit.torch.load(io.BytesIO(data), weights_only=True)  # tensors only, no code
+    fresh = lit.Tiny(hidden=5)
     fresh.load_state_dict(state)
     for key, value in module.state_dict().items():
-        assert torch.equal(fresh.state_dict()[key], value), key
+        assert lit.torch.equal(fresh.state_dict()[key], value), key
 
 
 def _weights(client, run_id):
@@ -131,52 +97,48 @@ def _weights(client, run_id):
     return about, client.read_artifact(run_id, "model/" + about["file"])[1]
 
 
-def test_weights_are_safetensors_when_installed_and_tied_weights_load_back(autologging,
-                                                                          loaders):
+def test_weights_are_safetensors_when_installed_and_tied_weights_load_back(
+        lit, autologging, loaders):
     """safetensors is in the test extra; tied weights (one tensor under two names) are the
     case safetensors refuses unless each is copied."""
     from safetensors.torch import load
 
     client, (train, _) = autologging, loaders
-    module = Tiny()
-    module.tied = torch.nn.Linear(4, 1)
+    module = lit.Tiny()
+    module.tied = lit.torch.nn.Linear(4, 1)
     module.tied.weight = module.net[2].weight  # one tensor under two names
     with mlops.start_run() as run:
-        _trainer(max_epochs=1).fit(module, train)
+        lit.trainer(max_epochs=1).fit(module, train)
     client.flush()
     about, data = _weights(client, run.id)
     assert (about["format"], about["file"]) == ("safetensors", "model.safetensors")
     state = load(data)
-    assert torch.equal(state["net.0.weight"], module.net[0].weight)
-    assert torch.equal(state["tied.weight"], module.net[2].weight)
-
-
-class OwnTrainer(pl.Trainer):
-    """A user's Trainer subclass, defined outside Lightning."""
+    assert lit.torch.equal(state["net.0.weight"], module.net[0].weight)
+    assert lit.torch.equal(state["tied.weight"], module.net[2].weight)
 
 
 def test_without_safetensors_weights_are_a_torch_state_dict_read_with_weights_only(
-        autologging, loaders, monkeypatch):
+        lit, autologging, loaders, monkeypatch):
     client, (train, _) = autologging, loaders
     monkeypatch.setitem(sys.modules, "safetensors.torch", None)  # as if not installed
-    module = Tiny(hidden=3)
+    module = lit.Tiny(hidden=3)
     with mlops.start_run() as run:
-        OwnTrainer(max_epochs=1, logger=False, enable_checkpointing=False,
+        lit.OwnTrainer(max_epochs=1, logger=False, enable_checkpointing=False,
                    enable_progress_bar=False, enable_model_summary=False).fit(module, train)
     client.flush()
     about, data = _weights(client, run.id)
     assert (about["format"], about["file"]) == ("torch-state-dict", "state_dict.pt")
     assert "weights_only=True" in about["load"]
-    state = torch.load(io.BytesIO(data), weights_only=True)
+    state = lit.torch.load(io.BytesIO(data), weights_only=True)
     assert set(state) == set(module.state_dict())
     assert [p.step for p in client.metric_history(run.id, "train_loss")] == [0]
 
 
-def test_a_fit_outside_a_run_gets_its_own_run_ended_after_and_nan_is_kept(autologging,
-                                                                           loaders):
+def test_a_fit_outside_a_run_gets_its_own_run_ended_after_and_nan_is_kept(
+        lit, autologging, loaders):
     client, (train, _) = autologging, loaders
     before = {r.id for r in client.search_runs()}
-    _trainer(max_epochs=1, limit_val_batches=0).fit(Tiny(nan_metric=True), train)
+    lit.trainer(max_epochs=1, limit_val_batches=0).fit(lit.Tiny(nan_metric=True), train)
     client.flush()
     (run,) = [r for r in client.search_runs() if r.id not in before]
     assert run.status == "FINISHED" and mlops.active_run() is None
@@ -185,33 +147,34 @@ def test_a_fit_outside_a_run_gets_its_own_run_ended_after_and_nan_is_kept(autolo
     assert "val_loss" not in dict(client.get_run(run.id).metrics)
 
 
-def test_an_epoch_without_validation_repeats_no_stale_validation_value(autologging,
-                                                                       loaders):
+def test_an_epoch_without_validation_repeats_no_stale_validation_value(
+        lit, autologging, loaders):
     client, (train, valid) = autologging, loaders
     with mlops.start_run() as run:
-        _trainer(max_epochs=2, check_val_every_n_epoch=2).fit(Tiny(), train, valid)
+        lit.trainer(max_epochs=2, check_val_every_n_epoch=2).fit(lit.Tiny(), train, valid)
     client.flush()
     assert [p.step for p in client.metric_history(run.id, "val_loss")] == [1]
     assert [p.step for p in client.metric_history(run.id, "train_loss")] == [0, 1]
 
 
-def test_a_fit_that_raises_ends_its_own_run_as_failed(autologging, loaders):
+def test_a_fit_that_raises_ends_its_own_run_as_failed(
+        lit, autologging, loaders):
     client, (train, _) = autologging, loaders
 
-    class Broken(Tiny):
+    class Broken(lit.Tiny):
         def training_step(self, batch, batch_idx):
             raise RuntimeError("boom in training")
 
     before = {r.id for r in client.search_runs()}
     with pytest.raises(RuntimeError, match="boom in training"):
-        _trainer(max_epochs=1).fit(Broken(), train)
+        lit.trainer(max_epochs=1).fit(Broken(), train)
     client.flush()
     (run,) = [r for r in client.search_runs() if r.id not in before]
     assert run.status == "FAILED" and mlops.active_run() is None
 
 
-def test_a_failing_store_does_not_fail_fit_and_is_reported_once(autologging, loaders,
-                                                                 monkeypatch, capsys):
+def test_a_failing_store_does_not_fail_fit_and_is_reported_once(
+        lit, autologging, loaders, monkeypatch, capsys):
     client, (train, valid) = autologging, loaders
 
     def refuse(*args, **kwargs):
@@ -219,15 +182,16 @@ def test_a_failing_store_does_not_fail_fit_and_is_reported_once(autologging, loa
 
     monkeypatch.setattr(client, "log_metrics", refuse)
     monkeypatch.setattr(client, "log_params", refuse)
-    module = Tiny()
+    module = lit.Tiny()
     with mlops.start_run():
-        _trainer(max_epochs=2).fit(module, train, valid)
+        lit.trainer(max_epochs=2).fit(module, train, valid)
     err = [line for line in capsys.readouterr().err.splitlines() if "jupyter-mlops" in line]
     assert len(err) == 1, err  # one line for the whole fit, not one per epoch
     assert "store is down" in err[0] and "the fit itself succeeded" in err[0]
 
 
-def test_an_mlflow_logger_is_left_to_log_alone(autologging, loaders):
+def test_an_mlflow_logger_is_left_to_log_alone(
+        lit, autologging, loaders):
     client, (train, _) = autologging, loaders
     from lightning.pytorch.loggers import Logger
 
@@ -241,27 +205,27 @@ def test_an_mlflow_logger_is_left_to_log_alone(autologging, loaders):
             pass
 
     with mlops.start_run() as run:
-        _trainer(max_epochs=1, logger=MLFlowLikeLogger()).fit(Tiny(), train)
+        lit.trainer(max_epochs=1, logger=MLFlowLikeLogger()).fit(lit.Tiny(), train)
     detail = _detail(client, run.id)
     assert dict(detail.params) == {} and dict(detail.metrics) == {}
 
 
-def test_log_models_and_datasets_false_and_disable_restore_the_original_fit(autologging,
-                                                                           loaders):
+def test_log_models_and_datasets_false_and_disable_restore_the_original_fit(
+        lit, autologging, loaders):
     client, (train, _) = autologging, loaders
-    original = pl.Trainer.fit.__mlops_autolog_original__
+    original = lit.pl.Trainer.fit.__mlops_autolog_original__
     mlops.autolog(log_models=False, log_datasets=False)
     with mlops.start_run() as run:
-        _trainer(max_epochs=1).fit(Tiny(), train)
+        lit.trainer(max_epochs=1).fit(lit.Tiny(), train)
     client.flush()
     assert client.metric_history(run.id, "train_loss")
     assert not [a for a in client.list_artifacts(run.id) if a.name.startswith("model/")]
     with pytest.raises(NotFoundError):
         client.get_dataset("training_X")
     mlops.autolog(disable=True)
-    assert pl.Trainer.fit is original
+    assert lit.pl.Trainer.fit is original
     with mlops.start_run() as run:
-        _trainer(max_epochs=1).fit(Tiny(), train)
+        lit.trainer(max_epochs=1).fit(lit.Tiny(), train)
     assert dict(_detail(client, run.id).metrics) == {}
 
 
@@ -311,11 +275,11 @@ class Odd:
         return "<odd>"
 
 
-def test_hostile_hparams_and_metric_names_are_left_out_or_cut_never_fatal(autologging,
-                                                                          loaders):
+def test_hostile_hparams_and_metric_names_are_left_out_or_cut_never_fatal(
+        lit, autologging, loaders):
     client, (train, _) = autologging, loaders
 
-    class Hostile(Tiny):
+    class Hostile(lit.Tiny):
         def __init__(self, **extra):
             super().__init__()
             self.save_hyperparameters(extra)
@@ -327,9 +291,9 @@ def test_hostile_hparams_and_metric_names_are_left_out_or_cut_never_fatal(autolo
             return loss
 
     module = Hostile(**{"k" * 300: 1, "ctl\x01": 2, "obj": Odd(), "long": "v" * 10_000,
-                        "tensor": torch.ones(2), "nested": {"a": [1, 2]}})
+                        "tensor": lit.torch.ones(2), "nested": {"a": [1, 2]}})
     with mlops.start_run() as run:
-        _trainer(max_epochs=1).fit(module, train)
+        lit.trainer(max_epochs=1).fit(module, train)
     detail = _detail(client, run.id)
     params, metrics = dict(detail.params), dict(detail.metrics)
     assert params["obj"] == "<odd>" and params["hidden"] == "4"
@@ -340,12 +304,16 @@ def test_hostile_hparams_and_metric_names_are_left_out_or_cut_never_fatal(autolo
     assert not [k for k in metrics if k.startswith("bad")]
 
 
+def _tensor(values):
+    return importlib.import_module("torch").tensor(values)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.dictionaries(
     st.text(min_size=0, max_size=300),
     st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**40, 10**40),
               st.none(), st.booleans(), st.sampled_from(["0", "nan", "1e3", "x"]),
-              st.lists(st.floats(allow_nan=False), max_size=3).map(torch.tensor)),
+              st.lists(st.floats(allow_nan=False), max_size=3).map(_tensor)),
     max_size=8))
 def test_callback_metrics_become_storable_scalars_or_are_left_out(metrics):
     """Whatever a module logs, what is kept is a float under a name the store accepts;
