@@ -33,6 +33,7 @@ from jupyter_mlops.cli import (
     webhooks,
 )
 from jupyter_mlops.cli.context import location_for
+from jupyter_mlops.cli.own_process import without_eager_iri_parser
 from jupyter_mlops.cli.parser import CommandParser
 
 #: The command groups, in the order ``jupyter mlops --help`` lists them.
@@ -58,8 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Command groups that run a user's model code in this process: they get the Python
+#: environment unchanged (see :mod:`jupyter_mlops.cli.own_process`).
+_USER_CODE_GROUPS = frozenset({"serve"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.group not in _USER_CODE_GROUPS:
+        without_eager_iri_parser()
     from jupyter_mlops.errors import MlopsError, exit_code_for
 
     try:
