@@ -46,9 +46,13 @@ install: $(STAMP) $(LABEXT_BUILT)
 
 # The test extras (every optional feature, pytest, Playwright, moto) on top of `install`;
 # redone whenever `install` was (pyproject.toml changed).
+# --no-compile: pip would byte-compile every module the test extras bring (torch 2,300 files,
+# sympy 1,500, moto 1,500, mlflow 1,300, ...: about 7 ms of CPU each here) one after another,
+# 1-2 minutes of a fresh install, though the tests import a fraction of them. Those are
+# compiled on first import and cached (the test runs write bytecode: see scripts/run-tests).
 $(TEST_STAMP): $(STAMP)
 	rm -f $(STRAY_INSTALL_JSON)
-	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --no-compile -e ".[test]"
 	touch $@
 
 install-test: install $(TEST_STAMP)
