@@ -358,13 +358,13 @@ def _import_models(client, src: MlflowSource, report: ImportReport, models: list
             found = _model_file(client, src, v, note)
             if found is None:
                 continue
-            digest, size, flavor = found
+            digest, size, flavor, model_class = found
             stage = v.get("current_stage") or "None"
             if stage in _STAGE_ALIAS:
                 stage_aliases.setdefault(_STAGE_ALIAS[stage], number)
             versions.append(bulk_import.ImportVersion(
                 version=number, run_id=v.get("run_id") or None, digest=digest, size=size,
-                flavor=flavor, model_class=f"MLflow model ({flavor} file)",
+                flavor=flavor, model_class=model_class,
                 description=v.get("description") or None,
                 user=str(v.get("user_id") or "unknown")[:128],
                 created_at=_seconds(v.get("creation_time")) or 0.0,
@@ -387,40 +387,61 @@ def _import_models(client, src: MlflowSource, report: ImportReport, models: list
                      "imported; skipped")
 
 
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
 def _present_versions(client, name: str) -> set[int]:
     from jupyter_mlops.store.bulk_import import model_version_numbers
 
     return model_version_numbers(client.store.url, name)
 
 
-def _model_file(client, src: MlflowSource, v: dict, note) -> tuple[str, int, str] | None:
-    """``(digest, size, flavor)`` of the version's model file, stored as a blob."""
+def _model_file(client, src: MlflowSource, v: dict, note
+                ) -> tuple[str, int, str, str] | None:
+    """``(digest, size, flavor, model class)`` of the version's model file, as a blob."""
+    from jupyter_mlops.interop.mlflow_boosters import SKIPPED, from_mlflow_folder
     from jupyter_mlops.interop.mlflow_sources import local_artifacts
     from jupyter_mlops.store import bulk_import
 
     label = f"model {v['name']!r} version {v['version']}"
     source = v.get("source") or ""
     candidates: list[tuple[str, str, int]] = []
+    folder_files: dict[str, Callable[[], bytes]] = {}  # the model folder's files, by name
+    get_blob = client.store.blobs.get_bytes
     m = re.fullmatch(r"runs:/([0-9A-Za-z_-]{1,64})/?(.*)", source)
     run_id = v.get("run_id")
+    sub = None
     if m:
-        run_id = m[1]
-        candidates = bulk_import.artifact_digests(client.store.url, m[1], m[2])
+        run_id, sub = m[1], m[2]
     elif run_id and (folder := src.model_folder(v)) and "/artifacts/" in folder.replace(
             "\\", "/") and run_id in folder:
         sub = folder.replace("\\", "/").split("/artifacts/", 1)[1]
+    if sub is not None:
         candidates = bulk_import.artifact_digests(client.store.url, run_id, sub)
+        prefix = sub.rstrip("/") + "/" if sub.strip("/") else ""
+        folder_files = {name[len(prefix):]: functools.partial(get_blob, digest)
+                        for name, digest, _ in candidates}
     if not candidates:
         folder = src.model_folder(v)
         if folder:
             for name, path in local_artifacts(folder, str(run_id), note):
+                folder_files[name] = functools.partial(_read_file, path)
                 if name.endswith(tuple(_MODEL_FILES)):
                     info = client.store.blobs.put_file(path)
                     candidates.append((name, info.digest, info.size))
+    booster = from_mlflow_folder(folder_files, note, label)
+    if isinstance(booster, tuple):
+        data, flavor, model_class = booster
+        info = client.store.blobs.put_bytes(data)
+        return info.digest, info.size, flavor, model_class
+    if booster == SKIPPED:
+        return None
     for name, digest, size in candidates:
         for ext, flavor in _MODEL_FILES.items():
             if name.endswith(ext):
-                return digest, size, flavor
+                return digest, size, flavor, f"MLflow model ({flavor} file)"
     note(f"{label}: no model file ({', '.join(_MODEL_FILES)}) found in {source[:80]!r} "
          "(this registry keeps one model file per version); skipped")
     return None

@@ -284,15 +284,7 @@ class XGBoostFormat(BoosterFormat):
     name = "xgboost"
 
     def _native(self, model: Any) -> bytes:
-        if hasattr(model, "get_booster") and hasattr(model, "save_model"):
-            # The wrapper's own save keeps its scikit-learn attributes (classes, n_classes);
-            # it writes to a path only.
-            with tempfile.TemporaryDirectory(prefix="mlops-xgb-") as folder:
-                path = os.path.join(folder, "model.json")
-                model.save_model(path)
-                with open(path, "rb") as fh:
-                    return fh.read()
-        return bytes(model.save_raw(raw_format="json"))
+        return xgboost_json(model)
 
     def _check_native(self, native: bytes) -> None:
         try:
@@ -320,6 +312,19 @@ class XGBoostFormat(BoosterFormat):
         except Exception as exc:
             raise self._unreadable(exc) from None
         return model
+
+
+def xgboost_json(model: Any) -> bytes:
+    """XGBoost's JSON model of a ``Booster`` or of a scikit-learn wrapper."""
+    if hasattr(model, "get_booster") and hasattr(model, "save_model"):
+        # The wrapper's own save keeps its scikit-learn attributes (classes, n_classes);
+        # it writes to a path only.
+        with tempfile.TemporaryDirectory(prefix="mlops-xgb-") as folder:
+            path = os.path.join(folder, "model.json")
+            model.save_model(path)
+            with open(path, "rb") as fh:
+                return fh.read()
+    return bytes(model.save_raw(raw_format="json"))
 
 
 def predict_function(model: Any):
