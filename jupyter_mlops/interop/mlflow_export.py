@@ -40,6 +40,8 @@ class ExportReport:
     versions_exported: int = 0
     #: Tags and descriptions written onto MLflow's experiments, models and versions.
     metadata_exported: int = 0
+    #: Experiments deleted here, so deleted in MLflow too once their runs were written.
+    experiments_deleted: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
@@ -51,6 +53,9 @@ class ExportReport:
                     f"({self.metric_points} metric points, {self.artifacts} artifacts), "
                     f"{self.versions_exported} model version(s), {self.metadata_exported} "
                     f"tag(s) and description(s); {self.runs_present} run(s) already there")
+            if self.experiments_deleted:
+                head += (f"; {self.experiments_deleted} experiment(s) deleted here, so "
+                         "deleted there")
             if self.runs_redone:
                 head += f"; {self.runs_redone} incomplete run(s) from a stopped export redone"
         return "\n".join([head] + [f"  {n}" for n in self.notes])
@@ -100,10 +105,21 @@ def _export(client: Any, dest: str, progress: bool) -> ExportReport:
     # Experiments with runs, and active ones with tags or a description (even empty).
     wanted = {r.experiment for r in runs} | {
         e.name for e in experiments if e.lifecycle_stage == "active" and experiment_tags(e)}
+    deleted_here = []
     for exp in sorted((e for e in experiments if e.name in wanted), key=lambda e: e.name):
         name = exp.name
         found = ml.get_experiment_by_name(name)
         exp_ids[name] = found.experiment_id if found else ml.create_experiment(name)
+        if found is not None and found.lifecycle_stage == "deleted":
+            # MLflow takes no run into a deleted experiment: restored for the export, and
+            # deleted again below when it is deleted here too (an earlier export's doing).
+            ml.restore_experiment(exp_ids[name])
+            if exp.lifecycle_stage != "deleted":
+                report.notes.append(f"experiment {name!r}: deleted in MLflow, active here; "
+                                    "restored there")
+        if exp.lifecycle_stage == "deleted":  # (id, whether MLflow's was active till now)
+            deleted_here.append((exp_ids[name], found is None or
+                                 found.lifecycle_stage != "deleted"))
         export_experiment(ml, exp_ids[name], exp, report)
         done.update(_exported(ml, exp_ids[name], report))
     with tqdm(total=len(runs), unit=" runs", desc="Exporting", disable=not progress,
@@ -117,6 +133,9 @@ def _export(client: Any, dest: str, progress: bool) -> ExportReport:
             mapping[r.id] = _export_run(client, ml, r, exp_ids[r.experiment], report)
             report.runs_exported += 1
     _export_models(client, ml, mapping, report)
+    for experiment_id, newly in deleted_here:  # deleted here: deleted there, runs with it
+        ml.delete_experiment(experiment_id)
+        report.experiments_deleted += newly
     return report
 
 

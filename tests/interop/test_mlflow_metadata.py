@@ -159,3 +159,41 @@ def test_hostile_tags_are_skipped_one_by_one(ours):
     assert experiment(client, "meta-h").tags == {"ok": "fine"}
     assert report.metadata_added == 1 and len(report.notes) == 3
     assert all("skipped" in n for n in report.notes)
+
+
+def test_an_experiment_deleted_here_is_deleted_there_with_its_runs(ours, tmp_path):
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    client = ours
+    kept = client.create_run(experiment="meta-kept", name="k")
+    client.end_run(kept.id)
+    gone = client.create_run(experiment="meta-dropped", name="d")
+    client.end_run(gone.id)
+    client.delete_experiment(experiment(client, "meta-dropped").id)
+    dest = str(tmp_path / "dest-mlruns")
+    first = export_mlflow(client, dest, progress=False)
+    assert first.runs_exported == 2 and first.experiments_deleted == 1, first.summary()
+    assert "1 experiment(s) deleted here, so deleted there" in first.summary()
+
+    ml = MlflowClient(tracking_uri=dest)
+    assert ml.get_experiment_by_name("meta-kept").lifecycle_stage == "active"
+    dropped = ml.get_experiment_by_name("meta-dropped")
+    assert dropped.lifecycle_stage == "deleted"
+    [run] = ml.search_runs([dropped.experiment_id], run_view_type=ViewType.ALL)
+    assert run.data.tags["mlflow.runName"] == "d"  # its run went along, then out of sight
+
+    # A new run in the deleted experiment: exported into it, which stays deleted.
+    late = client.create_run(experiment="meta-dropped", name="late")
+    client.end_run(late.id)
+    second = export_mlflow(client, dest, progress=False)
+    assert second.runs_exported == 1 and second.experiments_deleted == 0, second.summary()
+    assert ml.get_experiment_by_name("meta-dropped").lifecycle_stage == "deleted"
+    assert len(ml.search_runs([dropped.experiment_id], run_view_type=ViewType.ALL)) == 2
+
+    # Restored here: restored there on the next export (with a note), nothing exported twice.
+    client.restore_experiment(experiment(client, "meta-dropped").id)
+    third = export_mlflow(client, dest, progress=False)
+    assert third.runs_exported == 0
+    assert ml.get_experiment_by_name("meta-dropped").lifecycle_stage == "active"
+    assert any("deleted in MLflow, active here; restored there" in n for n in third.notes)
