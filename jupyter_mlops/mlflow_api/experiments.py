@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from jupyter_mlops.errors import NotFoundError
-from jupyter_mlops.mlflow_api import experiment_search, fields
+from jupyter_mlops.mlflow_api import experiment_search, fields, paging
 from jupyter_mlops.mlflow_api.errors import MlflowApiError, invalid, not_found
 
 DEFAULT_NAME = "Default"
@@ -119,18 +119,12 @@ def search(client: Any, request: dict) -> dict:
     order_by = order_by if isinstance(order_by, list) else [order_by]
     if len(order_by) > 20:
         raise invalid("Invalid value for parameter 'order_by': at most 20 clauses.")
-    size = fields.integer(request, "max_results", 1000)
-    if size is None or not 1 <= size <= 50_000:
-        raise invalid("Invalid value for parameter 'max_results': between 1 and 50000.")
-    token = fields.one(request, "page_token")
-    if token and not (isinstance(token, str) and token.isdigit() and len(token) < 10):
-        raise invalid("Invalid page token: pass the next_page_token of a previous answer.")
-    start = int(token) if token else 0
     found = [e for e in (to_json(x) for x in client.list_experiments(VIEWS[view])) if test(e)]
     found = experiment_search.order(found, order_by)
-    out: dict[str, Any] = {"experiments": found[start:start + size]}
-    if start + size < len(found):
-        out["next_page_token"] = str(start + size)
+    shown, token = paging.page(found, request, 1000, 50_000)
+    out: dict[str, Any] = {"experiments": list(shown)}
+    if token:
+        out["next_page_token"] = token
     return out
 
 

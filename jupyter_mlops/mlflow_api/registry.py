@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from jupyter_mlops.errors import AlreadyExistsError, NotFoundError
-from jupyter_mlops.mlflow_api import artifacts, fields
+from jupyter_mlops.mlflow_api import artifacts, fields, paging
 from jupyter_mlops.mlflow_api.errors import MlflowApiError, invalid, not_found
 from jupyter_mlops.mlflow_api.experiment_search import like, split_clauses
 
@@ -138,17 +138,10 @@ def search_models(client: Any, request: dict) -> dict:
             raise invalid(f"Invalid order_by clause {str(clause)[:60]!r}: registered models "
                           "are ordered by name (ASC or DESC) here.")
         models.sort(key=lambda x: x.name, reverse=(m[1] or "").upper() == "DESC")
-    size = fields.integer(request, "max_results", 100)
-    if size is None or not 1 <= size <= 1000:
-        raise invalid("Invalid value for parameter 'max_results': between 1 and 1000.")
-    token = fields.one(request, "page_token")
-    if token and not (isinstance(token, str) and token.isdigit() and len(token) < 10):
-        raise invalid("Invalid page token: pass the next_page_token of a previous answer.")
-    start = int(token) if token else 0
-    out: dict[str, Any] = {"registered_models": [model_json(client, x)
-                                                 for x in models[start:start + size]]}
-    if start + size < len(models):
-        out["next_page_token"] = str(start + size)
+    shown, token = paging.page(models, request, 100, 1000)
+    out: dict[str, Any] = {"registered_models": [model_json(client, x) for x in shown]}
+    if token:
+        out["next_page_token"] = token
     return out
 
 
@@ -373,16 +366,10 @@ def search_versions(client: Any, request: dict) -> dict:
         field = {"version_number": "version"}.get(m[1].lower(), m[1].lower())
         out.sort(key=lambda v: v[field] if field == "name" else int(v[field]),
                  reverse=(m[2] or "").upper() == "DESC")
-    size = fields.integer(request, "max_results", 10_000)
-    if size is None or not 1 <= size <= 200_000:
-        raise invalid("Invalid value for parameter 'max_results': between 1 and 200000.")
-    token = fields.one(request, "page_token")
-    if token and not (isinstance(token, str) and token.isdigit() and len(token) < 10):
-        raise invalid("Invalid page token: pass the next_page_token of a previous answer.")
-    start = int(token) if token else 0
-    page: dict[str, Any] = {"model_versions": out[start:start + size]}
-    if start + size < len(out):
-        page["next_page_token"] = str(start + size)
+    shown, token = paging.page(out, request, 10_000, 200_000)
+    page: dict[str, Any] = {"model_versions": list(shown)}
+    if token:
+        page["next_page_token"] = token
     return page
 
 

@@ -7,14 +7,13 @@ removes): nothing recorded is lost, and ``jupyter mlops runs`` still lists it.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import time
 from typing import Any
 
 from jupyter_mlops.errors import NotFoundError
-from jupyter_mlops.mlflow_api import experiments, fields
+from jupyter_mlops.mlflow_api import experiments, fields, paging
 from jupyter_mlops.mlflow_api.errors import invalid
 
 DELETED_TAG = "mlops.mlflow.deleted"
@@ -339,9 +338,15 @@ def log_outputs(client: Any, request: dict) -> dict:
 
 # ---------------------------------------------------------------------------- metric history
 def history(client: Any, request: dict) -> dict:
+    """A metric's whole series; a page of it with ``max_results`` (and ``page_token``), as
+    MLflow's client asks for long series."""
     run_id = fields.run_id(request)
     key = fields.key(fields.one(request, "metric_key"), "metric name")
-    return {"metrics": [_point(key, p) for p in _points(client, run_id, key)]}
+    shown, token = paging.page(_points(client, run_id, key), request, None, 10**9)
+    out: dict[str, Any] = {"metrics": [_point(key, p) for p in shown]}
+    if token:
+        out["next_page_token"] = token
+    return out
 
 
 def _points(client: Any, run_id: str, key: str) -> list:
@@ -488,14 +493,12 @@ def search(client: Any, request: dict) -> dict:
     elif view == "deleted":
         clauses.append(f"(tags.{DELETED_TAG} is not null"
                        + (f" or experiment in ({gone_list}))" if gone else ")"))
-    size = fields.integer(request, "max_results", 1000)
-    if size is None or not 1 <= size <= 50_000:
-        raise invalid("Invalid value for parameter 'max_results': between 1 and 50000.")
+    size = paging.size(request, 1000, 50_000) or 1000  # never None: it has a default
     order = request.get("order_by") or []
     order = order if isinstance(order, list) else [order]
     if not all(isinstance(o, str) and len(o) < 1000 for o in order) or len(order) > 20:
         raise invalid("Invalid value for parameter 'order_by': a list of up to 20 strings.")
-    offset = _offset(fields.one(request, "page_token"))
+    offset = paging.offset(request)
     client.flush()
     found = list(client.search_runs(" and ".join(clauses) or None,
                                     order_by=[_translate(o) for o in order] or None,
@@ -507,21 +510,8 @@ def search(client: Any, request: dict) -> dict:
     out: dict[str, Any] = {"runs": [run_json(r, points.get(r.id), r.experiment in gone)
                                     for r in found_page]}
     if len(found) > size:
-        out["next_page_token"] = base64.urlsafe_b64encode(
-            json.dumps({"offset": offset + size}).encode()).decode()
+        out["next_page_token"] = paging.token(offset + size)
     return out
-
-
-def _offset(token: Any) -> int:
-    if not token:
-        return 0
-    try:
-        offset = json.loads(base64.urlsafe_b64decode(str(token)[:200]))["offset"]
-        if isinstance(offset, int) and 0 <= offset < 10**9:
-            return offset
-    except (ValueError, KeyError, TypeError):
-        pass
-    raise invalid("Invalid page token: pass the next_page_token of a previous answer.")
 
 
 def now_ms() -> int:

@@ -161,6 +161,35 @@ def test_search_experiments_filter_order_and_pages(client):
                                                 >= created]
 
 
+def test_metric_history_pages_as_mlflows_rest_store_asks(client, server):
+    """MLflow's RestStore sends max_results and page_token for a long series and follows
+    next_page_token; without max_results the whole series comes in one answer."""
+    exp_id = client.create_experiment("history-pages")
+    run_id = client.create_run(exp_id).info.run_id
+    for step in range(7):
+        client.log_metric(run_id, "m", step / 2, timestamp=1_700_000_000_000 + step, step=step)
+    store = client._tracking_client.store  # the RestStore behind MlflowClient
+    steps, token, pages = [], None, 0
+    while True:
+        page = store.get_metric_history(run_id, "m", max_results=3, page_token=token)
+        steps += [m.step for m in page]
+        pages, token = pages + 1, page.token
+        if not token:
+            break
+    assert steps == list(range(7)) and pages == 3
+    assert [m.step for m in client.get_metric_history(run_id, "m")] == list(range(7))
+    # A bare number (what earlier versions of this server answered) still works as a token;
+    # anything else, or a page size below 1, is one clear refusal.
+    status, body = raw(server, "GET", "metrics/get-history", query=[
+        ("run_id", run_id), ("metric_key", "m"), ("max_results", "2"), ("page_token", "6")])
+    assert status == 200 and [m["step"] for m in body["metrics"]] == [6]
+    assert "next_page_token" not in body
+    for bad in ([("page_token", "%%%")], [("max_results", "0")], [("max_results", "x")]):
+        status, body = raw(server, "GET", "metrics/get-history",
+                           query=[("run_id", run_id), ("metric_key", "m"), *bad])
+        assert status == 400 and body["error_code"] == "INVALID_PARAMETER_VALUE", (bad, body)
+
+
 # ------------------------------------------------------------------ registry
 @pytest.fixture(scope="module")
 def model_run(client):
