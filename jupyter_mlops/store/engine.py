@@ -24,9 +24,9 @@ from jupyter_mlops.errors import (
     AlreadyExistsError, InvalidInputError, NotFoundError, StoreUnavailableError,
 )
 from jupyter_mlops.extras import require_for_url
-from jupyter_mlops.store import planner_stats
+from jupyter_mlops.store import planner_stats, sqlite_pragmas
 
-BUSY_TIMEOUT_S = 60.0
+BUSY_TIMEOUT_S = sqlite_pragmas.BUSY_TIMEOUT_S
 #: A pooled PostgreSQL connection idle this long is pinged before use (see _ping_if_idle).
 PING_AFTER_IDLE_S = 10.0
 _engines: dict[tuple[str, bool], Engine] = {}
@@ -39,12 +39,7 @@ def _configure_sqlite(engine: Engine, immediate: bool, read_only: bool = False) 
         # Let SQLAlchemy's "begin" event below own transaction boundaries (pysqlite recipe).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        if not read_only:
-            # journal_mode=WAL rewrites the file's header: never on a database we only read.
-            cur.execute("PRAGMA journal_mode = WAL")
-            cur.execute("PRAGMA synchronous = NORMAL")
-            cur.execute("PRAGMA foreign_keys = ON")
+        sqlite_pragmas.configure(cur, read_only=read_only)
         cur.close()
         if not read_only:
             # Pooled connections live as long as the process: SQLite's advice for those, plus

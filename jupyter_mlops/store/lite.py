@@ -30,14 +30,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from jupyter_mlops.errors import (
     AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError, StoreUnavailableError,
 )
-from jupyter_mlops.store import planner_stats
+from jupyter_mlops.store import planner_stats, sqlite_pragmas
 from jupyter_mlops.store.labels import experiment_to_open
 from jupyter_mlops.store.records import RUN_STATUSES, ExperimentRecord, RunRecord
 from jupyter_mlops.store.schema_head import HEAD_REVISION
 from jupyter_mlops.store.writers import run_is_dead, writer_token
 
-#: engine.BUSY_TIMEOUT_S's value (engine imports SQLAlchemy; a test checks they agree).
-BUSY_TIMEOUT_S = 60.0
+BUSY_TIMEOUT_S = sqlite_pragmas.BUSY_TIMEOUT_S
 #: Entries of run_changes kept; runs.py imports these three names from here.
 CHANGE_LOG_KEEP = 200_000
 DEFAULT_EXPERIMENT = "Default"
@@ -123,10 +122,7 @@ class _Connection:
         # self.lock keeps one transaction at a time on it.
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                check_same_thread=False)
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        sqlite_pragmas.configure(conn)
         # `value REGEXP pattern`, as SQLAlchemy's SQLite dialect registers it: lite_search's
         # param-as-number comparisons use it. Registering is cheap; `re` is imported on use.
         conn.create_function("regexp", 2, _regexp, deterministic=True)

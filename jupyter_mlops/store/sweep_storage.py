@@ -28,13 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.store import sqlite_pragmas
 
 #: The PostgreSQL schema of the Optuna tables (beside ``public``, where the store lives).
 PG_SCHEMA = "mlops_optuna"
 #: The SQLite file of the Optuna tables, in the store's folder.
 SQLITE_NAME = "optuna.db"
 #: Seconds a SQLite writer waits for another process's transaction (as the store does).
-BUSY_TIMEOUT_S = 60.0
+BUSY_TIMEOUT_S = sqlite_pragmas.BUSY_TIMEOUT_S
 
 
 @dataclasses.dataclass(frozen=True)

@@ -146,6 +146,21 @@ def test_constants_agree_with_the_sqlalchemy_modules():
     assert lite.HEAD_REVISION == migrate.HEAD_REVISION
 
 
+def test_both_paths_set_up_their_connections_alike(tmp_path):
+    """The stdlib connection and SQLAlchemy's get the same pragmas (sqlite_pragmas)."""
+    from jupyter_mlops.store import engine, sqlite_pragmas
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    names = ("busy_timeout", "cache_size", "journal_mode", "synchronous", "foreign_keys")
+    with engine.write_connection(url) as conn:
+        via_sqlalchemy = [conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in names]
+    via_stdlib = [lite._connection(str(tmp_path / "p.db")).conn.execute(
+        f"PRAGMA {n}").fetchone()[0] for n in names]
+    assert via_sqlalchemy == via_stdlib
+    assert via_stdlib[:2] == [int(sqlite_pragmas.BUSY_TIMEOUT_S * 1000),
+                              -sqlite_pragmas.CACHE_KIB]
+
+
 def test_schema_check_reads_without_writing(tmp_path):
     url = f"sqlite:///{tmp_path / 'none.db'}"
     assert not lite.schema_is_current(url)
