@@ -32,6 +32,15 @@ from pathlib import Path
 
 import pytest
 
+from jupyter_mlops.cli.own_process import without_eager_iri_parser
+
+# The test processes are this project's own, as the CLI's are: jsonschema's IRI parser
+# (3 s of CPU at import; see own_process) is not built in each xdist worker. Nothing the
+# tests validate uses an `iri` format (the in-process Jupyter servers' event schemas do not
+# either); kernels and child processes are unaffected, and tests/test_own_process.py checks
+# both sides in fresh processes.
+without_eager_iri_parser()
+
 PG_URL_ENV = "MLOPS_TEST_DB_URL"
 #: Variables a developer's shell might carry that would leak into tests through the library.
 _LIBRARY_ENV = (

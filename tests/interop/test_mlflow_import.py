@@ -18,8 +18,6 @@ import pytest
 from jupyter_mlops.client import Client
 from jupyter_mlops.interop.mlflow_import import import_mlflow
 
-pytest.importorskip("mlflow")
-
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -16,8 +16,6 @@ from jupyter_mlops.interop.mlflow_export import export_mlflow
 from jupyter_mlops.interop.mlflow_import import import_mlflow
 from tests.conftest import _new_identity
 
-pytest.importorskip("mlflow")
-
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 os.environ.setdefault("MLFLOW_ENABLE_TELEMETRY", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -14,7 +14,6 @@ import pytest
 from tests.interop.test_mlflow_import import build_source, dump, ours
 from tests.lab_server import free_port
 
-pytest.importorskip("mlflow")
 pytestmark = pytest.mark.slow
 
 

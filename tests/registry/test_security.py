@@ -7,7 +7,6 @@ import pickle
 import stat
 
 import pytest
-import skops.io as sio
 
 from jupyter_mlops.errors import CorruptArtifactError, InvalidInputError, NotFoundError
 from tests.registry.conftest import craft_skops
@@ -48,6 +47,8 @@ def test_crafted_skops_file_is_refused_at_load_naming_the_type(
 def test_the_crafted_file_really_would_run_code_if_trusted(tmp_path):
     # Proves the test above can fail: with the type trusted, skops does execute it.
     marker = tmp_path / "pwned"
+    import skops.io as sio  # here, not at collection: with torch installed it imports torch
+
     data = craft_skops("builtins", "exec", f"open({str(marker)!r}, 'w').write('pwned')")
     sio.loads(data, trusted=["builtins.exec"])
     assert marker.exists()
@@ -129,6 +130,8 @@ def test_altered_blob_is_refused_at_load_and_registry_unchanged(reg, pipeline):
 
 
 def test_altered_run_artifact_cannot_be_registered(client, reg, pipeline):
+    import skops.io as sio
+
     run = client.create_run()
     record = client.log_artifact(run.id, sio.dumps(pipeline), "model.skops")[0]
     _alter_blob(reg, record.digest)
