@@ -29,8 +29,8 @@ from jupyter_mlops.store.engine import read_only_url, redact
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _HEADER_BYTES = 100
-#: Offset of the header's "file format write version": 2 means WAL mode.
-_WAL_BYTE = 18
+#: Offsets of the header's file format write and read versions: 2 means WAL mode.
+_WAL_BYTES = (18, 19)
 #: How this project names its Alembic revisions (migrations/versions/0001_….py).
 _OUR_REVISION = re.compile(r"\d{4}")
 #: Tables every MLflow tracking database has (``mlflow/store/tracking/dbmodels``); ``metrics``
@@ -102,7 +102,7 @@ def identify(url: str) -> Identified:
             return Identified(url, EMPTY_FILE)
         if head[:len(SQLITE_MAGIC)] != SQLITE_MAGIC:
             return Identified(url, NOT_SQLITE)
-        if head[_WAL_BYTE:_WAL_BYTE + 1] == b"\x02" and not _wal_file(path).exists():
+        if header_says_wal(head) and not _wal_file(path).exists():
             # Reading a WAL-mode file, even read-only, creates its -wal and -shm files. With
             # no -wal file every page is in the main file, so read it as immutable instead:
             # no locks, no side files, nothing created next to a stranger's database.
@@ -175,10 +175,17 @@ def identify_if_foreign(url: str) -> Identified | None:
             head = f.read(_HEADER_BYTES)
     except OSError:
         return None  # the engine's own open reports it
-    if not head or (head[:len(SQLITE_MAGIC)] == SQLITE_MAGIC
-                    and head[_WAL_BYTE:_WAL_BYTE + 1] == b"\x02"):
+    if not head or header_says_wal(head):
         return None  # an empty file becomes a new store; a WAL file is read as usual
     return identify(url)
+
+
+def header_says_wal(head: bytes) -> bool:
+    """Whether SQLite would open a file with this header in WAL mode (creating -wal and -shm
+    files next to it, even when reading): either version byte 2. SQLite goes by the *read*
+    version, a real WAL file has both, and a stranger's file may disagree with itself."""
+    return head[:len(SQLITE_MAGIC)] == SQLITE_MAGIC and any(
+        head[i:i + 1] == b"\x02" for i in _WAL_BYTES)
 
 
 def sqlite_path(url: str) -> Path | None:

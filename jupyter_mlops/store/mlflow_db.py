@@ -25,7 +25,7 @@ from sqlalchemy.pool import NullPool
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.store.engine import read_only_url, redact
 from jupyter_mlops.store.identify import (
-    _HEADER_BYTES, _WAL_BYTE, MLFLOW, SQLITE_MAGIC, _wal_file, _with_query, identify, sqlite_path,
+    _HEADER_BYTES, MLFLOW, _wal_file, _with_query, header_says_wal, identify, sqlite_path,
 )
 
 #: Marks a value that was not valid UTF-8 in the source (decoded with U+FFFD).
@@ -60,8 +60,7 @@ class MlflowDatabase:
         if path is not None:
             with path.open("rb") as f:
                 head = f.read(_HEADER_BYTES)
-            if (head[:len(SQLITE_MAGIC)] == SQLITE_MAGIC
-                    and head[_WAL_BYTE:_WAL_BYTE + 1] == b"\x02" and not _wal_file(path).exists()):
+            if header_says_wal(head) and not _wal_file(path).exists():
                 ro = _with_query(ro, immutable="1")
         self._engine = create_engine(ro, poolclass=NullPool)
         if path is not None:  # PostgreSQL: read_only_url made every transaction READ ONLY

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from jupyter_mlops.cli import main
@@ -199,6 +199,9 @@ def test_older_and_newer_stores_say_which_command_fixes_them(tmp_path):
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(min_size=1, max_size=3000), sqlite_header=st.booleans())
+# Found by this test: a header whose read version (byte 19) says WAL and whose write version
+# does not; SQLite goes by the read version and created -wal/-shm files beside the source.
+@example(data=b"\x00\x00\x00\x02", sqlite_header=True)
 def test_random_bytes_are_refused_and_never_touched(data, sqlite_header):
     if sqlite_header:
         data = SQLITE_MAGIC + data
