@@ -196,6 +196,7 @@ def test_disable_restores_train_and_a_logging_failure_is_one_line(autologging, d
     assert not hasattr(xgb.train, "__mlops_autolog_original__")
 
 
+@pytest.mark.slow  # 4-8 s: CI runs it, make test-fast does not
 def test_a_library_imported_after_autolog_is_patched_on_import(tmp_path):
     """In a fresh process: autolog() does not import LightGBM/XGBoost, and patches them the
     moment the user imports them."""

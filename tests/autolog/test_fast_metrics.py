@@ -51,6 +51,7 @@ def classification(draw):
     return y, pred, proba, classes
 
 
+@pytest.mark.slow  # 4-8 s: CI runs it, make test-fast does not
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.UndefinedMetricWarning")
 @settings(max_examples=150, deadline=None)
 @given(classification())

@@ -61,6 +61,7 @@ def _keys(kind, values):
     return [lo + v * scale for v in values]
 
 
+@pytest.mark.slow  # 4-8 s: CI runs it, make test-fast does not
 @settings(max_examples=150, deadline=None)
 @given(case=cases())
 def test_same_answer_and_dtypes_as_merge_asof(case):

@@ -7,6 +7,7 @@ import pytest
 from .conftest import execute, make_notebook, text_of
 
 
+@pytest.mark.slow  # 4-8 s: CI runs it, make test-fast does not
 @pytest.mark.kernel
 def test_magics_accept_a_prefix_and_refuse_unknown_ids(kernel_store, read_client):
     run = read_client.create_run(name="shown-by-prefix")

@@ -39,6 +39,7 @@ def _fresh_client():
     return Client()
 
 
+@pytest.mark.slow  # 4-8 s: CI runs it, make test-fast does not
 def test_cells_before_load_ext_are_stored_and_reproduce(kernel_store, read_client):
     commit = _git_repo(kernel_store)
     nb = make_notebook(

@@ -186,6 +186,7 @@ steps:
     assert pclient.get_run(run.run_id).status == "FAILED"
 
 
+@pytest.mark.slow  # 4-8 s: CI runs it, make test-fast does not
 def test_timeout_kills_the_kernel(pclient, project):
     write_notebook(project / "hang.ipynb",
                    "import os, pathlib; pathlib.Path('pid').write_text(str(os.getpid()))",

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 import nbformat
+import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -129,6 +130,7 @@ def test_there_are_tutorials():
         "05-monitoring.ipynb", "06-features.ipynb"]
 
 
+@pytest.mark.slow  # 4-8 s: CI runs it, make test-fast does not
 def test_binder_installs_every_module_the_tutorials_import():
     installed, _ = binder_closure()
     missing = {nb.name: m for nb in TUTORIALS if (m := unprovided(imports_of(nb), installed))}
