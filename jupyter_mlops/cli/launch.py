@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from jupyter_mlops.cli.own_process import without_eager_iri_parser
     from jupyter_mlops.client import Client
+    from jupyter_mlops.errors import MlopsError, exit_code_for
 
     without_eager_iri_parser()  # a pipeline run: papermill imports jsonschema
-    from jupyter_mlops.errors import MlopsError, exit_code_for
 
     client = Client()
     try:

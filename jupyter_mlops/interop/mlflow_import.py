@@ -32,6 +32,7 @@ import mimetypes
 import re
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from jupyter_mlops.interop.mlflow_sources import MlflowSource, open_source
@@ -387,11 +388,6 @@ def _import_models(client, src: MlflowSource, report: ImportReport, models: list
                      "imported; skipped")
 
 
-def _read_file(path: str) -> bytes:
-    with open(path, "rb") as fh:
-        return fh.read()
-
-
 def _present_versions(client, name: str) -> set[int]:
     from jupyter_mlops.store.bulk_import import model_version_numbers
 
@@ -427,7 +423,7 @@ def _model_file(client, src: MlflowSource, v: dict, note
         folder = src.model_folder(v)
         if folder:
             for name, path in local_artifacts(folder, str(run_id), note):
-                folder_files[name] = functools.partial(_read_file, path)
+                folder_files[name] = Path(path).read_bytes
                 if name.endswith(tuple(_MODEL_FILES)):
                     info = client.store.blobs.put_file(path)
                     candidates.append((name, info.digest, info.size))
