@@ -21,6 +21,7 @@ from typing import Any
 from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.extras import require
 from jupyter_mlops.pipelines.kernels import KernelKey, KernelPool, warm_kernels_enabled
+from jupyter_mlops.pipelines.step import Attempts
 
 Callback = Callable[[Any, BaseException | None], None]
 
@@ -96,6 +97,8 @@ class LocalExecutor(Executor):
                                         thread_name_prefix="mlops-step")
         #: The kernels started ahead of time (None when turned off).
         self.kernels = KernelPool(self.workers) if warm_kernels_enabled(warm_kernels) else None
+        #: The step attempts this executor runs, for :meth:`abort`.
+        self.attempts = Attempts()
 
     def warm_up(self) -> None:
         from jupyter_mlops.pipelines.step import warm_up
@@ -110,11 +113,13 @@ class LocalExecutor(Executor):
         from jupyter_mlops.pipelines.step import StepTask
 
         kernel = None
-        if self.kernels is not None and isinstance(arg, StepTask):
-            # Taken here, in the submitting thread, so the runner's next `prestart` already
-            # counts it as used.
-            kernel = self.kernels.take(KernelKey.of(arg.kernel, arg.cwd, arg.env))
-        future = self._pool.submit(functools.partial(fn, kernel=kernel) if kernel else fn, arg)
+        if isinstance(arg, StepTask):
+            if self.kernels is not None:
+                # Taken here, in the submitting thread, so the runner's next `prestart`
+                # already counts it as used.
+                kernel = self.kernels.take(KernelKey.of(arg.kernel, arg.cwd, arg.env))
+            fn = functools.partial(fn, kernel=kernel, attempts=self.attempts)
+        future = self._pool.submit(fn, arg)
 
         def done(f):
             if f.cancelled():
@@ -135,11 +140,9 @@ class LocalExecutor(Executor):
             self._pool.shutdown(wait=True, cancel_futures=True)
 
     def abort(self) -> None:
-        from jupyter_mlops.pipelines.step import stop_all_kernels
-
         if self.kernels is not None:
             self.kernels.close()
-        stop_all_kernels()  # running steps then fail fast and their threads return
+        self.attempts.stop_all()  # running steps then fail fast and their threads return
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 

@@ -105,21 +105,22 @@ class _StoppedBeforeStart(Exception):
         return "stopped before the kernel was ready"
 
 
-def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcome:
+def execute_step(task: StepTask, kernel: StepKernel | None = None,
+                 attempts: Attempts | None = None) -> StepOutcome:
     """Run ``task`` with papermill in a kernel of its own and report what happened.
 
     ``kernel``: one a :class:`~jupyter_mlops.pipelines.kernels.KernelPool` started ahead of
     time for this task (taken by the executor when it submitted the task); without it, or if
     it failed to start, the kernel is started here. Either way it serves this attempt only
-    and is shut down before this returns.
+    and is shut down before this returns. ``attempts``: the executor's registry, through
+    which an abort stops this attempt.
     """
     started = time.time()
     tmp = Path(tempfile.mkdtemp(prefix="mlops-step-"))
     out_path = tmp / f"{task.step}.executed.ipynb"
-    att = _Attempt()
+    registry = attempts if attempts is not None else _UNMANAGED
+    att = registry.open()
     holder, timed_out = att.kernels, att.timed_out
-    with _live_lock:
-        _live_attempts.append(att)
     timer = None
     if task.timeout:
         timer = threading.Timer(task.timeout, _kill_kernel, (att, timed_out))
@@ -165,8 +166,7 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None) -> StepOutcom
             with contextlib.suppress(Exception):
                 k.stop(graceful=finished and not timed_out.is_set())
             k.remove_files()
-        with _live_lock:
-            _live_attempts.remove(att)
+        registry.close(att)
     try:
         raw = out_path.read_bytes() if out_path.is_file() else None
         nb = json.loads(raw) if raw else None
@@ -216,10 +216,14 @@ def _acquire_kernel(task: StepTask, kernel: StepKernel | None, att: _Attempt) ->
 
     holder = att.kernels
     if kernel is not None:
+        # In the holder before any check, so an abort from now on kills it (and an abort
+        # that came earlier is seen by the check below): no notebook starts after an abort.
         holder.append(kernel)
+        att.check()
         try:
             if kernel.ready.wait(START_TIMEOUT) and kernel.error is None and kernel.alive():
                 kernel.prepare(task.env)
+                att.check()
                 return kernel
         except Exception:  # noqa: BLE001, S110 - it died meanwhile: start one as without a pool
             pass
@@ -384,19 +388,42 @@ def _tail(path: Path, limit: int = 1500) -> str:
     return "\n".join(lines).strip()[-limit:]
 
 
-#: The attempts running in this process (for :func:`stop_all_kernels`).
-_live_attempts: list[_Attempt] = []
-_live_lock = threading.Lock()
+class Attempts:
+    """The attempts one executor runs in this process, so that its abort reaches them all:
+    a running attempt has its kernel killed, one that has not got its kernel yet never runs
+    its notebook — whatever point it had reached when the abort came (a step thread may still
+    be importing papermill, or waiting for a kernel started ahead of time). Each executor
+    has its own: aborting one pipeline never touches the kernels of another in the process.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._live: set[_Attempt] = set()
+        self._stopped = False
+
+    def open(self) -> _Attempt:
+        att = _Attempt()
+        with self._lock:
+            if self._stopped:  # the abort came before this attempt began
+                att.stopped.set()
+            self._live.add(att)
+        return att
+
+    def close(self, att: _Attempt) -> None:
+        with self._lock:
+            self._live.discard(att)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            self._stopped = True
+            attempts = list(self._live)
+        for att in attempts:
+            att.stopped.set()
+            _kill_group(att)
 
 
-def stop_all_kernels() -> None:
-    """Kill the kernels of every attempt running in this process (pipeline interrupted);
-    an attempt whose kernel is still starting does not run its notebook."""
-    with _live_lock:
-        attempts = list(_live_attempts)
-    for att in attempts:
-        att.stopped.set()
-        _kill_group(att)
+#: For attempts run without an executor's registry (a reproduce check, a Dask worker).
+_UNMANAGED = Attempts()
 
 
 def _kill_kernel(att: _Attempt, flag: threading.Event) -> None:

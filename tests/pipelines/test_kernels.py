@@ -18,6 +18,7 @@ import pytest
 from jupyter_mlops.pipelines.executors import LocalExecutor, make_executor
 from jupyter_mlops.pipelines.kernels import KernelKey, KernelPool
 from jupyter_mlops.pipelines.runner import run_pipeline
+from jupyter_mlops.pipelines.step import Attempts, StepTask, execute_step
 from jupyter_mlops.store.pipelines import PipelineStore
 
 from .conftest import write_notebook, write_yaml
@@ -299,7 +300,10 @@ steps:
   two: {notebook: long.ipynb}
   three: {notebook: next.ipynb, depends_on: [one]}
 """)
-    script = ("import sys\nfrom jupyter_mlops.client import Client\n"
+    # SIGUSR1 makes the process print every thread's stack: what it waits on, should it hang.
+    script = ("import faulthandler, signal, sys\n"
+              "faulthandler.register(signal.SIGUSR1)\n"
+              "from jupyter_mlops.client import Client\n"
               "from jupyter_mlops.pipelines.runner import run_pipeline\n"
               "try:\n    run_pipeline(sys.argv[1], workers=2, progress=False, client=Client())\n"
               "except KeyboardInterrupt:\n    sys.exit(130)\n")
@@ -311,7 +315,14 @@ steps:
             time.sleep(0.1)
         assert len(_kernels(tag)) >= 3
         proc.send_signal(signum)
-        _, err = proc.communicate(timeout=60)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            proc.kill()
+            pytest.fail("the pipeline still ran 60 s after the signal; its threads:\n"
+                        + proc.communicate()[1].decode()[-6000:])
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -322,3 +333,58 @@ steps:
     assert run.status == "KILLED"
     assert {s.step: s.status for s in run.steps} == {
         "one": "FAILED", "two": "FAILED", "three": "SKIPPED"}
+
+
+def _task(folder: Path, notebook: Path) -> StepTask:
+    return StepTask(pipeline="p", step="s", attempt=1, notebook=str(notebook), cwd=str(folder),
+                    parameters={}, kernel="python3", timeout=None, env={},
+                    artifact_root=str(folder / "artifacts"), outputs=())
+
+
+@pytest.mark.parametrize("ahead", [True, False], ids=["kernel-started-ahead", "own-kernel"])
+def test_an_abort_before_a_step_has_its_kernel_runs_no_notebook(tmp_path, tag, ahead):
+    """Ctrl-C can land while a step's thread is still importing papermill, or waiting for the
+    kernel started ahead of time for it: that step must not go on to run its notebook (it
+    did, with a kernel from the pool, and Ctrl-C then waited for the whole cell)."""
+    notebook = write_notebook(tmp_path / "long.ipynb",
+                              "import pathlib, time\npathlib.Path('ran').touch()\ntime.sleep(30)")
+    pool = KernelPool(1)
+    try:
+        kernel = None
+        if ahead:
+            key = KernelKey.of("python3", str(tmp_path), {})
+            pool.want([key])
+            kernel = pool.take(key)
+            assert kernel is not None
+        attempts = Attempts()
+        attempts.stop_all()  # the executor was aborted before the step's thread got here
+        outcome = execute_step(_task(tmp_path, notebook), kernel=kernel, attempts=attempts)
+    finally:
+        pool.close()
+    assert outcome.status == "FAILED"
+    assert "stopped before the kernel was ready" in outcome.error
+    assert not (tmp_path / "ran").exists()
+    assert _kernels(tag) == []
+
+
+def test_aborting_one_executor_leaves_another_pipelines_steps_alone(tmp_path, tag):
+    """Two pipelines in one process (a server, parallel sweep trials): interrupting one
+    must not kill the kernels of the other."""
+    import threading
+
+    notebook = write_notebook(tmp_path / "ok.ipynb",
+                              "import pathlib, time\npathlib.Path('started').touch()\n"
+                              "time.sleep(1)\npathlib.Path('done').touch()")
+    mine, other = Attempts(), Attempts()
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(
+        result=execute_step(_task(tmp_path, notebook), attempts=mine)))
+    thread.start()
+    deadline = time.time() + 60
+    while not (tmp_path / "started").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    other.stop_all()
+    thread.join(90)
+    assert outcome["result"].status == "SUCCEEDED", outcome["result"].error
+    assert (tmp_path / "done").exists()
+    assert _kernels(tag) == []

@@ -315,7 +315,7 @@ def test_palette_commands(page: Page, lab):
     # Run it as a keyboard user does: narrowed to one item, Enter runs the active one. (A
     # click can wait forever while JupyterLab re-renders the palette's list under load.)
     palette_input.fill("MLOps: Refresh")
-    expect(items).to_have_count(1)
+    expect(items).to_have_count(1, timeout=15_000)  # re-filtered: seconds under load too
     palette_input.press("Enter")
     expect(palette_input).to_be_hidden()
     # Open Panel brings the panel back after another sidebar took its place.
