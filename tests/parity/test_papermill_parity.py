@@ -154,7 +154,8 @@ def test_papermill_notebook_ends_the_same_three_ways(tmp_path, monkeypatch, name
     record("papermill-parity", inputs=1)
     for way in ("hooks", "pipeline"):
         differs = DIFFERENCES.get((name, way))
-        assert outcome[way] == (differs[0] if differs else outcome["papermill"]), (way, outcome)
+        assert outcome[way] == (differs[0] if differs else outcome["papermill"]), (
+            way, outcome, step.error if step is not None else None)  # the step's reason
 
 
 def test_every_difference_is_documented():
