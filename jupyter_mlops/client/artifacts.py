@@ -68,6 +68,21 @@ class ArtifactLogging:
     def list_artifacts(self, run_id: str) -> list[ArtifactRecord]:
         return self.store.catalog.list_artifacts(run_id)
 
+    def delete_artifacts(self, run_id: str, path: str = "") -> int:
+        """Delete artifact ``path`` of a run, or the folder ``path`` with all it holds
+        (``""``: every artifact of the run); how many artifacts went. Deleting what is not
+        there deletes nothing, as MLflow's artifact stores do. The bytes are freed by
+        :meth:`gc` once no run and no model version points at them.
+
+        Raises
+        ------
+        NotFoundError
+            No such run.
+        """
+        full = self._full_run_id(run_id)
+        self.store.runs.get_run(full)
+        return self.store.catalog.delete_artifacts(full, path)
+
     def read_artifact(self, run_id: str, name: str) -> tuple[ArtifactRecord, bytes]:
         """The artifact's record and bytes, verified against its hash."""
         record = self.store.catalog.get_artifact(self._full_run_id(run_id), name)

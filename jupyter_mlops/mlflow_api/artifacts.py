@@ -55,6 +55,14 @@ def upload(client: Any, path: str, body: bytes) -> dict:
     return {}
 
 
+def delete(client: Any, path: str) -> dict:
+    """``DELETE`` of a file or a folder (MLflow's ``delete_artifacts``); nothing there is no
+    error, as in MLflow's own artifact stores."""
+    run_id, name = locate(client, path)
+    client.delete_artifacts(run_id, name)
+    return {}
+
+
 def download(client: Any, path: str) -> bytes:
     run_id, name = locate(client, path)
     if not name:

@@ -157,7 +157,10 @@ def _route(client: Any, method: str, path: str, query: dict[str, list[str]],
             return Answer(200, artifacts.upload(client, rel, body))
         if method == "GET":
             return Answer(200, artifacts.download(client, rel), "application/octet-stream")
-        raise MlflowApiError("NOT_IMPLEMENTED", "Deleting artifacts is not supported here.")
+        if method == "DELETE":
+            return Answer(200, artifacts.delete(client, rel))
+        raise MlflowApiError("ENDPOINT_NOT_FOUND",
+                             f"No {method} endpoint for artifacts: GET, PUT or DELETE.")
     func = TABLE.get((method, path))
     if func is not None:
         return Answer(200, func(client, _request(method, query, body)))

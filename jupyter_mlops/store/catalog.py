@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 
 from jupyter_mlops.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from jupyter_mlops.store.engine import now, read_connection, session, upsert, write_connection
@@ -99,6 +99,21 @@ class CatalogStore(AbstractCatalogStore):
             rows = conn.execute(select(Artifact).where(Artifact.run_id == run_id)
                                 .order_by(Artifact.name)).all()
         return [_artifact(r) for r in rows]
+
+    def delete_artifacts(self, run_id: str, path: str = "") -> int:
+        """Forget artifact ``path`` of ``run_id`` and everything below the folder ``path``
+        ("": all the run's artifacts); how many were forgotten. The blobs stay until ``gc``
+        finds nothing pointing at them (a model version or another run may share one), and
+        the lineage edges stay, as they do for a deleted run: they are history."""
+        folder = path.strip("/")
+        if folder:
+            check_label(folder)
+        stmt = delete(Artifact).where(Artifact.run_id == run_id)
+        if folder:
+            stmt = stmt.where(or_(Artifact.name == folder,
+                                  Artifact.name.startswith(folder + "/", autoescape=True)))
+        with write_connection(self.url) as conn:
+            return conn.execute(stmt).rowcount
 
     def referenced_digests(self) -> set[str]:
         """Every blob digest some row still points at (for garbage collection)."""

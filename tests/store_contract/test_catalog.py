@@ -47,6 +47,30 @@ def test_an_artifact_name_is_re_pointed_not_duplicated_and_listed_by_name(cat, r
     assert f"artifact:{first.id}" in graph.downstream()
 
 
+def test_deleting_a_file_a_folder_or_everything_leaves_the_rest(cat, run_id, backend_url):
+    other = RunStore(backend_url).create_run(experiment=None, name=None, user="ada").id
+    names = ["data/a.csv", "data/sub/b.csv", "database.csv", "d%ta/x", "d_ta/y", "model.pkl"]
+    for name in names:
+        cat.add_artifact(run_id, name, D1, 1, "text/plain")
+    cat.add_artifact(other, "data/a.csv", D2, 1, "text/plain")
+
+    def left() -> list[str]:
+        return [a.name for a in cat.list_artifacts(run_id)]
+
+    assert cat.delete_artifacts(run_id, "data/") == 2  # a folder, not every name it begins
+    assert left() == sorted(["database.csv", "d%ta/x", "d_ta/y", "model.pkl"])
+    assert cat.delete_artifacts(run_id, "d%ta") == 1  # LIKE's wildcards are plain characters
+    assert left() == sorted(["database.csv", "d_ta/y", "model.pkl"])
+    assert cat.delete_artifacts(run_id, "model.pkl") == 1
+    assert cat.delete_artifacts(run_id, "model.pkl") == 0  # gone already: nothing, no error
+    assert cat.delete_artifacts(run_id) == 2
+    assert left() == []
+    assert [a.name for a in cat.list_artifacts(other)] == ["data/a.csv"]  # untouched
+    assert D2 in cat.referenced_digests() and D1 not in cat.referenced_digests()
+    with pytest.raises(InvalidInputError):
+        cat.delete_artifacts(run_id, "bad\x00name")
+
+
 def test_unknown_artifacts_are_not_found(cat, run_id):
     with pytest.raises(NotFoundError, match="no artifact named 'x'"):
         cat.get_artifact(run_id, "x")

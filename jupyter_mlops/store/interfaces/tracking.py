@@ -194,6 +194,13 @@ class AbstractCatalogStore(abc.ABC):
         """A run's artifacts, ordered by name."""
 
     @abc.abstractmethod
+    def delete_artifacts(self, run_id: str, path: str = "") -> int:
+        """Forget artifact ``path`` of ``run_id``, or all below folder ``path`` ("": all); the count.
+
+        Nothing there is not an error (0). The blobs stay until garbage collection finds
+        nothing else pointing at them."""
+
+    @abc.abstractmethod
     def referenced_digests(self) -> set[str]:
         """Every blob digest a catalog row still points at (what garbage collection must keep)."""
 
