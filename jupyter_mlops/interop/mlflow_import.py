@@ -397,7 +397,7 @@ def _present_versions(client, name: str) -> set[int]:
 def _model_file(client, src: MlflowSource, v: dict, note
                 ) -> tuple[str, int, str, str] | None:
     """``(digest, size, flavor, model class)`` of the version's model file, as a blob."""
-    from jupyter_mlops.interop.mlflow_boosters import SKIPPED, from_mlflow_folder
+    from jupyter_mlops.registry.mlflow_boosters import SKIPPED, from_mlflow_folder
     from jupyter_mlops.interop.mlflow_sources import local_artifacts
     from jupyter_mlops.store import bulk_import
 

@@ -3,7 +3,9 @@
 An MLflow model version's ``source`` is a folder of files (``MLmodel`` plus the model file);
 this registry keeps one model file per version. Registering takes the folder's model file
 (``*.skops``, ``*.pkl``, ``*.joblib``), stores it as is (a pickle is never loaded here: this
-project's ``load_model`` still demands ``trusted=True`` for it), and links the run. The folder
+project's ``load_model`` still demands ``trusted=True`` for it), and links the run. An MLflow
+lightgbm or xgboost folder (``model.lgb``; ``model.ubj``, ``.json`` or ``.xgb``) becomes this
+registry's ``lightgbm``/``xgboost`` flavor, as ``import mlflow`` converts it: no pickle. The folder
 stays with the run's artifacts, which is what ``get-download-uri`` points MLflow's client to.
 Stages map onto aliases: ``Staging``/``Production`` set the alias ``staging``/``production``.
 A registered model may be created empty (its versions come later); renames, descriptions and
@@ -12,6 +14,7 @@ tags of models and versions go through the registry Client, audited like every c
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -231,20 +234,46 @@ def create_version(client: Any, request: dict) -> dict:
     name = _name(request)
     source = fields.text(request, "source", limit=2000)
     run_id, folder = _source_folder(client, source, fields.one(request, "run_id"))
-    files = [a for a in client.list_artifacts(run_id)
-             if a.name.rsplit("/", 1)[0] == folder and a.name.endswith(_MODEL_FILES)]
-    if not files:
-        raise invalid(f"No model file ({', '.join(_MODEL_FILES)}) in {source[:120]!r}: this "
-                      "registry keeps one model file per version.")
+    in_folder = [a for a in client.list_artifacts(run_id) if a.name.rsplit("/", 1)[0] == folder]
     tags = fields.key_values(request, "tags", 100, "tag key")
-    version = client.registry.register_model(
-        f"runs:/{run_id}/{files[0].name}", name, trusted=True,
-        description=fields.text(request, "description", required=False, limit=100_000))
+    description = fields.text(request, "description", required=False, limit=100_000)
+    booster = _booster(client, run_id, folder, in_folder, source)
+    if booster is not None:
+        data, flavor, _model_class = booster
+        version = client.registry.register_file(data, name, flavor=flavor, run=run_id,
+                                                description=description)
+    else:
+        files = [a for a in in_folder if a.name.endswith(_MODEL_FILES)]
+        if not files:
+            raise invalid(f"No model file ({', '.join(_MODEL_FILES)}) in {source[:120]!r}: "
+                          "this registry keeps one model file per version.")
+        version = client.registry.register_model(
+            f"runs:/{run_id}/{files[0].name}", name, trusted=True, description=description)
     for key, value in tags.items():
         client.registry.set_version_tag(name, version.version, key, value)
     if tags:
         version = client.registry.get_version(name, version.version)
     return {"model_version": version_json(client, version)}
+
+
+def _booster(client: Any, run_id: str, folder: str, in_folder: list, source: str
+             ) -> tuple[bytes, str, str] | None:
+    """An MLflow lightgbm/xgboost model folder as this registry's flavor (its ``model.lgb``,
+    ``model.ubj``… converted as the importer does), or None for any other folder."""
+    from jupyter_mlops.registry.mlflow_boosters import SKIPPED, from_mlflow_folder
+
+    prefix = folder + "/" if folder else ""
+    files = {a.name[len(prefix):]: functools.partial(_artifact_bytes, client, run_id, a.name)
+             for a in in_folder}
+    notes: list[str] = []
+    found = from_mlflow_folder(files, notes.append, f"the model at {source[:120]!r}")
+    if found == SKIPPED:
+        raise invalid("; ".join(notes))
+    return found if isinstance(found, tuple) else None
+
+
+def _artifact_bytes(client: Any, run_id: str, name: str) -> bytes:
+    return client.read_artifact(run_id, name)[1]
 
 
 def _source_folder(client: Any, source: str, run_id: Any) -> tuple[str, str]:

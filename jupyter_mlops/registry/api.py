@@ -191,11 +191,54 @@ class RegistryClient(RegistryMetadata):
             self._check_vouched(saved.untrusted_types, vouched, auto=True)
             info = self.client.store.blobs.put_bytes(saved.data)
             digest, size = info.digest, info.size
+        return self._create_version(
+            name, digest, size, chosen, saved, signature=sig.to_dict() if sig else None,
+            input_example=example, metrics=metrics, description=description, run_id=run_id,
+            user=user, trusted=trusted)
+
+    def register_file(self, data: bytes, name: str, *, flavor: str, run: Any = None,
+                      description: str | None = None, user: str | None = None
+                      ) -> ModelVersionRecord:
+        """Store ``data``, a model file already in one of this registry's safe flavors, as
+        the next version of ``name`` — what the MLflow door makes of an MLflow lightgbm or
+        xgboost model folder. The file goes through the flavor's own checks (its header;
+        the library's parser when it is installed: a data format, never code); a flavor
+        that runs code when loaded is refused.
+
+        Raises
+        ------
+        InvalidInputError
+            A bad name, an unknown or unsafe flavor, or a file that is not of that flavor.
+        NotFoundError
+            ``run`` does not exist.
+        """
+        check_model_name(name)
+        chosen = get_flavor(flavor)
+        if not chosen.safe:
+            raise InvalidInputError(f"register_file takes files of safe flavors, not "
+                                    f"{flavor!r}: register a {flavor} file with "
+                                    "register_model(..., trusted=True).")
+        saved = chosen.inspect(data)
+        self._check_vouched(saved.untrusted_types, set(), auto=False)
+        run_id = _run_id(run)
+        metrics = self._run_metrics(run_id) if run_id else {}
+        info = self.client.store.blobs.put_bytes(data)
+        return self._create_version(name, info.digest, info.size, chosen, saved,
+                                    metrics=metrics, description=description, run_id=run_id,
+                                    user=user or current_user(), trusted=False)
+
+    def _create_version(self, name: str, digest: str, size: int, chosen: Any, saved: Any, *,
+                        metrics: dict[str, float], description: str | None,
+                        run_id: str | None, user: str, trusted: bool,
+                        signature: dict | None = None, input_example: Any = None
+                        ) -> ModelVersionRecord:
+        """The version row for a stored file, its lineage edge and its notification."""
         version = self.store.create_version(
             name, digest=digest, size=size, flavor=chosen.name, model_class=saved.model_class,
-            trusted_types=list(saved.untrusted_types), signature=sig.to_dict() if sig else None,
-            input_example=example, metrics=metrics, description=description, run_id=run_id,
-            user=user, details={"trusted": bool(trusted)} if not chosen.safe else None)
+            trusted_types=list(saved.untrusted_types), signature=signature,
+            input_example=input_example, metrics=metrics, description=description,
+            run_id=run_id, user=user,
+            details={"trusted": bool(trusted)} if not chosen.safe else None)
         if run_id:
             self.client.store.lineage.add_edge("run", run_id, "model",
                                                f"{name}/{version.version}", "produced")

@@ -96,7 +96,7 @@ def test_boosters_come_in_as_their_own_flavors_and_predict_the_same(mlflow_store
 
 
 def test_an_mlmodel_file_that_is_not_yaml_or_too_big_is_not_read():
-    from jupyter_mlops.interop.mlflow_boosters import MAX_MLMODEL_BYTES, from_mlflow_folder
+    from jupyter_mlops.registry.mlflow_boosters import MAX_MLMODEL_BYTES, from_mlflow_folder
 
     notes: list[str] = []
     for raw in (b"flavors: [unclosed", b"x" * (MAX_MLMODEL_BYTES + 1), b"- a list\n",

@@ -73,6 +73,26 @@ def test_delete_and_restore_keep_the_run(mlflow_at, logged):
     assert logged[0] in [r.info.run_id for r in c.search_runs([exp.experiment_id])]
 
 
+def test_mlflow_deletes_a_file_and_a_folder_of_a_run(mlflow_at, server, logged):
+    """What ``mlflow gc`` and MLflow's artifact repositories send: ``DELETE`` on the proxied
+    artifact route; the run forgets them, the other run keeps its copies."""
+    from mlflow import MlflowClient
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    from jupyter_mlops.client import Client
+
+    c = MlflowClient()
+    repo = get_artifact_repository(c.get_run(logged[1]).info.artifact_uri)
+    repo.delete_artifacts("data")
+    assert [f.path for f in c.list_artifacts(logged[1])] == ["notes.txt"]
+    repo.delete_artifacts("data")  # nothing there any more: no error, as in MLflow
+    repo.delete_artifacts("notes.txt")
+    assert c.list_artifacts(logged[1]) == []
+    assert sorted(f.path for f in c.list_artifacts(logged[0])) == ["data", "notes.txt"]
+    with Client(server.db, server.artifacts) as client:
+        assert client.list_artifacts(logged[1]) == []
+
+
 def test_same_data_through_our_client_and_cli(server, logged):
     from jupyter_mlops.client import Client
 
@@ -117,3 +137,50 @@ def test_autolog_register_alias_and_load(mlflow_at, server):
     with Client(server.db, server.artifacts) as client:
         ours = client.registry.get_version("compat-model", int(version.version))
         assert ours.run_id == run.info.run_id and "champion" in ours.aliases
+
+
+@pytest.mark.slow
+def test_lightgbm_and_xgboost_models_register_as_their_own_flavors(mlflow_at, server):
+    """``mlflow.lightgbm``/``mlflow.xgboost.log_model(..., registered_model_name=…)`` through
+    the server: the versions are this registry's lightgbm/xgboost flavors (no pickle), and
+    load back with MLflow's predictions; a damaged booster file is one clear refusal."""
+    import lightgbm as lgb
+    import numpy as np
+    import xgboost as xgb
+    from mlflow import MlflowClient
+    from sklearn.datasets import load_breast_cancer
+
+    from jupyter_mlops.client import Client
+
+    mlflow = mlflow_at
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:200], y[:200]
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7,
+                         "num_threads": 1}, lgb.Dataset(X, label=y), 5)
+    classifier = xgb.XGBClassifier(n_estimators=5, max_depth=3, n_jobs=1).fit(X, y)
+    log = {"pip_requirements": ["lightgbm", "xgboost"]}  # MLflow would infer them slowly
+    mlflow.set_experiment("boosters")
+    with mlflow.start_run():
+        mlflow.lightgbm.log_model(booster, name="lgb", registered_model_name="rest-lgb", **log)
+        mlflow.xgboost.log_model(classifier, name="xgb", registered_model_name="rest-xgb",
+                                 **log)
+        bad = mlflow.xgboost.log_model(classifier, name="bad", **log)
+    with Client(server.db, server.artifacts) as client:
+        lgb_version = client.registry.get_version("rest-lgb", 1)
+        xgb_version = client.registry.get_version("rest-xgb", 1)
+        assert (lgb_version.flavor, xgb_version.flavor) == ("lightgbm", "xgboost")
+        assert xgb_version.model_class == "xgboost.sklearn.XGBClassifier"
+        ours = client.registry.load_model("models:/rest-lgb/1")
+        assert np.allclose(ours.predict(X[:20]), booster.predict(X[:20]))
+        ours = client.registry.load_model("models:/rest-xgb/1")
+        assert list(ours.predict(X[:20])) == list(classifier.predict(X[:20]))
+        # Damage the booster file of the third model, then ask to register it.
+        run_id = bad.run_id
+        [name] = [a.name for a in client.list_artifacts(run_id)
+                  if a.name.startswith(f"models/{bad.model_id}/") and a.name.endswith(".ubj")]
+        client.log_artifact(run_id, b"not a booster", name=name)
+    c = MlflowClient()
+    c.create_registered_model("rest-bad")
+    with pytest.raises(Exception, match="XGBoost could not read model.ubj"):
+        c.create_model_version("rest-bad", bad.model_uri, run_id=run_id)
+    assert c.search_model_versions("name = 'rest-bad'") == []

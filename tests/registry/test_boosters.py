@@ -196,3 +196,24 @@ def test_hostile_files_only_raise_clear_errors(flavor, header, body):
         with pytest.raises(InvalidInputError) as info:
             get_flavor(flavor).load(candidate)
         assert "\n" not in str(info.value)
+
+
+def test_register_file_takes_a_safe_flavors_file_and_refuses_the_rest(client, small, no_unpickling):
+    """What the MLflow door registers for an MLflow booster folder: the converted file."""
+    X, y = small
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 7,
+                         "num_threads": 1}, lgb.Dataset(X, label=y), 5)
+    text = booster.model_to_string().encode()
+    with mlops.start_run() as run:
+        pass
+    version = client.registry.register_file(text, "from-file", flavor="lightgbm", run=run.id)
+    assert (version.flavor, version.run_id) == ("lightgbm", run.id)
+    loaded = client.registry.load_model("models:/from-file/1")
+    assert np.allclose(loaded.predict(X[:10]), booster.predict(X[:10]))
+    with pytest.raises(InvalidInputError, match="safe flavors, not 'pickle'"):
+        client.registry.register_file(pickle.dumps(1), "from-file", flavor="pickle")
+    with pytest.raises(InvalidInputError):
+        client.registry.register_file(b"tree\nnot really", "from-file", flavor="lightgbm")
+    with pytest.raises(InvalidInputError, match="Unknown model flavor"):
+        client.registry.register_file(text, "from-file", flavor="onnx")
+    assert [v.version for v in client.registry.list_versions("from-file")] == [1]
