@@ -182,12 +182,12 @@ class FeaturesClient:
         materialized, or older than the view's TTL, give None.
         """
         from jupyter_mlops.feature_store.online import online_features
-        from jupyter_mlops.store.features_lite import online_reader
+        from jupyter_mlops.store.features_lite import feature_reader
 
         # A SQLite file is read through the stdlib: the first lookup of a fresh process
         # (a model server's first request) would otherwise import SQLAlchemy and the ORM.
         store = self._store
-        reader = online_reader(store.url, lambda: store.features)
+        reader = feature_reader(store.url, lambda: store.features)
         out = online_features(store, entity_rows, features, full_names=full_names,
                               reader=reader)
         if as_frame:

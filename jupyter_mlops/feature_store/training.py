@@ -68,7 +68,12 @@ def build_training_set(store, entity_df: Any, features: Any, *, timestamp: str |
     groups: dict[tuple[str, int | None], list[FeatureRef]] = {}
     for r in refs:
         groups.setdefault((r.view, r.version), []).append(r)
-    views = {key: store.features.get_view(*key) for key in groups}
+    # A SQLite file's views are read through sqlite3: the first training set of a notebook
+    # then does not wait for SQLAlchemy and the ORM (lineage is written the same way).
+    from jupyter_mlops.store.features_lite import feature_reader
+
+    reader = feature_reader(store.url, lambda: store.features)
+    views = {key: reader.get_view(*key) for key in groups}
     for key, rs in groups.items():
         for r in rs:
             _check_feature(views[key], r)

@@ -4,11 +4,12 @@
 Why: ``jupyter mlops features list`` is a whole process, and importing SQLAlchemy and the ORM
 costs it more than a second of CPU on this machine, while the listing is one query. The same
 holds for the first ``get_online_features`` of a fresh process (a model server's first
-request, a notebook's first lookup): three small queries, behind 1.2 s of imports. The
+request, a notebook's first lookup): three small queries, behind 1.2 s of imports; and for
+the view lookup of a notebook's first training set. The
 queries and the records are those of ``FeatureStore`` (``store/features.py``);
 tests/features/test_cli.py and test_online.py compare both paths on the same store.
 PostgreSQL, and SQLite URLs with options, take the SQLAlchemy path (:func:`list_views` and
-:func:`online_reader` hand it back for them).
+:func:`feature_reader` hand it back for them).
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ ONLINE_SQL = ("SELECT entity_key, event_ns, values_json FROM feature_online "
               "WHERE view_id = ? AND entity_key IN (SELECT value FROM json_each(?))")
 
 
-class LiteOnlineReader:
-    """What ``online_features`` reads of the store (``get_view``, ``online_values``,
-    ``materialization``), through ``sqlite3``. A view that is not found is looked up again
+class LiteFeatureReader:
+    """What ``online_features`` and a training set's view lookup read of the store
+    (``get_view``, ``online_values``, ``materialization``), through ``sqlite3``. A view that is not found is looked up again
     through ``full()`` (the SQLAlchemy store), so its error names the views that exist,
     word for word as there."""
 
@@ -96,10 +97,10 @@ class LiteOnlineReader:
         return MaterializationRecord(*rows[0]) if rows else None
 
 
-def online_reader(url: str, full):
-    """A :class:`LiteOnlineReader` for a plain SQLite file, else ``full()`` itself."""
+def feature_reader(url: str, full):
+    """A :class:`LiteFeatureReader` for a plain SQLite file, else ``full()`` itself."""
     path = lite.sqlite_path(url)
-    return full() if path is None else LiteOnlineReader(path, full)
+    return full() if path is None else LiteFeatureReader(path, full)
 
 
 def _view(row) -> FeatureViewRecord:

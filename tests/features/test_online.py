@@ -143,13 +143,13 @@ def test_lite_reader_answers_as_the_sqlalchemy_store(features, store_url):
     values of every dtype, missing keys, TTL, pinned versions, text keys; and the same
     errors, word for word."""
     from jupyter_mlops.store.features import _ONLINE_SQLITE
-    from jupyter_mlops.store.features_lite import ONLINE_SQL, LiteOnlineReader, online_reader
+    from jupyter_mlops.store.features_lite import ONLINE_SQL, LiteFeatureReader, feature_reader
 
     _sqlite_only(store_url)
     assert ONLINE_SQL == _ONLINE_SQLITE
     store = features._client.store
-    lite = online_reader(store.url, lambda: store.features)
-    assert isinstance(lite, LiteOnlineReader)
+    lite = feature_reader(store.url, lambda: store.features)
+    assert isinstance(lite, LiteFeatureReader)
     features.register_view("d", many_rows(), entity="driver", timestamp="ts", features=FEATS,
                            ttl=dt.timedelta(days=30))
     features.materialize("d")
@@ -208,3 +208,42 @@ def test_first_lookup_of_a_fresh_process_imports_neither_sqlalchemy_nor_pandas(
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     assert answer["got"] == want
     assert answer["loaded"] == []
+
+
+def test_first_training_set_of_a_fresh_process_imports_no_sqlalchemy(
+        features, store_url, subprocess_env):
+    """A notebook's first ``get_training_set`` on a SQLite file reads its views and writes
+    its lineage through sqlite3, with the same frame, digest and views as in the process
+    that registered them; an unknown view is the store's own error, word for word (that
+    one loads SQLAlchemy, to name the views that exist)."""
+    import json
+    import subprocess
+    import sys
+
+    _sqlite_only(store_url)
+    features.register_view("d", many_rows(), entity="driver", timestamp="ts", features=FEATS)
+    make_entity = ("pd.DataFrame({'driver': [1, 2, 999, 1], 'ts': pd.to_datetime("
+                   "['2024-01-02', '2024-01-09', '2024-01-05', '2023-01-01'])})")
+    entity = eval(make_entity)  # noqa: S307 - the test's own literal, built the same in the child
+    want = features.get_training_set(entity, ["d:trips", "d@1:city"])
+    with pytest.raises(NotFoundError) as full:
+        features.get_training_set(entity, ["nope:trips"])
+    code = ("import json, sys\nimport pandas as pd\n"
+            "from jupyter_mlops.client import Client\n"
+            f"entity = {make_entity}\n"
+            "features = Client().features\n"
+            "got = features.get_training_set(entity, ['d:trips', 'd@1:city'])\n"
+            "light = 'sqlalchemy' not in sys.modules\n"  # the error below takes the full path
+            "try:\n    features.get_training_set(entity, ['nope:trips'])\n"
+            "except Exception as exc:\n    error = str(exc)\n"
+            "print(json.dumps({'frame': got.frame.to_json(orient='split', date_unit='ns'),"
+            " 'digest': got.digest, 'views': got.views, 'error': error,"
+            " 'light': light}))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True,
+                         text=True, timeout=120, check=True)
+    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    assert answer["frame"] == want.frame.to_json(orient="split", date_unit="ns")
+    assert answer["digest"] == want.digest
+    assert [tuple(v) for v in answer["views"]] == [tuple(v) for v in want.views]
+    assert answer["error"] == str(full.value)
+    assert answer["light"] is True
