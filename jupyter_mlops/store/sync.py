@@ -6,12 +6,14 @@ or ``--run ID …``). Both are :func:`sync_stores` with source and target swappe
 
 What moves: runs with their params, tags, full metric history, artifacts (rows, and blobs by
 digest), code snapshots and lineage; dataset versions; registered models, versions and
-aliases (aliases are the stages); the tags and lifecycle (deleted/restored) of the
+aliases (aliases are the stages); feature view versions with their statistics, offline
+tables and lineage (:mod:`.sync_features`); the tags and lifecycle (deleted/restored) of the
 experiments both stores hold, and the tags and descriptions of models and versions
 (:mod:`.sync_meta`: the side that changed later wins; an older source value is kept out and
 noted).
-Not synced (each store keeps its own): pipelines and schedules, monitors, feature views,
-webhooks, roles and promotion requests, run writers, deletions.
+Not synced (each store keeps its own): pipelines and schedules, monitors, online feature
+tables (materialize at the target), webhooks, roles and promotion requests, run writers,
+deletions.
 
 How "since the last sync" is found. Each store has an id (``store_identity``, migration
 0009). The target records in ``sync_marks`` (peer = the source's id) how far it received,
@@ -109,7 +111,8 @@ class SyncReport:
                      f"{c.get('lineage_edges', 0):,} lineage edges")
         lines.append(f"catalog:   {c.get('datasets', 0):,} dataset versions, "
                      f"{c.get('models', 0):,} models, {c.get('model_versions', 0):,} versions, "
-                     f"{c.get('aliases', 0):,} aliases moved")
+                     f"{c.get('aliases', 0):,} aliases moved, "
+                     f"{c.get('feature_views', 0):,} feature view versions")
         lines.append(f"metadata:  {c.get('experiment_tags', 0):,} experiment tags, "
                      f"{c.get('experiment_lifecycle', 0):,} experiments deleted or restored, "
                      f"{c.get('registry_tags', 0):,} model/version tags, "
@@ -119,7 +122,7 @@ class SyncReport:
                      f"{self.blobs_present:,} already there")
         if c.get("lineage_edges_skipped"):
             lines.append(f"  note: {c['lineage_edges_skipped']:,} lineage edges name nodes "
-                         "sync does not carry (feature views, pipelines): left out")
+                         "sync does not carry (materializations, pipelines): left out")
         lines += [f"  note: {n}" for n in self.notes]
         lines += [f"  warning: blob {d} is referenced but missing at the source"
                   for d in self.missing_blobs]
@@ -280,6 +283,7 @@ def sync_stores(source_url: str, target_url: str, source_artifacts: str | None,
 
 def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) -> SyncReport:
     from jupyter_mlops.store import sync_catalog as cat
+    from jupyter_mlops.store import sync_features as feats
     from jupyter_mlops.store import sync_meta as meta
     from jupyter_mlops.store import sync_runs as sr
 
@@ -334,9 +338,14 @@ def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) ->
             names = {e["name"] for e in data.experiments.values()}
             experiments = {n: e for n, e in experiments.items() if n in names}
         reg_tags = meta.registry_tags(src) if reg is not None else None
+        views, view_stats = feats.view_rows(src) if run_ids is None else ([], {})
+        if views:  # the lineage around them (dataset -> view -> training set -> run)
+            seen = {e["id"] for e in edges}
+            edges += [e for e in feats.view_edges(src) if e["id"] not in seen]
     say(f"{len(data.runs):,} runs to sync ({mode})")
 
-    digests = sr.needed_digests(data) | (cat.registry_digests(reg) if reg else set())
+    digests = sr.needed_digests(data) | (cat.registry_digests(reg) if reg else set()) \
+        | feats.view_digests(views)
     blob_result: tuple = (0, 0, 0, ())
     src_artifacts = {a["id"]: (a["run_id"], a["name"])
                      for arts in data.artifacts.values() for a in arts}
@@ -354,6 +363,7 @@ def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) ->
                 say(f"runs written: {merged.counts['runs_new']:,} new")
                 meta.write_experiments(dst, experiments, catalog)
                 cat.write_datasets(dst, datasets, catalog)
+                feats.write_views(dst, views, view_stats, catalog)
                 if reg is not None:
                     alias = {k: v for k, v in sent.items() if k.startswith("alias:")}
                     t_alias = {k: v for k, v in got.items() if k.startswith("alias:")}

@@ -37,6 +37,7 @@ class CatalogMerge:
     source_marks: dict[str, int | None] = field(default_factory=dict)
     datasets: dict[int, int] = field(default_factory=dict)  # source id -> target id
     versions: dict[tuple[str, int], int] = field(default_factory=dict)  # (model, v) -> v
+    feature_views: dict[int, int] = field(default_factory=dict)  # source id -> target id
 
 
 # ---------------------------------------------------------------------------- datasets
@@ -200,7 +201,7 @@ def _v(version: int | None) -> str:
 def write_edges(dst: Connection, edges: list[dict], src_artifacts: dict[int, tuple[str, str]],
                 out: CatalogMerge) -> None:
     """Lineage edges rewritten to the target's node ids; edges whose node has no
-    counterpart at the target (feature views, pipelines' nodes) are left out (counted)."""
+    counterpart at the target (materializations, pipelines' nodes) are left out (counted)."""
     if not edges:
         return
     wanted = {src_artifacts[int(e[f"{end}_id"])] for e in edges for end in ("src", "dst")
@@ -220,6 +221,10 @@ def write_edges(dst: Connection, edges: list[dict], src_artifacts: dict[int, tup
             return None if found is None else str(found)
         if kind == "dataset" and ident.isdigit() and int(ident) in out.datasets:
             return str(out.datasets[int(ident)])
+        if kind == "feature_view" and ident.isdigit() and int(ident) in out.feature_views:
+            return str(out.feature_views[int(ident)])
+        if kind == "training_set":  # named by its content digest: the same on every store
+            return ident
         if kind == "model" and "/" in ident:
             model, _, number = ident.rpartition("/")
             mapped = out.versions.get((model, int(number))) if number.isdigit() else None

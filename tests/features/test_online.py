@@ -236,13 +236,15 @@ def test_first_training_set_of_a_fresh_process_imports_no_sqlalchemy(
             "light = 'sqlalchemy' not in sys.modules\n"  # the error below takes the full path
             "try:\n    features.get_training_set(entity, ['nope:trips'])\n"
             "except Exception as exc:\n    error = str(exc)\n"
-            "print(json.dumps({'frame': got.frame.to_json(orient='split', date_unit='ns'),"
+            "print(json.dumps({'frame': got.frame.to_json(orient='split', date_format='iso',"
+            " date_unit='ns'),"
             " 'digest': got.digest, 'views': got.views, 'error': error,"
             " 'light': light}))\n")
     out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True,
                          text=True, timeout=120, check=True)
     answer = json.loads(out.stdout.strip().splitlines()[-1])
-    assert answer["frame"] == want.frame.to_json(orient="split", date_unit="ns")
+    assert answer["frame"] == want.frame.to_json(orient="split", date_format="iso",
+                                                 date_unit="ns")
     assert answer["digest"] == want.digest
     assert [tuple(v) for v in answer["views"]] == [tuple(v) for v in want.views]
     assert answer["error"] == str(full.value)
