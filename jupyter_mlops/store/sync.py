@@ -7,8 +7,8 @@ or ``--run ID …``). Both are :func:`sync_stores` with source and target swappe
 What moves: runs with their params, tags, full metric history, artifacts (rows, and blobs by
 digest), code snapshots and lineage; dataset versions; registered models, versions and
 aliases (aliases are the stages); feature view versions with their statistics, offline
-tables and lineage (:mod:`.sync_features`); the tags and lifecycle (deleted/restored) of the
-experiments both stores hold, and the tags and descriptions of models and versions
+tables and lineage (:mod:`.sync_features`); experiments (with runs or not yet), their tags
+and lifecycle (deleted/restored), and the tags and descriptions of models and versions
 (:mod:`.sync_meta`: the side that changed later wins; an older source value is kept out and
 noted).
 Not synced (each store keeps its own): pipelines and schedules, monitors, online feature
@@ -113,7 +113,8 @@ class SyncReport:
                      f"{c.get('models', 0):,} models, {c.get('model_versions', 0):,} versions, "
                      f"{c.get('aliases', 0):,} aliases moved, "
                      f"{c.get('feature_views', 0):,} feature view versions")
-        lines.append(f"metadata:  {c.get('experiment_tags', 0):,} experiment tags, "
+        lines.append(f"metadata:  {c.get('experiments', 0):,} experiments without runs, "
+                     f"{c.get('experiment_tags', 0):,} experiment tags, "
                      f"{c.get('experiment_lifecycle', 0):,} experiments deleted or restored, "
                      f"{c.get('registry_tags', 0):,} model/version tags, "
                      f"{c.get('registry_descriptions', 0):,} descriptions")

@@ -14,8 +14,9 @@ These rows have no owner the way runs do; each carries the time it last changed
   under the same rule; when the target changed later its state is kept (one note).
 - Deletions of keys are not synced (as elsewhere in sync).
 
-Experiments move by name and only those both stores hold after the runs were written (the
-runs bring theirs); models and versions as :mod:`.sync_catalog` maps them. Everything is
+Experiments move by name: the runs bring theirs, and an experiment the target lacks (one
+without runs yet) is created there with its tags and lifecycle; models and versions as
+:mod:`.sync_catalog` maps them. Everything is
 written in the sync's one target transaction.
 """
 
@@ -85,11 +86,13 @@ def _merge(theirs: dict, ours: dict, source_newer: bool, what: str,
 
 # ---------------------------------------------------------------------------- writing
 def write_experiments(dst: Connection, src_state: dict[str, dict], out) -> None:
-    """Tags and lifecycle of the experiments both stores hold, in ``dst``'s transaction."""
+    """Tags and lifecycle of the experiments both stores hold, and the experiments only the
+    source holds, in ``dst``'s transaction."""
     tgt_state = experiment_state(dst)
     for name, s in sorted(src_state.items()):
         t = tgt_state.get(name)
-        if t is None:
+        if t is None:  # an experiment without runs yet (runs bring theirs): created as is
+            _add_experiment(dst, s, out)
             continue
         newer = _changed_at(s) > _changed_at(t)
         what = f"experiment {name!r}"
@@ -116,6 +119,18 @@ def write_experiments(dst: Connection, src_state: dict[str, dict], out) -> None:
             # Both sides now agree up to the source's change: a sync back changes nothing.
             dst.execute(update(Experiment).where(Experiment.id == t["id"])
                         .values(updated_at=_changed_at(s)))
+
+
+def _add_experiment(dst: Connection, s: dict, out) -> None:
+    """The source's experiment, its lifecycle and tags, at a target that lacks its name."""
+    eid = dst.execute(Experiment.__table__.insert().values(
+        name=s["name"], description=s["description"], created_at=s["created_at"],
+        lifecycle_stage=s["lifecycle_stage"], updated_at=s["updated_at"])
+        .returning(Experiment.id)).scalar_one()
+    if s["tags"]:
+        dst.execute(ExperimentTag.__table__.insert(), [
+            {"experiment_id": eid, "key": k, "value": v} for k, v in sorted(s["tags"].items())])
+    out.counts["experiments"] += 1
 
 
 def _touch_runs(dst: Connection, experiment_ids: Iterable[int]) -> None:

@@ -90,6 +90,26 @@ def test_experiment_tags_and_lifecycle_follow_the_later_change(local, team):
     assert not push(local, team).notes  # agreed now: nothing moves either way
 
 
+def test_an_experiment_without_runs_travels_with_its_tags_and_lifecycle(local, team):
+    """Created on the laptop before its first run (and one deleted): the team store gets
+    both, once; a pull does not bring them back twice."""
+    c = local.client
+    planned = c.create_experiment("planned")
+    c.set_experiment_tag(planned.id, "owner", "ada")
+    dropped = c.create_experiment("dropped")
+    c.delete_experiment(dropped.id)
+    report = push(local, team)
+    assert report.counts["experiments"] == 2
+    assert "2 experiments without runs" in report.summary()
+    there = exp(team, "planned")
+    assert there.tags == {"owner": "ada"} and there.lifecycle_stage == "active"
+    assert exp(team, "dropped").lifecycle_stage == "deleted"
+    assert push(local, team).counts.get("experiments", 0) == 0
+    assert pull(team, local).counts.get("experiments", 0) == 0
+    assert sorted(e.name for e in local.client.list_experiments("all")) == sorted(
+        e.name for e in team.client.list_experiments("all"))
+
+
 def test_registry_tags_and_descriptions_travel_and_keep_the_later_change(local, team):
     rid = local.run("model-run", artifact=b"\x80model bytes")
     reg = local.client.registry
