@@ -41,12 +41,13 @@ def tutorials(tmp_path_factory):
                            str(project)], env=script_env(tmp), capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return out, project, done.stdout
+    return out, project, done.stdout, done.stderr
 
 
 @pytest.mark.slow
 def test_every_tutorial_ran_without_an_error_output(tutorials):
-    out, _, _ = tutorials
+    out, _, _, stderr = tutorials
+    assert "without encryption" not in stderr  # kernels on IPC sockets: no TCP warning
     for name in TUTORIALS:
         executed = nbformat.read(out / f"{name}.ipynb", as_version=4)
         errors = [o for c in executed.cells if c.cell_type == "code"
@@ -59,7 +60,7 @@ def test_every_tutorial_ran_without_an_error_output(tutorials):
 def test_the_store_holds_what_the_tutorials_promise(tutorials):
     from jupyter_mlops import Client
 
-    _, project, stdout = tutorials
+    _, project, stdout, _ = tutorials
     mlops_dir = project / ".mlops"
     with Client(f"sqlite:///{mlops_dir / 'mlops.db'}", str(mlops_dir / "artifacts")) as client:
         # 02: a training run with one child per candidate, each with its held-out scores.
