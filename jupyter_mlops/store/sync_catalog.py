@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, delete, func, select
@@ -50,41 +51,74 @@ def dataset_rows(src: Connection, wanted: set[int] | None) -> list[dict]:
     return [dict(r) for r in src.execute(stmt).mappings()]
 
 
+class VersionNumbers:
+    """Versions of named things at the target (dataset versions, feature view versions),
+    known by (name, digest): which the target has, and which numbers each name has taken."""
+
+    def __init__(self, dst: Connection, table, names: list[str]):
+        self.have: dict[tuple[str, str], int] = {}
+        self._taken: set[tuple[str, int]] = set()
+        self._top: Counter = Counter()
+        c = table.c
+        for part in chunks(sorted(set(names))):
+            for i, name, version, digest in dst.execute(select(
+                    c.id, c.name, c.version, c.digest).where(c.name.in_(part))):
+                self.add(name, digest, version, i)
+
+    def number(self, name: str, version: int, what: str, notes: list[str]) -> int:
+        """``version``, or the name's next free number if the target has taken it (noted)."""
+        if (name, version) not in self._taken:
+            return version
+        free = self._top[name] + 1
+        notes.append(f"{what} {name!r} version {version} is version {free} at the target "
+                     "(its number was taken there).")
+        return free
+
+    def add(self, name: str, digest: str, version: int, target_id: int) -> None:
+        self.have[(name, digest)] = target_id
+        self._taken.add((name, version))
+        self._top[name] = max(self._top[name], version)
+
+    def insert_missing(self, dst: Connection, table, rows: list[dict], what: str,
+                       ids: dict[int, int], notes: list[str],
+                       adjust: Callable[[dict], None]) -> list[tuple[dict, int]]:
+        """Insert the ``rows`` (source rows) the target lacks, numbered as :meth:`number`
+        says and ``adjust``-ed (links rewritten to the target's ids); ``ids`` maps every
+        source id to the target's. Returns ``(source row, new target id)`` of those added."""
+        c, added = table.c, []
+        for r in rows:
+            found = self.have.get((r["name"], r["digest"]))
+            if found is not None:
+                ids[r["id"]] = found
+                continue
+            row = {k: v for k, v in r.items() if k != "id"}
+            row["version"] = self.number(r["name"], r["version"], what, notes)
+            adjust(row)
+            insert_rows(dst, table, [row])  # keeps a JSON None SQL NULL
+            new_id = dst.execute(select(c.id).where(
+                c.name == r["name"], c.digest == r["digest"])).scalar_one()
+            self.add(r["name"], r["digest"], row["version"], new_id)
+            ids[r["id"]] = new_id
+            added.append((r, new_id))
+        return added
+
+
 def write_datasets(dst: Connection, rows: list[dict], out: CatalogMerge) -> None:
     """Dataset versions the target lacks (by name and digest); a version number the target
     already uses for other data becomes the next free one there (noted)."""
     if not rows:
         return
-    names = sorted({r["name"] for r in rows})
-    have, taken, top = {}, set(), Counter()
-    for part in chunks(names):
-        for i, name, version, digest in dst.execute(select(
-                DatasetVersion.id, DatasetVersion.name, DatasetVersion.version,
-                DatasetVersion.digest).where(DatasetVersion.name.in_(part))):
-            have[(name, digest)] = i
-            taken.add((name, version))
-            top[name] = max(top[name], version)
+    known = VersionNumbers(dst, DatasetVersion.__table__, [r["name"] for r in rows])
     runs_there = existing_runs(dst, {r["created_by_run_id"] for r in rows
                                      if r["created_by_run_id"]})
-    for r in rows:
-        key = (r["name"], r["digest"])
-        if key in have:
-            out.datasets[r["id"]] = have[key]
-            continue
-        row = {k: v for k, v in r.items() if k != "id"}
-        if (r["name"], r["version"]) in taken:
-            row["version"] = top[r["name"]] + 1
-            out.notes.append(f"dataset {r['name']!r} version {r['version']} is version "
-                             f"{row['version']} at the target (its number was taken there).")
+
+    def adjust(row: dict) -> None:
         if row["created_by_run_id"] not in runs_there:
             row["created_by_run_id"] = None
-        insert_rows(dst, DatasetVersion.__table__, [row])
-        taken.add((r["name"], row["version"]))
-        top[r["name"]] = max(top[r["name"]], row["version"])
-        have[key] = dst.execute(select(DatasetVersion.id).where(
-            DatasetVersion.name == r["name"], DatasetVersion.digest == r["digest"])).scalar_one()
-        out.datasets[r["id"]] = have[key]
-        out.counts["datasets"] += 1
+
+    added = known.insert_missing(dst, DatasetVersion.__table__, rows, "dataset", out.datasets,
+                                 out.notes, adjust)
+    out.counts["datasets"] += len(added)
 
 
 # ---------------------------------------------------------------------------- registry

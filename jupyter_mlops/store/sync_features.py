@@ -13,13 +13,13 @@ Only a whole-store sync carries views (``--run`` selects runs, which views do no
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from sqlalchemy import Connection, or_, select
 
 from jupyter_mlops.store.orm import FeatureStat, FeatureView, LineageEdge
-from jupyter_mlops.store.sync_catalog import CatalogMerge
-from jupyter_mlops.store.sync_runs import chunks, insert_rows
+from jupyter_mlops.store.sync_catalog import CatalogMerge, VersionNumbers
+from jupyter_mlops.store.sync_runs import insert_rows
 
 #: Lineage nodes a view's edges may reach that sync can name at the target (a
 #: materialization is per store, so its edges stay behind).
@@ -54,34 +54,14 @@ def write_views(dst: Connection, views: list[dict], stats: dict[int, list[dict]]
     maps every source view id to the target's (for the lineage edges)."""
     if not views:
         return
-    have: dict[tuple[str, str], int] = {}
-    taken: set[tuple[str, int]] = set()
-    top: Counter = Counter()
-    for part in chunks(sorted({v["name"] for v in views})):
-        for i, name, version, digest in dst.execute(select(
-                FeatureView.id, FeatureView.name, FeatureView.version, FeatureView.digest)
-                .where(FeatureView.name.in_(part))):
-            have[(name, digest)] = i
-            taken.add((name, version))
-            top[name] = max(top[name], version)
-    for v in views:
-        key = (v["name"], v["digest"])
-        if key in have:
-            out.feature_views[v["id"]] = have[key]
-            continue
-        row = {k: value for k, value in v.items() if k != "id"}
-        if (v["name"], v["version"]) in taken:
-            row["version"] = top[v["name"]] + 1
-            out.notes.append(f"feature view {v['name']!r} version {v['version']} is version "
-                             f"{row['version']} at the target (its number was taken there).")
-        row["dataset_id"] = out.datasets.get(v["dataset_id"]) if v["dataset_id"] else None
-        new_id = dst.execute(FeatureView.__table__.insert().values(**row)
-                             .returning(FeatureView.id)).scalar_one()
-        rows = [{**s, "view_id": new_id} for s in stats.get(v["id"], [])]
-        if rows:
-            insert_rows(dst, FeatureStat.__table__, rows)
-        have[key] = new_id
-        taken.add((v["name"], row["version"]))
-        top[v["name"]] = max(top[v["name"]], row["version"])
-        out.feature_views[v["id"]] = new_id
-        out.counts["feature_views"] += 1
+    known = VersionNumbers(dst, FeatureView.__table__, [v["name"] for v in views])
+
+    def adjust(row: dict) -> None:  # the dataset, if it travelled too
+        row["dataset_id"] = out.datasets.get(row["dataset_id"]) if row["dataset_id"] else None
+
+    added = known.insert_missing(dst, FeatureView.__table__, views, "feature view",
+                                 out.feature_views, out.notes, adjust)
+    for v, new_id in added:
+        insert_rows(dst, FeatureStat.__table__,
+                    [{**s, "view_id": new_id} for s in stats.get(v["id"], [])])
+    out.counts["feature_views"] += len(added)

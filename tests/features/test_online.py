@@ -188,12 +188,19 @@ def test_lite_reader_answers_as_the_sqlalchemy_store(features, store_url):
         assert str(light.value) == str(full.value)
 
 
-def test_first_lookup_of_a_fresh_process_imports_neither_sqlalchemy_nor_pandas(
-        features, store_url, subprocess_env):
+def _child_answer(code: str, env: dict) -> dict:
+    """Run ``code`` in a fresh interpreter; the JSON it printed last."""
     import json
     import subprocess
     import sys
 
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=120, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_first_lookup_of_a_fresh_process_imports_neither_sqlalchemy_nor_pandas(
+        features, store_url, subprocess_env):
     _sqlite_only(store_url)
     features.register_view("d", many_rows(), entity="driver", timestamp="ts", features=FEATS)
     features.materialize("d")
@@ -203,9 +210,7 @@ def test_first_lookup_of_a_fresh_process_imports_neither_sqlalchemy_nor_pandas(
             "got = Client().features.get_online_features([1, 2, 999], ['d:trips', 'd:city'])\n"
             "print(json.dumps({'got': got, 'loaded': sorted(m for m in ('sqlalchemy', 'pandas',"
             " 'numpy') if m in sys.modules)}))\n")
-    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True,
-                         text=True, timeout=120, check=True)
-    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    answer = _child_answer(code, subprocess_env)
     assert answer["got"] == want
     assert answer["loaded"] == []
 
@@ -216,10 +221,6 @@ def test_first_training_set_of_a_fresh_process_imports_no_sqlalchemy(
     its lineage through sqlite3, with the same frame, digest and views as in the process
     that registered them; an unknown view is the store's own error, word for word (that
     one loads SQLAlchemy, to name the views that exist)."""
-    import json
-    import subprocess
-    import sys
-
     _sqlite_only(store_url)
     features.register_view("d", many_rows(), entity="driver", timestamp="ts", features=FEATS)
     make_entity = ("pd.DataFrame({'driver': [1, 2, 999, 1], 'ts': pd.to_datetime("
@@ -240,9 +241,7 @@ def test_first_training_set_of_a_fresh_process_imports_no_sqlalchemy(
             " date_unit='ns'),"
             " 'digest': got.digest, 'views': got.views, 'error': error,"
             " 'light': light}))\n")
-    out = subprocess.run([sys.executable, "-c", code], env=subprocess_env, capture_output=True,
-                         text=True, timeout=120, check=True)
-    answer = json.loads(out.stdout.strip().splitlines()[-1])
+    answer = _child_answer(code, subprocess_env)
     assert answer["frame"] == want.frame.to_json(orient="split", date_format="iso",
                                                  date_unit="ns")
     assert answer["digest"] == want.digest
