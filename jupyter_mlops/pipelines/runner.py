@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # executors and kernels load when a step really runs (see _La
     from jupyter_mlops.ports import PipelineClient
 
 FINAL_OK = ("SUCCEEDED", "CACHED")
+#: The longest the main thread waits before it looks for a signal again (see _next_finished).
+SIGNAL_POLL_S = 0.25
 LOCAL_NAMES = (None, "", "local", "process", "processes")
 
 
@@ -335,15 +337,27 @@ class _PipelineRun:
                 if not self._ready():
                     return  # cannot happen for a validated DAG; never spin
                 continue
-            wait = None
-            if self.retry_at:
-                wait = max(0.0, min(self.retry_at.values()) - time.time())
-            try:
-                step, outcome, exc = self.done.get(timeout=wait)
-            except queue.Empty:
-                continue
+            finished = self._next_finished()
+            if finished is None:
+                continue  # a retry fell due first
+            step, outcome, exc = finished
             self.running -= 1
             self._finished(step, outcome, exc)
+
+    def _next_finished(self) -> tuple | None:
+        """The next finished step, or None once a retry falls due. Waits in short slices:
+        the OS may hand a Ctrl-C (or SIGTERM) to any thread, and when a step thread gets it
+        the main thread learns of it only when it next runs Python code; a wait without a
+        timeout held it until a step ended (minutes, with a long cell)."""
+        while True:
+            due = min(self.retry_at.values()) if self.retry_at else None
+            wait = SIGNAL_POLL_S if due is None else min(SIGNAL_POLL_S,
+                                                         max(0.0, due - time.time()))
+            try:
+                return self.done.get(timeout=wait)
+            except queue.Empty:
+                if due is not None and time.time() >= due:
+                    return None
 
     def _ready(self) -> list[str]:
         now = time.time()
