@@ -33,7 +33,8 @@ rng = np.random.default_rng(7)
 n = 10_000
 frame = pd.DataFrame({
     "driver": rng.integers(0, 500, n),
-    "ts": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 86_400 * 30, n), unit="s"),
+    "ts": pd.Timestamp("2024-01-01", tz="UTC")
+          + pd.to_timedelta(rng.integers(0, 86_400 * 30, n), unit="s"),
     "trips": rng.integers(0, 50, n), "rating": rng.random(n) * 5})
 frame = frame.drop_duplicates(["driver", "ts"])
 frame.to_parquet(sys.argv[1], index=False)

@@ -68,9 +68,9 @@ ONLINE_SQL = ("SELECT entity_key, event_ns, values_json FROM feature_online "
 
 class LiteFeatureReader:
     """What ``online_features`` and a training set's view lookup read of the store
-    (``get_view``, ``online_values``, ``materialization``), through ``sqlite3``. A view that is not found is looked up again
-    through ``full()`` (the SQLAlchemy store), so its error names the views that exist,
-    word for word as there."""
+    (``get_view``, ``online_values``, ``materialization``), through ``sqlite3``. A view that
+    is not found is looked up again through ``full()`` (the SQLAlchemy store), so its error
+    names the views that exist, word for word as there."""
 
     def __init__(self, path: str, full):
         self._path = path
