@@ -79,8 +79,11 @@ class StepOutcome:
 
 def warm_up() -> str:
     """Import what a step needs (run once per worker so the first step does not pay)."""
-    import papermill  # noqa: F401
     from jupyter_client.manager import AsyncKernelManager  # noqa: F401
+
+    from jupyter_mlops.pipelines.papermill_loader import import_papermill
+
+    import_papermill()
 
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -129,7 +132,9 @@ def execute_step(task: StepTask, kernel: StepKernel | None = None,
     log_note = ""  # the kernel's last words, after the message
     finished = False  # the notebook ran to its end or to a failing cell: the kernel is idle
     try:
-        import papermill as pm
+        from jupyter_mlops.pipelines.papermill_loader import import_papermill
+
+        pm = import_papermill()
         from papermill.exceptions import PapermillExecutionError
 
         if timer is not None:
