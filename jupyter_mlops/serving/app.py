@@ -36,6 +36,7 @@ from jupyter_mlops.serving.inputs import (
     read_json,
     row_count,
 )
+from jupyter_mlops.serving.mlflow_rules import MLFLOW, STRICT, check_rules
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +79,17 @@ class ServingApp:
         Deepest JSON nesting a body may have (default ``MLOPS_SERVE_MAX_JSON_DEPTH``, else
         64); bodies are also refused when not UTF-8, holding a lone surrogate, or an integer
         outside int64 (see :mod:`jupyter_mlops.request_body`).
+    input_rules : {"strict", "mlflow"}
+        ``mlflow``: short ``dataframe_split`` rows padded and ``/health`` answered as
+        MLflow's scoring server does; the holder's versions convert values the same way
+        (:mod:`jupyter_mlops.serving.mlflow_rules`).
     """
 
     def __init__(self, holder, sink=None, max_body: int = DEFAULT_MAX_BODY,
-                 guard: Guard | None = None, max_depth: int | None = None):
+                 guard: Guard | None = None, max_depth: int | None = None,
+                 input_rules: str = STRICT):
         self.holder = holder
+        self.mlflow_rules = check_rules(input_rules) == MLFLOW
         self.sink = sink
         self.max_body = max_body
         self.limits = body_limits(max_body, max_depth)
@@ -213,7 +220,7 @@ class ServingApp:
             if media == b"text/csv":
                 parsed = parse_csv(body, dict(zip(served.columns, served.kinds)))
             else:
-                parsed = parse_body(body, self.limits)
+                parsed = parse_body(body, self.limits, pad_short_rows=self.mlflow_rules)
             n = row_count(parsed)
             if parsed.ids is not None and len(parsed.ids) != n:
                 raise InputError(f'"ids" has {len(parsed.ids)} entries for {n} rows.')
@@ -309,6 +316,8 @@ class ServingApp:
         return body
 
     async def _health(self, scope, receive, send) -> int:
+        if self.mlflow_rules:  # MLflow's /health is its /ping
+            return await self._ping(scope, receive, send)
         served = self.holder.current
         payload = {"status": "ok", "model": served.version.name,
                    "version": served.version.version}

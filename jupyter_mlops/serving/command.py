@@ -42,6 +42,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--features", metavar="VIEW:FEATURE,…",
                    help="add these online features to each request by its entity key "
                    "(the views' entity columns must be in the request)")
+    p.add_argument("--input-rules", choices=["strict", "mlflow"], default="strict",
+                   help="strict (default): each value must have its column's type; mlflow: "
+                   "convert as MLflow's scoring server does (30.5 -> 30 for an integer "
+                   "column, \"42\" -> 42, true -> 1, 7 -> \"7\"), for clients that rely on it")
     p.add_argument("--log-level", default="warning",
                    choices=["critical", "error", "warning", "info", "debug"])
 
@@ -69,6 +73,7 @@ def run(args: argparse.Namespace) -> None:
               max_body=int(args.max_body_mb * 1024 * 1024), log_level=args.log_level,
               token=args.token, auth=args.auth, allow_origins=args.allow_origin,
               allow_hosts=args.allow_host, token_file=args.token_file,
-              features=getattr(args, "features", None))
+              features=getattr(args, "features", None),
+              input_rules=getattr(args, "input_rules", "strict"))
     except NotFoundError as exc:  # `python -m jupyter_mlops.serving` too: name the store
         raise NotFoundError(f"{exc} Searched {client.location.describe()}.") from exc

@@ -18,6 +18,13 @@ from typing import Any
 import numpy as np
 
 from jupyter_mlops.serving.inputs import InputError, Parsed, numeric_matrix, to_frame
+from jupyter_mlops.serving.mlflow_rules import (
+    MLFLOW,
+    STRICT,
+    check_rules,
+    coerce,
+    refuse_positional,
+)
 
 log = logging.getLogger(__name__)
 _NUMERIC = ("float", "integer")
@@ -31,9 +38,10 @@ class ServedModel:
     then requests skip pandas entirely.
     """
 
-    def __init__(self, loaded, version):
+    def __init__(self, loaded, version, input_rules: str = STRICT):
         self.loaded = loaded
         self.version = version
+        self.input_rules = check_rules(input_rules)
         sig = loaded.signature
         self.signature = sig
         self.columns: list[str] | None = None
@@ -85,25 +93,54 @@ class ServedModel:
 
     def prepare(self, parsed: Parsed) -> Any:
         """The model input for a parsed request (raises InputError on a signature mismatch)."""
-        from jupyter_mlops.errors import InvalidInputError, SignatureTypeError
-
+        if self.input_rules == MLFLOW:
+            return self._prepare_like_mlflow(parsed)
         if self.fast:
-            X = numeric_matrix(parsed, self.columns, self.kinds)
-            if not self.allows_nan and not np.isfinite(X).all():
-                bad = [c for c, ok in zip(self.columns, np.isfinite(X).all(axis=0)) if not ok]
-                raise InputError(f"Column(s) {', '.join(map(repr, bad))} have missing (null) or "
-                                 "infinite values, which this model cannot score.", 400,
-                                 "BAD_REQUEST")
-            return X
+            return self._matrix(parsed)
         data: Any = to_frame(parsed, self.columns, self.kinds)
         if data is None:
             data = np.asarray(parsed.data)
+        return self._checked(data)
+
+    def _matrix(self, parsed: Parsed) -> np.ndarray:
+        X = numeric_matrix(parsed, self.columns, self.kinds)
+        self._refuse_non_finite(X)
+        return X
+
+    def _refuse_non_finite(self, X: np.ndarray) -> None:
+        if not self.allows_nan and not np.isfinite(X).all():
+            bad = [c for c, ok in zip(self.columns, np.isfinite(X).all(axis=0)) if not ok]
+            raise InputError(f"Column(s) {', '.join(map(repr, bad))} have missing (null) or "
+                             "infinite values, which this model cannot score.", 400,
+                             "BAD_REQUEST")
+
+    def _checked(self, data: Any) -> Any:
+        from jupyter_mlops.errors import InvalidInputError, SignatureTypeError
+
         try:
             return self.loaded.check_input(data)
         except SignatureTypeError as exc:  # MLflow's code for values of the wrong type
             raise InputError(str(exc), 400, "BAD_REQUEST") from None
         except InvalidInputError as exc:
             raise InputError(str(exc), 400, "INVALID_PARAMETER_VALUE") from None
+
+    def _prepare_like_mlflow(self, parsed: Parsed) -> Any:
+        """``serve --input-rules mlflow``: MLflow's conversions (:mod:`.mlflow_rules`)."""
+        refuse_positional(parsed, self.columns)
+        if self.fast:
+            try:
+                return self._matrix(parsed)
+            except InputError:
+                pass  # what the fast path refuses, MLflow may convert: read it as MLflow does
+        data: Any = to_frame(parsed, self.columns, self.kinds)
+        if data is None:
+            return self._checked(np.asarray(parsed.data))
+        checked = self._checked(coerce(data, self.columns or [], self.kinds))
+        if not self.fast:
+            return checked
+        X = np.asarray(checked[self.columns], dtype=np.float64)
+        self._refuse_non_finite(X)  # predict() runs a fast model without sklearn's own check
+        return X
 
     def predict(self, X: Any) -> Any:
         """Score prepared input; a model's own ValueError/TypeError is the client's input."""
@@ -144,16 +181,20 @@ class ModelHolder:
         Seconds between looks at the registry (0 disables watching).
     on_switch : callable, optional
         ``on_switch(old, new)`` after a switch (the server closes the monitor window).
+    input_rules : {"strict", "mlflow"}
+        How requests are read (:mod:`jupyter_mlops.serving.mlflow_rules`), for every
+        version this holder loads.
     """
 
     def __init__(self, client, ref: str, *, trusted: bool = False, poll_interval: float = 2.0,
-                 on_switch=None):
+                 on_switch=None, input_rules: str = STRICT):
         self.client = client
         self.ref = ref if ref.startswith("models:/") else f"models:/{ref}"
         self.registry = client.registry
         self.trusted = trusted
         self.poll_interval = poll_interval
         self.on_switch = on_switch
+        self.input_rules = check_rules(input_rules)
         self.switches = 0
         self.last_error: str | None = None
         # Loaded with warnings silenced once here rather than per request.
@@ -165,7 +206,7 @@ class ModelHolder:
     def _load(self, version) -> ServedModel:
         loaded = self.registry.load_model(f"models:/{version.name}/{version.version}",
                                           trusted=self.trusted)
-        return ServedModel(loaded, version)
+        return ServedModel(loaded, version, self.input_rules)
 
     def refresh(self) -> bool:
         """Look at the registry once; switch if the reference now names another version."""

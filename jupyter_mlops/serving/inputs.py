@@ -72,6 +72,7 @@ class Parsed:
     data: Any
     columns: list[str] | None
     ids: list[str] | None
+    shape: str = ""  # which of SHAPES the body used ("" for CSV)
 
 
 def body_limits(max_bytes: int, max_depth: int | None = None) -> BodyLimits:
@@ -108,8 +109,13 @@ def read_json(body: bytes, limits: BodyLimits | None = None) -> Any:
         raise InputError(str(exc)) from None
 
 
-def parse_body(body: bytes, limits: BodyLimits | None = None) -> Parsed:
-    """Decode the JSON and find which MLflow shape it uses."""
+def parse_body(body: bytes, limits: BodyLimits | None = None, *,
+               pad_short_rows: bool = False) -> Parsed:
+    """Decode the JSON and find which MLflow shape it uses.
+
+    ``pad_short_rows``: a ``dataframe_split`` row shorter than its columns is padded with
+    nulls, as MLflow's pandas does (``serve --input-rules mlflow``), instead of refused.
+    """
     obj = read_json(body, limits)
     if not isinstance(obj, dict):
         raise InputError(f"Expected a JSON object with one of {', '.join(SHAPES)}; got a "
@@ -133,16 +139,20 @@ def parse_body(body: bytes, limits: BodyLimits | None = None) -> Parsed:
             raise InputError('"dataframe_split.columns" must be a list of column names.')
         if columns is not None and len(set(columns)) != len(columns):
             raise _duplicates(columns)
-        return _rows(value["data"], columns, ids)
+        data = value["data"]
+        if pad_short_rows and columns is not None and isinstance(data, list):
+            data = [r + [None] * (len(columns) - len(r))
+                    if isinstance(r, list) and len(r) < len(columns) else r for r in data]
+        return _rows(data, columns, ids, shape=key)
     if key == "dataframe_records":
-        return _records(value, ids)
+        return _records(value, ids, key)
     if isinstance(value, dict):  # instances or inputs as {column: values}
         if not value:
             raise InputError(f'"{key}" has no columns.', 400, "INVALID_PARAMETER_VALUE")
-        return Parsed("columns", value, list(value), ids)
+        return Parsed("columns", value, list(value), ids, key)
     if isinstance(value, list) and value and all(isinstance(r, dict) for r in value):
-        return _records(value, ids)
-    return _rows(value, None, ids, "INVALID_PARAMETER_VALUE")
+        return _records(value, ids, key)
+    return _rows(value, None, ids, "INVALID_PARAMETER_VALUE", key)
 
 
 def _duplicates(columns: list[str]) -> InputError:
@@ -263,7 +273,8 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
-def _rows(data: Any, columns: list[str] | None, ids, code: str = "BAD_REQUEST") -> Parsed:
+def _rows(data: Any, columns: list[str] | None, ids, code: str = "BAD_REQUEST",
+          shape: str = "") -> Parsed:
     if not isinstance(data, list) or not data:
         raise InputError("The rows must be a non-empty JSON list.", 400, code)
     if columns is not None:
@@ -271,17 +282,17 @@ def _rows(data: Any, columns: list[str] | None, ids, code: str = "BAD_REQUEST") 
         for i, row in enumerate(data):
             if not isinstance(row, list) or len(row) != width:
                 raise InputError(f"Row {i} must be a list of {width} values (one per column).")
-    return Parsed("rows", data, columns, ids)
+    return Parsed("rows", data, columns, ids, shape)
 
 
-def _records(data: Any, ids) -> Parsed:
+def _records(data: Any, ids, shape: str = "") -> Parsed:
     if not isinstance(data, list) or not data or not all(isinstance(r, dict) for r in data):
         # MLflow's codes: not a list is a malformed request, a list of the wrong things an
         # invalid value.
         raise InputError('"dataframe_records" must be a non-empty list of objects '
                          '(one per row).', 400,
                          "INVALID_PARAMETER_VALUE" if isinstance(data, list) else "BAD_REQUEST")
-    return Parsed("records", data, None, ids)
+    return Parsed("records", data, None, ids, shape)
 
 
 # ---------------------------------------------------------------------- applying the signature

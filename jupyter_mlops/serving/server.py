@@ -40,13 +40,16 @@ def _protocol_class(nodelay: bool):
 
 def build_app(ref: str, *, client=None, monitor: str | None = None, sample: float = 1.0,
               trusted: bool = False, poll_interval: float = 2.0,
-              max_body: int | None = None, guard=None, features=None) -> Any:
+              max_body: int | None = None, guard=None, features=None,
+              input_rules: str = "strict") -> Any:
     """Load the model (and open the monitor) and return the ASGI app.
 
     ``guard`` (a :class:`~jupyter_mlops.serving.auth.Guard`) holds the token and the
     origin/Host rules; by default a random token nobody knows (mutating routes closed).
     ``features`` (``"view:feature,…"`` or a list) adds those online features to each
-    request by its entity key (:mod:`jupyter_mlops.serving.features`).
+    request by its entity key (:mod:`jupyter_mlops.serving.features`). ``input_rules``:
+    ``"strict"`` (every value must have its column's type) or ``"mlflow"`` (MLflow's
+    conversions, :mod:`jupyter_mlops.serving.mlflow_rules`).
 
     Raises
     ------
@@ -69,12 +72,14 @@ def build_app(ref: str, *, client=None, monitor: str | None = None, sample: floa
 
         sink = PredictionSink(get_monitor(monitor, client=client), sample=sample)
     holder = ModelHolder(client, ref, trusted=trusted, poll_interval=poll_interval,
-                         on_switch=(lambda old, new: sink.switch()) if sink else None)
+                         on_switch=(lambda old, new: sink.switch()) if sink else None,
+                         input_rules=input_rules)
     if features:
         from jupyter_mlops.serving.features import EnrichingHolder, FeatureEnricher
 
         holder = EnrichingHolder(holder, FeatureEnricher(client, features))
-    return ServingApp(holder, sink, max_body or DEFAULT_MAX_BODY, guard)
+    return ServingApp(holder, sink, max_body or DEFAULT_MAX_BODY, guard,
+                      input_rules=input_rules)
 
 
 def announce(app, ref: str, host: str, port: int, token: str, source: str,
@@ -103,7 +108,7 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 5005, client=None,
           poll_interval: float = 2.0, max_body: int | None = None, log_level: str = "warning",
           token: str | None = None, auth: str = "writes", allow_origins=(), allow_hosts=(),
           token_file: str | os.PathLike[str] | None = None, ready=None,
-          features=None) -> None:
+          features=None, input_rules: str = "strict") -> None:
     """Serve ``models:/NAME@ALIAS`` until interrupted (``jupyter mlops serve``).
 
     ``token`` (else ``MLOPS_SERVE_TOKEN``, else a generated one) is required by mutating
@@ -132,7 +137,7 @@ def serve(ref: str, *, host: str = "127.0.0.1", port: int = 5005, client=None,
     token_path = os.fspath(token_file) if token_file else str(default_token_file(port))
     app = build_app(ref, client=client, monitor=monitor, sample=sample, trusted=trusted,
                     poll_interval=poll_interval, max_body=max_body, guard=guard,
-                    features=features)
+                    features=features, input_rules=input_rules)
     app.token, app.token_file = token, token_path  # for a caller's own ready(app)
     if ready is None:
         def ready(app) -> None:
