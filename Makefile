@@ -97,6 +97,7 @@ test-fast: install-test
 	$(PY) -m pytest -q -m "not browser and not slow" -x -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: install-test
+	scripts/install-system-deps --bench
 	$(PY) benchmarks/run.py
 
 ## docs: the docs site (Sphinx + MyST-NB, pydata theme) into docs/_build/html, warnings as errors.
