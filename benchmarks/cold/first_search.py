@@ -281,7 +281,11 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("MLOPS_BENCH_PG_URL"),
                     help="PostgreSQL server URL (default $MLOPS_BENCH_PG_URL; none: skipped)")
     ap.add_argument("--pg-sizes", default="100000")
-    ap.add_argument("--warm", type=int, default=6, help="warm searches per process (PG)")
+    ap.add_argument("--warm", type=int, default=20,
+                    help="warm searches per process (PG; default 20: psycopg prepares a "
+                         "statement after 5 runs and PostgreSQL may plan it generically from "
+                         "the 6th run of that, so fewer than ~11 searches would not show "
+                         "what a long-lived process gets)")
     ap.add_argument("--no-mlflow", action="store_true")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--order-by", default="",

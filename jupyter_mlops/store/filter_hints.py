@@ -120,10 +120,13 @@ def _key_reader(url: str):
     from sqlalchemy import select
 
     from jupyter_mlops.store.engine import read_connection
+    from jupyter_mlops.store.filter_sql import custom_plans
     from jupyter_mlops.store.orm import LatestMetric, Param, Tag
 
     columns = {"metric": LatestMetric.key, "param": Param.key, "tag": Tag.key}
-    with read_connection(url) as conn:
+    # Planned with the key each time: a generic plan of `key = $1 LIMIT 1` cannot tell a
+    # key most rows hold (a scan stops at once) from a misspelt one (an index probe).
+    with read_connection(url) as conn, custom_plans(conn):
         def read(kind, keys):
             column = columns[kind]
             if keys is None:

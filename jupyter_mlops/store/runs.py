@@ -365,6 +365,7 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
         order_by: Sequence[str] | str | None = None, max_results: int = 100, offset: int = 0,
         *, lifecycle: str = "active",
     ) -> list[RunRecord]:
+        from jupyter_mlops.store.filter_sql import custom_plans
         from jupyter_mlops.store.filters import parse_order_by
 
         check_run_view(lifecycle)
@@ -380,11 +381,12 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
         stmt = self._filtered(_run_select(), filter, experiment, lifecycle)
         stmt = stmt.order_by(*parse_order_by(order_by)).limit(max_results).offset(offset)
         with read_connection(self.url) as conn:
-            rows = self._metric_page(
-                conn, stmt, lambda s, f: self._filtered(s, f, experiment, lifecycle), filter,
-                order_by, max_results, offset)
-            if rows is None:
-                rows = conn.execute(stmt).all()
+            with custom_plans(conn):  # a generic plan ignores the filter's values
+                rows = self._metric_page(
+                    conn, stmt, lambda s, f: self._filtered(s, f, experiment, lifecycle),
+                    filter, order_by, max_results, offset)
+                if rows is None:
+                    rows = conn.execute(stmt).all()
             found = self._with_values(conn, rows)
         if not order_by:  # the in-memory index answers no order: no reason to build it
             self._searched_in_sql()
@@ -465,7 +467,9 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
         ready, so its background thread does not slow the search that triggered it.
         """
         self._sql_searches += 1
-        if self._sql_searches >= 2:
+        # Only SQLite stores have an index (run_index.index_for): elsewhere importing
+        # run_index cost a PostgreSQL store's second search numpy's import for nothing.
+        if self._sql_searches >= 2 and self.url.startswith("sqlite"):
             # Imported here, not above: the first search must not pay for numpy.
             from jupyter_mlops.store.run_index import index_for
 
@@ -483,7 +487,9 @@ class RunStore(ExperimentAdmin, AbstractRunStore):
                 return counted
         stmt = self._filtered(select(func.count(Run.id)).select_from(Run), filter, experiment,
                               lifecycle)
-        with read_connection(self.url) as conn:
+        from jupyter_mlops.store.filter_sql import custom_plans
+
+        with read_connection(self.url) as conn, custom_plans(conn):
             counted = int(conn.execute(stmt).scalar_one())
         self._searched_in_sql()
         return counted

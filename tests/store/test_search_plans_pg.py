@@ -163,3 +163,30 @@ def test_name_prefix_uses_the_pattern_index(pg_seeded):
     text = _search_plan(_plans(client, url, filter="attributes.name LIKE 'r1234%'",
                                experiment="big"))
     assert "ix_runs_name_pattern" in text, text
+
+
+def test_a_search_repeated_in_one_process_keeps_its_plan(pg_seeded):
+    """psycopg prepares a statement after 5 executions, and PostgreSQL then plans it
+    generically (without the values) if that looks no costlier: the generic plan of
+    ``metrics.acc > 0.9 and params.model = 'svc'`` took ``model = $4`` for a rare value,
+    read every 'svc' param and sorted (100,848 buffers at 100,000 runs, 60-240 ms). The
+    search statements run unprepared (filter_sql.custom_plans): after 15 searches none is
+    prepared and the plans are still the ones the values call for."""
+    from jupyter_mlops.store.engine import get_engine
+    from tests.store.test_search_pg_session import prepared_statements
+
+    client, url = pg_seeded
+    flt = "params.model = 'svc'"  # walks newest first at this size (see above)
+    prepared = prepared_statements(get_engine(url, writer=False), [
+        lambda order_by=order_by: client.search_runs(flt, "big", order_by=order_by,
+                                                     max_results=100)
+        for order_by in (None, ["metrics.acc DESC"]) for _ in range(15)])
+    assert not [s for s in prepared if "FROM runs" in s], prepared
+    assert any("FROM params" in s for s in prepared), "nothing prepared: the check is vacuous"
+
+    text = _search_plan(_plans(client, url, filter=flt, experiment="big"))
+    assert "Index Scan Backward using ix_runs_start_time on runs" in text, text
+    assert "Seq Scan on runs" not in text, text
+    plans = _plans(client, url, filter=flt, experiment="big", order_by=["metrics.acc DESC"])
+    walk = [p for s, p in plans if "ORDER BY lm.value DESC" in s]
+    assert walk and "ix_latest_metrics_key_value" in walk[0], [p for _, p in plans]
