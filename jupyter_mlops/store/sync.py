@@ -10,10 +10,15 @@ aliases (aliases are the stages); feature view versions with their statistics, o
 tables and lineage (:mod:`.sync_features`); experiments (with runs or not yet), their tags
 and lifecycle (deleted/restored), and the tags and descriptions of models and versions
 (:mod:`.sync_meta`: the side that changed later wins; an older source value is kept out and
-noted).
-Not synced (each store keeps its own): pipelines and schedules, monitors, online feature
-tables (materialize at the target), webhooks, roles and promotion requests, run writers,
-deletions.
+noted); deletions — runs the source created and deleted, tag keys of runs, experiments,
+models and versions deleted on one side (:mod:`.sync_deletions`); pipelines with their runs,
+step runs, schedules (arriving paused) and fires (:mod:`.sync_pipelines`); monitors with
+their windows, results, alert rules and alerts (:mod:`.sync_monitors`); webhooks, never a
+secret or a credential-bearing URL (:mod:`.sync_webhooks`). Pipelines, monitors, webhooks,
+views and run deletions move only in a whole-store sync (not ``--run``).
+Not synced (each store keeps its own): monitors' logged predictions and ground truth,
+online feature tables (materialize at the target), webhook secrets and delivery logs, roles
+and promotion requests, run writers, the audit log.
 
 How "since the last sync" is found. Each store has an id (``store_identity``, migration
 0009). The target records in ``sync_marks`` (peer = the source's id) how far it received,
@@ -23,7 +28,10 @@ the highest ids seen (those tables are not in the log). The next sync reads only
 after those positions. Without a usable position (a PostgreSQL source, a first sync, a log
 pruned past it) every source run's fingerprint is compared with the target's, and the runs
 that differ are merged. The source records ``sent:*`` (peer = the target's id) after the target
-committed; a rerun trusts the target's ``got:*``.
+committed; a rerun trusts the target's ``got:*``. The target also keeps, in the same
+transaction, per-object marks of what both sides held at the end of the sync (``run:``,
+``tag:``/``etag:``/``mtag:``/``vtag:``, ``pipe:``, ``mon:``): they tell a deletion or a change on
+one side from an addition on the other (:mod:`.sync_deletions`).
 
 Order, for resumability. (1) Every blob the rows will point at is copied to the target's
 artifact root first (streamed, hash-checked on the way, published atomically under its
@@ -53,6 +61,10 @@ the report, saying how to resolve it; the target's data is kept):
 - Aliases: both stores record the alias's agreed position at every sync. Moved only at the
   source: moved at the target (and audited, ``synced_from``). Moved only at the target: left
   (a pull brings it back). Moved on both sides to different versions: a conflict.
+- Deletions (:mod:`.sync_deletions`): a run is deleted only by the store that created it,
+  and only where the target's copy is still the one both agreed on (else a conflict); a
+  deleted tag key likewise (a run's: by its owner); a key the target deleted is not pushed
+  back, except by the run's owner.
 """
 
 from __future__ import annotations
@@ -63,7 +75,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Connection, delete, select
@@ -118,6 +130,20 @@ class SyncReport:
                      f"{c.get('experiment_lifecycle', 0):,} experiments deleted or restored, "
                      f"{c.get('registry_tags', 0):,} model/version tags, "
                      f"{c.get('registry_descriptions', 0):,} descriptions")
+        lines.append(f"pipelines: {c.get('pipelines', 0):,} pipelines, "
+                     f"{c.get('pipeline_runs', 0):,} pipeline runs "
+                     f"({c.get('pipeline_runs_updated', 0):,} updated), "
+                     f"{c.get('step_runs', 0):,} step runs, {c.get('schedules', 0):,} "
+                     f"schedules, {c.get('schedule_fires', 0):,} schedule fires")
+        lines.append(f"monitors:  {c.get('monitors', 0):,} monitors, "
+                     f"{c.get('monitor_windows', 0):,} windows "
+                     f"({c.get('monitor_results', 0):,} results), "
+                     f"{c.get('alert_rules', 0):,} alert rules, {c.get('alerts', 0):,} "
+                     f"alerts, {c.get('webhooks', 0):,} webhooks (never their secrets)")
+        lines.append(f"deleted:   {c.get('runs_deleted', 0):,} runs, "
+                     f"{c.get('tags_deleted', 0):,} run tags, "
+                     f"{c.get('meta_tags_deleted', 0):,} experiment/model/version tags "
+                     "(deleted at the source)")
         lines.append(f"blobs:     {self.blobs_copied:,} copied "
                      f"({self.blob_bytes / 1e6:,.2f} MB, hashes verified at the target), "
                      f"{self.blobs_present:,} already there")
@@ -207,21 +233,31 @@ def _identity(conn: Connection) -> str:
 
 
 def _marks(conn: Connection, peer: str) -> dict[str, int]:
+    """The cursors and alias marks (not the per-object marks of :mod:`.sync_deletions`)."""
     from jupyter_mlops.store.orm import SyncMark
+    from jupyter_mlops.store.sync_deletions import OBJECT_MARKS
 
-    return dict(conn.execute(select(SyncMark.name, SyncMark.position)
-                             .where(SyncMark.peer == peer)).all())
+    return dict(conn.execute(select(SyncMark.name, SyncMark.position).where(
+        SyncMark.peer == peer, *[SyncMark.name.not_like(k + "%") for k in OBJECT_MARKS]))
+        .all())
 
 
 def _set_marks(conn: Connection, peer: str, marks: dict[str, int | None]) -> None:
     from jupyter_mlops.store.orm import SyncMark
 
     gone = [name for name, pos in marks.items() if pos is None]
-    if gone:
-        conn.execute(delete(SyncMark).where(SyncMark.peer == peer, SyncMark.name.in_(gone)))
+    for part in (gone[i:i + 500] for i in range(0, len(gone), 500)):
+        conn.execute(delete(SyncMark).where(SyncMark.peer == peer, SyncMark.name.in_(part)))
     rows = [{"peer": peer, "name": n, "position": int(p), "updated_at": time.time()}
             for n, p in marks.items() if p is not None]
-    if rows:
+    if len(rows) >= 100:  # per-object marks of a big batch: replace them, COPY on PostgreSQL
+        from jupyter_mlops.store.sync_runs import chunks, insert_rows, member
+
+        for part in chunks([r["name"] for r in rows]):
+            conn.execute(delete(SyncMark).where(SyncMark.peer == peer,
+                                                member(conn, SyncMark.name, part)))
+        insert_rows(conn, SyncMark.__table__, rows)
+    elif rows:
         stmt = upsert(conn, SyncMark.__table__)
         conn.execute(stmt.on_conflict_do_update(
             index_elements=["peer", "name"],
@@ -284,9 +320,13 @@ def sync_stores(source_url: str, target_url: str, source_artifacts: str | None,
 
 def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) -> SyncReport:
     from jupyter_mlops.store import sync_catalog as cat
+    from jupyter_mlops.store import sync_deletions as dl
     from jupyter_mlops.store import sync_features as feats
     from jupyter_mlops.store import sync_meta as meta
+    from jupyter_mlops.store import sync_monitors as sm
+    from jupyter_mlops.store import sync_pipelines as sp
     from jupyter_mlops.store import sync_runs as sr
+    from jupyter_mlops.store import sync_webhooks as sw
 
     _open(source_url, "source")
     _open(target_url, "target")
@@ -343,16 +383,29 @@ def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) ->
         if views:  # the lineage around them (dataset -> view -> training set -> run)
             seen = {e["id"] for e in edges}
             edges += [e for e in feats.view_edges(src) if e["id"] not in seen]
+        early_notes: list[str] = []
+        gone = dl.deleted_runs(src, dst, cursors, mode, src_id, early_notes)
+        src_fp = dl.source_fingerprints(src, data)
+        run_agree = dl.run_agreement(src, dst, data, src_id, dst_id)
+        meta_agree = dl.meta_agreement(src, dst, src_id, dst_id)
+        pipes = sp.pipeline_state(src) if run_ids is None else None
+        pipe_agree = sp.pipeline_agreement(src, dst, src_id, dst_id) if pipes else None
+        mons = sm.monitor_state(src) if run_ids is None else None
+        if mons is not None:
+            mon_results = sm.moving_results(src, dst, mons)
+            mon_agree = sm.monitor_agreement(src, dst, src_id, dst_id)
+        hooks = sw.webhook_rows(src) if run_ids is None else []
     say(f"{len(data.runs):,} runs to sync ({mode})")
 
     digests = sr.needed_digests(data) | (cat.registry_digests(reg) if reg else set()) \
-        | feats.view_digests(views)
+        | feats.view_digests(views) | (sp.pipeline_digests(pipes) if pipes else set()) \
+        | (sm.monitor_digests(mons) if mons else set())
     blob_result: tuple = (0, 0, 0, ())
     src_artifacts = {a["id"]: (a["run_id"], a["name"])
                      for arts in data.artifacts.values() for a in arts}
     names = {src_id: f"the source {redact(source_url)}",
              dst_id: f"the target {redact(target_url)}"}
-    catalog = cat.CatalogMerge()
+    catalog = cat.CatalogMerge(notes=early_notes)
     with ThreadPoolExecutor(1) as background:
         blobs = None
         if digests:  # copied while the rows are written; the rows commit only after them
@@ -360,17 +413,27 @@ def _sync(source_url, target_url, source_root, target_root, run_ids, say, t0) ->
             blobs = background.submit(_copy_blobs, digests, source_root, target_root, say)
         try:
             with write_connection(target_url) as dst:
-                merged = sr.write_runs(dst, data, src_id, dst_id, names)
+                merged = sr.write_runs(dst, data, src_id, dst_id, names,
+                                       dl.keep_out_of_runs(data, run_agree, src_id))
                 say(f"runs written: {merged.counts['runs_new']:,} new")
-                meta.write_experiments(dst, experiments, catalog)
+                dl.write_run_tags(dst, data, run_agree, src_id, names, catalog)
+                meta.write_experiments(dst, experiments, catalog, meta_agree)
                 cat.write_datasets(dst, datasets, catalog)
                 feats.write_views(dst, views, view_stats, catalog)
                 if reg is not None:
                     alias = {k: v for k, v in sent.items() if k.startswith("alias:")}
                     t_alias = {k: v for k, v in got.items() if k.startswith("alias:")}
                     cat.write_registry(dst, reg, alias, t_alias, src_id, catalog)
-                    meta.write_registry_tags(dst, reg, reg_tags, catalog)
+                    meta.write_registry_tags(dst, reg, reg_tags, catalog, meta_agree)
+                dl.write_meta_tags(dst, experiments, reg, reg_tags, meta_agree, catalog)
                 cat.write_edges(dst, edges, src_artifacts, catalog)
+                if pipes is not None:
+                    sp.write_pipelines(dst, pipes, pipe_agree, catalog)
+                if mons is not None:
+                    sm.write_monitors(dst, mons, mon_results, mon_agree, catalog)
+                sw.write_webhooks(dst, hooks, catalog)
+                dl.write_run_marks(dst, data, src_fp, run_agree, catalog)
+                dl.write_run_deletions(dst, gone, src_id, catalog)
                 _set_marks(dst, src_id, {**{f"got:{k}": v for k, v in positions.items()},
                                          **catalog.target_marks})
                 if blobs is not None:

@@ -4,7 +4,8 @@ lifecycle (deleted/restored), registered-model and model-version tags and descri
 These rows have no owner the way runs do; each carries the time it last changed
 (``updated_at`` of the experiment, model or version), and that decides, per key:
 
-- A key the target lacks is added.
+- A key the target lacks is added, unless the target deleted it since the last sync and
+  the source still has the value both agreed on then (:mod:`.sync_deletions`).
 - A different value is taken from the source only when the source's object changed after
   the target's (never overwriting newer data on the other side); otherwise the target's
   value is kept and the report says so in one note (not a conflict: without a record of
@@ -12,7 +13,7 @@ These rows have no owner the way runs do; each carries the time it last changed
   sides", and the first is the usual case — a pull brings the target's value back).
 - An experiment deleted or restored at the source is deleted or restored at the target
   under the same rule; when the target changed later its state is kept (one note).
-- Deletions of keys are not synced (as elsewhere in sync).
+- Keys deleted at the source: :mod:`.sync_deletions`, after this module wrote.
 
 Experiments move by name: the runs bring theirs, and an experiment the target lacks (one
 without runs yet) is created there with its tags and lifecycle; models and versions as
@@ -66,13 +67,15 @@ def _changed_at(row: dict) -> float:
 
 
 def _merge(theirs: dict, ours: dict, source_newer: bool, what: str,
-           notes: list[str]) -> dict[str, str]:
-    """The tags to write at the target (see the module docstring); kept values noted."""
+           notes: list[str], deleted_there=None) -> dict[str, str]:
+    """The tags to write at the target (see the module docstring); kept values noted.
+    ``deleted_there(key, value)``: the target deleted the key since the last sync."""
     out = {}
     for key, value in sorted(theirs.items()):
         have = ours.get(key)
         if have is None:
-            out[key] = value
+            if deleted_there is None or not deleted_there(key, value):
+                out[key] = value
         elif have != value:
             if source_newer:
                 out[key] = value
@@ -84,10 +87,17 @@ def _merge(theirs: dict, ours: dict, source_newer: bool, what: str,
     return out
 
 
+def _deleted_there(agreement, kind: str, s_ident: tuple, t_ident: tuple):
+    if agreement is None:
+        return None
+    return lambda key, value: agreement.target_deleted(kind, s_ident, t_ident, key, value)
+
+
 # ---------------------------------------------------------------------------- writing
-def write_experiments(dst: Connection, src_state: dict[str, dict], out) -> None:
+def write_experiments(dst: Connection, src_state: dict[str, dict], out,
+                      agreement=None) -> None:
     """Tags and lifecycle of the experiments both stores hold, and the experiments only the
-    source holds, in ``dst``'s transaction."""
+    source holds, in ``dst``'s transaction (``agreement``: :mod:`.sync_deletions`'s)."""
     tgt_state = experiment_state(dst)
     for name, s in sorted(src_state.items()):
         t = tgt_state.get(name)
@@ -96,7 +106,8 @@ def write_experiments(dst: Connection, src_state: dict[str, dict], out) -> None:
             continue
         newer = _changed_at(s) > _changed_at(t)
         what = f"experiment {name!r}"
-        tags = _merge(s["tags"], t["tags"], newer, what, out.notes)
+        tags = _merge(s["tags"], t["tags"], newer, what, out.notes,
+                      _deleted_there(agreement, "etag:", (name,), (name,)))
         if tags:
             stmt = upsert(dst, ExperimentTag.__table__)
             dst.execute(stmt.on_conflict_do_update(
@@ -142,7 +153,7 @@ def _touch_runs(dst: Connection, experiment_ids: Iterable[int]) -> None:
 
 
 def write_registry_tags(dst: Connection, src_reg: dict, src_tags: tuple[dict, dict],
-                        out) -> None:
+                        out, agreement=None) -> None:
     """Tags and descriptions of models and versions both stores hold (after
     :func:`~jupyter_mlops.store.sync_catalog.write_registry` mapped the versions)."""
     from jupyter_mlops.store.sync_catalog import registry_state
@@ -155,7 +166,8 @@ def write_registry_tags(dst: Connection, src_reg: dict, src_tags: tuple[dict, di
         if t is None:
             continue
         _apply(dst, RegisteredModel, RegisteredModelTag, "model_id", t["id"], s, t,
-               src_models.get(name, {}), tgt_models.get(name, {}), f"model {name!r}", out)
+               src_models.get(name, {}), tgt_models.get(name, {}), f"model {name!r}", out,
+               _deleted_there(agreement, "mtag:", (name,), (name,)))
     by_number = {(v["model"], v["version"]): v for v in tgt_reg["versions"]}
     for v in src_reg["versions"]:
         number = out.versions.get((v["model"], v["version"]))
@@ -165,13 +177,15 @@ def write_registry_tags(dst: Connection, src_reg: dict, src_tags: tuple[dict, di
         _apply(dst, ModelVersion, ModelVersionTag, "version_id", t["id"], v, t,
                src_versions.get((v["model"], v["version"]), {}),
                tgt_versions.get((v["model"], number), {}),
-               f"model {v['model']!r} version {number}", out)
+               f"model {v['model']!r} version {number}", out,
+               _deleted_there(agreement, "vtag:", (v["model"], v["version"]),
+                              (v["model"], number)))
 
 
 def _apply(dst, table, tag_table, id_column: str, target_id: int, s: dict, t: dict,
-           s_tags: dict, t_tags: dict, what: str, out) -> None:
+           s_tags: dict, t_tags: dict, what: str, out, deleted_there=None) -> None:
     newer = _changed_at(s) > _changed_at(t)
-    tags = _merge(s_tags, t_tags, newer, what, out.notes)
+    tags = _merge(s_tags, t_tags, newer, what, out.notes, deleted_there)
     if tags:
         stmt = upsert(dst, tag_table.__table__)
         dst.execute(stmt.on_conflict_do_update(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import JSON, Connection, Table, bindparam, delete, func, or_, select, update
@@ -253,9 +253,11 @@ def _points(chunk_rows: list[dict]) -> list[tuple[float, int, float]]:
 
 
 def write_runs(dst: Connection, src_data: RunData, src_id: str, dst_id: str,
-               owner_name: dict[str, str]) -> RunMerge:
+               owner_name: dict[str, str],
+               keep_out: Callable[[str, str], bool] | None = None) -> RunMerge:
     """Insert the source's runs the target lacks and merge those it has, in ``dst``'s
-    transaction; returns the counts and the conflicts (one line each)."""
+    transaction; returns the counts and the conflicts (one line each). ``keep_out(run, key)``
+    names the tags of existing runs not to add (deleted at the target: :mod:`.sync_deletions`)."""
     out = RunMerge()
     ids = sorted(src_data.runs)
     # Only the runs the target has are read back (a push of new runs reads one column).
@@ -305,7 +307,7 @@ def write_runs(dst: Connection, src_data: RunData, src_id: str, dst_id: str,
         tgt_chunks = read_runs(dst, old, with_chunks=True).chunks
         for rid in old:
             a, s = _merge_run(dst, rid, src_data, tgt, tgt_chunks, src_id, dst_id,
-                              owner_name, out)
+                              owner_name, out, keep_out)
             arts += a
             snaps += s
     _insert_artifacts(dst, arts, out)
@@ -341,7 +343,9 @@ def _map_environments(dst: Connection, data: RunData) -> dict[int, int]:
 
 def _merge_run(dst: Connection, rid: str, src: RunData, tgt: RunData,
                tgt_chunks: dict[str, list[dict]], src_id: str, dst_id: str,
-               owner_name: dict[str, str], out: RunMerge) -> tuple[list[dict], list[dict]]:
+               owner_name: dict[str, str], out: RunMerge,
+               keep_out: Callable[[str, str], bool] | None = None,
+               ) -> tuple[list[dict], list[dict]]:
     """One run both stores hold; returns (artifacts, snapshots) the target lacks."""
     s_run, t_run = src.runs[rid], tgt.runs[rid]
     owner = src.origins.get(rid, src_id)  # the store that created the run
@@ -377,9 +381,10 @@ def _merge_run(dst: Connection, rid: str, src: RunData, tgt: RunData,
                 "under another key).")
     # Tags: missing ones added; a different value is the owner's to decide.
     s_tags, t_tags = src.tags.get(rid, {}), tgt.tags.get(rid, {})
-    insert_rows(dst, Tag.__table__, [{"run_id": rid, "key": k, "value": v}
-                                     for k, v in s_tags.items() if k not in t_tags])
-    out.counts["tags"] += sum(1 for k in s_tags if k not in t_tags)
+    add = [{"run_id": rid, "key": k, "value": v} for k, v in s_tags.items()
+           if k not in t_tags and not (keep_out and keep_out(rid, k))]
+    insert_rows(dst, Tag.__table__, add)
+    out.counts["tags"] += len(add)
     for k, v in s_tags.items():
         if k in t_tags and t_tags[k] != v:
             if source_owns:

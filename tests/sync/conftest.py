@@ -104,3 +104,56 @@ def snapshot(url: str) -> dict:
     return {"runs": runs, "params": params, "tags": tags, "points": points, "latest": latest,
             "artifacts": arts, "versions": version_rows, "aliases": aliases,
             "datasets": datasets}
+
+
+# ---------------------------------------------------------------------------- both targets
+def sqlite_side(folder: Path, template) -> Side:
+    """A SQLite store in ``folder``: a copy of the session's migrated template (no migration
+    per test) with an identity of its own."""
+    import shutil
+
+    from tests.conftest import _new_identity
+
+    folder.mkdir()
+    shutil.copyfile(template, folder / "mlops.db")
+    url = f"sqlite:///{folder / 'mlops.db'}"
+    _new_identity(url)
+    return Side(url, folder / "artifacts")
+
+
+def sync_killed_at(cmd: list[str], kill_at: str, env: dict) -> None:
+    """Run the sync command ``cmd`` and SIGKILL it when its progress prints ``kill_at``."""
+    import os
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env=env)
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if kill_at in line:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+
+
+@pytest.fixture
+def laptop(tmp_path: Path, _sqlite_template) -> Side:
+    """The laptop store."""
+    return sqlite_side(tmp_path / "laptop", _sqlite_template)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def target(request, tmp_path: Path, _sqlite_template) -> Iterator[Side]:
+    """The team store: another SQLite file, or a PostgreSQL database (both real)."""
+    from tests.conftest import _new_identity
+
+    if request.param == "sqlite":
+        yield sqlite_side(tmp_path / "team", _sqlite_template)
+        return
+    template = request.getfixturevalue("_postgres_template")
+    for url in _postgres_database(request, template):
+        _new_identity(url)
+        yield Side(url, tmp_path / "team-artifacts")

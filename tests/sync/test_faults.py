@@ -4,8 +4,6 @@ the command line's one-line errors. After each, a rerun gives exactly a clean sy
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +12,7 @@ import pytest
 
 from jupyter_mlops.errors import StoreUnavailableError
 from jupyter_mlops.store.sync import sync_stores
-from tests.sync.conftest import Side, snapshot
+from tests.sync.conftest import Side, snapshot, sync_killed_at
 
 pytestmark = pytest.mark.postgres
 
@@ -35,16 +33,7 @@ def test_sigkill_mid_sync_then_rerun_gives_the_clean_result(local, team, pg_url2
     _fill(local, 60)
     cmd = [sys.executable, "-m", "jupyter_mlops.cli", "--tracking-uri", local.url,
            "--artifact-root", local.root, "sync", "--to", team.url, "--artifacts", team.root]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=subprocess_env)
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if kill_at in line:
-            os.kill(proc.pid, signal.SIGKILL)
-            break
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    sync_killed_at(cmd, kill_at, subprocess_env)
     # Killed before the commit: the target has no row; after: all of them (never a part).
     runs_there = len(snapshot(team.url)["runs"])
     assert runs_there in (0, 60)

@@ -4,13 +4,11 @@ the other way kept and noted; a tag value changed on the team store is pulled.""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from jupyter_mlops.store.sync import sync_stores
 from tests.conftest import _new_identity, _postgres_database
-from tests.sync.conftest import Side, snapshot
+from tests.sync.conftest import Side, snapshot, sqlite_side
 
 pytestmark = pytest.mark.postgres
 
@@ -18,12 +16,7 @@ pytestmark = pytest.mark.postgres
 # Both stores are copies of the session's migrated templates: no migrations per test.
 @pytest.fixture
 def local(tmp_path, _sqlite_template) -> Side:
-    folder = tmp_path / "laptop"
-    folder.mkdir()
-    shutil.copyfile(_sqlite_template, folder / "mlops.db")
-    url = f"sqlite:///{folder / 'mlops.db'}"
-    _new_identity(url)
-    return Side(url, folder / "artifacts")
+    return sqlite_side(tmp_path / "laptop", _sqlite_template)
 
 
 @pytest.fixture
