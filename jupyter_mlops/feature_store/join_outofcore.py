@@ -1,14 +1,16 @@
 """The point-in-time join for a view too big for memory: DuckDB's ``ASOF JOIN``, spilling to disk.
 
-The in-memory join (:mod:`.join`, ``pandas.merge_asof``) reads the whole view into pandas and
-needs roughly three copies of the columns it joins. When that estimate passes the memory
-budget, the same rules (latest row at or before the entity time, within the TTL, never a
-later one) run in DuckDB instead: it reads the view's Parquet blob in streaming fashion, keeps
-at most ``memory_limit`` in memory and spills the rest to a temporary folder. We use an
+The in-memory join (:mod:`.join`: packed key/position arrays and ``searchsorted``) reads the
+view's key, time and feature columns whole and needs roughly three copies of what it joins.
+When that estimate passes the memory budget, the same rules (latest row at or before the
+entity time, within the TTL, never a later one) run in DuckDB instead: it reads the view's
+Parquet blob in streaming fashion, keeps at most ``memory_limit`` in memory and spills the
+rest to a temporary folder. We use an
 existing engine rather than writing an external sort-merge ourselves.
 
 The budget is ``MLOPS_FEATURES_MEMORY_MB`` (default: 4096 MB, or half the machine's memory if
-that is less; 0 sends every join through DuckDB). DuckDB is an optional dependency: ``pip install "jupyter-mlops[features]"``.
+that is less; 0 sends every join through DuckDB). DuckDB is an optional dependency:
+``pip install "jupyter-mlops[features]"``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from jupyter_mlops.validation import parse_int
 
 MEMORY_ENV = "MLOPS_FEATURES_MEMORY_MB"
 DEFAULT_MEMORY_MB = 4096
-#: pandas' merge_asof holds the view's columns about three times (read, sort index, result).
+#: The in-memory join holds the view's columns about three times (read, packed keys and
+#: their order, result).
 _COPIES = 3
 
 

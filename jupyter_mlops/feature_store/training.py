@@ -10,7 +10,7 @@ from jupyter_mlops.errors import InvalidInputError
 from jupyter_mlops.feature_store.frames import _content_digest, check_columns, entity_keys, key_kind
 from jupyter_mlops.feature_store.join import asof_join
 from jupyter_mlops.feature_store.join_outofcore import asof_join_duckdb, needs_out_of_core
-from jupyter_mlops.feature_store.offline import read_offline_table
+from jupyter_mlops.feature_store.offline import read_join_table
 from jupyter_mlops.feature_store.refs import FeatureRef, parse_refs
 from jupyter_mlops.feature_store.timestamps import check_same_kind, event_times, is_aware, to_ns
 from jupyter_mlops.hashing import hash_bytes
@@ -110,10 +110,11 @@ def build_training_set(store, entity_df: Any, features: Any, *, timestamp: str |
         if needs_out_of_core(view, len(feats), len(entity_df)):  # past the memory budget
             joined = asof_join_duckdb(store.blobs, view, keys, times, feats, ttl_ns)
         else:
-            data = read_offline_table(store.blobs, view.blob_digest,
-                                      [*view.entity, view.timestamp_column, *feats])
+            data, order = read_join_table(store.blobs, view.blob_digest,
+                                          [*view.entity, view.timestamp_column, *feats],
+                                          view.entity)
             joined = asof_join(keys, times, data, view.timestamp_column, view.entity, feats,
-                               ttl_ns)
+                               ttl_ns, key_order=order)
         for r in rs:
             columns[_out_name(r, full_names)] = joined[r.feature]
         used_keys.extend(c for c in view.entity if c not in used_keys)

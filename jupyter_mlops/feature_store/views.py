@@ -61,7 +61,9 @@ def register_view(store, name: str, source: Any, entity: Any, timestamp: str, fe
     known = store.features.find_view(name, digest)
     if known is not None:  # same content: nothing to write, not even the Parquet
         return known, False
-    blob, size = write_offline(store.blobs, view.frame, view.features)
+    # The rows' key order travels with them (the join gathers instead of sorting); it is
+    # not part of the digests above, which the frame alone gives.
+    blob, size = write_offline(store.blobs, view.frame, view.features, view.entity)
     dataset_id = None
     if dataset_id_for is not None:
         dataset_id = dataset_id_for(f"features/{name}", view.data_digest, size,
