@@ -277,8 +277,15 @@ print(json.dumps(out))
 
 # ----------------------------------------------------------------------------- orchestration
 def prepare(size: str, online: bool) -> dict:
-    """Generate the data and register (and optionally materialize) the view; timed once."""
+    """Generate the data and register (and optionally materialize) the view; timed once.
+
+    Into a new store each run: a store kept from an earlier run would answer with the
+    version (and blob) an older version of the code wrote, and time that instead.
+    """
+    import shutil
+
     generate(size)
+    shutil.rmtree(folder(size) / "store", ignore_errors=True)
     code = (
         "import json, sys, time, pandas as pd\n"
         "from jupyter_mlops.client import Client\n"
