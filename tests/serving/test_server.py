@@ -80,6 +80,7 @@ def test_health_version_metrics(server, project):
     assert info["server"] == f"jupyter-mlops {__version__}"
     assert [c["name"] for c in info["signature"]["columns"]] == FEATURES
     post(server.url + "/invocations", {"instances": [[1, 2, 3]]})
+    assert post(server.url + "/invocations", {"instances": 5})[0] == 400  # counted below too
     status, body = get(server.url + "/metrics")
     text = body.decode()
     assert status == 200
