@@ -21,6 +21,18 @@ from jupyter_mlops.feature_store.timestamps import event_times
 
 T0 = pd.Timestamp("2024-01-01")
 FEATURES = ["f", "i", "b", "s", "d", "dz", "I"]
+
+
+def add_features(view: pd.DataFrame) -> None:
+    """The FEATURES columns, one of each kind the join must carry (missing values too)."""
+    m = len(view)
+    view["f"] = np.linspace(0.5, 9.5, m)
+    view["i"] = np.arange(m, dtype=np.int64)
+    view["b"] = np.arange(m) % 2 == 0
+    view["s"] = [f"x{i}" if i % 3 else None for i in range(m)]
+    view["d"] = T0 + pd.to_timedelta(np.arange(m), "D")
+    view["dz"] = view["d"].dt.tz_localize("UTC")
+    view["I"] = pd.array([None if i == 0 else i for i in range(m)], dtype="Int64")
 # How integer keys are spread: dense codes, wide (hashed-id-like), negative, near 2**62.
 KEY_SCALES = {"dense": (0, 1), "wide": (0, 10**12), "negative": (-50, 1), "huge": (2**62, 1)}
 
@@ -70,20 +82,13 @@ def test_same_answer_and_dtypes_as_merge_asof(case):
     if kind != "pair":
         seen: set = set()
         rows = [r for r in rows if (r[0], r[2]) not in seen and not seen.add((r[0], r[2]))]
-    m = len(rows)
     view = pd.DataFrame({"k": _keys(kind, [r[0] for r in rows]),
                          "ts": [T0 + pd.Timedelta(minutes=r[2]) for r in rows]})
     if kind == "pair":
         view["k2"] = [r[1] for r in rows]
     if aware:
         view["ts"] = view["ts"].dt.tz_localize("Europe/Paris")
-    view["f"] = np.linspace(0.5, 9.5, m)
-    view["i"] = np.arange(m, dtype=np.int64)
-    view["b"] = np.arange(m) % 2 == 0
-    view["s"] = [f"x{i}" if i % 3 else None for i in range(m)]
-    view["d"] = T0 + pd.to_timedelta(np.arange(m), "D")
-    view["dz"] = view["d"].dt.tz_localize("UTC")
-    view["I"] = pd.array([None if i == 0 else i for i in range(m)], dtype="Int64")
+    add_features(view)
     vf = canonical(view, entity, "ts", tuple(FEATURES), "the view")
     table = pa.Table.from_pandas(vf.frame, preserve_index=False)
     frame = pd.DataFrame({"k": _keys(kind, [w[0] for w in wanted]),

@@ -25,7 +25,9 @@ from jupyter_mlops.feature_store import join, offline
 from jupyter_mlops.feature_store.frames import canonical, entity_keys
 from jupyter_mlops.feature_store.timestamps import event_times
 from tests.features.conftest import rides
-from tests.features.test_join_engine import FEATURES, KEY_SCALES, T0, _reference
+from tests.features.test_join_engine import (
+    FEATURES, KEY_SCALES, T0, _reference, add_features,
+)
 
 #: Key kinds: one integer column spread four ways (dense codes, wide and huge ranges go
 #: through factorize), text, two integer columns, and text + integer.
@@ -64,20 +66,13 @@ def _build(case):
     if len(entity) == 1:
         seen: set = set()
         rows = [r for r in rows if (r[0], r[2]) not in seen and not seen.add((r[0], r[2]))]
-    m = len(rows)
     view = pd.DataFrame({"k": _key_values(kind, [r[0] for r in rows]),
                          "ts": [T0 + pd.Timedelta(minutes=r[2]) for r in rows]})
     if len(entity) == 2:
         view["k2"] = [r[1] for r in rows]
     if aware:
         view["ts"] = view["ts"].dt.tz_localize("Europe/Paris")
-    view["f"] = np.linspace(0.5, 9.5, m)
-    view["i"] = np.arange(m, dtype=np.int64)
-    view["b"] = np.arange(m) % 2 == 0
-    view["s"] = [f"x{i}" if i % 3 else None for i in range(m)]
-    view["d"] = T0 + pd.to_timedelta(np.arange(m), "D")
-    view["dz"] = view["d"].dt.tz_localize("UTC")
-    view["I"] = pd.array([None if i == 0 else i for i in range(m)], dtype="Int64")
+    add_features(view)
     vf = canonical(view, entity, "ts", tuple(FEATURES), "the view")
     table = pa.Table.from_pandas(vf.frame, preserve_index=False)
     frame = pd.DataFrame({"k": _key_values(kind, [w[0] for w in wanted]),
