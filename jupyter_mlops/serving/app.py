@@ -127,6 +127,7 @@ class ServingApp:
             from jupyter_mlops.monitoring.metrics import MonitorCollector
 
             self.registry.register(MonitorCollector(self.sink.monitor))
+            self.registry.register(_SinkCollector(self.sink))
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope, receive, send) -> None:
@@ -424,6 +425,28 @@ class _SwitchCollector:
         yield CounterMetricFamily("mlops_serving_model_switches",
                                   "Times the alias moved and the server switched version",
                                   value=self.holder.switches)
+
+
+class _SinkCollector:
+    """What the monitoring sink could not log, read at scrape time: requests dropped (the
+    queue was full, or the monitor's process was gone) and failures, so that a monitor
+    falling behind shows on a dashboard rather than only in the server's log."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily
+
+        yield CounterMetricFamily("mlops_serving_monitor_dropped_requests",
+                                  "Served requests not logged to the monitor (queue full or "
+                                  "monitor process gone)", value=self.sink.dropped)
+        yield CounterMetricFamily("mlops_serving_monitor_errors",
+                                  "Failures of the monitor's logging (see the server log)",
+                                  value=self.sink.errors)
 
 
 def _with_cors(send, origin: str):

@@ -52,7 +52,8 @@ def test_counters_are_counters_and_each_statistic_has_its_gauge(server):
     for name in ("mlops_serving_requests", "mlops_serving_predictions",
                  "mlops_serving_model_switches", "mlops_serving_errors",
                  "mlops_serving_request_body_bytes", "mlops_monitor_predictions",
-                 "mlops_monitor_feedback", "mlops_monitor_windows"):
+                 "mlops_monitor_feedback", "mlops_monitor_windows",
+                 "mlops_serving_monitor_dropped_requests", "mlops_serving_monitor_errors"):
         assert types.get(name) == "counter", (name, types.get(name))
         assert any(s.name == name + "_total" for s in families[name].samples), name
     for name in ("mlops_drift_psi", "mlops_drift_ks_statistic", "mlops_drift_ks_pvalue",
@@ -73,3 +74,5 @@ def test_counters_are_counters_and_each_statistic_has_its_gauge(server):
                if s.name.endswith("_total")]
     assert windows and windows[0] >= 1
     assert all(s.value >= 0 for s in families["mlops_serving_model_switches"].samples)
+    for name in ("mlops_serving_monitor_dropped_requests", "mlops_serving_monitor_errors"):
+        assert [s.value for s in families[name].samples if s.name.endswith("_total")] == [0]
