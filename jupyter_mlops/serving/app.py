@@ -120,14 +120,25 @@ class ServingApp:
                         "When the server started, in seconds since the Unix epoch",
                         registry=self.registry)
         started.set(self.started)
-        self.registry.register(_SwitchCollector(self.holder))
+        self.registry.register(_CountersAtScrape(
+            ("mlops_serving_model_switches",
+             "Times the alias moved and the server switched version",
+             lambda: self.holder.switches)))
         self._ok = self.requests.labels("invocations", "200")
         self._inv_latency = self.latency.labels("invocations")
         if self.sink is not None:
             from jupyter_mlops.monitoring.metrics import MonitorCollector
 
             self.registry.register(MonitorCollector(self.sink.monitor))
-            self.registry.register(_SinkCollector(self.sink))
+            # What the sink could not log, so a monitor falling behind shows on a dashboard.
+            sink = self.sink
+            self.registry.register(_CountersAtScrape(
+                ("mlops_serving_monitor_dropped_requests",
+                 "Served requests not logged to the monitor (queue full or monitor process "
+                 "gone)", lambda: sink.dropped),
+                ("mlops_serving_monitor_errors",
+                 "Failures of the monitor's logging (see the server log)",
+                 lambda: sink.errors)))
 
     # ------------------------------------------------------------------ ASGI
     async def __call__(self, scope, receive, send) -> None:
@@ -410,30 +421,12 @@ class ServingApp:
         await send({"type": "http.response.body", "body": body})
 
 
-class _SwitchCollector:
-    """``mlops_serving_model_switches_total``: the holder's switch count, read at scrape time."""
+class _CountersAtScrape:
+    """Counters whose values live elsewhere (the holder's switches, the sink's drops and
+    errors), read when Prometheus scrapes: ``(name, help, read)`` each."""
 
-    def __init__(self, holder):
-        self.holder = holder
-
-    def describe(self):
-        return []
-
-    def collect(self):
-        from prometheus_client.core import CounterMetricFamily
-
-        yield CounterMetricFamily("mlops_serving_model_switches",
-                                  "Times the alias moved and the server switched version",
-                                  value=self.holder.switches)
-
-
-class _SinkCollector:
-    """What the monitoring sink could not log, read at scrape time: requests dropped (the
-    queue was full, or the monitor's process was gone) and failures, so that a monitor
-    falling behind shows on a dashboard rather than only in the server's log."""
-
-    def __init__(self, sink):
-        self.sink = sink
+    def __init__(self, *counters):
+        self.counters = counters
 
     def describe(self):
         return []
@@ -441,12 +434,8 @@ class _SinkCollector:
     def collect(self):
         from prometheus_client.core import CounterMetricFamily
 
-        yield CounterMetricFamily("mlops_serving_monitor_dropped_requests",
-                                  "Served requests not logged to the monitor (queue full or "
-                                  "monitor process gone)", value=self.sink.dropped)
-        yield CounterMetricFamily("mlops_serving_monitor_errors",
-                                  "Failures of the monitor's logging (see the server log)",
-                                  value=self.sink.errors)
+        for name, help_text, read in self.counters:
+            yield CounterMetricFamily(name, help_text, value=read())
 
 
 def _with_cors(send, origin: str):
