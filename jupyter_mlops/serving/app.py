@@ -123,7 +123,11 @@ class ServingApp:
         self.registry.register(_CountersAtScrape(
             ("mlops_serving_model_switches",
              "Times the alias moved and the server switched version",
-             lambda: self.holder.switches)))
+             lambda: self.holder.switches),
+            ("mlops_serving_batched_requests",
+             "Requests scored together with others that arrived at the same time, in one "
+             "model call (serving/batching.py; counted per served version)",
+             lambda: getattr(self.holder.current.batcher, "batched_requests", 0))))
         self._ok = self.requests.labels("invocations", "200")
         self._inv_latency = self.latency.labels("invocations")
         if self.sink is not None:
@@ -240,6 +244,8 @@ class ServingApp:
             if n >= THREAD_ROWS:
                 preds = await asyncio.get_running_loop().run_in_executor(
                     None, served.predict, X)
+            elif served.batcher is not None:
+                preds = await served.batcher.score(X)
             else:
                 preds = served.predict(X)
         except InputError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from jupyter_mlops.serving.batching import MicroBatcher, batch_invariant, batching_enabled
 from jupyter_mlops.serving.inputs import InputError, Parsed, numeric_matrix, to_frame
 from jupyter_mlops.serving.mlflow_rules import (
     MLFLOW,
@@ -55,12 +56,16 @@ class ServedModel:
         # scikit-learn's own check off (see app.py); models that score NaN keep getting it.
         self.allows_nan = self.fast and self._nan_ok()
         self.raw_predict = loaded.raw_predict  # a bare xgboost.Booster: inplace_predict
+        # Concurrent small requests scored in one call, where that cannot change an answer.
+        self.batcher = MicroBatcher(self.predict) if self.fast and batching_enabled() and \
+            batch_invariant(self.predict, self._example_matrix()) else None
 
     @property
     def label(self) -> str:
         return f"{self.version.name} v{self.version.version}"
 
-    def _array_ok(self) -> bool:
+    def _example_frame(self):
+        """The stored input example in signature order (two rows of zeros without one)."""
         import pandas as pd
 
         from jupyter_mlops.registry.signature import example_from_json
@@ -69,7 +74,16 @@ class ServedModel:
         frame = example if isinstance(example, pd.DataFrame) else None
         if frame is None or any(c not in frame.columns for c in self.columns):
             frame = pd.DataFrame(np.zeros((2, len(self.columns))), columns=self.columns)
-        frame = frame[self.columns]
+        return frame[self.columns]
+
+    def _example_matrix(self) -> np.ndarray:
+        try:
+            return self._example_frame().to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            return np.zeros((2, len(self.columns)))
+
+    def _array_ok(self) -> bool:
+        frame = self._example_frame()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
