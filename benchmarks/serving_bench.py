@@ -10,7 +10,10 @@ model in each tool's environment; each server answers the same one-row
 ``{"dataframe_split": …}`` body (both return the same prediction; checked). Servers run one
 at a time, on 127.0.0.1 only. Load comes from ``wrk`` (Debian's package: one thread, keep-alive
 connections, ``--latency``) for ``--duration`` seconds after a 2-second warm-up; without
-``wrk`` a bounded Python load generator is used and the JSON says so.
+``wrk`` a bounded Python load generator is used and the JSON says so. By default the server and
+``wrk`` share every core; ``--pin 0:1`` keeps each server (with all its processes, MLflow's
+workers too) on CPU 0 and ``wrk`` on CPU 1, so the load generator never takes the server's core
+(how load tests are run when the generator must share the machine).
 
 - **ours** — ``python -m jupyter_mlops.serving models:/bench@champion`` (uvicorn + httptools
   + uvloop, one process), twice: plain, and logging every request to a monitor.
@@ -113,6 +116,16 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(5)
 
 
+#: CPUs for the server and for wrk (``--pin``); None: both may run anywhere.
+CPUS: dict[str, set[int] | None] = {"server": None, "load": None}
+
+
+def pinned(role: str):
+    """A ``preexec_fn`` keeping the child (and what it forks) on ``CPUS[role]``'s CPUs."""
+    cpus = CPUS[role]
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+
+
 # ---------------------------------------------------------------------- load generation
 def load(url: str, data: bytes, connections: int, duration: float, folder: Path) -> dict:
     wrk = shutil.which("wrk")
@@ -121,10 +134,11 @@ def load(url: str, data: bytes, connections: int, duration: float, folder: Path)
         script.write_text('wrk.method = "POST"\nwrk.headers["Content-Type"] = '
                           '"application/json"\nwrk.body = ' + json.dumps(data.decode()) + "\n")
         subprocess.run([wrk, "-t1", f"-c{connections}", "-d2s", "-s", str(script), url],
-                       capture_output=True, timeout=60)
+                       capture_output=True, timeout=60, preexec_fn=pinned("load"))
         out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{int(duration)}s",
                               "--latency", "-s", str(script), url],
-                             capture_output=True, text=True, timeout=duration + 60).stdout
+                             capture_output=True, text=True, timeout=duration + 60,
+                             preexec_fn=pinned("load")).stdout
         return _parse_wrk(out)
     return _python_load(url, data, connections, duration)
 
@@ -226,7 +240,7 @@ def run_ours(folder: Path, data: bytes, duration: float, monitor: bool) -> dict:
     proc = subprocess.Popen([sys.executable, "-m", "jupyter_mlops.serving",
                              "models:/bench@champion", "--port", str(port), *args],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=pinned("server"))
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base + "/health", proc)
@@ -274,7 +288,8 @@ def run_mlflow(folder: Path, data: bytes, duration: float, workers: int = 1) -> 
                              "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port),
                              "--workers", str(workers)],
                             env=env, cwd=str(folder), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=pinned("server"))
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base + "/ping", proc)
@@ -290,6 +305,17 @@ def run_mlflow(folder: Path, data: bytes, duration: float, workers: int = 1) -> 
         stop(proc)
 
 
+def _cpu_list(text: str) -> set[int]:
+    """``"0"``, ``"0,2"`` or ``"0-2"`` as a set of CPU numbers (``--pin``)."""
+    cpus: set[int] = set()
+    for part in filter(None, text.split(",")):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    if not cpus:
+        raise SystemExit(f"--pin: no CPUs in {text!r}; give e.g. 0:1")
+    return cpus
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3-second runs")
@@ -298,9 +324,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mlflow-workers", type=int, nargs="+",
                         default=sorted({1, os.cpu_count() or 1}),
                         help="MLflow's uvicorn worker counts to run (default: 1 and one per core)")
+    parser.add_argument("--pin", metavar="SERVER:LOAD",
+                        help="CPU lists for the servers and for wrk, e.g. 0:1 or 0-2:3")
     args = parser.parse_args(argv)
+    if args.pin:
+        server_cpus, _, load_cpus = args.pin.partition(":")
+        CPUS.update(server=_cpu_list(server_cpus), load=_cpu_list(load_cpus))
     duration = 3.0 if args.quick else args.duration
     result: dict = {"bench": "serving", "duration_s": duration,
+                    "pin": {k: sorted(v) if v else None for k, v in CPUS.items()},
                     "load_1min_before": os.getloadavg()[0], "cpus": os.cpu_count()}
     with tempfile.TemporaryDirectory(prefix="mlops-serve-bench-") as tmp:
         folder = Path(tmp)
