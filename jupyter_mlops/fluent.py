@@ -573,9 +573,16 @@ def delete_model(name: str, reason: str | None = None, *, user: str | None = Non
     return registry().delete_model(name, reason=reason, user=user)
 
 
-def load_model(uri: str, *, trusted: bool = False, trusted_types: list[str] | None = None):
-    """Load ``"models:/NAME@ALIAS"`` or ``"models:/NAME/VERSION"`` (hash-verified)."""
-    return registry().load_model(uri, trusted=trusted, trusted_types=trusted_types)
+def load_model(uri: str, *, trusted: bool = False, trusted_types: list[str] | None = None,
+               module: Any = None):
+    """Load ``"models:/NAME@ALIAS"`` or ``"models:/NAME/VERSION"`` (hash-verified).
+
+    ``module=`` (a ``lightning`` version only): your LightningModule class, built with the
+    recorded hparams, or an instance; see
+    :meth:`jupyter_mlops.registry.api.RegistryClient.load_model`.
+    """
+    return registry().load_model(uri, trusted=trusted, trusted_types=trusted_types,
+                                 module=module)
 
 
 def model_card(name: str, version: int | str | None = None):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.config import current_user
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.registry import gates
+from jupyter_mlops.registry import gates, run_artifacts
 from jupyter_mlops.registry.flavors import (
     AUTO_TRUST_PREFIXES,
     flavor_for_file,
@@ -113,10 +113,15 @@ class RegistryClient(RegistryMetadata):
             random forests and extra-trees in the faster ``sklearn-trees`` format), any
             object with ``predict`` when ``trusted=True`` (pickled), or
             ``"runs:/<run_id>/<artifact>"`` naming a model file a run logged (registered as
-            is; not loaded). A LightGBM/XGBoost model autologging or ``log_model`` wrote
-            (``model/lightgbm.txt``, ``model/xgboost.json``) is registered with the wrapper
-            class and labels from the ``model.json`` beside it, so it loads back as that
-            scikit-learn wrapper (a bare booster file loads as the library's ``Booster``).
+            is; not loaded), or the folder autologging wrote (``runs:/<run_id>/model``: the
+            file its ``model.json``/``lightning.json`` names). A LightGBM/XGBoost model
+            autologging or ``log_model`` wrote (``model/lightgbm.txt``,
+            ``model/xgboost.json``; also an XGBoost ``.ubj``) is registered with the wrapper
+            class, labels and constructor params from the ``model.json`` beside it, so it
+            loads back as that scikit-learn wrapper (a bare booster file loads as the
+            library's ``Booster``). Lightning autolog's weights
+            (``model/model.safetensors``, ``model/state_dict.pt``) are registered with the
+            hparams from the ``lightning.json`` beside them (flavor ``lightning``).
         name : str
             Model name; created on first registration.
         run : run id, run record or active run, optional
@@ -135,9 +140,11 @@ class RegistryClient(RegistryMetadata):
             version, so loading it trusts them). Types from scikit-learn, NumPy and SciPy
             found in a file written here from your in-memory model are recorded without
             asking; a ``runs:/`` file's types must all be named here.
-        flavor : {"skops", "sklearn-trees", "lightgbm", "xgboost", "pickle", "joblib"}, optional
-            Override the format chosen from the model / file. Left unset, a tree model that
-            ``sklearn-trees`` cannot store exactly is saved with skops.
+        flavor : str, optional
+            Override the format chosen from the model / file: ``skops``, ``sklearn-trees``,
+            ``lightgbm``, ``xgboost``, ``lightning`` (a torch module's weights and hparams),
+            ``pickle`` or ``joblib``. Left unset, a tree model that ``sklearn-trees`` cannot
+            store exactly is saved with skops.
         user : str, optional
             Who registers (default ``MLOPS_USER`` or the OS user).
 
@@ -172,15 +179,16 @@ class RegistryClient(RegistryMetadata):
                 raise InvalidInputError(f"run= disagrees with the run in {model!r}.")
             run_id = m["run"]
             metrics = self._run_metrics(run_id)
-            artifact = self.client.store.catalog.get_artifact(run_id, m["artifact"])
+            name_in_run, artifact = run_artifacts.model_file(self.client, run_id,
+                                                             m["artifact"])
             data = self.client.store.blobs.get_bytes(artifact.digest)  # verified
-            chosen = flavor_for_file(data, m["artifact"], flavor, trusted)
+            chosen = flavor_for_file(data, name_in_run, flavor, trusted)
             saved = chosen.inspect(data)
             self._check_vouched(saved.untrusted_types, vouched, auto=False)
             digest, size = artifact.digest, artifact.size
             if chosen.reads_description:
-                saved = chosen.with_description(
-                    saved, self._run_description(run_id, m["artifact"]))
+                saved = chosen.with_description(saved, run_artifacts.description_beside(
+                    self.client, run_id, name_in_run, chosen.description_file))
                 if saved.data is not data:  # the file plus what the run says it is
                     info = self.client.store.blobs.put_bytes(saved.data)
                     digest, size = info.digest, info.size
@@ -246,25 +254,6 @@ class RegistryClient(RegistryMetadata):
                                              "run_id": run_id})
         return version
 
-    def _run_description(self, run_id: str, artifact: str) -> Any:
-        """The run's ``model.json`` beside ``artifact`` (see :mod:`.run_model`), or None."""
-        import json
-        import posixpath
-
-        from jupyter_mlops.errors import NotFoundError
-
-        name = posixpath.join(posixpath.dirname(artifact), "model.json")
-        try:
-            record = self.client.store.catalog.get_artifact(run_id, name)
-        except NotFoundError:
-            return None
-        if record.size > 1 << 20:  # a description is a few kB: this is something else
-            return None
-        try:
-            return json.loads(self.client.store.blobs.get_bytes(record.digest))
-        except (ValueError, UnicodeDecodeError):
-            return None
-
     def _run_metrics(self, run_id: str) -> dict[str, float]:
         self.client.flush()  # metrics logged just before registering are buffered
         return dict(self.client.store.runs.get_run(run_id).metrics)
@@ -307,7 +296,7 @@ class RegistryClient(RegistryMetadata):
         return self.get_version(name, version)
 
     def load_model(self, uri: str, *, trusted: bool = False,
-                   trusted_types: list[str] | None = None) -> LoadedModel:
+                   trusted_types: list[str] | None = None, module: Any = None) -> LoadedModel:
         """Load ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``, verified against its hash.
 
         Parameters
@@ -318,6 +307,14 @@ class RegistryClient(RegistryMetadata):
         trusted_types : list of str, optional
             Extra skops types to trust (beyond skops' defaults and those recorded on the
             version at registration).
+        module : torch.nn.Module subclass or instance, optional
+            For a ``lightning`` version: your LightningModule class, built as
+            ``module(**hparams)`` with the hparams recorded with the weights, or a module
+            you built; the weights are loaded into it strictly (``load_state_dict(...,
+            strict=True)``) and ``.model`` is that module. Without it ``.model`` is the state
+            dict (a dict of tensors): the file names its module's class, but importing a
+            class an artifact names would run code chosen by whoever wrote the artifact, so
+            the class only ever comes from you. Refused for other flavors.
 
         Returns
         -------
@@ -331,11 +328,15 @@ class RegistryClient(RegistryMetadata):
         CorruptArtifactError
             The file no longer matches its hash (nothing is loaded).
         InvalidInputError
-            Loading needs more trust than given (names the refused types).
+            Loading needs more trust than given (names the refused types); ``module=`` for a
+            version that is not ``lightning``, or weights or hparams that do not fit it.
         """
         version = self.resolve(uri)
         data = self.client.store.blobs.get_bytes(version.digest)  # verified before loading
-        model = get_flavor(version.flavor).load(
+        chosen = get_flavor(version.flavor)
+        if module is not None:
+            return LoadedModel(chosen.load_into(data, module), version)
+        model = chosen.load(
             data, trusted=trusted, trusted_types=[*version.trusted_types, *(trusted_types or [])])
         return LoadedModel(model, version)
 

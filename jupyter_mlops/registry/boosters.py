@@ -3,26 +3,32 @@
 A file of either flavor is one of
 
 * the library's native file, exactly as it writes it: LightGBM's text model
-  (``Booster.model_to_string``, what autologging saves as ``model/lightgbm.txt``) or
-  XGBoost's JSON model (``save_model(".json")``, ``model/xgboost.json``). Loaded back as the
-  library's ``Booster``;
+  (``Booster.model_to_string``, what autologging saves as ``model/lightgbm.txt``), XGBoost's
+  JSON model (``save_model(".json")``, ``model/xgboost.json``) or its UBJSON model
+  (``save_model(".ubj")``). An XGBoost file is decoded in Python (:mod:`.ubjson` or
+  ``json``) and its indices checked (:mod:`.xgboost_check`) before XGBoost reads it. Loaded
+  back as the library's ``Booster``;
 * the same native file behind one header line naming the scikit-learn wrapper it came from::
 
       jupyter-mlops/booster
       {"version": 1, "flavor": "lightgbm", "model_class": "lightgbm.sklearn.LGBMClassifier",
-       "classes": ["neg", "pos"]}
+       "classes": ["neg", "pos"], "params": {"n_estimators": 50, ...},
+       "params_left_out": ["objective"]}
       <native file>
 
   (the JSON on one line). Loaded back as that wrapper, like MLflow's lightgbm/xgboost
   flavors give back an ``LGBMClassifier``/``XGBClassifier``. LightGBM's text model does not
-  hold a classifier's labels, hence ``classes``; XGBoost's JSON keeps the wrapper's own
-  attributes, so its header names only the class.
+  hold a classifier's labels, hence ``classes``; XGBoost's file keeps the wrapper's own
+  attributes but neither keeps its constructor params, hence ``params`` and
+  ``params_left_out`` (see :mod:`.wrapper_params`), set back with ``set_params`` on load.
 
 Loading never unpickles: the wrapper class comes from the fixed map :data:`WRAPPERS` (any
 other name is refused and named), the booster is parsed by the library's own loader from
-text/JSON, and the labels are JSON scalars. Registering ``runs:/<run>/model/lightgbm.txt``
-(or ``xgboost.json``) reads the run's ``model.json`` beside it for the wrapper's class and
-labels; a class outside the map is registered as the bare booster.
+text/JSON, the labels are JSON scalars, and ``params`` are refused unless each key is one a
+fresh instance of the class has in ``get_params()`` and each value a JSON scalar or list.
+Registering ``runs:/<run>/model/lightgbm.txt`` (or ``xgboost.json``/``.ubj``) reads the
+run's ``model.json`` beside it for the wrapper's class, labels and params; a class outside
+the map is registered as the bare booster.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.registry import ubjson, wrapper_params, xgboost_check
+from jupyter_mlops.tracking.json_params import check_params
 
 MAGIC = b"jupyter-mlops/booster\n"
 HEADER_VERSION = 1
@@ -71,7 +79,7 @@ def looks_like(data: bytes, filename: str) -> str | None:
         return flavor if flavor in BOOSTERS else "lightgbm"  # inspect names the damage
     if data.startswith((b"tree\n", b"tree\r\n")):
         return "lightgbm"
-    if filename.lower().endswith(".json") and data.lstrip()[:1] == b"{":
+    if filename.lower().endswith((".json", ".ubj")) and data.lstrip()[:1] == b"{":
         return "xgboost"
     return None
 
@@ -111,7 +119,7 @@ def split(data: bytes, flavor: str) -> tuple[dict | None, bytes]:
         raise InvalidInputError(f"{what} is cut off or too long; re-register the model.")
     try:
         header = json.loads(data[len(MAGIC):end])
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidInputError(f"{what} is not JSON; re-register the model.") from None
     if not isinstance(header, dict) or header.get("version") != HEADER_VERSION:
         raise InvalidInputError(f"{what} is not version {HEADER_VERSION} of the format; "
@@ -125,15 +133,29 @@ def split(data: bytes, flavor: str) -> tuple[dict | None, bytes]:
             f"build; known: {', '.join(k for k, v in WRAPPERS.items() if v[0] == flavor)}.")
     if "classes" in header:
         check_classes(header["classes"], what)
+    if "params" in header:
+        check_params(header["params"], what)
     return header, data[end + 1:]
 
 
-def bundle(flavor: str, native: bytes, model_class: str, classes: list | None) -> bytes:
+def bundle(flavor: str, native: bytes, model_class: str, classes: list | None,
+           params: dict | None = None) -> bytes:
+    """``native`` behind the header line; ``params``: ``{"params": ..., "params_left_out":
+    ...}`` as :func:`.wrapper_params.recorded` gives them."""
     header: dict[str, Any] = {"version": HEADER_VERSION, "flavor": flavor,
                               "model_class": model_class}
     if classes is not None:
         header["classes"] = classes
+    header.update(params or {})
     return MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + native
+
+
+def wrapper_class(model_class: str) -> type:
+    """The class :data:`WRAPPERS` maps ``model_class`` to (imports its library)."""
+    import importlib
+
+    library, attribute = WRAPPERS[model_class]
+    return getattr(importlib.import_module(library), attribute)
 
 
 class BoosterFormat:
@@ -176,8 +198,8 @@ class BoosterFormat:
         if classes is not None:
             classes = check_classes([c.item() if hasattr(c, "item") else c for c in classes],
                                     f"This {model_class}")
-        return SavedModel(bundle(self.name, native, model_class, classes), self.name,
-                          model_class)
+        return SavedModel(bundle(self.name, native, model_class, classes,
+                                 wrapper_params.recorded(model)), self.name, model_class)
 
     def inspect(self, data: bytes):
         """Check the file, parsing it with the library when it is installed."""
@@ -205,8 +227,20 @@ class BoosterFormat:
         classes = None
         if self.name == "lightgbm" and model_class.endswith("Classifier"):
             classes = check_classes(description.get("classes"), "The run's model.json")
-        return SavedModel(bundle(self.name, saved.data, model_class, classes), self.name,
-                          model_class)
+        params = {key: description[key] for key in ("params", "params_left_out")
+                  if key in description}
+        if "params" in params:
+            try:  # the keys the class takes, when the library is installed here
+                wrapper_params.check(wrapper_class(model_class), params["params"],
+                                     "The run's model.json")
+            except ImportError:
+                check_params(params["params"], "The run's model.json")
+        left_out = params.get("params_left_out", [])
+        if not (isinstance(left_out, list) and all(isinstance(k, str) for k in left_out)):
+            raise InvalidInputError("The run's model.json: 'params_left_out' must be a list "
+                                    "of names.")
+        return SavedModel(bundle(self.name, saved.data, model_class, classes, params),
+                          self.name, model_class)
 
     def load(self, data: bytes, *, trusted: bool = False,
              trusted_types: Iterable[str] = ()) -> Any:
@@ -216,15 +250,17 @@ class BoosterFormat:
         self._check_native(native)
         if header is None:
             return self._booster(native)
-        import importlib
+        return self._wrapper(wrapper_class(header["model_class"]), native, header)
 
-        flavor, attribute = WRAPPERS[header["model_class"]]
-        cls = getattr(importlib.import_module(flavor), attribute)
-        return self._wrapper(cls, native, header)
+    def predict_function(self, model: Any):
+        return predict_function(model)
 
     def _unreadable(self, exc: BaseException | str) -> InvalidInputError:
-        detail = exc if isinstance(exc, str) else _one_line(exc)
-        return InvalidInputError(f"This is not a readable {self.name} model file: {detail}.")
+        return _unreadable(self.name, exc if isinstance(exc, str) else _one_line(exc))
+
+    @property
+    def _where(self) -> str:
+        return f"This {self.name} model file's header"
 
 
 class LightGBMFormat(BoosterFormat):
@@ -254,6 +290,9 @@ class LightGBMFormat(BoosterFormat):
 
         booster = self._booster(native)
         model = cls()
+        # First: LightGBM's set_params also sets the private twin (``_objective``) of a key,
+        # which the lines below then set from the booster.
+        wrapper_params.apply(model, header.get("params"), self._where)
         model._Booster = booster
         model._n_features = model._n_features_in = booster.num_feature()
         model._objective = booster.params.get("objective") or None
@@ -287,13 +326,7 @@ class XGBoostFormat(BoosterFormat):
         return xgboost_json(model)
 
     def _check_native(self, native: bytes) -> None:
-        try:
-            document = json.loads(native)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise self._unreadable(f"not JSON ({_one_line(exc)})") from None
-        if not isinstance(document, dict) or not isinstance(document.get("learner"), dict):
-            raise self._unreadable("no 'learner' object, so it is not an XGBoost JSON model "
-                                   "(register the model's xgboost.json)")
+        check_xgboost_file(native)
 
     def _booster(self, native: bytes) -> Any:
         import xgboost
@@ -311,7 +344,28 @@ class XGBoostFormat(BoosterFormat):
             model.load_model(bytearray(native))
         except Exception as exc:
             raise self._unreadable(exc) from None
+        # After: load_model sets objective, booster, base_score from the file's config; the
+        # recorded params are what the wrapper was built with (get_params() as fitted).
+        wrapper_params.apply(model, header.get("params"), self._where)
         return model
+
+
+def check_xgboost_file(native: bytes) -> None:
+    """Refuse anything but an XGBoost JSON or UBJSON model whose indices stay inside their
+    arrays (:mod:`.xgboost_check`), before XGBoost's parser sees it (XGBoost tells the two
+    formats apart by the byte after the brace, as :mod:`.ubjson` does)."""
+    if ubjson.looks_like_ubjson(native):
+        document = ubjson.loads(native)
+    else:
+        try:
+            document = json.loads(native)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise _unreadable("xgboost", f"not JSON ({_one_line(exc)})") from None
+    xgboost_check.check_model(document)
+
+
+def _unreadable(flavor: str, detail: str) -> InvalidInputError:
+    return InvalidInputError(f"This is not a readable {flavor} model file: {detail}.")
 
 
 def xgboost_json(model: Any) -> bytes:

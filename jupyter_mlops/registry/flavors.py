@@ -8,8 +8,10 @@ with the offending type names; its zip is first held to the archive limits
 ``sklearn-trees`` (:mod:`.treefile`) is a faster file for
 scikit-learn's decision trees and forests with the same guarantee: it rebuilds only a fixed
 list of classes from JSON and plain arrays. ``lightgbm`` and ``xgboost`` (:mod:`.boosters`)
-are those libraries' own text/JSON model files, read by their own parsers. ``pickle`` and ``joblib`` files can run arbitrary
-code when loaded, so both saving and loading them need an explicit ``trusted=True``.
+are those libraries' own text/JSON/UBJSON model files, read by their own parsers.
+``lightning`` (:mod:`.lightning_weights`) is a LightningModule's weights (safetensors or a
+tensors-only ``torch.save``) with its hparams. ``pickle`` and ``joblib`` files can run
+arbitrary code when loaded, so both saving and loading them need an explicit ``trusted=True``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import io
 import json
 import sys
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.registry import boosters
+from jupyter_mlops.registry import boosters, lightning_weights
 from jupyter_mlops.registry.skops_import import skops_io
 
 #: Types found in a file *we* just wrote from an in-memory model are recorded as trusted for
@@ -54,9 +56,10 @@ class Flavor(abc.ABC):
 
     name: ClassVar[str]
     safe: ClassVar[bool]
-    #: register_model hands a run's file the run's ``model.json`` beside it
-    #: (:meth:`with_description`).
+    #: register_model hands a run's file the run's description beside it
+    #: (:meth:`with_description`), the file named by ``description_file``.
     reads_description: ClassVar[bool] = False
+    description_file: ClassVar[str] = "model.json"
 
     @abc.abstractmethod
     def save(self, model: Any) -> SavedModel:
@@ -83,6 +86,16 @@ class Flavor(abc.ABC):
         """A run's file as registered, given the run's description of it (``model.json``,
         any JSON value or None). Only flavors with ``reads_description`` use it."""
         return saved
+
+    def load_into(self, data: bytes, module: Any) -> Any:
+        """Load ``data`` into ``module`` (a class to build, or an instance). Only flavors of
+        weights without their code (``lightning``) take one; the others refuse."""
+        raise InvalidInputError(f"module= is for lightning versions; a {self.name} version "
+                                "loads without it.")
+
+    def predict_function(self, model: Any) -> Callable[..., Any]:
+        """How to score ``model`` (what :meth:`load` gave) on an array or DataFrame."""
+        return model.predict
 
 
 def _class_name(obj: Any) -> str:
@@ -290,13 +303,19 @@ class LightGBMFlavor(boosters.LightGBMFormat, Flavor):
 
 
 class XGBoostFlavor(boosters.XGBoostFormat, Flavor):
-    """XGBoost's own JSON model; loads as an ``xgboost.Booster`` or its scikit-learn wrapper
-    (see :mod:`.boosters`)."""
+    """XGBoost's own JSON or UBJSON model; loads as an ``xgboost.Booster`` or its
+    scikit-learn wrapper (see :mod:`.boosters`)."""
+
+
+class LightningFlavor(lightning_weights.LightningFormat, Flavor):
+    """A LightningModule's weights and hparams; loads as the state dict, or into the module
+    you pass (see :mod:`.lightning_weights`)."""
 
 
 FLAVORS: dict[str, Flavor] = {f.name: f for f in (SkopsFlavor(), SklearnTreesFlavor(),
                                                    PickleFlavor(), JoblibFlavor(),
-                                                   LightGBMFlavor(), XGBoostFlavor())}
+                                                   LightGBMFlavor(), XGBoostFlavor(),
+                                                   LightningFlavor())}
 
 
 def get_flavor(name: str) -> Flavor:
@@ -349,6 +368,8 @@ def flavor_for_file(data: bytes, filename: str, flavor: str | None, trusted: boo
     """Pick the flavor of a model file a run logged, from its content and name (not loaded)."""
     if flavor is not None:
         chosen = get_flavor(flavor)
+    elif lightning_weights.looks_like(data, filename):  # before zips: torch.save writes one
+        chosen = FLAVORS["lightning"]
     elif data[:4] == _ZIP_MAGIC:
         from jupyter_mlops.registry import treefile
 
@@ -362,7 +383,7 @@ def flavor_for_file(data: bytes, filename: str, flavor: str | None, trusted: boo
     else:
         raise InvalidInputError(
             f"{filename!r} is not a model file the registry can read (skops, sklearn-trees, "
-            "LightGBM text, XGBoost JSON, pickle or joblib).")
+            "LightGBM text, XGBoost JSON or UBJSON, Lightning weights, pickle or joblib).")
     if not chosen.safe and trusted is not True:
         raise InvalidInputError(
             f"{filename!r} is a {chosen.name} file, which runs code when loaded. Pass "

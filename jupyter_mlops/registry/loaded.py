@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jupyter_mlops.registry.boosters import predict_function
+from jupyter_mlops.registry.flavors import get_flavor
 from jupyter_mlops.registry.signature import Signature
 from jupyter_mlops.store.registry_records import ModelVersionRecord
 
@@ -21,7 +21,8 @@ class LoadedModel:
     Attributes
     ----------
     model : object
-        The loaded estimator or generic model.
+        The loaded estimator or generic model (for a ``lightning`` version, the module given
+        as ``module=``, else its state dict).
     version : ModelVersionRecord
         Name, version number, digest, metrics… of what was loaded.
     signature : Signature or None
@@ -32,8 +33,9 @@ class LoadedModel:
         self.version = version
         self.signature = Signature.from_dict(version.signature) if version.signature else None
         #: The model's own scoring function on an array or DataFrame, no signature check
-        #: (a bare ``xgboost.Booster`` scores through ``inplace_predict``).
-        self.raw_predict = predict_function(model)
+        #: (a bare ``xgboost.Booster`` scores through ``inplace_predict``, a Lightning module
+        #: through its forward pass; a state dict refuses to).
+        self.raw_predict = get_flavor(version.flavor).predict_function(model)
 
     def check_input(self, data: Any) -> Any:
         """Return ``data`` as the model expects it, or raise InvalidInputError."""

@@ -6,7 +6,9 @@ skops file; those stay on the generic path: a pickle loads only with ``trusted=T
 
 ``mlflow.xgboost`` saves ``model.ubj`` (UBJSON, its default), ``model.json`` or the legacy
 ``model.xgb``, and names the class in the ``MLmodel`` file's ``model_class``. XGBoost's own
-loader reads the file (a data format, not code) and it is stored as XGBoost JSON, behind the
+loader reads the file (a data format, not code) — once it has passed the same checks as a
+registered JSON or UBJSON file (:func:`.boosters.check_xgboost_file`: XGBoost's UBJSON reader
+trusts the lengths in the file) — and it is stored as XGBoost JSON, behind the
 header that names the scikit-learn wrapper when it is one this registry builds
 (:data:`jupyter_mlops.registry.boosters.WRAPPERS`), so ``load_model`` gives back an
 ``XGBClassifier`` as ``mlflow.xgboost.load_model`` does. That needs xgboost installed where
@@ -93,7 +95,9 @@ def _xgboost(conf: dict, files, note, label) -> tuple[bytes, str, str] | str:
         return SKIPPED
     model = getattr(xgboost, wrapper[1])() if wrapper else xgboost.Booster()
     try:
-        model.load_model(bytearray(files[data]()))
+        raw = files[data]()
+        boosters.check_xgboost_file(raw)
+        model.load_model(bytearray(raw))
         native = boosters.xgboost_json(model)
     except Exception as exc:  # XGBoostError with a C++ stack trace: its first line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from jupyter_mlops.registry import boosters, wrapper_params
 from jupyter_mlops.registry.flavors import get_flavor
 from jupyter_mlops.registry.signature import example_to_json, infer_signature
 
@@ -31,7 +32,9 @@ def log_model(client: ArtifactRecorder, run_id: str, model: Any, training_input:
         LightGBM and XGBoost models (boosters and their scikit-learn wrappers) are saved in
         the library's own format instead: ``<name>/lightgbm.txt`` (LightGBM's text model)
         or ``<name>/xgboost.json`` (XGBoost's JSON model, with the wrapper's attributes for
-        ``XGBClassifier().load_model``). Neither format can run code when loaded.
+        ``XGBClassifier().load_model``). Neither format can run code when loaded. A wrapper's
+        description also keeps its constructor params (``get_params()``'s JSON values; the
+        others named in ``params_left_out``), which the registry sets back on load.
     training_input : DataFrame or numpy array, optional
         The data the model was fitted on: its signature and first rows are recorded. Data a
         signature cannot be inferred from is left out of the description (the model is kept).
@@ -79,6 +82,8 @@ def _describe(model: Any, training_input: Any, description: dict[str, Any]) -> d
         classes = getattr(model, "classes_", None) if hasattr(model, "get_params") else None
         if classes is not None:
             description["classes"] = [c.item() if hasattr(c, "item") else c for c in classes]
+        if description["model_class"] in boosters.WRAPPERS:
+            description.update(wrapper_params.recorded(model))
     if training_input is not None:
         try:
             description["signature"] = infer_signature(training_input).to_dict()
@@ -96,16 +101,5 @@ def booster_file(model: Any) -> tuple[str, str, bytes] | None:
         booster = getattr(model, "booster_", model)
         return "lightgbm", "lightgbm.txt", booster.model_to_string().encode()
     if package == "xgboost":
-        if hasattr(model, "get_booster") and hasattr(model, "save_model"):
-            # The wrapper's own save keeps its scikit-learn attributes (classes, n_classes);
-            # it writes to a path only.
-            import os
-            import tempfile
-
-            with tempfile.TemporaryDirectory(prefix="mlops-xgb-") as folder:
-                path = os.path.join(folder, "model.json")
-                model.save_model(path)
-                with open(path, "rb") as fh:
-                    return "xgboost", "xgboost.json", fh.read()
-        return "xgboost", "xgboost.json", bytes(model.save_raw(raw_format="json"))
+        return "xgboost", "xgboost.json", boosters.xgboost_json(model)
     return None

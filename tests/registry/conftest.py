@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import subprocess
 import zipfile
 from pathlib import Path
@@ -22,6 +23,18 @@ HELPERS = Path(__file__).resolve().parent / "helpers"
 def _in_tmp_path(monkeypatch, tmp_path):
     # The store looks for a project's .mlops/ from the working directory: never the real one.
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def no_unpickling(monkeypatch):
+    """Any unpickling during the test fails it (the safe flavors never unpickle)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a safe flavor unpickled something")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
 
 
 @pytest.fixture

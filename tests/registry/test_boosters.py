@@ -31,18 +31,6 @@ def small():
     return X[:300], y[:300]
 
 
-@pytest.fixture
-def no_unpickling(monkeypatch):
-    """Any unpickling during the test fails it."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a booster flavor unpickled something")
-
-    monkeypatch.setattr(pickle, "loads", refuse)
-    monkeypatch.setattr(pickle, "load", refuse)
-    monkeypatch.setattr(pickle, "Unpickler", refuse)
-
-
 def test_autologged_lgbm_classifier_registers_and_loads_as_the_wrapper(
         autologging, small, no_unpickling):
     client, (X, y) = autologging, small
@@ -185,7 +173,7 @@ def test_a_run_description_with_bad_labels_is_refused(client, small):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flavor=st.sampled_from(["lightgbm", "xgboost"]),
        header=st.one_of(st.binary(max_size=60), st.dictionaries(
-           st.sampled_from(["version", "flavor", "model_class", "classes"]),
+           st.sampled_from(["version", "flavor", "model_class", "classes", "params"]),
            st.one_of(st.none(), st.integers(), st.text(max_size=30),
                      st.lists(st.one_of(st.integers(), st.text(max_size=3), st.floats()),
                               max_size=4)), max_size=4).map(lambda d: json.dumps(d).encode())),
@@ -217,3 +205,128 @@ def test_register_file_takes_a_safe_flavors_file_and_refuses_the_rest(client, sm
     with pytest.raises(InvalidInputError, match="Unknown model flavor"):
         client.registry.register_file(text, "from-file", flavor="onnx")
     assert [v.version for v in client.registry.list_versions("from-file")] == [1]
+
+
+# ---------------------------------------------------------------- constructor params
+
+
+def _same_params(loaded: dict, fitted: dict, left_out=()) -> None:
+    """Equal ``get_params()`` but for the keys left out (NaN equal to NaN)."""
+    expected = {k: v for k, v in fitted.items() if k not in left_out}
+    got = {k: v for k, v in loaded.items() if k not in left_out}
+    assert set(got) == set(expected)
+    for key, value in expected.items():
+        same = got[key] == value or (value != value and got[key] != got[key])
+        assert same, (key, got[key], value)
+
+
+def test_wrappers_keep_their_constructor_params_autologged_and_in_memory(
+        autologging, small, no_unpickling):
+    """model.json did not keep get_params(): a loaded wrapper had the class defaults."""
+    client, (X, y) = autologging, small
+    lgbm = lgb.LGBMClassifier(n_estimators=12, learning_rate=0.2, num_leaves=7, verbose=-1,
+                              n_jobs=1)
+    xgbm = xgb.XGBClassifier(n_estimators=6, learning_rate=0.2, max_depth=3, n_jobs=1)
+    runs = {}
+    for name, model in (("lc", lgbm), ("xc", xgbm)):
+        with mlops.start_run() as runs[name]:
+            model.fit(X, y)
+    client.flush()
+
+    about = json.loads(client.read_artifact(runs["lc"].id, "model/model.json")[1])
+    assert about["params"]["n_estimators"] == 12 and about["params"]["learning_rate"] == 0.2
+    assert about["params_left_out"] == ["verbose"]  # a keyword the class does not name
+    assert json.loads(client.read_artifact(runs["xc"].id, "model/model.json")[1])[
+        "params_left_out"] == []  # missing=nan is left out silently: it is the default
+
+    for name, model, left_out in (("lc", lgbm, ["verbose"]), ("xc", xgbm, [])):
+        # The run's folder names its file; and the fitted object, registered from memory.
+        for source in (f"runs:/{runs[name].id}/model", model):
+            version = client.registry.register_model(source, name, run=None)
+            loaded = client.registry.load_model(f"models:/{name}/{version.version}").model
+            assert type(loaded) is type(model)
+            _same_params(loaded.get_params(), model.get_params(), left_out)
+            assert loaded.get_params()["n_estimators"] == model.n_estimators
+            np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X),
+                                       rtol=1e-6)
+
+
+def _squared_error(y_true, y_pred):
+    return y_pred - y_true, np.ones_like(y_pred)
+
+
+def test_a_callable_objective_is_left_out_and_named_never_pickled(client, small,
+                                                                  no_unpickling):
+    X, y = small
+    model = lgb.LGBMRegressor(objective=_squared_error, n_estimators=5, num_leaves=7,
+                              verbose=-1, n_jobs=1).fit(X, y.astype(float))
+    version = client.registry.register_model(model, "custom-objective")
+    data = client.store.blobs.get_bytes(version.digest)
+    header, _ = boosters.split(data, "lightgbm")
+    assert "objective" in header["params_left_out"] and "objective" not in header["params"]
+    loaded = client.registry.load_model("models:/custom-objective/1").model
+    assert loaded.get_params()["objective"] is None  # the class default, named above
+    assert loaded.get_params()["n_estimators"] == 5
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"_Booster": None}, "recorded param '_Booster' is not one the class takes"),
+    ({"fit": 1}, "recorded param 'fit' is not one the class takes"),
+    ({"n_estimators": {"a": 1}}, "recorded param 'n_estimators' is not a JSON scalar or list"),
+    ({"n estimators": 1}, "recorded param 'n estimators' is not a keyword argument name"),
+    ([["n_estimators", 5]], "the recorded params must be a JSON object"),
+])
+def test_recorded_params_are_refused_unless_the_class_takes_them(client, small, params,
+                                                                 message):
+    """Read back, params are untrusted: set_params on a LightGBM wrapper sets any attribute
+    it is given (``_Booster``, ``predict``), so only get_params()'s own keys pass."""
+    X, y = small
+    model = lgb.LGBMClassifier(n_estimators=2, verbose=-1, n_jobs=1).fit(X, y)
+    with mlops.start_run() as run:
+        log_model(client, run.id, model)
+        about = json.loads(client.read_artifact(run.id, "model/model.json")[1])
+        client.log_artifact(run.id, {**about, "params": params}, "model/model.json")
+    client.flush()
+    with pytest.raises(InvalidInputError, match=message) as refused:  # at registration
+        client.registry.register_model(f"runs:/{run.id}/model/lightgbm.txt", "m")
+    assert "\n" not in str(refused.value)
+    native = model.booster_.model_to_string().encode()
+    crafted = boosters.bundle("lightgbm", native, "lightgbm.sklearn.LGBMClassifier", [0, 1],
+                              {"params": params})
+    with pytest.raises(InvalidInputError, match=message):  # and at load
+        get_flavor("lightgbm").load(crafted)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flavor=st.sampled_from(["lightgbm", "xgboost"]),
+       params=st.dictionaries(
+           st.one_of(st.sampled_from(["n_estimators", "learning_rate", "max_depth", "n_jobs",
+                                      "objective", "importance_type", "_Booster", "verbose",
+                                      "missing", "device", "tree_method"]),
+                     st.text(max_size=8)),
+           st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40),
+                                  st.floats(allow_nan=False), st.text(max_size=8)),
+                        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                            st.text(max_size=3), inner, max_size=2), max_leaves=4),
+           max_size=4))
+def test_hostile_params_only_raise_clear_errors(wrapped_natives, flavor, params):
+    native, model_class = wrapped_natives[flavor]
+    crafted = boosters.bundle(flavor, native, model_class, [0, 1] if flavor == "lightgbm"
+                              else None, {"params": params})
+    try:
+        loaded = get_flavor(flavor).load(crafted)
+    except InvalidInputError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert type(loaded).__name__ == model_class.rsplit(".", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def wrapped_natives(small):
+    X, y = small
+    lgbm = lgb.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1, n_jobs=1).fit(X, y)
+    xgbm = xgb.XGBClassifier(n_estimators=2, max_depth=2, n_jobs=1).fit(X, y)
+    return {"lightgbm": (lgbm.booster_.model_to_string().encode(),
+                         "lightgbm.sklearn.LGBMClassifier"),
+            "xgboost": (boosters.xgboost_json(xgbm), "xgboost.sklearn.XGBClassifier")}

@@ -16,7 +16,10 @@ fit (and taken out again after), which logs
   the module's ``state_dict`` — never the pickled module: ``model/model.safetensors`` when
   ``safetensors`` is installed, else ``model/state_dict.pt`` (``torch.save`` of the tensors
   only, which ``torch.load(..., weights_only=True)`` reads without running code) — with
-  ``model/lightning.json`` describing it;
+  ``model/lightning.json`` describing it: format, the module's class (a name only), its
+  ``hparams`` as JSON (a value that is not a JSON scalar or list is named in
+  ``hparams_left_out``), the input signature. The registry's ``lightning`` flavor rebuilds
+  the module from these (``register_model("runs:/<id>/model")``);
 * the training and validation data, when a loader given to ``fit`` holds a
   ``TensorDataset`` (the common in-memory case): each tensor as a dataset version
   (``training_X``/``training_y``, ``validation_X``/``validation_y``; ``training_0``, ... for
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_mlops.tracking.autolog import boosting, deferred, patching
 from jupyter_mlops.tracking.autolog.record import RunScope, _write_files
+from jupyter_mlops.tracking.json_params import json_safe
 
 if TYPE_CHECKING:
     from jupyter_mlops.ports import RunRecorder
@@ -309,7 +313,8 @@ def _callback_results(recorder: _Recorder, trainer: Any) -> None:
 def weight_files(module: Any, signature: dict | None = None) -> list[tuple[str, Any]]:
     """The module's ``state_dict`` as artifact files: safetensors if installed, else
     ``torch.save`` of the tensors alone (``torch.load(weights_only=True)`` reads it); the
-    description names the input ``signature`` when the training data showed it."""
+    description keeps the module's JSON-safe ``hparams`` and names the input ``signature``
+    when the training data showed it."""
     import torch
 
     state = {key: value.detach().to("cpu")
@@ -325,8 +330,10 @@ def weight_files(module: Any, signature: dict | None = None) -> list[tuple[str, 
         state = {key: value.clone().contiguous() for key, value in state.items()}
         name, data, fmt = "model/model.safetensors", save_safetensors(state), "safetensors"
     cls = type(module)
+    hparams, left_out = json_safe(dict(getattr(module, "hparams", None) or {}))
     about = {"flavor": "pytorch-lightning", "format": fmt, "file": name.split("/", 1)[1],
              "module_class": f"{cls.__module__}.{cls.__qualname__}",
+             "hparams": hparams, "hparams_left_out": left_out,
              "tensors": len(state), "torch_version": torch.__version__,
              "load": ("safetensors.torch.load(data)" if fmt == "safetensors" else
                       "torch.load(io.BytesIO(data), weights_only=True)")
