@@ -58,3 +58,11 @@ def test_every_ref_resolves():
         for part in ref[2:].split("/"):
             assert part in target, ref
             target = target[part]
+
+
+def test_the_flavor_enum_is_the_registry_s_flavors():
+    from jupyter_mlops.registry.flavors import FLAVORS
+
+    spec = yaml.safe_load(SPEC.read_text())
+    documented = spec["components"]["schemas"]["ModelVersion"]["properties"]["flavor"]["enum"]
+    assert documented == list(FLAVORS)
