@@ -36,6 +36,12 @@ class Store:
 
         if lite.sqlite_path(self.url) is not None:
             return lite.LiteRunStore(self.url)
+        if _pg_lite_serves(self.url):
+            # A postgresql+psycopg store searches (and reaps, on open) on psycopg itself: a
+            # first search never imports SQLAlchemy either (pg_lite); writes load it.
+            from jupyter_mlops.store.pg_lite import PgLiteRunStore
+
+            return PgLiteRunStore(self.url)
         from jupyter_mlops.store.runs import RunStore
 
         return RunStore(self.url)
@@ -90,10 +96,31 @@ class Store:
         return taken
 
 
-def open_store(tracking_uri: str | None = None, artifact_root: str | None = None) -> Store:
-    """Open (creating and migrating if needed) the store; cached per (url, artifact root)."""
+def _pg_lite_serves(url: str) -> bool:
+    """Whether store.pg_lite answers for ``url`` (imported only for a PostgreSQL URL)."""
+    if not url.startswith("postgresql"):
+        return False
+    from jupyter_mlops.store import pg_lite
+
+    return pg_lite.serves(url)
+
+
+def _schema_is_current(url: str) -> bool:
+    """One read when the schema is up to date (a SQLite file on sqlite3, a postgresql+psycopg
+    store on psycopg): Alembic and SQLAlchemy load only to migrate, or to say why not."""
     from jupyter_mlops.store import lite
 
+    if lite.schema_is_current(url):
+        return True
+    if not _pg_lite_serves(url):
+        return False
+    from jupyter_mlops.store.pg_lite import schema_is_current
+
+    return schema_is_current(url)
+
+
+def open_store(tracking_uri: str | None = None, artifact_root: str | None = None) -> Store:
+    """Open (creating and migrating if needed) the store; cached per (url, artifact root)."""
     loc = resolve_locations(tracking_uri, artifact_root)
     key = (loc.tracking_uri, loc.artifact_root)
     with _lock:
@@ -102,7 +129,7 @@ def open_store(tracking_uri: str | None = None, artifact_root: str | None = None
             return store
         if loc.tracking_uri.startswith("sqlite:///") and loc.local_dir is not None:
             Path(loc.tracking_uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        if not lite.schema_is_current(loc.tracking_uri):  # one read when up to date
+        if not _schema_is_current(loc.tracking_uri):
             from jupyter_mlops.store.migrate import ensure_schema
 
             ensure_schema(loc.tracking_uri)
@@ -121,6 +148,8 @@ def forget_open_stores() -> None:
     with _lock:
         _open_stores.clear()
         lite.close_connections()
+        if "jupyter_mlops.store.pg_lite" in sys.modules:
+            sys.modules["jupyter_mlops.store.pg_lite"].close_connections()
         # Nothing to forget in modules never imported (and importing them costs SQLAlchemy).
         if "jupyter_mlops.store.migrate" in sys.modules:
             sys.modules["jupyter_mlops.store.migrate"].forget_checked()

@@ -25,6 +25,8 @@ from jupyter_mlops.errors import (
 )
 from jupyter_mlops.extras import require_for_url
 from jupyter_mlops.store import planner_stats, sqlite_pragmas
+# The messages the stdlib and psycopg paths give for the same failures (store/lite.py).
+from jupyter_mlops.store.lite import nul_refused, unavailable
 
 BUSY_TIMEOUT_S = sqlite_pragmas.BUSY_TIMEOUT_S
 #: A pooled PostgreSQL connection idle this long is pinged before use (see _ping_if_idle).
@@ -159,14 +161,9 @@ def _translate(exc: Exception, url: str) -> Exception:
     if isinstance(exc, DataError) and "NUL" in str(exc.orig):
         # psycopg refuses a NUL in any text parameter before it is sent: every entry point
         # checks its own values, this is the net for one that does not (a lookup by name).
-        return InvalidInputError(
-            "A text value contains the NUL character (\\x00), which a PostgreSQL store "
-            "cannot hold; remove it and retry.")
+        return nul_refused()
     if isinstance(exc, OperationalError):
-        return StoreUnavailableError(
-            f"The metadata store at {redact(url)} is unavailable: {exc.orig}. "
-            "Check that it is reachable and not full, then retry."
-        )
+        return unavailable(redact(url), exc.orig)
     return exc
 
 

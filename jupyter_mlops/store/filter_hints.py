@@ -9,7 +9,6 @@ that too, with the filter that does find runs without the key (``tags.team is nu
 from __future__ import annotations
 
 import contextlib
-import difflib
 import functools
 import threading
 
@@ -100,20 +99,35 @@ def unknown_key_hint(url: str, node: Node | dict[str, set[str]] | None) -> str |
 @contextlib.contextmanager
 def _key_reader(url: str):
     """``read(kind, keys)``: the distinct keys of ``kind`` among ``keys`` (all when None)."""
+    from jupyter_mlops.store import _pg_lite_serves
     from jupyter_mlops.store.lite import _connection, sqlite_path
+    from jupyter_mlops.store.sql_dialects import POSTGRES, SQLITE
 
     path = sqlite_path(url)
-    if path is not None:
-        db = _connection(path)
+    if path is not None or _pg_lite_serves(url):
+        # On the driver's own connection (lite's sqlite3, pg_lite's psycopg): no SQLAlchemy.
+        # PostgreSQL plans each probe with its key (prepare=False: see below).
+        if path is not None:
+            db_read, dialect = _connection(path).read, SQLITE
+        else:
+            from jupyter_mlops.store.pg_lite import connection
+
+            db_read = functools.partial(connection(url).read, prepare=False)
+            dialect = POSTGRES
 
         def read(kind, keys):
             table = _KEYED[kind]
             if keys is None:
-                return [k for (k,) in db.read(f"SELECT DISTINCT key FROM {table}")]
+                return [k for (k,) in db_read(f"SELECT DISTINCT {table}.key FROM {table}")]
             # One index probe per key (LIMIT 1): a DISTINCT over `key IN (…)` reads every
             # row holding the key (100,000 at 100 k runs).
-            return [k for k in keys
-                    if db.read(f"SELECT 1 FROM {table} WHERE key = ? LIMIT 1", (k,))]
+            found = []
+            for k in keys:
+                args: list = []
+                if db_read(f"SELECT {table}.key FROM {table} WHERE {table}.key = "
+                           f"{dialect.bind(k, args)} LIMIT {dialect.bind(1, args)}", args):
+                    found.append(k)
+            return found
 
         yield read
         return
@@ -148,6 +162,8 @@ def _remember(url: str, kind: str, keys: set[str]) -> None:
 
 
 def _sentence(kind: str, key: str, known: list[str]) -> str:
+    import difflib  # here: only a key no run has needs it, not every first search
+
     prefix = _PREFIX[kind]
     close = difflib.get_close_matches(key, known, n=MAX_SUGGESTIONS, cutoff=0.6)
     if not close:  # case slips and prefixes difflib's ratio misses: 'ACC', 'val'

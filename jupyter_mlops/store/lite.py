@@ -3,9 +3,11 @@
 Why: importing SQLAlchemy (and Alembic) costs more than half a second, while a notebook's
 first ``%mlops metric`` needs only a handful of statements. For a plain SQLite file store,
 :class:`LiteRunStore` checks the schema revision with one read of ``alembic_version``, and
-creates runs, logs batches, sends heartbeats and ends runs here. Everything else (search,
-registry, reads) loads the SQLAlchemy :class:`~jupyter_mlops.store.runs.RunStore` on first
-use. PostgreSQL and SQLite URLs with options always take the SQLAlchemy path.
+creates runs, logs batches, sends heartbeats and ends runs here; searches too
+(:mod:`~jupyter_mlops.store.text_runs`, shared with PostgreSQL's psycopg path,
+:mod:`~jupyter_mlops.store.pg_lite`). Everything else (registry, most reads) loads the
+SQLAlchemy :class:`~jupyter_mlops.store.runs.RunStore` on first use. SQLite URLs with options
+always take the SQLAlchemy path.
 
 The statements below have the semantics of the SQLAlchemy ones in ``runs.py`` (the same
 upserts, the same "newer point wins" rule for ``latest_metrics``); tests/store runs the same
@@ -18,13 +20,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
-import math
 import os
 import sqlite3
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 
 from jupyter_mlops.errors import (
@@ -34,13 +34,16 @@ from jupyter_mlops.store import planner_stats, sqlite_pragmas
 from jupyter_mlops.store.labels import experiment_to_open
 from jupyter_mlops.store.records import RUN_STATUSES, ExperimentRecord, RunRecord
 from jupyter_mlops.store.schema_head import HEAD_REVISION
-from jupyter_mlops.store.writers import run_is_dead, writer_token
+# MAX_RESULTS_LIMIT re-exported: runs.py imports it from here.
+from jupyter_mlops.store.text_runs import (  # noqa: F401
+    MAX_RESULTS_LIMIT, TextRunReads, check_page,
+)
+from jupyter_mlops.store.writers import writer_token
 
 BUSY_TIMEOUT_S = sqlite_pragmas.BUSY_TIMEOUT_S
 #: Entries of run_changes kept; runs.py imports these three names from here.
 CHANGE_LOG_KEEP = 200_000
 DEFAULT_EXPERIMENT = "Default"
-MAX_RESULTS_LIMIT = 50_000
 _PREFIX = "sqlite:///"
 
 
@@ -187,9 +190,22 @@ def _translate(exc: sqlite3.Error, path: str) -> Exception:
         return AlreadyExistsError(f"That record already exists ({exc}).")
     if isinstance(exc, sqlite3.DataError):
         return InvalidInputError(f"The store refused a value: {exc}.")
+    return unavailable(f"sqlite:///{path}", exc)
+
+
+def unavailable(where: str, exc: object) -> StoreUnavailableError:
+    """The error of a store that did not answer (``where``: its URL, password hidden), on
+    every path (engine, lite, pg_lite)."""
     return StoreUnavailableError(
-        f"The metadata store at sqlite:///{path} is unavailable: {exc}. "
+        f"The metadata store at {where} is unavailable: {exc}. "
         "Check that it is reachable and not full, then retry.")
+
+
+def nul_refused() -> InvalidInputError:
+    """The error of a text value PostgreSQL cannot hold (engine and pg_lite give it)."""
+    return InvalidInputError(
+        "A text value contains the NUL character (\\x00), which a PostgreSQL store "
+        "cannot hold; remove it and retry.")
 
 
 _connections: dict[str, _Connection] = {}
@@ -281,13 +297,17 @@ class LiteStore:
     _own_prefix = "_"
 
     def __init__(self, url: str):
+        self.url = url
+        self._full = None
+        self._full_lock = threading.Lock()
+        self._open(url)
+
+    def _open(self, url: str) -> None:
+        """Check that this path serves ``url`` and note what ``_db`` needs to connect."""
         path = sqlite_path(url)
         if path is None:
             raise InvalidInputError(f"{url} is not a plain SQLite file URL.")
-        self.url = url
         self._path = path
-        self._full = None
-        self._full_lock = threading.Lock()
 
     def _full_class(self) -> type:  # pragma: no cover - each subclass names its store
         raise NotImplementedError
@@ -311,25 +331,17 @@ class LiteStore:
         return _connection(self._path)
 
 
-class LiteRunStore(LiteStore):
+class LiteRunStore(TextRunReads, LiteStore):
     """:class:`~jupyter_mlops.store.runs.RunStore` for a SQLite file, writes on ``sqlite3``.
 
     The methods a first run needs are here; any other attribute is the SQLAlchemy
     ``RunStore``'s, created (and SQLAlchemy imported) on first use.
     """
 
-    # Searches, reads and registry helpers are the SQLAlchemy store's, private ones too.
-    _own_prefix = "__"
-
     def __init__(self, url: str):
         super().__init__(url)
         self._experiments: dict[str, ExperimentRecord] = {}
         self._sql_searches = 0  # filtered searches answered here (see _searched)
-
-    def _full_class(self) -> type:
-        from jupyter_mlops.store.runs import RunStore
-
-        return RunStore
 
     # ----------------------------------------------------------------- experiments, runs
     def get_or_create_experiment(self, name: str | None) -> ExperimentRecord:
@@ -355,6 +367,8 @@ class LiteRunStore(LiteStore):
         environment_id: int | None = None, run_id: str | None = None,
         start_time: float | None = None,
     ) -> RunRecord:
+        import uuid  # here: a search or a read never needs it (uuid imports platform)
+
         exp = self.get_or_create_experiment(experiment)
         run_id = run_id or uuid.uuid4().hex
         t = time.time()
@@ -407,35 +421,6 @@ class LiteRunStore(LiteStore):
                 conn.execute(f"UPDATE runs SET heartbeat_at = ? WHERE id IN ({marks}) "
                              "AND status = 'RUNNING'", (time.time(), *run_ids))
 
-    def reap_dead_runs(self, dead_after_s: float) -> list[str]:
-        """As RunStore.reap_dead_runs (same rule, runs.writers.run_is_dead)."""
-        cutoff = time.time() - dead_after_s
-        # INDEXED BY: sqlite_stat1 keeps only the average number of rows per status value, so
-        # in a store of finished runs 'RUNNING' looks as common as any status and SQLite
-        # scans every run (20 ms warm, 260-390 ms from a cold page cache at 100,000 runs, paid by
-        # each process at open); through the index it is about a millisecond.
-        rows = self._db.read("SELECT id, writer, heartbeat_at FROM runs INDEXED BY "
-                             "ix_runs_status WHERE status = 'RUNNING'")
-        if not rows:
-            return []
-        attached: dict[str, list[str]] = {}
-        for run_id, token in self._db.read(
-                "SELECT w.run_id, w.writer FROM run_writers w JOIN runs r INDEXED BY "
-                "ix_runs_status ON r.id = w.run_id WHERE r.status = 'RUNNING'"):
-            attached.setdefault(run_id, []).append(token)
-        candidates = [r for r in rows
-                      if run_is_dead(r[2], r[1], attached.get(r[0], ()), cutoff)]
-        changed = []
-        if candidates:
-            with self._db.write() as conn:
-                for run_id, _, beat in candidates:
-                    done = conn.execute(
-                        "UPDATE runs SET status = 'KILLED', end_time = ? WHERE id = ? "
-                        "AND status = 'RUNNING' AND heartbeat_at = ?", (beat, run_id, beat))
-                    if done.rowcount == 1:
-                        changed.append(run_id)
-        return changed
-
     # ----------------------------------------------------------------- batched logging
     def log_batch(
         self, run_id: str, *, params: Iterable[tuple[str, str]] = (),
@@ -481,25 +466,13 @@ class LiteRunStore(LiteStore):
         if "jupyter_mlops.store.run_index" in sys.modules and not order_by:
             return self.full.search_runs(filter, experiment, order_by, max_results, offset,
                                          lifecycle=lifecycle)
-        if not (0 < max_results <= MAX_RESULTS_LIMIT) or offset < 0:
-            raise InvalidInputError(
-                f"max_results must be 1–{MAX_RESULTS_LIMIT} and offset ≥ 0.")
+        check_page(max_results, offset)
         if filter or order_by:
-            from jupyter_mlops.store.lite_search import (
-                Unsupported, build_metric_search, build_search,
-            )
-
-            try:
-                metric = build_metric_search(filter, experiment, order_by,
-                                             run_view_sql(lifecycle, "experiments"))
-                sql, args = build_search(filter, experiment, order_by, max_results, offset,
-                                         lifecycle)
-            except Unsupported:
+            found = self._text_search(filter, experiment, order_by, max_results, offset,
+                                      lifecycle)
+            if found is None:
                 return self.full.search_runs(filter, experiment, order_by, max_results, offset,
                                              lifecycle=lifecycle)
-            if metric is not None:  # walk the metric's index (store.metric_order)
-                return self._records(self._metric_page(metric, sql, args, max_results, offset))
-            found = self._records(self._db.read(sql, args))
             if not order_by:
                 self._searched()
             return found
@@ -515,25 +488,6 @@ class LiteRunStore(LiteStore):
             (*args, max_results, offset))
         return self._records(rows)
 
-    def _metric_page(self, metric, sql: str, args: list, max_results: int,
-                     offset: int) -> list[tuple]:
-        """One page of a search ordered by a metric first (:mod:`~jupyter_mlops.store.
-        metric_order`); ``sql``/``args``: the one-statement plan, for when the walk gives up."""
-        from jupyter_mlops.store.metric_order import page
-
-        def first(statement: tuple[str, list]):
-            rows = self._db.read(*statement)
-            return rows[0][0] if rows else None
-
-        return page(
-            bound=lambda n: first(metric.bound(n)),
-            with_value=lambda limit, skip, bound: self._db.read(
-                *metric.with_value(limit, skip, bound)),
-            without_value=None if metric.empty_without else (
-                lambda limit, skip: self._db.read(*metric.without_value(limit, skip))),
-            count_with_value=lambda: first(metric.count()),
-            whole=lambda: self._db.read(sql, args), max_results=max_results, offset=offset)
-
     def _searched(self) -> None:
         """RunStore._searched_in_sql's rule: the second filtered search of this process
         starts building the in-memory index (after its answer is ready)."""
@@ -544,25 +498,6 @@ class LiteRunStore(LiteStore):
             index = index_for(self.url)
             if index is not None:
                 index.start_building()
-
-    def _records(self, rows: list[tuple]) -> list[RunRecord]:
-        """Records for run rows (lite_search.RUN_COLUMNS' order), with params, latest
-        metrics and tags from three IN queries per 500 runs, as RunStore._with_values."""
-        values: dict[str, tuple[dict, dict, dict]] = {r[0]: ({}, {}, {}) for r in rows}
-        ids = list(values)
-        for part in (ids[i:i + 500] for i in range(0, len(ids), 500)):
-            marks = ", ".join("?" * len(part))
-            for slot, table in enumerate(("params", "latest_metrics", "tags")):
-                for rid, k, v in self._db.read(
-                        f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({marks})",
-                        part):
-                    # latest_metrics stores NaN as NULL (SQLite has no NaN).
-                    values[rid][slot][k] = math.nan if slot == 1 and v is None else v
-        return [RunRecord(id=r[0], experiment_id=r[1], experiment=r[2], name=r[3],
-                          status=r[4], user=r[5], start_time=r[6], end_time=r[7],
-                          parent_run_id=r[8], reproducible=None if r[9] is None else bool(r[9]),
-                          not_reproducible_reason=r[10], params=values[r[0]][0],
-                          metrics=values[r[0]][1], tags=values[r[0]][2]) for r in rows]
 
     def get_run(self, run_id: str) -> RunRecord:
         """RunStore.get_run on ``sqlite3`` (a cached pipeline step copies its source run's

@@ -30,14 +30,10 @@ MODELS = ["svc", "lr", "rf", "SVC", "it's", "50%", "a_b", "[*?", "ünïcødé"]
 LRS = ["0.1", "1", "7", "1e3", "-2.5", "auto", "", ".5", "1" * 40]
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory):
-    """A real SQLite store of 60 varied runs in three experiments, written by LiteRunStore."""
-    folder = tmp_path_factory.mktemp("lite_search")
-    url = f"sqlite:///{folder / 'mlops.db'}"
-    ensure_schema(url)
-    lite = LiteRunStore(url)
-    names = ["cv-1", "cv_2", "Cv-3", "it's", "50%", "日本", "a" * 300, "[x]"]
+def seed_varied(lite, longest: int = 300) -> None:
+    """60 varied runs in three experiments, written through ``lite`` (a run store); one name
+    is ``longest`` characters long (PostgreSQL holds 256)."""
+    names = ["cv-1", "cv_2", "Cv-3", "it's", "50%", "日本", "a" * longest, "[x]"]
     for i in range(60):
         exp = ("exp-a", "exp-b", "it's %_exp")[i % 3]
         run = lite.create_run(experiment=exp, name=names[i % len(names)] + str(i % 5),
@@ -54,6 +50,15 @@ def seeded(tmp_path_factory):
         lite.log_batch(run.id, params=params, metrics=metrics, tags=tags)
         if i % 7:  # every seventh run is still running: end_time NULL
             lite.end_run(run.id, ("FINISHED", "FAILED", "KILLED")[i % 3])
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """A real SQLite store of 60 varied runs in three experiments, written by LiteRunStore."""
+    folder = tmp_path_factory.mktemp("lite_search")
+    url = f"sqlite:///{folder / 'mlops.db'}"
+    ensure_schema(url)
+    seed_varied(LiteRunStore(url))
     return url
 
 

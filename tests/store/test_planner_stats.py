@@ -8,6 +8,7 @@ engine), so a change to how searches are phrased is checked too.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 
@@ -51,9 +52,33 @@ def bulk_seed(url: str, n: int = N_RUNS, experiment: str = "plans") -> None:
             conn.execute(table.__table__.insert(), rows)
 
 
+@contextlib.contextmanager
+def driver_reads(note):
+    """Call ``note(sql, args)`` for each statement read on a driver's own connection: a
+    SQLite file's on sqlite3 (store/lite.py), a postgresql+psycopg store's on psycopg
+    (store/pg_lite.py); SQLAlchemy's are seen through the engine's events."""
+    from jupyter_mlops.store import lite, pg_lite
+
+    drivers = {module: module._Connection.read for module in (lite, pg_lite)}
+
+    def noted(real):
+        def read(self, sql, args=(), **kw):
+            note(sql, list(args))
+            return real(self, sql, args, **kw)
+        return read
+
+    for module, real in drivers.items():
+        module._Connection.read = noted(real)
+    try:
+        yield
+    finally:
+        for module, real in drivers.items():
+            module._Connection.read = real
+
+
 def executed_search(client, url: str, flt: str, order_by=None) -> tuple[str, object]:
     """The SQL (and parameters) ``client.search_runs`` executes for ``flt``, checked correct,
-    whether through SQLAlchemy or lite's sqlite3 connection."""
+    whether through SQLAlchemy, lite's sqlite3 or pg_lite's psycopg connection."""
     from sqlalchemy import event
 
     from jupyter_mlops.store.engine import get_engine
@@ -64,21 +89,12 @@ def executed_search(client, url: str, flt: str, order_by=None) -> tuple[str, obj
         if "EXISTS" in statement and "ORDER BY" in statement:
             seen.append((statement, parameters))
 
-    from jupyter_mlops.store import lite
-
-    real_read = lite._Connection.read
-
-    def lite_read(self, sql, args=()):  # SQLite files search on sqlite3 (store/lite_search.py)
-        capture(None, None, sql, list(args), None, False)
-        return real_read(self, sql, args)
-
     engine = get_engine(url, writer=False)
     event.listen(engine, "before_cursor_execute", capture)
-    lite._Connection.read = lite_read
     try:
-        found = client.search_runs(flt, experiment="plans", order_by=order_by)
+        with driver_reads(lambda sql, args: capture(None, None, sql, args, None, False)):
+            found = client.search_runs(flt, experiment="plans", order_by=order_by)
     finally:
-        lite._Connection.read = real_read
         event.remove(engine, "before_cursor_execute", capture)
     assert found, f"{flt!r} matched nothing: the plan checked would be for a wrong store"
     assert len(seen) == 1, seen
@@ -159,16 +175,13 @@ def test_the_reaper_at_every_open_finds_running_runs_through_the_status_index(se
     statistics make 'RUNNING' look as common as any status, and it must not scan the runs."""
     from sqlalchemy import event
 
-    from jupyter_mlops.store import lite
     from jupyter_mlops.store.engine import get_engine
 
     seen: list[tuple[str, object]] = []
-    real_read = lite._Connection.read
 
-    def lite_read(self, sql, args=()):
+    def driver_read(sql, args):
         if "RUNNING" in sql:
-            seen.append((sql, list(args)))
-        return real_read(self, sql, args)
+            seen.append((sql, args))
 
     def capture(conn, cursor, statement, parameters, context, executemany):
         if "runs.status" in statement and statement.lstrip().upper().startswith("SELECT"):
@@ -176,11 +189,10 @@ def test_the_reaper_at_every_open_finds_running_runs_through_the_status_index(se
 
     engine = get_engine(seeded, writer=False)
     event.listen(engine, "before_cursor_execute", capture)
-    lite._Connection.read = lite_read
     try:
-        client.store.reap_dead_runs()
+        with driver_reads(driver_read):
+            client.store.reap_dead_runs()
     finally:
-        lite._Connection.read = real_read
         event.remove(engine, "before_cursor_execute", capture)
     assert seen
     for statement, parameters in seen:

@@ -2,15 +2,19 @@
 
 20,000 runs in three experiments (60 / 30 / 10 %), 5 params, 2 metrics and 1 tag each,
 loaded with COPY and then ANALYZEd (what ``planner_stats`` does after a bulk write). For each
-common search, the SELECTs ``search_runs`` really executes are captured from the engine and
-their ``EXPLAIN`` is checked for the intended access path — plan shape only, never a time.
-At 100,000 runs the same searches and their ``EXPLAIN (ANALYZE, BUFFERS)`` are in
-benchmarks/RESULTS.md.
+common search, the SELECTs ``search_runs`` really executes are captured (from the engine, or
+from psycopg's own connection where a fresh process searches without SQLAlchemy:
+store/pg_lite.py) and their ``EXPLAIN`` is checked for the intended access path — plan shape
+only, never a time — on both paths; and both paths' plans are compared. At 100,000 runs the
+same searches and their ``EXPLAIN (ANALYZE, BUFFERS)`` are in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import pytest
+
+from tests.store.test_planner_stats import driver_reads
+from tests.store.test_search_pg_session import lite_prepared, on_path, search_path  # noqa: F401
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -66,12 +70,12 @@ def _copy_seed(url: str, n: int) -> None:
 
 
 @pytest.fixture
-def pg_seeded(client, store_url, monkeypatch):
+def pg_seeded(client, store_url, monkeypatch, search_path):
     if not store_url.startswith("postgresql"):
         pytest.skip("PostgreSQL plans")
     monkeypatch.setenv("MLOPS_SEARCH_INDEX", "0")  # the in-memory index would answer instead
     _copy_seed(store_url, N_RUNS)
-    return client, store_url
+    return on_path(client, search_path), store_url
 
 
 def _plans(client, url: str, **search) -> list[tuple[str, str]]:
@@ -91,7 +95,8 @@ def _plans(client, url: str, **search) -> list[tuple[str, str]]:
     engine = get_engine(url, writer=False)
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        found = client.search_runs(max_results=100, **search)
+        with driver_reads(lambda sql, args: capture(None, None, sql, args, None, False)):
+            found = client.search_runs(max_results=100, **search)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     assert found, f"{search} matched nothing: its plan would be for a wrong store"
@@ -173,14 +178,18 @@ def test_a_search_repeated_in_one_process_keeps_its_plan(pg_seeded):
     search statements run unprepared (filter_sql.custom_plans): after 15 searches none is
     prepared and the plans are still the ones the values call for."""
     from jupyter_mlops.store.engine import get_engine
+    from jupyter_mlops.store.pg_lite import PgLiteRunStore
     from tests.store.test_search_pg_session import prepared_statements
 
     client, url = pg_seeded
     flt = "params.model = 'svc'"  # walks newest first at this size (see above)
-    prepared = prepared_statements(get_engine(url, writer=False), [
-        lambda order_by=order_by: client.search_runs(flt, "big", order_by=order_by,
-                                                     max_results=100)
-        for order_by in (None, ["metrics.acc DESC"]) for _ in range(15)])
+    searches = [lambda order_by=order_by: client.search_runs(flt, "big", order_by=order_by,
+                                                             max_results=100)
+                for order_by in (None, ["metrics.acc DESC"]) for _ in range(15)]
+    if isinstance(client.store.runs, PgLiteRunStore):
+        prepared = lite_prepared(url, searches)
+    else:
+        prepared = prepared_statements(get_engine(url, writer=False), searches)
     assert not [s for s in prepared if "FROM runs" in s], prepared
     assert any("FROM params" in s for s in prepared), "nothing prepared: the check is vacuous"
 
@@ -190,3 +199,37 @@ def test_a_search_repeated_in_one_process_keeps_its_plan(pg_seeded):
     plans = _plans(client, url, filter=flt, experiment="big", order_by=["metrics.acc DESC"])
     walk = [p for s, p in plans if "ORDER BY lm.value DESC" in s]
     assert walk and "ix_latest_metrics_key_value" in walk[0], [p for _, p in plans]
+
+
+# ----------------------------------------------------------------------------- both paths
+SEARCHES = [
+    {"experiment": "big"},
+    {"filter": "metrics.acc > 0.9", "experiment": "big"},
+    {"filter": "tags.team = 'nlp'", "experiment": "big"},
+    {"filter": "params.seed = '4242'", "experiment": "big"},
+    {"filter": "params.model = 'svc'", "experiment": "big"},
+    {"filter": "metrics.acc > 0.9 and params.model = 'svc'"},
+    {"filter": "attributes.name LIKE 'r1234%'", "experiment": "big"},
+    {"filter": "params.lr >= 3 and tags.team ilike 'NL%'", "experiment": "mid"},
+    {"filter": "params.model in ('svc', 'lr') or not (metrics.loss < 0.5)"},
+    {"filter": "params.model = 'svc'", "experiment": "big", "order_by": ["metrics.acc DESC"]},
+    {"filter": "metrics.acc > 0.5", "order_by": ["metrics.acc", "name"]},
+    {"order_by": ["params.depth DESC", "experiment"], "experiment": "small"},
+]
+
+
+@pytest.mark.parametrize("search_path", ["psycopg"], indirect=True)
+def test_both_paths_send_statements_planned_alike(pg_seeded, monkeypatch):
+    """For each search, the statements the psycopg path sends — the search (or the metric
+    walk), the value reads, the key probes — are planned exactly as the SQLAlchemy path's:
+    the same EXPLAIN, nodes, conditions, estimates and costs."""
+    from jupyter_mlops.store import pg_lite
+
+    client, url = pg_seeded
+    lite = {i: _plans(client, url, **search) for i, search in enumerate(SEARCHES)}
+    monkeypatch.setattr(pg_lite, "ENABLED", False)
+    on_path(client, "sqlalchemy")
+    for i, search in enumerate(SEARCHES):
+        ours = [p for _, p in lite[i]]
+        theirs = [p for _, p in _plans(client, url, **search)]
+        assert len(ours) >= 4 and ours == theirs, (search, ours, theirs)
