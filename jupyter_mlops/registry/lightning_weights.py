@@ -32,13 +32,13 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.registry.file_header import split_header
 from jupyter_mlops.tracking.json_params import check_params
 
 MAGIC = b"jupyter-mlops/lightning\n"
 HEADER_VERSION = 1
 FORMATS = ("safetensors", "torch-state-dict")
 BARE_CLASS = "torch state_dict"
-_MAX_HEADER = 1 << 20
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -69,21 +69,11 @@ def _one_line(exc: BaseException) -> str:
 
 def split(data: bytes) -> tuple[dict | None, bytes]:
     """``(header or None, weights)``; InvalidInputError for a damaged header."""
-    if not data.startswith(MAGIC):
-        return None, data
-    end = data.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
     what = "This lightning model file's header"
-    if end < 0:
-        raise InvalidInputError(f"{what} is cut off or too long; re-register the model.")
-    try:
-        header = json.loads(data[len(MAGIC):end])
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidInputError(f"{what} is not JSON; re-register the model.") from None
-    if not isinstance(header, dict) or header.get("version") != HEADER_VERSION:
-        raise InvalidInputError(f"{what} is not version {HEADER_VERSION} of the format; "
-                                "re-register the model with this jupyter-mlops.")
-    _check_description(header, what)
-    return header, data[end + 1:]
+    header, native = split_header(data, MAGIC, HEADER_VERSION, what)
+    if header is not None:
+        _check_description(header, what)
+    return header, native
 
 
 def _check_description(about: dict, what: str) -> None:
