@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import logging
 import sys
 import threading
 import time
@@ -40,6 +41,7 @@ from jupyter_mlops.store.text_runs import (  # noqa: F401
 )
 from jupyter_mlops.store.writers import writer_token
 
+log = logging.getLogger(__name__)
 BUSY_TIMEOUT_S = sqlite_pragmas.BUSY_TIMEOUT_S
 #: Entries of run_changes kept; runs.py imports these three names from here.
 CHANGE_LOG_KEEP = 200_000
@@ -159,6 +161,28 @@ class _Connection:
                 self._checked_at = self.conn.total_changes
                 planner_stats.sqlite_on_close(self.conn)
 
+    def close(self) -> None:
+        """Close once no transaction or read is under way on another thread.
+
+        Closing a connection while another thread runs a statement on it crashed the process
+        (a writer thread's flush, waiting in ``BEGIN IMMEDIATE`` for another connection's
+        write lock, outlasted the old one-second wait here). A transaction that holds on
+        past the busy timeout is left its connection: an open connection costs a file
+        handle, a closed one under a running statement costs the process.
+        """
+        if self.pid != os.getpid():  # a forked child: no thread of its own uses it
+            self.conn.close()
+            return
+        if not self.lock.acquire(timeout=BUSY_TIMEOUT_S + 5):
+            log.warning("A store connection to %s was left open: a transaction on it has "
+                        "not ended.", self.path)
+            return
+        try:
+            planner_stats.sqlite_on_close(self.conn)  # SQLite's advice on close
+            self.conn.close()
+        finally:
+            self.lock.release()
+
     def optimize(self) -> None:
         """Refresh statistics and ``PRAGMA optimize``, unless a transaction is under way."""
         if self.lock.acquire(timeout=1.0):
@@ -226,11 +250,10 @@ def _connection(path: str) -> _Connection:
 def close_connections() -> None:
     """Close every connection (store.forget_open_stores, tests, after fork)."""
     with _connections_lock:
-        for c in _connections.values():
-            if c.pid == os.getpid():  # a forked child must not write through its parent's
-                c.optimize()
-            c.conn.close()
+        found = list(_connections.values())
         _connections.clear()
+    for c in found:
+        c.close()
 
 
 @atexit.register
