@@ -3,7 +3,8 @@
 A file of either flavor is one of
 
 * the library's native file, exactly as it writes it: LightGBM's text model
-  (``Booster.model_to_string``, what autologging saves as ``model/lightgbm.txt``), XGBoost's
+  (``Booster.model_to_string``, what autologging saves as ``model/lightgbm.txt``; its layout
+  and indices checked by :mod:`.lightgbm_check` before LightGBM reads it), XGBoost's
   JSON model (``save_model(".json")``, ``model/xgboost.json``) or its UBJSON model
   (``save_model(".ubj")``). An XGBoost file is decoded in Python (:mod:`.ubjson` or
   ``json``) and its indices checked (:mod:`.xgboost_check`) before XGBoost reads it. Loaded
@@ -41,12 +42,12 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from jupyter_mlops.errors import InvalidInputError
-from jupyter_mlops.registry import ubjson, wrapper_params, xgboost_check
+from jupyter_mlops.registry import lightgbm_check, ubjson, wrapper_params, xgboost_check
+from jupyter_mlops.registry.file_header import split_header
 from jupyter_mlops.tracking.json_params import check_params
 
 MAGIC = b"jupyter-mlops/booster\n"
 HEADER_VERSION = 1
-_MAX_HEADER = 1 << 20
 _MAX_CLASSES = 100_000
 BOOSTERS = {"lightgbm": "lightgbm.basic.Booster", "xgboost": "xgboost.core.Booster"}
 #: Wrapper class name -> (flavor, attribute of the library's top module). Nothing else is built.
@@ -111,19 +112,10 @@ def check_classes(classes: Any, where: str) -> list:
 
 def split(data: bytes, flavor: str) -> tuple[dict | None, bytes]:
     """``(header or None, native file)``; InvalidInputError for a damaged header."""
-    if not data.startswith(MAGIC):
-        return None, data
-    end = data.find(b"\n", len(MAGIC), len(MAGIC) + _MAX_HEADER)
     what = f"This {flavor} model file's header"
-    if end < 0:
-        raise InvalidInputError(f"{what} is cut off or too long; re-register the model.")
-    try:
-        header = json.loads(data[len(MAGIC):end])
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidInputError(f"{what} is not JSON; re-register the model.") from None
-    if not isinstance(header, dict) or header.get("version") != HEADER_VERSION:
-        raise InvalidInputError(f"{what} is not version {HEADER_VERSION} of the format; "
-                                "re-register the model with this jupyter-mlops.")
+    header, native = split_header(data, MAGIC, HEADER_VERSION, what)
+    if header is None:
+        return None, data
     if header.get("flavor") != flavor:
         raise InvalidInputError(f"{what} says flavor {header.get('flavor')!r}, not {flavor!r}.")
     model_class = header.get("model_class")
@@ -135,7 +127,7 @@ def split(data: bytes, flavor: str) -> tuple[dict | None, bytes]:
         check_classes(header["classes"], what)
     if "params" in header:
         check_params(header["params"], what)
-    return header, data[end + 1:]
+    return header, native
 
 
 def bundle(flavor: str, native: bytes, model_class: str, classes: list | None,
@@ -273,9 +265,7 @@ class LightGBMFormat(BoosterFormat):
         return booster.model_to_string().encode()
 
     def _check_native(self, native: bytes) -> None:
-        if not native.startswith((b"tree\n", b"tree\r\n")) or b"\nend of trees" not in native:
-            raise self._unreadable("it does not start with LightGBM's 'tree' line and "
-                                   "end its trees with 'end of trees'")
+        lightgbm_check.check_model(native)
 
     def _booster(self, native: bytes) -> Any:
         import lightgbm

@@ -1,7 +1,8 @@
 """MLflow's lightgbm and xgboost model folders as this registry's own flavors, never pickle.
 
 ``mlflow.lightgbm`` saves a ``Booster`` as ``model.lgb``: LightGBM's text model, which is this
-registry's ``lightgbm`` flavor as it is. (A scikit-learn wrapper it saves as a pickle or a
+registry's ``lightgbm`` flavor as it is, once it has passed the same checks as a registered
+file (:mod:`.lightgbm_check`). (A scikit-learn wrapper it saves as a pickle or a
 skops file; those stay on the generic path: a pickle loads only with ``trusted=True``.)
 
 ``mlflow.xgboost`` saves ``model.ubj`` (UBJSON, its default), ``model.json`` or the legacy
@@ -19,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from jupyter_mlops.registry import boosters
+from jupyter_mlops.errors import InvalidInputError
+from jupyter_mlops.registry import boosters, lightgbm_check
 
 #: The ``MLmodel`` file is a few hundred bytes; anything past this is not MLflow's.
 MAX_MLMODEL_BYTES = 1 << 20
@@ -71,8 +73,10 @@ def _lightgbm(conf: dict, files, note, label) -> tuple[bytes, str, str] | str | 
     if conf.get("data") != "model.lgb" or "model.lgb" not in files:
         return None  # a wrapper saved as pickle or skops: the generic path
     native = files["model.lgb"]()
-    if not native.startswith((b"tree\n", b"tree\r\n")):
-        note(f"{label}: model.lgb is not a LightGBM text model; skipped")
+    try:  # stored as is, so checked here as a registered file is (:mod:`.lightgbm_check`)
+        lightgbm_check.check_model(native)
+    except InvalidInputError as exc:
+        note(f"{label}: model.lgb is not a LightGBM text model ({exc}); skipped")
         return SKIPPED
     return native, "lightgbm", boosters.BOOSTERS["lightgbm"]
 
